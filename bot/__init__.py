@@ -1,0 +1,1 @@
+"""resetbot: approve-then-reset hosting passwords from Slack."""

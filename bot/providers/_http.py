@@ -1,0 +1,135 @@
+"""The one way provider clients talk HTTP: a POST with a form body, read with a hard size cap.
+
+Nothing here logs, and no exception raised from here carries a URL, a header or a body:
+`requests` exceptions embed the URL, so they are replaced by `TransportError(kind)`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import requests
+from requests.exceptions import (
+    ChunkedEncodingError,
+    ConnectTimeout,
+    ContentDecodingError,
+    ReadTimeout,
+    SSLError,
+)
+from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutError
+
+from bot.secret import MASK
+
+MAX_RESPONSE_BYTES = 1 << 20  # CONTRACT: at most 1 MiB of an answer is read
+SNIPPET_CHARS = 512  # providers.md §2.7 / §4.4: bounded, redacted snippets only
+DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds, providers.md §1.1
+
+
+class TransportError(Exception):
+    """The request did not produce a complete HTTP answer.
+
+    `sent` is False only when we know no byte of the request reached the server
+    (connection refused, connect timeout, TLS handshake failure).
+    """
+
+    def __init__(self, kind: str, *, sent: bool) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.sent = sent
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    body: bytes  # at most MAX_RESPONSE_BYTES
+    oversized: bool  # the server sent more than the cap; the body is not to be trusted
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+def require_tls_verification(session: requests.Session) -> None:
+    if session.verify is False:
+        raise ValueError("TLS verification must stay on for provider sessions")
+
+
+def post_form(
+    session: requests.Session,
+    url: str,
+    form: Mapping[str, str],
+    *,
+    timeout: tuple[float, float],
+    auth: tuple[str, str] | None = None,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+) -> HttpAnswer:
+    try:
+        response = session.post(
+            url,
+            data=dict(form),
+            auth=auth,
+            timeout=timeout,
+            stream=True,
+            allow_redirects=False,  # a redirect would re-send credentials somewhere else
+            headers={"Accept": "application/xml, application/json, text/plain, */*"},
+        )
+    except (ConnectTimeout, SSLError):
+        raise TransportError("could not connect", sent=False) from None
+    except ReadTimeout:
+        raise TransportError("timed out waiting for the answer", sent=True) from None
+    except requests.ConnectionError as exc:
+        raise TransportError(*_connection_failure(exc)) from None
+    except requests.RequestException:
+        raise TransportError("request failed", sent=True) from None
+    try:
+        body, oversized = _read_capped(response, max_bytes, deadline=time.monotonic() + timeout[1])
+    finally:
+        response.close()
+    return HttpAnswer(status=response.status_code, body=body, oversized=oversized)
+
+
+def _connection_failure(exc: requests.ConnectionError) -> tuple[str, bool]:
+    reason = exc.args[0] if exc.args else None
+    inner = getattr(reason, "reason", reason)
+    if isinstance(inner, NewConnectionError) or isinstance(reason, NewConnectionError):
+        return "could not connect", False
+    return "connection lost", True
+
+
+def _read_capped(response: requests.Response, max_bytes: int, *, deadline: float) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.raw.stream(16384, decode_content=True):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                return b"".join(chunks)[:max_bytes], True
+            if time.monotonic() > deadline:  # a server trickling bytes must not hold us forever
+                raise TransportError("timed out reading the answer", sent=True)
+    except (ProtocolError, ReadTimeoutError, ChunkedEncodingError, ContentDecodingError, OSError):
+        raise TransportError("connection lost while reading the answer", sent=True) from None
+    return b"".join(chunks), False
+
+
+_SPACES = re.compile(r"\s+")
+_TRAILING_DOTS = re.compile(r"(?:\s*\.)+\s*$")
+
+
+def collapse(text: str) -> str:
+    """Whitespace folded and the providers' trailing ' .  .' noise removed."""
+    folded = _SPACES.sub(" ", text).strip()
+    trimmed = _TRAILING_DOTS.sub("", folded)
+    return trimmed if trimmed else folded
+
+
+def snippet(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """A display-safe excerpt of provider text: collapsed, secrets masked, bounded."""
+    clean = collapse(text)
+    for value in secrets:
+        if value:
+            clean = clean.replace(value, MASK)
+    return clean[:SNIPPET_CHARS]

@@ -1,0 +1,45 @@
+import string
+
+import pytest
+
+from bot.passwords import MOFH_RULES, NAMECHEAP_RULES, NAMECHEAP_SYMBOLS, generate
+from bot.secret import Secret, reveal
+
+
+def test_mofh_password_is_16_alphanumerics():
+    for _ in range(200):
+        value = generate(MOFH_RULES).reveal()
+        assert len(value) == 16
+        assert set(value) <= set(string.ascii_letters + string.digits)
+        assert MOFH_RULES.check(value) is None
+
+
+def test_namecheap_password_has_every_class_and_fits_8_to_20():
+    for _ in range(200):
+        value = generate(NAMECHEAP_RULES).reveal()
+        assert 8 <= len(value) <= 20
+        assert any(c.isupper() for c in value) and any(c.islower() for c in value)
+        assert any(c.isdigit() for c in value) and any(c in NAMECHEAP_SYMBOLS for c in value)
+
+
+def test_passwords_differ_between_calls():
+    values = {generate(MOFH_RULES).reveal() for _ in range(500)}
+    assert len(values) == 500
+
+
+@pytest.mark.parametrize("bad, why", [("short", "characters long"), ("a" * 15 + "!", "outside")])
+def test_rules_explain_a_refusal(bad, why):
+    assert why in MOFH_RULES.check(bad)
+
+
+def test_secret_never_prints_its_value():
+    secret = Secret("ZZZsentinel123456")
+    shown = [repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret, str([secret]), str({"k": secret})]
+    assert all("ZZZsentinel" not in text for text in shown)
+    assert secret.reveal() == "ZZZsentinel123456"
+    assert reveal(secret) == reveal("ZZZsentinel123456") == "ZZZsentinel123456"
+    assert Secret("a") == Secret("a") and Secret("a") != Secret("b")
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(secret)
