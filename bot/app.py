@@ -1,0 +1,145 @@
+"""Composition root: the one place that knows every concrete piece.
+
+Settings → engine (migrated) → sealer → provider clients → Slack client and Bolt app →
+workflow → handlers. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+import handlers
+from bot.config import Settings
+from bot.domain import Provider
+from bot.providers.gateway import MofhGateway, NamecheapGateway, ProviderGateway
+from bot.providers.mofh import MofhClient
+from bot.providers.namecheap import NamecheapClient
+from bot.sealing import Sealer, ephemeral_key, key_beside_sqlite
+from bot.workflow import ResetWorkflow, utcnow
+from handlers.notifier import SlackNotifier
+from storage.budget import DatabaseCallBudget
+from storage.db import make_engine, make_sessionmaker, migrate
+
+log = logging.getLogger(__name__)
+
+# Provider calls can take 2 × 60 s; they run here, never on Bolt's listener threads.
+PROVIDER_WORKERS = 32
+LISTENER_WORKERS = 32
+SWEEP_INTERVAL = 15.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    app: App
+    workflow: ResetWorkflow
+    notifier: SlackNotifier
+    engine: object
+    provider_executor: ThreadPoolExecutor
+    listener_executor: ThreadPoolExecutor
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _sweeper: threading.Thread | None = None
+
+    def start_sweeper(self, interval: float = SWEEP_INTERVAL) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.workflow.sweep()
+                except Exception:  # a failed sweep is retried on the next tick
+                    log.exception("sweep failed")
+                self._stop.wait(interval)
+
+        self._sweeper = threading.Thread(target=loop, name="resetbot-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def shutdown(self, timeout: float = 130.0) -> bool:
+        """Stop sweeping and let in-flight provider calls finish (SIGTERM drain)."""
+        self._stop.set()
+        drained = self.workflow.wait_idle(timeout)
+        self.provider_executor.shutdown(wait=drained)
+        self.listener_executor.shutdown(wait=False)
+        self.engine.dispose()
+        return drained
+
+
+# Methods that change nothing twice when repeated: only these are retried after a Slack 5xx,
+# which may have come after the change was made (a repeated chat.postMessage posts twice).
+IDEMPOTENT_SLACK_METHODS = frozenset({"auth.test", "chat.update", "conversations.open", "views.publish",
+                                      "users.info", "usergroups.users.list", "apps.connections.open"})
+
+
+class IdempotentServerErrorRetryHandler(ServerErrorRetryHandler):
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+        method = request.url.rstrip("/").rsplit("/", 1)[-1]
+        return method in IDEMPOTENT_SLACK_METHODS and super()._can_retry(
+            state=state, request=request, response=response, error=error)
+
+
+def make_slack_client(settings: Settings) -> WebClient:
+    return WebClient(
+        token=settings.slack_bot_token.reveal() if settings.slack_bot_token else None,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=1),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            IdempotentServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def make_providers(settings: Settings, sessions, clock: Callable[[], datetime]) -> dict[Provider, ProviderGateway]:
+    providers: dict[Provider, ProviderGateway] = {}
+    if settings.mofh:
+        cfg = settings.mofh
+        providers[Provider.MOFH] = MofhGateway(MofhClient(cfg.api_url, cfg.api_username, cfg.api_password))
+    if settings.namecheap:
+        cfg = settings.namecheap
+        client = NamecheapClient(cfg.api_url, cfg.api_user, cfg.api_key, cfg.client_ip,
+                                 budget=DatabaseCallBudget(sessions, clock))
+        providers[Provider.NAMECHEAP] = NamecheapGateway(client)
+    return providers
+
+
+def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[], datetime] = utcnow,
+                  replica_id: str | None = None, slack_client: WebClient | None = None) -> Runtime:
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    key = settings.seal_key or key_beside_sqlite(settings.database_url) or ephemeral_key()
+    client = slack_client or make_slack_client(settings)
+    listener_executor = ThreadPoolExecutor(max_workers=LISTENER_WORKERS, thread_name_prefix="bolt")
+    provider_executor = ThreadPoolExecutor(max_workers=PROVIDER_WORKERS, thread_name_prefix="provider")
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None,
+        request_verification_enabled=http,
+        token_verification_enabled=False,  # auth.test happens lazily on the first request, not at import
+        listener_executor=listener_executor,
+        process_before_response=False,
+    )
+    notifier = SlackNotifier(client, settings.approvals_channel or "", clock)
+    workflow = ResetWorkflow(
+        sessions=sessions,
+        providers=make_providers(settings, sessions, clock),
+        sealer=Sealer(key),
+        notifier=notifier,
+        executor=provider_executor,
+        admins=settings.admins,
+        approval_ttl=settings.approval_ttl,
+        reveal_ttl=settings.reveal_ttl,
+        clock=clock,
+        replica_id=replica_id,
+    )
+    handlers.register(app, workflow, notifier)
+    return Runtime(settings, app, workflow, notifier, engine, provider_executor, listener_executor)

@@ -1,0 +1,275 @@
+"""The `resetbot` console script (CONTRACT.md "Commands").
+
+Exit status: 0 success; 2 bad usage or bad configuration, with one line on stderr that
+names the variable or argument. An operator mistake never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import signal
+import sys
+import threading
+from datetime import datetime, timezone
+
+from bot import logs
+from bot.config import ConfigError, Settings
+from bot.domain import DomainError, Provider, Role
+
+log = logging.getLogger("resetbot")
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except (UsageError, ConfigError, DomainError) as problem:
+        print(f"resetbot: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="resetbot", description="Slack bot that resets hosting passwords with "
+                                                                  "approval, audit and a one-time reveal.")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot (Socket Mode; --http for the HTTP endpoint)")
+    run.add_argument("--http", action="store_true", help="serve POST /slack/events and GET /healthz")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=3000)
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="the whole flow on this machine: sandbox providers, simulated Slack")
+    demo.set_defaults(handler=_demo)
+
+    sandbox = commands.add_parser("sandbox", help="serve the sandbox MyOwnFreeHost and Namecheap APIs on 127.0.0.1")
+    sandbox.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    sandbox.set_defaults(handler=_sandbox)
+
+    roles = commands.add_parser("roles", help="grant, revoke and list roles").add_subparsers(metavar="ACTION")
+    for action in ("grant", "revoke"):
+        sub = roles.add_parser(action, help=f"{action} a role (requester, approver or admin)")
+        sub.add_argument("user_id")
+        sub.add_argument("role")
+        sub.add_argument("--provider")
+        sub.set_defaults(handler=_roles_change, action=action)
+    roles.add_parser("list", help="list every grant").set_defaults(handler=_roles_list)
+
+    accounts = commands.add_parser("accounts", help="the MyOwnFreeHost account directory").add_subparsers(
+        metavar="ACTION")
+    imp = accounts.add_parser("import", help="import account_key,vpanel_username,domain rows from a CSV file")
+    imp.add_argument("file")
+    imp.set_defaults(handler=_accounts_import)
+    accounts.add_parser("list", help="list the directory").set_defaults(handler=_accounts_list)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(metavar="ACTION")
+    export = audit.add_parser("export", help="write the audit trail to stdout, oldest first")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--since", help="ISO 8601 date or time")
+    export.set_defaults(handler=_audit_export)
+
+    commands.add_parser("check", help="validate the configuration and print what is enabled").set_defaults(
+        handler=_check)
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    settings = Settings.from_env()
+    if settings.problems:
+        raise ConfigError(list(settings.problems))
+    return settings
+
+
+def _workflow_only():
+    """A workflow for the operator commands: migrates, needs no Slack or provider credentials."""
+    from bot.sealing import Sealer, ephemeral_key, key_beside_sqlite
+    from bot.workflow import ResetWorkflow
+    from storage.db import make_engine, make_sessionmaker, migrate
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+    except Exception as exc:  # an unreachable or unwritable database is an operator problem
+        raise UsageError(f"DATABASE_URL: cannot open the database ({type(exc).__name__})") from None
+    key = settings.seal_key or key_beside_sqlite(settings.database_url) or ephemeral_key()
+    return ResetWorkflow(sessions=make_sessionmaker(engine), providers={}, sealer=Sealer(key), notifier=None,
+                         executor=None, admins=settings.admins)
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value.lower())
+    except ValueError:
+        raise UsageError(f"ROLE must be requester, approver or admin (got {value!r})") from None
+
+
+def _provider(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return Provider(value.lower()).value
+    except ValueError:
+        raise UsageError(f"--provider must be mofh or namecheap (got {value!r})") from None
+
+
+def _user_id(value: str) -> str:
+    if not value[:1] in ("U", "W") or not value.isalnum():
+        raise UsageError(f"USER_ID must be a Slack user ID such as U0123ABCD (got {value!r})")
+    return value
+
+
+def _roles_change(args) -> int:
+    user, role, provider = _user_id(args.user_id), _role(args.role), _provider(args.provider)
+    workflow = _workflow_only()
+    scope = provider or "every provider"
+    if args.action == "grant":
+        changed = workflow.grant(user, role, provider, actor="cli")
+        print(f"{'granted' if changed else 'already had'}: {user} {role.value} for {scope}")
+    else:
+        changed = workflow.revoke(user, role, provider, actor="cli")
+        print(f"{'revoked' if changed else 'had no such grant'}: {user} {role.value} for {scope}")
+    return 0
+
+
+def _roles_list(args) -> int:
+    workflow = _workflow_only()
+    for grant in workflow.grants():
+        print(f"{grant.user_id}\t{grant.role.value}\t{grant.provider or '*'}")
+    for admin in sorted(workflow.admins):
+        print(f"{admin}\tadmin\t*\t(RESETBOT_ADMINS)")
+    return 0
+
+
+def _accounts_import(args) -> int:
+    from bot.workflow import MOFH_KEY, VPANEL_USERNAME
+
+    try:
+        with open(args.file, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            if header[:2] != ["account_key", "vpanel_username"]:
+                raise UsageError(f"{args.file}: the header must be account_key,vpanel_username,domain")
+            rows = []
+            for number, row in enumerate(reader, start=2):
+                key = (row.get("account_key") or "").strip()
+                vpanel = (row.get("vpanel_username") or "").strip()
+                domain = (row.get("domain") or "").strip().lower() or None
+                if not MOFH_KEY.match(key):
+                    raise UsageError(f"{args.file} line {number}: account_key {key!r} is not 1-8 letters and digits")
+                if not VPANEL_USERNAME.match(vpanel):
+                    raise UsageError(f"{args.file} line {number}: vpanel_username {vpanel!r} is not like abcd_12345678")
+                rows.append((key, vpanel, domain))
+    except OSError as exc:
+        raise UsageError(f"FILE: cannot read {args.file} ({exc.strerror})") from None
+    except (UnicodeDecodeError, csv.Error):
+        raise UsageError(f"FILE: {args.file} is not a UTF-8 CSV file") from None
+    _workflow_only().import_directory(rows, actor="cli")
+    print(f"imported {len(rows)} accounts")
+    return 0
+
+
+def _accounts_list(args) -> int:
+    for key, vpanel, domain in _workflow_only().directory():
+        print(f"{key}\t{vpanel}\t{domain or ''}")
+    return 0
+
+
+def _audit_export(args) -> int:
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise UsageError(f"--since must be an ISO 8601 date or time (got {args.since!r})") from None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+    workflow = _workflow_only()
+    columns = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail"]
+    writer = csv.writer(sys.stdout) if args.format == "csv" else None
+    if writer:
+        writer.writerow(columns)
+    for record in workflow.audit_trail(since):
+        row = {"id": record.id, "at": record.at.isoformat(), "actor_id": record.actor_id, "action": record.action,
+               "request_id": record.request_id, "provider": record.provider, "account": record.account,
+               "detail": record.detail}
+        if writer:
+            writer.writerow([json.dumps(row[c], sort_keys=True) if c == "detail" else row[c] for c in columns])
+        else:
+            print(json.dumps(row, sort_keys=True))
+    return 0
+
+
+def _check(args) -> int:
+    settings = Settings.from_env()
+    http = settings.slack_app_token is None and settings.slack_signing_secret is not None
+    database = settings.database_url.split("@")[-1] if settings.is_postgres else settings.database_url
+    print(f"database: {database}")
+    print(f"providers enabled: {', '.join(settings.enabled_providers) or 'none'}")
+    print(f"transport: {'HTTP (run --http)' if http else 'Socket Mode'}")
+    print(f"approvals channel: {settings.approvals_channel or 'not set'}; admins from RESETBOT_ADMINS: "
+          f"{len(settings.admins)}")
+    print(f"approval TTL {settings.approval_ttl} s; reveal TTL {settings.reveal_ttl} s")
+    problems = settings.problems_for_run(http=http)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 2 if problems else 0
+
+
+def _sandbox(args) -> int:
+    from bot.providers.sandbox import serve
+
+    return serve(args.rest)
+
+
+def _demo(args) -> int:
+    from bot.demo import run_demo
+
+    return run_demo()
+
+
+def _run(args) -> int:
+    settings = Settings.from_env()
+    problems = settings.problems_for_run(http=args.http)
+    if problems:
+        raise ConfigError(problems)
+    logs.configure()
+    from bot.app import build_runtime
+    from bot.server import serve_http, serve_socket_mode
+
+    try:
+        runtime = build_runtime(settings, http=args.http)
+    except Exception as exc:
+        raise UsageError(f"DATABASE_URL: cannot open or migrate the database ({type(exc).__name__})") from None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    runtime.workflow.sweep()  # resolve what a previous process left executing
+    runtime.start_sweeper()
+    if args.http:
+        serve_http(runtime, args.host, args.port, stop)
+    else:
+        serve_socket_mode(runtime, stop)
+    drained = runtime.shutdown()
+    log.info("stopped%s", "" if drained else " (some provider calls were still running; the sweep will resolve them)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

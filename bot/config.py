@@ -1,0 +1,184 @@
+"""Settings read once from the environment (CONTRACT.md "Configuration").
+
+`Settings.from_env()` collects every problem instead of stopping at the first, so
+`resetbot check` can print one line per problem and `run` can refuse to start with
+a line that names the variable. No other module reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.secret import Secret
+
+DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_MOFH_API_URL = "https://panel.myownfreehost.net"
+DEFAULT_NAMECHEAP_API_URL = "https://api.namecheap.com/xml.response"
+
+
+class ConfigError(Exception):
+    """One or more configuration problems; each line names the variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class MofhSettings:
+    api_url: str
+    api_username: str
+    api_password: Secret
+
+
+@dataclass(frozen=True)
+class NamecheapSettings:
+    api_url: str
+    api_user: str
+    api_key: Secret
+    client_ip: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    slack_bot_token: Secret | None = None
+    slack_app_token: Secret | None = None
+    slack_signing_secret: Secret | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    approvals_channel: str | None = None
+    admins: frozenset[str] = frozenset()
+    seal_key: Secret | None = None
+    reveal_ttl: int = 900
+    approval_ttl: int = 3600
+    mofh: MofhSettings | None = None
+    namecheap: NamecheapSettings | None = None
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def enabled_providers(self) -> list[str]:
+        return [name for name, cfg in (("mofh", self.mofh), ("namecheap", self.namecheap)) if cfg]
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse the environment; problems are kept in `.problems`, not raised (see `require`)."""
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def text(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def seconds(name: str, default: int) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            if not raw.isdigit() or int(raw) <= 0:
+                problems.append(f"{name} must be a whole number of seconds above 0 (got {raw!r})")
+                return default
+            return int(raw)
+
+        def secret(name: str) -> Secret | None:
+            raw = text(name)
+            return Secret(raw) if raw else None
+
+        slack_api_url = text("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        if not slack_api_url.endswith("/api/"):
+            problems.append(f"SLACK_API_URL must end in /api/ (got {slack_api_url!r})")
+
+        seal_key = secret("RESETBOT_SEAL_KEY")
+        if seal_key is not None and not _is_fernet_key(seal_key.reveal()):
+            problems.append("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints")
+
+        bot_token = secret("SLACK_BOT_TOKEN")
+        if bot_token is not None and not bot_token.reveal().startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        app_token = secret("SLACK_APP_TOKEN")
+        if app_token is not None and not app_token.reveal().startswith("xapp-"):
+            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+
+        channel = text("RESETBOT_APPROVALS_CHANNEL")
+        if channel is not None and not channel[:1] in ("C", "G"):
+            problems.append(f"RESETBOT_APPROVALS_CHANNEL must be a channel ID such as C0123ABCD (got {channel!r})")
+
+        admins = frozenset(a.strip() for a in (text("RESETBOT_ADMINS") or "").split(",") if a.strip())
+        for admin in sorted(admins):
+            if not admin[:1] in ("U", "W"):
+                problems.append(f"RESETBOT_ADMINS holds {admin!r}, which is not a Slack user ID (U…)")
+
+        mofh = None
+        mofh_user, mofh_pass = text("MOFH_API_USERNAME"), secret("MOFH_API_PASSWORD")
+        if mofh_user and mofh_pass:
+            mofh = MofhSettings(text("MOFH_API_URL") or DEFAULT_MOFH_API_URL, mofh_user, mofh_pass)
+        elif mofh_user or mofh_pass:
+            missing = "MOFH_API_PASSWORD" if mofh_user else "MOFH_API_USERNAME"
+            problems.append(f"{missing} is not set, so MyOwnFreeHost stays disabled (set both or neither)")
+
+        namecheap = None
+        nc = {n: text(n) for n in ("NAMECHEAP_API_USER", "NAMECHEAP_API_KEY", "NAMECHEAP_CLIENT_IP")}
+        if all(nc.values()):
+            namecheap = NamecheapSettings(
+                text("NAMECHEAP_API_URL") or DEFAULT_NAMECHEAP_API_URL,
+                nc["NAMECHEAP_API_USER"],
+                Secret(nc["NAMECHEAP_API_KEY"]),
+                nc["NAMECHEAP_CLIENT_IP"],
+            )
+        elif any(nc.values()):
+            missing = ", ".join(n for n, v in nc.items() if not v)
+            problems.append(f"{missing} not set, so Namecheap stays disabled (set all three or none)")
+
+        database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
+        if not database_url.startswith(("sqlite", "postgresql")):
+            problems.append(f"DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        if database_url.startswith("postgresql") and seal_key is None:
+            problems.append("RESETBOT_SEAL_KEY is required with PostgreSQL (every replica must share it)")
+
+        return cls(
+            database_url=database_url,
+            slack_bot_token=bot_token,
+            slack_app_token=app_token,
+            slack_signing_secret=secret("SLACK_SIGNING_SECRET"),
+            slack_api_url=slack_api_url,
+            approvals_channel=channel,
+            admins=admins,
+            seal_key=seal_key,
+            reveal_ttl=seconds("RESETBOT_REVEAL_TTL", 900),
+            approval_ttl=seconds("RESETBOT_APPROVAL_TTL", 3600),
+            mofh=mofh,
+            namecheap=namecheap,
+            problems=tuple(problems),
+        )
+
+    def problems_for_run(self, *, http: bool) -> list[str]:
+        """Everything that stops `resetbot run` (or `run --http`) from starting."""
+        problems = list(self.problems)
+        if self.slack_bot_token is None:
+            problems.append("SLACK_BOT_TOKEN is required for run")
+        if http and self.slack_signing_secret is None:
+            problems.append("SLACK_SIGNING_SECRET is required for run --http")
+        if not http and self.slack_app_token is None:
+            problems.append("SLACK_APP_TOKEN is required for run in Socket Mode (or use run --http)")
+        if self.approvals_channel is None:
+            problems.append("RESETBOT_APPROVALS_CHANNEL is required for run")
+        if not self.enabled_providers:
+            problems.append(
+                "no provider is enabled: set MOFH_API_USERNAME and MOFH_API_PASSWORD, "
+                "or NAMECHEAP_API_USER, NAMECHEAP_API_KEY and NAMECHEAP_CLIENT_IP"
+            )
+        return problems
+
+
+def _is_fernet_key(value: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(value.encode())) == 32
+    except (binascii.Error, ValueError):
+        return False

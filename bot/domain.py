@@ -1,0 +1,180 @@
+"""The shared vocabulary: request states, roles, methods, value types and domain errors.
+
+Stdlib only: every layer may import this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    EXECUTING = "executing"  # approved; the provider call is under way (sealed password already stored)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the provider may or may not have changed it: someone must verify
+    DENIED = "denied"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (Status.PENDING, Status.EXECUTING)
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.EXECUTING, Status.DENIED, Status.EXPIRED}),
+    Status.EXECUTING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN}),
+}
+
+
+class RevealState(StrEnum):
+    NONE = "none"  # nothing to reveal (not done yet, failed, or an e-mailed link)
+    READY = "ready"
+    OPENING = "opening"  # claimed by a click; the modal is being opened
+    REVEALED = "revealed"
+    EXPIRED = "expired"
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+
+class Provider(StrEnum):
+    MOFH = "mofh"
+    NAMECHEAP = "namecheap"
+
+    @property
+    def label(self) -> str:
+        return PROVIDER_LABELS[self]
+
+
+PROVIDER_LABELS = {Provider.MOFH: "MyOwnFreeHost", Provider.NAMECHEAP: "Namecheap"}
+
+
+class Method(StrEnum):
+    SET_PASSWORD = "set_password"  # MyOwnFreeHost passwd
+    EMAIL_LINK = "email_link"  # Namecheap users.resetPassword: the owner gets Namecheap's e-mail
+    RESET_CODE = "reset_code"  # Namecheap changePassword way 2
+    CURRENT_PASSWORD = "current_password"  # Namecheap changePassword way 1
+
+    @property
+    def label(self) -> str:
+        return METHOD_LABELS[self]
+
+    @property
+    def sets_new_password(self) -> bool:
+        return self is not Method.EMAIL_LINK
+
+
+METHOD_LABELS = {
+    Method.SET_PASSWORD: "Set a new password",
+    Method.EMAIL_LINK: "Email a reset link",
+    Method.RESET_CODE: "Reset code",
+    Method.CURRENT_PASSWORD: "Current password",
+}
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    user_id: str
+    role: Role
+    provider: str | None  # None: every provider
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""  # a full sentence for the person, when refused
+
+    @classmethod
+    def allow(cls) -> Decision:
+        return cls(True)
+
+    @classmethod
+    def deny(cls, reason: str) -> Decision:
+        return cls(False, reason)
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """A read-only snapshot of a reset request, safe to render anywhere (it holds no secret)."""
+
+    id: str
+    provider: Provider
+    account: str  # what the provider is called with (MOFH account key, Namecheap username/value)
+    account_input: str  # what the engineer typed
+    method: Method
+    reason: str
+    ticket: str | None
+    requester_id: str
+    origin_channel: str | None
+    status: Status
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    outcome: str | None = None
+    outcome_message: str | None = None
+    reveal_state: RevealState = RevealState.NONE
+    reveal_token: str | None = None
+    reveal_expires_at: datetime | None = None
+    card: MessageRef | None = None
+    dm: MessageRef | None = None
+    response_url: str | None = None
+    response_url_expires_at: datetime | None = None
+    email: str | None = None  # Namecheap: where the reset link went
+
+    @property
+    def provider_label(self) -> str:
+        return self.provider.label
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor_id: str | None
+    action: str
+    request_id: str | None
+    provider: str | None
+    account: str | None
+    detail: dict = field(default_factory=dict)
+
+
+class DomainError(Exception):
+    """A refusal or conflict to tell the person who acted, in `str(self)`: never a secret."""
+
+
+class NotAllowed(DomainError):
+    pass
+
+
+class InvalidTransition(DomainError):
+    pass
+
+
+class RequestNotFound(DomainError):
+    pass
+
+
+class InputErrors(DomainError):
+    """Form problems keyed by field name (provider, account, reason, ticket, method, secret)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class ServiceUnavailable(DomainError):
+    """The database did not answer; the person is asked to try again."""

@@ -1,0 +1,61 @@
+"""Logging that cannot leak a secret (security.md §5).
+
+Chatty libraries are held at WARNING (slack_sdk logs request and response bodies at DEBUG,
+SQLAlchemy bound parameters at INFO), and a filter on every handler masks secret-looking
+key=value pairs and every live secret value registered with `remember_secret`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+from bot.secret import MASK
+
+_KEYS = r"(?:password|pass|newpassword|oldpassword|resetcode|reset_code|apikey|api_key|token|secret|signing_secret)"
+_PAIR = re.compile(rf"(?i)(\b{_KEYS}\b\s*[=:]\s*['\"]?)([^\s&'\",}}]+)")
+_TOKENS = re.compile(r"\bx(?:ox[abprs]|app)-[A-Za-z0-9-]+")
+_live: set[str] = set()
+_lock = threading.Lock()
+
+QUIET = ("slack_sdk", "slack_bolt", "sqlalchemy.engine", "urllib3", "websockets", "alembic")
+
+
+def redact(text: str) -> str:
+    text = _PAIR.sub(lambda m: m.group(1) + MASK, text)
+    text = _TOKENS.sub(MASK, text)
+    with _lock:
+        values = sorted(_live, key=len, reverse=True)
+    for value in values:
+        text = text.replace(value, MASK)
+    return text
+
+
+def remember_secret(value: str) -> None:
+    if value and len(value) >= 6:
+        with _lock:
+            _live.add(value)
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        return True
+
+
+def configure(level: int = logging.INFO) -> None:
+    root = logging.getLogger()
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)

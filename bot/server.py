@@ -1,0 +1,93 @@
+"""Serving the app: Socket Mode (default) or signed HTTP with /healthz.
+
+Part of the composition root: it is where the Bolt app meets a transport.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from socketserver import ThreadingMixIn
+from urllib.parse import parse_qsl
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.context import BoltContext
+from slack_bolt.request import BoltRequest
+from slack_bolt.request.internals import build_context
+
+
+log = logging.getLogger("resetbot")
+MAX_BODY = 1 << 20
+
+
+def serve_socket_mode(runtime, stop: threading.Event) -> None:
+    handler = SocketModeHandler(runtime.app, runtime.settings.slack_app_token.reveal())
+    handler.connect()
+    log.info("resetbot ready (Socket Mode, replica %s)", runtime.workflow.replica_id)
+    stop.wait()
+    handler.close()
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the access log would repeat every path; not needed
+        pass
+
+
+def make_wsgi_app(runtime):
+    app = runtime.app
+
+    def wsgi(environ, start_response):
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            healthy = runtime.workflow.ping()
+            start_response("200 OK" if healthy else "503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"ok" if healthy else b"database unavailable"]
+        if path != "/slack/events" or method != "POST":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
+            return [b"too large"]
+        raw = environ["wsgi.input"].read(length).decode("utf-8", errors="replace") if length else ""
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        request = BoltRequest(body=raw, headers=headers, query=environ.get("QUERY_STRING", ""))
+        _repair_payload_substring(request, raw)
+        response = app.dispatch(request)
+        out = [(k, v) for k, values in response.headers.items() for v in values]
+        start_response(f"{response.status} {'OK' if response.status == 200 else 'Error'}", out)
+        return [response.body.encode() if isinstance(response.body, str) else response.body]
+
+    return wsgi
+
+
+def _repair_payload_substring(request: BoltRequest, raw: str) -> None:
+    """Bolt ≤1.30 reads any form body containing the text "payload" as interactivity (slack-bolt.md §2.3).
+
+    A slash command whose text says "payload" then parses to {} and is answered 404.
+    Re-parse such bodies as the plain form they are; the signature still covers `raw`.
+    """
+    if request.body == {} and "payload" in raw and not raw.startswith("payload=") and "&payload=" not in raw:
+        request.body = dict(parse_qsl(raw, keep_blank_values=True))
+        request.context = build_context(BoltContext({}), request.body)
+
+
+def serve_http(runtime, host: str, port: int, stop: threading.Event) -> None:
+    server = make_server(host, port, make_wsgi_app(runtime), server_class=_Server, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    thread.start()
+    log.info("resetbot ready (HTTP on http://%s:%s/slack/events, replica %s)", host, server.server_port,
+             runtime.workflow.replica_id)
+    stop.wait()
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,30 @@
+"""Slack transport only: ack, parse, call one workflow method, render the result."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from slack_bolt import App, BoltResponse
+
+from bot.workflow import ResetWorkflow
+from handlers import actions, commands, home, views
+from handlers.notifier import SlackNotifier
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
+    commands.register(app, workflow)
+    views.register(app, workflow)
+    actions.register(app, workflow, notifier)
+    home.register(app, workflow)
+
+    @app.error
+    def handle_unexpected_error(error, body):
+        # Never the payload: it can hold a reset code typed into the modal.
+        error_id = secrets.token_hex(4)
+        kind = body.get("type") if isinstance(body, dict) else None
+        log.error("unhandled %s in a %s listener (error id %s)", type(error).__name__, kind or "Slack", error_id,
+                  exc_info=(type(error), error, error.__traceback__))
+        return BoltResponse(status=200, body="")

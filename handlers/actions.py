@@ -1,0 +1,83 @@
+"""Approve, Deny and Reveal buttons. Each acks first; refusals go privately to the clicker."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.domain import DomainError
+from bot.workflow import ResetWorkflow
+from handlers import blocks
+from handlers.ids import Ids
+from handlers.notifier import SlackNotifier
+
+log = logging.getLogger(__name__)
+
+
+def _button_value(body: dict) -> str | None:
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return None
+    value = actions[0].get("value")
+    return value if isinstance(value, str) and len(value) <= 100 else None
+
+
+def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
+    def tell_clicker(body: dict, respond, text: str) -> None:
+        user_id = body.get("user", {}).get("id")
+        if body.get("response_url"):
+            try:
+                respond(text=text, response_type="ephemeral", replace_original=False)
+                return
+            except (SlackClientError, OSError, ValueError) as exc:
+                log.warning("could not answer the clicker through response_url: %s", type(exc).__name__)
+        if user_id:
+            notifier.direct_message(user_id, text)
+
+    def decide(body, respond, verb) -> None:
+        user_id = body.get("user", {}).get("id")
+        request_id = _button_value(body)
+        try:
+            if request_id is None:
+                raise DomainError("This button does not name a reset request.")
+            verb(request_id, user_id)
+        except DomainError as refusal:
+            tell_clicker(body, respond, str(refusal))
+
+    @app.action(Ids.APPROVE.value)
+    def handle_approve_click(ack, body, respond):
+        ack()
+        decide(body, respond, workflow.approve)
+
+    @app.action(Ids.DENY.value)
+    def handle_deny_click(ack, body, respond):
+        ack()
+        decide(body, respond, workflow.deny)
+
+    @app.action(Ids.REVEAL.value)
+    def handle_reveal_click(ack, body, client, respond):
+        ack()
+        user_id = body.get("user", {}).get("id")
+        token = _button_value(body)
+        try:
+            if token is None:
+                raise DomainError("This button does not name a password.")
+            request, password = workflow.begin_reveal(token, user_id)
+        except DomainError as refusal:
+            tell_clicker(body, respond, str(refusal))
+            return
+        try:
+            # The response echoes the view (and so the password): it is dropped, never logged.
+            client.views_open(trigger_id=body.get("trigger_id"), view=blocks.reveal_modal(request, password))
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            workflow.abandon_reveal(token)
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.warning("reveal modal could not be opened: %s", error)
+            tell_clicker(body, respond, "Slack could not open the password window, so the reveal was not used up. "
+                                        "Click Reveal password again.")
+            return
+        finally:
+            del password
+        workflow.finish_reveal(token, user_id)

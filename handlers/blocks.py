@@ -1,0 +1,378 @@
+"""Block Kit builders and parsers: pure functions, no Slack calls.
+
+Visible words follow CONTRACT.md ("What a person sees in Slack"); outside tools find
+inputs and buttons by them. No builder ever receives a password except `reveal_modal`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from bot.domain import METHOD_LABELS, Method, Provider, RequestView, RevealState, Status
+from bot.secret import Secret
+from bot.workflow import RequestForm
+from handlers.ids import Ids
+
+NAMECHEAP_METHODS = (Method.EMAIL_LINK, Method.RESET_CODE, Method.CURRENT_PASSWORD)
+MAX_METADATA = 3000
+
+
+def _text(text: str) -> dict:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _md(text: str) -> dict:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _option(text: str, value: str) -> dict:
+    return {"text": _text(text), "value": value}
+
+
+def when(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    epoch = int(moment.timestamp())
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def escape(text: str | None) -> str:
+    """Neutralise mrkdwn control characters in text a person typed."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- the request modal ---------------------------------------------------------------------------
+
+
+def reset_modal(*, providers: list[Provider], metadata: dict, provider: Provider | None = None,
+                account: str | None = None, method: Method | None = None) -> dict:
+    options = [_option(p.label, p.value) for p in providers]
+    provider_element: dict = {
+        "type": "static_select",
+        "action_id": Ids.PROVIDER_SELECT,
+        "placeholder": _text("Choose a provider"),
+        "options": options,
+    }
+    if provider is None and len(providers) == 1:
+        provider = providers[0]
+    if provider in providers:
+        provider_element["initial_option"] = _option(provider.label, provider.value)
+    account_element: dict = {"type": "plain_text_input", "action_id": Ids.ACCOUNT_INPUT, "max_length": 64}
+    if account:
+        account_element["initial_value"] = account[:64]
+    blocks: list[dict] = [
+        {
+            "type": "input",
+            "block_id": Ids.PROVIDER_BLOCK,
+            "dispatch_action": True,  # choosing Namecheap adds its Method input
+            "label": _text("Provider"),
+            "element": provider_element,
+        },
+        {
+            "type": "input",
+            "block_id": Ids.ACCOUNT_BLOCK,
+            "label": _text(
+                "Account (key, vPanel username or domain)" if provider is not Provider.NAMECHEAP
+                else "Account (Namecheap username)"
+            ),
+            "hint": _text(
+                "MyOwnFreeHost: the 8-character account key; a vPanel username or domain is looked up in the directory."
+                if provider is not Provider.NAMECHEAP else "The Namecheap username whose password is reset."
+            ),
+            "element": account_element,
+        },
+    ]
+    if provider is Provider.NAMECHEAP:
+        method = method or Method.EMAIL_LINK
+        blocks.append({
+            "type": "input",
+            "block_id": Ids.METHOD_BLOCK,
+            "dispatch_action": True,
+            "label": _text("Method"),
+            "element": {
+                "type": "static_select",
+                "action_id": Ids.METHOD_SELECT,
+                "options": [_option(METHOD_LABELS[m], m.value) for m in NAMECHEAP_METHODS],
+                "initial_option": _option(METHOD_LABELS[method], method.value),
+            },
+            "hint": _text(
+                "Email a reset link: Namecheap mails the owner and the bot never holds a password. "
+                "Reset code / Current password: the bot sets a new password and gives it to you once."
+            ),
+        })
+        if method in (Method.RESET_CODE, Method.CURRENT_PASSWORD):
+            blocks.append({
+                "type": "input",
+                "block_id": Ids.SECRET_BLOCK,
+                "label": _text(METHOD_LABELS[method]),
+                "hint": _text("Stored encrypted until the approved change runs, then deleted."),
+                "element": {"type": "plain_text_input", "action_id": Ids.SECRET_INPUT, "max_length": 50},
+            })
+    blocks += [
+        {
+            "type": "input",
+            "block_id": Ids.REASON_BLOCK,
+            "label": _text("Reason"),
+            "hint": _text("At least 10 characters. Approvers and the audit trail see it."),
+            "element": {
+                "type": "plain_text_input",
+                "action_id": Ids.REASON_INPUT,
+                "multiline": True,
+                "min_length": 10,
+                "max_length": 1000,
+            },
+        },
+        {
+            "type": "input",
+            "block_id": Ids.TICKET_BLOCK,
+            "optional": True,
+            "label": _text("Ticket"),
+            "element": {"type": "plain_text_input", "action_id": Ids.TICKET_INPUT, "max_length": 64},
+        },
+    ]
+    return {
+        "type": "modal",
+        "callback_id": Ids.RESET_MODAL,
+        "title": _text("Reset hosting password"),
+        "submit": _text("Request reset"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata)[:MAX_METADATA],
+        "blocks": blocks,
+    }
+
+
+def state_value(view: dict, block_id: str, action_id: str) -> str | None:
+    """The value of one input in a submitted view, whatever its element type; None when absent."""
+    try:
+        element = view["state"]["values"][block_id][action_id]
+    except (KeyError, TypeError):
+        return None
+    if not isinstance(element, dict):
+        return None
+    selected = element.get("selected_option")
+    if isinstance(selected, dict):
+        value = selected.get("value")
+    else:
+        value = element.get("value")
+    return value if isinstance(value, str) else None
+
+
+def parse_reset_form(view: dict) -> RequestForm:
+    secret = state_value(view, Ids.SECRET_BLOCK, Ids.SECRET_INPUT)
+    return RequestForm(
+        provider=state_value(view, Ids.PROVIDER_BLOCK, Ids.PROVIDER_SELECT),
+        account=state_value(view, Ids.ACCOUNT_BLOCK, Ids.ACCOUNT_INPUT),
+        reason=state_value(view, Ids.REASON_BLOCK, Ids.REASON_INPUT),
+        ticket=state_value(view, Ids.TICKET_BLOCK, Ids.TICKET_INPUT),
+        method=state_value(view, Ids.METHOD_BLOCK, Ids.METHOD_SELECT),
+        secret_input=Secret(secret) if secret else None,
+    )
+
+
+def parse_metadata(view: dict) -> dict:
+    """private_metadata as a dict of strings; anything malformed or tampered reads as empty."""
+    raw = view.get("private_metadata") if isinstance(view, dict) else None
+    try:
+        data = json.loads(raw) if isinstance(raw, str) and raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str) and len(v) <= 200}
+
+
+# --- the approval card -------------------------------------------------------------------------
+
+
+def request_summary(request: RequestView) -> list[dict]:
+    account = f"`{escape(request.account)}`"
+    if request.account_input and request.account_input != request.account:
+        account += f" (entered as `{escape(request.account_input)}`)"
+    fields = [
+        _md(f"*Requester*\n<@{request.requester_id}>"),
+        _md(f"*Provider*\n{request.provider_label}"),
+        _md(f"*Account*\n{account}"),
+        _md(f"*Method*\n{request.method.label}"),
+        _md(f"*Ticket*\n{escape(request.ticket) or '—'}"),
+        _md(f"*Requested*\n{when(request.created_at)}"),
+    ]
+    return [
+        {"type": "section", "block_id": f"summary_{request.id}", "fields": fields},
+        {"type": "section", "block_id": f"reason_{request.id}", "text": _md(f"*Reason*\n>{escape(request.reason)}")},
+    ]
+
+
+def card_text(request: RequestView) -> str:
+    """Notification text of the card: names who, what and where; never a secret."""
+    return (f"Password reset request from <@{request.requester_id}> for {request.account} "
+            f"at {request.provider_label}: {status_words(request)}")
+
+
+def approval_card(request: RequestView) -> list[dict]:
+    blocks = [
+        {"type": "header", "block_id": f"head_{request.id}", "text": _text("Password reset request")},
+        *request_summary(request),
+    ]
+    if request.status is Status.PENDING:
+        blocks.append({
+            "type": "actions",
+            "block_id": f"approval_actions_{request.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": Ids.APPROVE,
+                    "text": _text("Approve"),
+                    "style": "primary",
+                    "value": request.id,
+                    "confirm": {
+                        "title": _text("Approve this reset?"),
+                        "text": _md(f"The password of `{escape(request.account)}` at {request.provider_label} "
+                                    "changes as soon as you confirm."),
+                        "confirm": _text("Approve"),
+                        "deny": _text("Cancel"),
+                        "style": "primary",
+                    },
+                },
+                {
+                    "type": "button",
+                    "action_id": Ids.DENY,
+                    "text": _text("Deny"),
+                    "style": "danger",
+                    "value": request.id,
+                    "confirm": {
+                        "title": _text("Deny this reset?"),
+                        "text": _md("The requester is told that it was denied."),
+                        "confirm": _text("Deny"),
+                        "deny": _text("Cancel"),
+                        "style": "danger",
+                    },
+                },
+            ],
+        })
+        blocks.append({"type": "context", "block_id": f"expiry_{request.id}",
+                       "elements": [_md(f"Waiting for approval until {when(request.expires_at)}. "
+                                        "The requester cannot approve it.")]})
+    else:
+        blocks.append({"type": "section", "block_id": f"decision_{request.id}_{request.status.value}",
+                       "text": _md(decision_words(request))})
+    return blocks
+
+
+def status_words(request: RequestView) -> str:
+    return {
+        Status.PENDING: "waiting for approval",
+        Status.EXECUTING: "approved, changing the password",
+        Status.SUCCEEDED: "done",
+        Status.FAILED: "failed",
+        Status.UNKNOWN: "outcome unknown — verify",
+        Status.DENIED: "denied",
+        Status.EXPIRED: "expired",
+    }[request.status]
+
+
+def decision_words(request: RequestView) -> str:
+    decider = f"<@{request.decided_by}>" if request.decided_by else "nobody"
+    if request.status is Status.EXPIRED:
+        return f":hourglass: *Expired* {when(request.expires_at)}: nobody approved it in time."
+    if request.status is Status.DENIED:
+        return f":no_entry: *Denied* by {decider} {when(request.decided_at)}."
+    head = f"*Approved* by {decider} {when(request.decided_at)}."
+    if request.status is Status.EXECUTING:
+        return f":hourglass_flowing_sand: {head} Changing the password at {request.provider_label}…"
+    icon = {Status.SUCCEEDED: ":white_check_mark:", Status.FAILED: ":x:", Status.UNKNOWN: ":warning:"}[request.status]
+    label = {Status.SUCCEEDED: "Result", Status.FAILED: "Failed", Status.UNKNOWN: "Outcome unknown — verify"}
+    return f"{icon} {head}\n*{label[request.status]}:* {escape(request.outcome_message) or status_words(request)}"
+
+
+def requester_status(request: RequestView) -> str:
+    """The sentence the engineer gets ephemerally at each step."""
+    where = f"`{request.account}` at {request.provider_label}"
+    if request.status is Status.PENDING:
+        return f"Your password reset for {where} is waiting for approval (request {request.id})."
+    if request.status is Status.EXECUTING:
+        return f"Your password reset for {where} was approved; {request.outcome_message or 'working on it.'}"
+    if request.status is Status.SUCCEEDED:
+        if request.method is Method.EMAIL_LINK:
+            to = f" to {request.email}" if request.email else ""
+            return f"Done: Namecheap e-mailed a password reset link{to} for {where}."
+        return f"Done: the password for {where} was changed. Open your DM from the bot to reveal it (once)."
+    if request.status is Status.DENIED:
+        return f"Your password reset for {where} was denied by <@{request.decided_by}>."
+    if request.status is Status.EXPIRED:
+        return f"Your password reset for {where} expired before anyone approved it. Ask again if it is still needed."
+    if request.status is Status.UNKNOWN:
+        return f"Outcome unknown — verify: {request.outcome_message}"
+    return f"Your password reset for {where} failed: {request.outcome_message}"
+
+
+# --- the reveal ---------------------------------------------------------------------------------
+
+
+def reveal_dm(request: RequestView) -> tuple[str, list[dict]]:
+    text = f"Your password reset for {request.account} at {request.provider_label} is ready."
+    blocks = [
+        {"type": "section", "block_id": f"ready_{request.id}",
+         "text": _md(f"Your password reset for `{escape(request.account)}` at {request.provider_label} is ready. "
+                     "The new password is shown once, to you only.")},
+        {"type": "actions", "block_id": f"reveal_actions_{request.id}", "elements": [
+            {"type": "button", "action_id": Ids.REVEAL, "text": _text("Reveal password"), "value": request.reveal_token,
+             "style": "primary"},
+        ]},
+        {"type": "context", "block_id": f"reveal_expiry_{request.id}",
+         "elements": [_md(f"The button works until {when(request.reveal_expires_at)}; then the password is destroyed.")]},
+    ]
+    return text, blocks
+
+
+def reveal_dm_after(request: RequestView) -> tuple[str, list[dict]]:
+    if request.reveal_state is RevealState.REVEALED:
+        words = (f"The new password for `{escape(request.account)}` at {request.provider_label} was revealed to you "
+                 "and is no longer stored.")
+    else:
+        words = (f"The new password for `{escape(request.account)}` at {request.provider_label} was not revealed in "
+                 "time and has been destroyed. Ask for a new reset if it is still needed.")
+    return words.replace("`", ""), [{"type": "section", "block_id": f"reveal_done_{request.id}_{request.reveal_state}",
+                                     "text": _md(words)}]
+
+
+def reveal_modal(request: RequestView, password: Secret) -> dict:
+    """The only place a password is ever put into anything sent to Slack."""
+    return {
+        "type": "modal",
+        "callback_id": Ids.REVEAL_MODAL,
+        "title": _text("New password"),
+        "close": _text("Done"),
+        "clear_on_close": True,
+        "notify_on_close": False,
+        "blocks": [
+            {"type": "section", "text": _md(f"New password for `{escape(request.account)}` at "
+                                            f"{request.provider_label}:")},
+            {"type": "section", "text": _md(f"```{password.reveal()}```")},
+            {"type": "context", "elements": [_md(
+                "This is shown once. Give it to the customer and ask them to change it at first login.")]},
+        ],
+    }
+
+
+# --- App Home -----------------------------------------------------------------------------------
+
+
+def home_view(requests: list[RequestView], waiting: list[RequestView], can_request: bool) -> dict:
+    blocks: list[dict] = [{"type": "header", "text": _text("Password resets")}]
+    if can_request:
+        blocks.append({"type": "section", "text": _md("Type `/reset-password` in any channel to ask for a reset.")})
+    if waiting:
+        blocks.append({"type": "header", "text": _text("Waiting for your approval")})
+        for request in waiting[:10]:
+            blocks += approval_card(request)[1:]
+            blocks.append({"type": "divider"})
+    blocks.append({"type": "header", "text": _text("Your recent requests")})
+    if not requests:
+        blocks.append({"type": "context", "elements": [_md("You have not asked for any reset yet.")]})
+    for request in requests[:10]:
+        blocks.append({"type": "section", "text": _md(
+            f"`{escape(request.account)}` at {request.provider_label} — *{status_words(request)}* "
+            f"({when(request.created_at)})")})
+    return {"type": "home", "blocks": blocks[:100]}

@@ -1,0 +1,26 @@
+"""App Home: the engineer's recent requests; for approvers, what waits for them."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.domain import DomainError, Role
+from bot.workflow import ResetWorkflow
+from handlers import blocks
+
+
+def register(app: App, workflow: ResetWorkflow) -> None:
+    @app.event("app_home_opened")
+    def handle_app_home_opened(event, body, client):
+        event_id = body.get("event_id")
+        user_id = event.get("user")
+        if not isinstance(user_id, str) or event.get("tab", "home") != "home":
+            return
+        try:
+            if isinstance(event_id, str) and not workflow.first_sighting(event_id):
+                return  # an Events API retry of a delivery we already handled
+            home = workflow.home_for(user_id)
+        except DomainError:
+            return
+        can_request = any(Role.REQUESTER in roles for roles in home.roles.values())
+        client.views_publish(user_id=user_id, view=blocks.home_view(home.requests, home.waiting, can_request))

@@ -1,0 +1,90 @@
+"""The workflow's `Notifier` port, implemented with the Slack Web API.
+
+Every Slack side effect after an ack goes through here, on the app's one WebClient
+(which carries the 429/5xx retry handlers). A Slack failure is logged by method and
+error code only and never undoes a recorded decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+
+from bot.domain import MessageRef, RequestView
+from handlers import blocks
+
+log = logging.getLogger(__name__)
+
+
+class SlackNotifier:
+    def __init__(self, client: WebClient, approvals_channel: str,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.client = client
+        self.approvals_channel = approvals_channel
+        self.clock = clock
+
+    def post_card(self, request: RequestView) -> MessageRef | None:
+        response = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
+                              text=blocks.card_text(request), blocks=blocks.approval_card(request))
+        if response is None:
+            return None
+        return MessageRef(response["channel"], response["ts"])
+
+    def update_card(self, request: RequestView) -> None:
+        if request.card is None:
+            return
+        self._call("chat.update", self.client.chat_update, channel=request.card.channel, ts=request.card.ts,
+                   text=blocks.card_text(request), blocks=blocks.approval_card(request))
+
+    def tell_requester(self, request: RequestView) -> None:
+        """Ephemeral status: the command's response_url while valid, else chat.postEphemeral, else a DM."""
+        text = blocks.requester_status(request)
+        expires = request.response_url_expires_at
+        if request.response_url and expires and self.clock() < expires:
+            try:
+                answer = WebhookClient(request.response_url, timeout=10).send(
+                    text=text, response_type="ephemeral", replace_original=False)
+                if answer.status_code == 200:
+                    return
+                log.warning("response_url answered %s; falling back", answer.status_code)
+            except (SlackClientError, OSError) as exc:
+                log.warning("response_url failed (%s); falling back", type(exc).__name__)
+        if request.origin_channel and not request.origin_channel.startswith("D"):
+            if self._call("chat.postEphemeral", self.client.chat_postEphemeral, channel=request.origin_channel,
+                          user=request.requester_id, text=text) is not None:
+                return
+        self.direct_message(request.requester_id, text)
+
+    def direct_message(self, user_id: str, text: str, blocks_: list[dict] | None = None) -> MessageRef | None:
+        opened = self._call("conversations.open", self.client.conversations_open, users=user_id)
+        if opened is None:
+            return None
+        channel = opened["channel"]["id"]
+        posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=channel, text=text,
+                            blocks=blocks_)
+        return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
+
+    def send_reveal(self, request: RequestView) -> MessageRef | None:
+        text, dm_blocks = blocks.reveal_dm(request)
+        return self.direct_message(request.requester_id, text, dm_blocks)
+
+    def update_reveal(self, request: RequestView) -> None:
+        if request.dm is None:
+            return
+        text, dm_blocks = blocks.reveal_dm_after(request)
+        self._call("chat.update", self.client.chat_update, channel=request.dm.channel, ts=request.dm.ts, text=text,
+                   blocks=dm_blocks)
+
+    def _call(self, name: str, method, **kwargs):
+        try:
+            return method(**kwargs)
+        except SlackApiError as exc:
+            log.warning("Slack %s failed: %s", name, exc.response.get("error", "unknown error"))
+        except (SlackClientError, OSError) as exc:
+            log.warning("Slack %s failed: %s", name, type(exc).__name__)
+        return None

@@ -1,0 +1,71 @@
+"""The request modal: live updates for Namecheap's Method, and the submission."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+
+from bot.domain import DomainError, InputErrors, Method, Provider, ServiceUnavailable
+from bot.workflow import ResetWorkflow
+from handlers import blocks
+from handlers.ids import FIELD_BLOCKS, Ids
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, workflow: ResetWorkflow) -> None:
+    @app.action(Ids.PROVIDER_SELECT.value)
+    @app.action(Ids.METHOD_SELECT.value)
+    def handle_modal_choice(ack, body, client):
+        """Rebuild the modal for the chosen provider and method; the block ids keep typed values."""
+        ack()
+        view = body.get("view") or {}
+        if view.get("callback_id") != Ids.RESET_MODAL:
+            return
+        provider_value = blocks.state_value(view, Ids.PROVIDER_BLOCK, Ids.PROVIDER_SELECT)
+        method_value = blocks.state_value(view, Ids.METHOD_BLOCK, Ids.METHOD_SELECT)
+        provider = Provider(provider_value) if provider_value in set(Provider) else None
+        method = Method(method_value) if method_value in set(Method) else None
+        user_id = body.get("user", {}).get("id")
+        try:
+            providers = workflow.requestable_providers(user_id)
+        except DomainError:
+            providers = workflow.enabled_providers()
+        client.views_update(
+            view_id=view.get("id"),
+            hash=view.get("hash"),
+            view=blocks.reset_modal(providers=providers, metadata=blocks.parse_metadata(view), provider=provider,
+                                    method=method),
+        )
+
+    @app.view(Ids.RESET_MODAL.value)
+    def handle_reset_form_submission(ack, body, view):
+        user_id = body.get("user", {}).get("id")
+        metadata = blocks.parse_metadata(view)
+        form = blocks.parse_reset_form(view)
+        try:
+            request, created = workflow.submit(
+                form,
+                requester_id=user_id,
+                source_view_id=view.get("id") if isinstance(view.get("id"), str) else None,
+                draft_id=metadata.get("draft"),
+                origin_channel=metadata.get("origin_channel_id") or None,
+            )
+        except InputErrors as bad:
+            ack(response_action="errors",
+                errors={FIELD_BLOCKS.get(field, Ids.ACCOUNT_BLOCK).value: text for field, text in bad.errors.items()})
+            return
+        except ServiceUnavailable as outage:
+            ack(response_action="errors", errors={Ids.REASON_BLOCK.value: str(outage)})
+            return
+        except DomainError as refusal:
+            ack(response_action="errors", errors={Ids.PROVIDER_BLOCK.value: str(refusal)})
+            return
+        ack()
+        if created:
+            workflow.announce(request)
+
+    @app.view_closed(Ids.RESET_MODAL.value)
+    def handle_reset_form_closed(ack):
+        ack()  # nothing was stored; the draft is swept after an hour

@@ -1,0 +1,1 @@
+"""SQLAlchemy models and the query functions the workflow calls. No other layer writes SQL."""

@@ -1,0 +1,90 @@
+"""Engine, sessions and migrations.
+
+`hide_parameters=True` keeps bound values (sealed tokens included) out of SQL error
+strings and logs (security.md §5). SQLite gets WAL and a busy timeout so the bot's
+threads and a CLI command can share the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from bot.domain import ServiceUnavailable
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=StaticPool if memory else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+            cursor = dbapi_connection.cursor()
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (what `resetbot run` does on start)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together must not migrate at once.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(724613)")
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on error.
+
+    A database that does not answer becomes `ServiceUnavailable`, a sentence the person
+    can act on, instead of a driver traceback (issue 5: the bot recovers without a restart
+    because the pool pre-pings and reconnects on the next unit of work).
+    """
+    try:
+        with sessions.begin() as session:
+            yield session
+    except (OperationalError, InterfaceError) as exc:
+        if getattr(exc, "connection_invalidated", False) or _is_outage(exc):
+            raise ServiceUnavailable(
+                "The bot's database is not answering right now, so nothing was changed. Try again in a minute."
+            ) from None
+        raise
+
+
+def _is_outage(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(
+        marker in text
+        for marker in ("connection", "server closed", "terminating", "could not connect", "database is locked",
+                       "timeout", "shutting down", "no such host")
+    )

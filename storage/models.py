@@ -1,0 +1,151 @@
+"""Tables. No unsealed secret column, ever: passwords, reset codes and current passwords
+exist here only as Fernet tokens (`sealed_*`), deleted on reveal, expiry or execution."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from datetime import timezone
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite drops the zone; PostgreSQL keeps it)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _ts() -> Mapped[datetime]:
+    return mapped_column(UtcDateTime())
+
+
+class RoleAssignment(Base):
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "role", "provider_scope", name="uq_role_assignment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    # "*" rather than NULL for "every provider", so the unique constraint holds on every database.
+    provider_scope: Mapped[str] = mapped_column(String(16), default="*")
+    granted_by: Mapped[str | None] = mapped_column(String(32))
+    granted_at: Mapped[datetime] = _ts()
+
+
+class Draft(Base):
+    """What a slash command knew (channel, response_url) until its modal is submitted."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    requester_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    response_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _ts()
+
+
+class ResetRequest(Base):
+    __tablename__ = "reset_requests"
+    __table_args__ = (
+        Index("ix_reset_requests_status", "status"),
+        Index("ix_reset_requests_requester", "requester_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(255))
+    account_input: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(Text)
+    ticket: Mapped[str | None] = mapped_column(String(255))
+    requester_id: Mapped[str] = mapped_column(String(32))
+    origin_channel: Mapped[str | None] = mapped_column(String(32))
+    response_url: Mapped[str | None] = mapped_column(Text)
+    response_url_expires_at: Mapped[datetime | None] = _ts()
+    source_view_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _ts()
+    updated_at: Mapped[datetime] = _ts()
+    expires_at: Mapped[datetime] = _ts()
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = _ts()
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    outcome_message: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(255))
+    card_channel: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    dm_ts: Mapped[str | None] = mapped_column(String(32))
+    # Crash safety: who is executing, until when; a live replica takes over after the lease.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = _ts()
+    execution_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sealed_password: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_input: Mapped[bytes | None] = mapped_column(LargeBinary)  # reset code or current password
+    reveal_state: Mapped[str] = mapped_column(String(16), default="none")
+    reveal_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    reveal_expires_at: Mapped[datetime | None] = _ts()
+    reveal_claimed_at: Mapped[datetime | None] = _ts()
+
+
+class AuditEvent(Base):
+    """Append-only: rows are inserted, never updated or deleted by the application."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = _ts()
+    actor_id: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(40))
+    request_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("reset_requests.id"))
+    provider: Mapped[str | None] = mapped_column(String(16))
+    account: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON, never a secret
+
+
+class DirectoryEntry(Base):
+    """MyOwnFreeHost: the 8-character account key behind a vPanel username or domain (providers.md §1.3)."""
+
+    __tablename__ = "mofh_directory"
+
+    account_key: Mapped[str] = mapped_column(String(8), primary_key=True)
+    vpanel_username: Mapped[str] = mapped_column(String(64), unique=True)
+    domain: Mapped[str | None] = mapped_column(String(255), index=True)
+
+
+class ProcessedEvent(Base):
+    """Events API dedupe: one row per event_id (slack-bolt.md §3)."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = _ts()
+
+
+class CallBudgetSlot(Base):
+    """One provider call in a rolling window, shared by every replica (Namecheap 20/min)."""
+
+    __tablename__ = "call_budget"
+    __table_args__ = (Index("ix_call_budget_key_at", "budget_key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    budget_key: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = _ts()

@@ -1,0 +1,413 @@
+"""Query functions. Each takes the caller's session first; the workflow owns the transaction.
+
+State changes are compare-and-set (`UPDATE … WHERE id = :id AND status = :from`), so two
+replicas, two approvers or a double click can never both win (architecture §4).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.domain import (
+    AuditRecord,
+    MessageRef,
+    Method,
+    Provider,
+    RequestView,
+    RevealState,
+    Role,
+    RoleGrant,
+    Status,
+)
+from storage.models import (
+    AuditEvent,
+    CallBudgetSlot,
+    DirectoryEntry,
+    Draft,
+    ProcessedEvent,
+    ResetRequest,
+    RoleAssignment,
+)
+
+ALL_PROVIDERS = "*"
+
+
+def ping(session: Session) -> None:
+    session.execute(select(1))
+
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+def grants_for(session: Session, user_id: str) -> list[RoleGrant]:
+    rows = session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user_id))
+    return [_grant(row) for row in rows]
+
+
+def all_grants(session: Session) -> list[RoleGrant]:
+    rows = session.scalars(select(RoleAssignment).order_by(RoleAssignment.user_id, RoleAssignment.role))
+    return [_grant(row) for row in rows]
+
+
+def users_with_role(session: Session, role: Role, provider: str) -> list[str]:
+    rows = session.scalars(
+        select(RoleAssignment.user_id).where(
+            RoleAssignment.role.in_([role.value, Role.ADMIN.value]),
+            RoleAssignment.provider_scope.in_([provider, ALL_PROVIDERS]),
+        )
+    )
+    return sorted(set(rows))
+
+
+def add_grant(session: Session, *, user_id: str, role: Role, provider: str | None, granted_by: str | None,
+              now: datetime) -> bool:
+    """True when the grant is new."""
+    scope = provider or ALL_PROVIDERS
+    exists = session.scalar(
+        select(RoleAssignment.id).where(
+            RoleAssignment.user_id == user_id, RoleAssignment.role == role.value, RoleAssignment.provider_scope == scope
+        )
+    )
+    if exists:
+        return False
+    session.add(RoleAssignment(user_id=user_id, role=role.value, provider_scope=scope, granted_by=granted_by,
+                               granted_at=now))
+    session.flush()
+    return True
+
+
+def remove_grant(session: Session, *, user_id: str, role: Role, provider: str | None) -> bool:
+    result = session.execute(
+        delete(RoleAssignment).where(
+            RoleAssignment.user_id == user_id,
+            RoleAssignment.role == role.value,
+            RoleAssignment.provider_scope == (provider or ALL_PROVIDERS),
+        )
+    )
+    return result.rowcount > 0
+
+
+def _grant(row: RoleAssignment) -> RoleGrant:
+    provider = None if row.provider_scope == ALL_PROVIDERS else row.provider_scope
+    return RoleGrant(user_id=row.user_id, role=Role(row.role), provider=provider)
+
+
+# --- drafts (slash command → modal submit) -----------------------------------------------------
+
+
+def add_draft(session: Session, *, draft_id: str, requester_id: str, channel_id: str | None,
+              response_url: str | None, now: datetime) -> None:
+    session.add(Draft(id=draft_id, requester_id=requester_id, channel_id=channel_id, response_url=response_url,
+                      created_at=now))
+
+
+def get_draft(session: Session, draft_id: str) -> Draft | None:
+    return session.get(Draft, draft_id)
+
+
+def delete_drafts_before(session: Session, cutoff: datetime) -> int:
+    return session.execute(delete(Draft).where(Draft.created_at < cutoff)).rowcount
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+def add_request(session: Session, **fields) -> RequestView | None:
+    """Insert a new request; None when its source view was already turned into one (a resubmit)."""
+    row = ResetRequest(**fields)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return to_view(row)
+
+
+def request_by_view_id(session: Session, source_view_id: str) -> RequestView | None:
+    row = session.scalar(select(ResetRequest).where(ResetRequest.source_view_id == source_view_id))
+    return to_view(row) if row else None
+
+
+def get_request(session: Session, request_id: str) -> RequestView | None:
+    row = session.get(ResetRequest, request_id, populate_existing=True)
+    return to_view(row) if row else None
+
+
+def request_by_reveal_token(session: Session, token: str) -> RequestView | None:
+    row = session.scalar(
+        select(ResetRequest).where(ResetRequest.reveal_token == token).execution_options(populate_existing=True)
+    )
+    return to_view(row) if row else None
+
+
+def transition(session: Session, request_id: str, *, from_status: Status, to_status: Status, now: datetime,
+               lease_owner: str | None = None, **values) -> bool:
+    """Compare-and-set on the request's state; True only for the one caller that moved it.
+
+    With `lease_owner`, the row must also still be leased to that owner: a replica whose
+    lease was taken over cannot finish the request a second time.
+    """
+    condition = [ResetRequest.id == request_id, ResetRequest.status == from_status.value]
+    if lease_owner is not None:
+        condition.append(ResetRequest.lease_owner == lease_owner)
+    result = session.execute(
+        update(ResetRequest).where(*condition).values(status=to_status.value, updated_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+def set_fields(session: Session, request_id: str, **values) -> None:
+    """Non-state fields (message references, response_url) that no race can corrupt."""
+    session.execute(update(ResetRequest).where(ResetRequest.id == request_id).values(**values))
+
+
+def sealed_values(session: Session, request_id: str) -> tuple[bytes | None, bytes | None]:
+    row = session.execute(
+        select(ResetRequest.sealed_password, ResetRequest.sealed_input).where(ResetRequest.id == request_id)
+    ).one_or_none()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def claim_reveal(session: Session, token: str, *, now: datetime, stale_before: datetime) -> bool:
+    """READY → OPENING (or an OPENING claim abandoned before `stale_before`) for one click only."""
+    result = session.execute(
+        update(ResetRequest)
+        .where(
+            ResetRequest.reveal_token == token,
+            ResetRequest.reveal_expires_at > now,
+            or_(
+                ResetRequest.reveal_state == RevealState.READY.value,
+                (ResetRequest.reveal_state == RevealState.OPENING.value)
+                & (ResetRequest.reveal_claimed_at < stale_before),
+            ),
+        )
+        .values(reveal_state=RevealState.OPENING.value, reveal_claimed_at=now, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def set_reveal_state(session: Session, token: str, *, from_state: RevealState, to_state: RevealState,
+                     now: datetime, **values) -> bool:
+    result = session.execute(
+        update(ResetRequest)
+        .where(ResetRequest.reveal_token == token, ResetRequest.reveal_state == from_state.value)
+        .values(reveal_state=to_state.value, updated_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+def _claimable(query, session: Session):
+    """Rows for a sweep: on PostgreSQL, skip rows another replica is already handling."""
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+def pending_past_expiry(session: Session, now: datetime, limit: int = 50) -> list[str]:
+    query = (
+        select(ResetRequest.id)
+        .where(ResetRequest.status == Status.PENDING.value, ResetRequest.expires_at <= now)
+        .limit(limit)
+    )
+    return list(session.scalars(_claimable(query, session)))
+
+
+def reveals_past_expiry(session: Session, now: datetime, limit: int = 50) -> list[str]:
+    query = (
+        select(ResetRequest.reveal_token)
+        .where(
+            ResetRequest.reveal_state.in_([RevealState.READY.value, RevealState.OPENING.value]),
+            ResetRequest.reveal_expires_at <= now,
+        )
+        .limit(limit)
+    )
+    return list(session.scalars(_claimable(query, session)))
+
+
+def executions_with_lapsed_lease(session: Session, now: datetime, limit: int = 50) -> list[str]:
+    query = (
+        select(ResetRequest.id)
+        .where(ResetRequest.status == Status.EXECUTING.value, ResetRequest.lease_expires_at <= now)
+        .limit(limit)
+    )
+    return list(session.scalars(_claimable(query, session)))
+
+
+def take_over_lease(session: Session, request_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
+    result = session.execute(
+        update(ResetRequest)
+        .where(
+            ResetRequest.id == request_id,
+            ResetRequest.status == Status.EXECUTING.value,
+            ResetRequest.lease_expires_at <= now,
+        )
+        .values(lease_owner=owner, lease_expires_at=until, updated_at=now,
+                execution_attempts=ResetRequest.execution_attempts + 1)
+    )
+    return result.rowcount == 1
+
+
+def execution_attempts(session: Session, request_id: str) -> int:
+    return session.scalar(select(ResetRequest.execution_attempts).where(ResetRequest.id == request_id)) or 0
+
+
+def requests_of(session: Session, requester_id: str, limit: int = 10) -> list[RequestView]:
+    rows = session.scalars(
+        select(ResetRequest)
+        .where(ResetRequest.requester_id == requester_id)
+        .order_by(ResetRequest.created_at.desc())
+        .limit(limit)
+    )
+    return [to_view(r) for r in rows]
+
+
+def pending_requests(session: Session, providers: Iterable[str], limit: int = 20) -> list[RequestView]:
+    rows = session.scalars(
+        select(ResetRequest)
+        .where(ResetRequest.status == Status.PENDING.value, ResetRequest.provider.in_(list(providers)))
+        .order_by(ResetRequest.created_at)
+        .limit(limit)
+    )
+    return [to_view(r) for r in rows]
+
+
+def count_requests_since(session: Session, requester_id: str, since: datetime) -> int:
+    return session.scalar(
+        select(func.count()).select_from(ResetRequest).where(
+            ResetRequest.requester_id == requester_id, ResetRequest.created_at >= since
+        )
+    ) or 0
+
+
+def to_view(row: ResetRequest) -> RequestView:
+    return RequestView(
+        id=row.id,
+        provider=Provider(row.provider),
+        account=row.account,
+        account_input=row.account_input,
+        method=Method(row.method),
+        reason=row.reason,
+        ticket=row.ticket,
+        requester_id=row.requester_id,
+        origin_channel=row.origin_channel,
+        status=Status(row.status),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        outcome=row.outcome,
+        outcome_message=row.outcome_message,
+        reveal_state=RevealState(row.reveal_state or RevealState.NONE.value),
+        reveal_token=row.reveal_token,
+        reveal_expires_at=row.reveal_expires_at,
+        card=MessageRef(row.card_channel, row.card_ts) if row.card_channel and row.card_ts else None,
+        dm=MessageRef(row.dm_channel, row.dm_ts) if row.dm_channel and row.dm_ts else None,
+        response_url=row.response_url,
+        response_url_expires_at=row.response_url_expires_at,
+        email=row.email,
+    )
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+def add_audit(session: Session, *, at: datetime, action: str, actor_id: str | None = None,
+              request: RequestView | None = None, provider: str | None = None, account: str | None = None,
+              detail: dict | None = None) -> None:
+    session.add(
+        AuditEvent(
+            at=at,
+            actor_id=actor_id,
+            action=action,
+            request_id=request.id if request else None,
+            provider=(request.provider.value if request else provider),
+            account=(request.account if request else account),
+            detail=json.dumps(detail or {}, sort_keys=True),
+        )
+    )
+
+
+def audit_events(session: Session, since: datetime | None = None) -> Iterator[AuditRecord]:
+    query = select(AuditEvent).order_by(AuditEvent.at, AuditEvent.id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    for row in session.scalars(query.execution_options(yield_per=500)):
+        yield AuditRecord(row.id, row.at, row.actor_id, row.action, row.request_id, row.provider, row.account,
+                          json.loads(row.detail or "{}"))
+
+
+# --- MyOwnFreeHost directory --------------------------------------------------------------------
+
+
+def put_directory_entry(session: Session, *, account_key: str, vpanel_username: str, domain: str | None) -> None:
+    session.execute(
+        delete(DirectoryEntry).where(
+            or_(DirectoryEntry.account_key == account_key, DirectoryEntry.vpanel_username == vpanel_username)
+        )
+    )
+    session.add(DirectoryEntry(account_key=account_key, vpanel_username=vpanel_username, domain=domain))
+    session.flush()
+
+
+def key_for_vpanel_username(session: Session, vpanel_username: str) -> str | None:
+    return session.scalar(
+        select(DirectoryEntry.account_key).where(func.lower(DirectoryEntry.vpanel_username) == vpanel_username.lower())
+    )
+
+
+def key_for_domain(session: Session, domain: str) -> str | None:
+    return session.scalar(
+        select(DirectoryEntry.account_key).where(func.lower(DirectoryEntry.domain) == domain.lower()).limit(1)
+    )
+
+
+def directory_entries(session: Session) -> list[tuple[str, str, str | None]]:
+    rows = session.execute(
+        select(DirectoryEntry.account_key, DirectoryEntry.vpanel_username, DirectoryEntry.domain).order_by(
+            DirectoryEntry.account_key
+        )
+    )
+    return [tuple(r) for r in rows]
+
+
+# --- Events API dedupe and shared call budgets -------------------------------------------------------
+
+
+def first_sighting(session: Session, event_id: str, now: datetime) -> bool:
+    """True the first time an event id is seen (by any replica)."""
+    try:
+        with session.begin_nested():
+            session.add(ProcessedEvent(event_id=event_id, seen_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_events_before(session: Session, cutoff: datetime) -> int:
+    return session.execute(delete(ProcessedEvent).where(ProcessedEvent.seen_at < cutoff)).rowcount
+
+
+def take_budget_slot(session: Session, key: str, *, limit: int, window: timedelta, now: datetime) -> float:
+    """Take one call slot in a rolling window shared by every replica.
+
+    Returns 0.0 when a slot was taken, otherwise the seconds until the oldest slot frees.
+    On PostgreSQL a transaction-scoped advisory lock on the key serialises replicas.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(key.encode()))))
+    start = now - window
+    session.execute(delete(CallBudgetSlot).where(CallBudgetSlot.budget_key == key, CallBudgetSlot.at <= start))
+    taken = session.scalars(
+        select(CallBudgetSlot.at).where(CallBudgetSlot.budget_key == key).order_by(CallBudgetSlot.at)
+    ).all()
+    if len(taken) >= limit:
+        return max(0.001, (taken[0] + window - now).total_seconds())
+    session.add(CallBudgetSlot(budget_key=key, at=now))
+    return 0.0
