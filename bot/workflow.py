@@ -447,7 +447,7 @@ class ResetWorkflow:
                 else:
                     values.update(sealed_password=None)
                 if not repo.transition(session, request.id, from_status=Status.EXECUTING, to_status=status, now=now,
-                                       lease_owner=lease_owner, **values):
+                                       held_by=lease_owner, **values):
                     log.warning("request %s was finished by another replica; outcome %s not recorded",
                                 request.id, result.outcome.value)
                     return None

@@ -148,15 +148,15 @@ def request_by_reveal_token(session: Session, token: str) -> RequestView | None:
 
 
 def transition(session: Session, request_id: str, *, from_status: Status, to_status: Status, now: datetime,
-               lease_owner: str | None = None, **values) -> bool:
+               held_by: str | None = None, **values) -> bool:
     """Compare-and-set on the request's state; True only for the one caller that moved it.
 
-    With `lease_owner`, the row must also still be leased to that owner: a replica whose
+    With `held_by`, the row must also still be leased to that owner: a replica whose
     lease was taken over cannot finish the request a second time.
     """
     condition = [ResetRequest.id == request_id, ResetRequest.status == from_status.value]
-    if lease_owner is not None:
-        condition.append(ResetRequest.lease_owner == lease_owner)
+    if held_by is not None:
+        condition.append(ResetRequest.lease_owner == held_by)
     result = session.execute(
         update(ResetRequest).where(*condition).values(status=to_status.value, updated_at=now, **values)
     )

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.domain import MessageRef, Method, Provider, RequestView, Role
+from bot.passwords import MOFH_RULES, NAMECHEAP_RULES
+from bot.providers import ChangeResult, Outcome
+from bot.sealing import Sealer, ephemeral_key
+from bot.workflow import RequestForm, ResetWorkflow
+from storage.db import make_engine, make_sessionmaker, migrate
+
+ENGINEER, APPROVER, OTHER = "U0ENGINEER1", "U0APPROVER1", "U0OTHER0001"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class InlineExecutor(Executor):
+    """Runs background work at once, so unit tests need no waiting."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@dataclass
+class FakeGateway:
+    provider: Provider
+    results: list[ChangeResult] = field(default_factory=list)
+    calls: list[dict] = field(default_factory=list)
+    gate: threading.Event | None = None
+
+    @property
+    def rules(self):
+        return MOFH_RULES if self.provider is Provider.MOFH else NAMECHEAP_RULES
+
+    @property
+    def same_password_retry_is_safe(self) -> bool:
+        return self.provider is Provider.MOFH
+
+    def execute(self, *, account, method, new_password, secret_input):
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.calls.append({"account": account, "method": method,
+                           "password": new_password.reveal() if new_password else None,
+                           "input": secret_input.reveal() if secret_input else None})
+        if self.results:
+            return self.results.pop(0)
+        outcome = Outcome.RESET_EMAIL_SENT if method is Method.EMAIL_LINK else Outcome.CHANGED
+        return ChangeResult(outcome=outcome, message="Changed.", email="owner@example.org"
+                            if method is Method.EMAIL_LINK else None)
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, RequestView]] = []
+        self._ts = 0
+
+    def _ref(self, channel: str) -> MessageRef:
+        self._ts += 1
+        return MessageRef(channel, f"1700000000.{self._ts:06d}")
+
+    def post_card(self, request):
+        self.events.append(("post_card", request))
+        return self._ref("C0APPROVALS")
+
+    def update_card(self, request):
+        self.events.append(("update_card", request))
+
+    def tell_requester(self, request):
+        self.events.append(("tell_requester", request))
+
+    def send_reveal(self, request):
+        self.events.append(("send_reveal", request))
+        return self._ref("D0ENGDM001")
+
+    def update_reveal(self, request):
+        self.events.append(("update_reveal", request))
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def engine():
+    engine = make_engine("sqlite://")
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def gateways():
+    return {Provider.MOFH: FakeGateway(Provider.MOFH), Provider.NAMECHEAP: FakeGateway(Provider.NAMECHEAP)}
+
+
+@pytest.fixture
+def notifier():
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def workflow(engine, gateways, notifier, clock):
+    flow = ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways, sealer=Sealer(ephemeral_key()),
+                         notifier=notifier, executor=InlineExecutor(), clock=clock, approval_ttl=3600,
+                         reveal_ttl=900)
+    flow.grant(ENGINEER, Role.REQUESTER, None, actor="test")
+    flow.grant(APPROVER, Role.APPROVER, None, actor="test")
+    return flow
+
+
+def mofh_form(account: str = "webq7k2m", **overrides) -> RequestForm:
+    values = dict(provider="mofh", account=account, reason="Customer locked out of FTP, ticket verified.",
+                  ticket="SUP-1")
+    values.update(overrides)
+    return RequestForm(**values)

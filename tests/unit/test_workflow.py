@@ -1,0 +1,295 @@
+"""The reset state machine against a real (in-memory SQLite) database and a fake provider."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from bot.domain import InputErrors, Method, NotAllowed, RequestNotFound, RevealState, Role, Status
+from bot.providers import AMBIGUOUS, ChangeResult, Outcome
+from bot.secret import Secret
+from bot.workflow import RequestForm
+from tests.unit.conftest import APPROVER, ENGINEER, OTHER, mofh_form
+
+
+def submit(workflow, form=None, view_id="V1", user=ENGINEER):
+    request, created = workflow.submit(form or mofh_form(), requester_id=user, source_view_id=view_id)
+    return request
+
+
+def test_happy_path_changes_once_and_reveals_once(workflow, gateways, notifier):
+    request = submit(workflow)
+    assert request.status is Status.PENDING
+    workflow.announce(request)
+    workflow.approve(request.id, APPROVER)
+    done = workflow.get(request.id)
+    assert done.status is Status.SUCCEEDED and done.reveal_state is RevealState.READY
+    assert len(gateways["mofh"].calls) == 1
+    changed_to = gateways["mofh"].calls[0]["password"]
+    assert len(changed_to) == 16
+    assert "send_reveal" in notifier.kinds()
+
+    shown, secret = workflow.begin_reveal(done.reveal_token, ENGINEER)
+    assert secret.reveal() == changed_to
+    workflow.finish_reveal(done.reveal_token, ENGINEER)
+    with pytest.raises(NotAllowed, match="already revealed"):
+        workflow.begin_reveal(done.reveal_token, ENGINEER)
+
+
+def test_requester_cannot_approve_own_request_even_as_admin(workflow, gateways):
+    workflow.grant(ENGINEER, Role.ADMIN, None, actor="test")
+    request = submit(workflow)
+    with pytest.raises(NotAllowed, match="another approver"):
+        workflow.approve(request.id, ENGINEER)
+    assert workflow.get(request.id).status is Status.PENDING
+    assert gateways["mofh"].calls == []
+
+
+def test_user_without_role_is_refused_with_a_sentence(workflow):
+    with pytest.raises(NotAllowed, match="requester role"):
+        submit(workflow, user=OTHER)
+    request = submit(workflow)
+    with pytest.raises(NotAllowed, match="approver role"):
+        workflow.approve(request.id, OTHER)
+
+
+def test_provider_scoped_grant_does_not_cover_the_other_provider(workflow):
+    workflow.grant(OTHER, Role.APPROVER, "namecheap", actor="test")
+    request = submit(workflow)
+    with pytest.raises(NotAllowed, match="approver role for MyOwnFreeHost"):
+        workflow.approve(request.id, OTHER)
+
+
+def test_second_approval_and_late_deny_are_refused(workflow, gateways):
+    request = submit(workflow)
+    workflow.grant(OTHER, Role.APPROVER, None, actor="test")
+    workflow.approve(request.id, APPROVER)
+    with pytest.raises(NotAllowed, match="already decided"):
+        workflow.approve(request.id, OTHER)
+    with pytest.raises(NotAllowed, match="already decided"):
+        workflow.deny(request.id, OTHER)
+    assert len(gateways["mofh"].calls) == 1
+
+
+def test_deny_ends_the_request_and_never_calls_the_provider(workflow, gateways, notifier):
+    request = submit(workflow)
+    denied = workflow.deny(request.id, APPROVER)
+    assert denied.status is Status.DENIED and denied.decided_by == APPROVER
+    assert gateways["mofh"].calls == []
+    assert {"update_card", "tell_requester"} <= set(notifier.kinds())
+
+
+def test_click_after_expiry_expires_the_request(workflow, clock, gateways):
+    request = submit(workflow)
+    clock.advance(3601)
+    with pytest.raises(NotAllowed, match="expired"):
+        workflow.approve(request.id, APPROVER)
+    assert workflow.get(request.id).status is Status.EXPIRED
+    assert gateways["mofh"].calls == []
+
+
+def test_sweep_expires_pending_requests_and_unrevealed_passwords(workflow, clock, notifier):
+    waiting = submit(workflow, view_id="V1")
+    done = submit(workflow, view_id="V2")
+    workflow.approve(done.id, APPROVER)
+    clock.advance(3601)
+    assert workflow.sweep() == 2
+    assert workflow.get(waiting.id).status is Status.EXPIRED
+    token = workflow.get(done.id).reveal_token
+    assert workflow.get(done.id).reveal_state is RevealState.EXPIRED
+    with pytest.raises(NotAllowed):
+        workflow.begin_reveal(token, ENGINEER)
+
+
+def test_only_the_requester_can_reveal_and_a_refusal_does_not_use_it_up(workflow):
+    request = submit(workflow)
+    workflow.approve(request.id, APPROVER)
+    token = workflow.get(request.id).reveal_token
+    with pytest.raises(NotAllowed, match="Only the engineer"):
+        workflow.begin_reveal(token, APPROVER)
+    _, secret = workflow.begin_reveal(token, ENGINEER)
+    assert len(secret) == 16
+
+
+def test_abandoned_reveal_can_be_retried(workflow):
+    request = submit(workflow)
+    workflow.approve(request.id, APPROVER)
+    token = workflow.get(request.id).reveal_token
+    workflow.begin_reveal(token, ENGINEER)
+    workflow.abandon_reveal(token)
+    workflow.begin_reveal(token, ENGINEER)
+
+
+def test_unknown_reveal_token_and_request_id(workflow):
+    with pytest.raises(RequestNotFound):
+        workflow.begin_reveal("sec_nope", ENGINEER)
+    with pytest.raises(RequestNotFound):
+        workflow.approve("rr_nope", APPROVER)
+
+
+@pytest.mark.parametrize(
+    "account, message",
+    [
+        ("", "Enter the account key"),
+        ("abcd_12345678", "vPanel username"),
+        ("shop.example.net", "no MyOwnFreeHost account for the domain"),
+        ("not valid!", "at most 8 letters and digits"),
+    ],
+)
+def test_mofh_account_input_errors(workflow, account, message):
+    with pytest.raises(InputErrors) as caught:
+        submit(workflow, mofh_form(account))
+    assert message in caught.value.errors["account"]
+
+
+def test_vpanel_username_and_domain_are_translated_through_the_directory(workflow, gateways):
+    workflow.import_directory([("webq7k2m", "abcd_40312277", "shop.example.net")])
+    by_vpanel = submit(workflow, mofh_form("abcd_40312277"), view_id="V1")
+    by_domain = submit(workflow, mofh_form("SHOP.example.net"), view_id="V2")
+    assert by_vpanel.account == by_domain.account == "webq7k2m"
+    assert by_vpanel.account_input == "abcd_40312277"
+
+
+def test_short_reason_and_unknown_provider(workflow):
+    with pytest.raises(InputErrors) as caught:
+        submit(workflow, RequestForm(provider="aws", account="x", reason="short"))
+    assert set(caught.value.errors) == {"provider", "reason"}
+
+
+def test_same_view_submitted_twice_makes_one_request(workflow):
+    first, created = workflow.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V9")
+    again, created_again = workflow.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V9")
+    assert created and not created_again and first.id == again.id
+
+
+def test_namecheap_reset_code_is_sealed_then_deleted(workflow, gateways, engine):
+    form = RequestForm(provider="namecheap", account="acmeshop", reason="Owner lost access to the account.",
+                       method="reset_code", secret_input=Secret("c0ffee9a1b2c3d4e5f60718293a4b5c6d"))
+    request = submit(workflow, form)
+    with engine.connect() as db:
+        sealed = db.execute(text("select sealed_input from reset_requests")).scalar()
+    assert sealed and b"c0ffee9a1b2c" not in sealed
+    workflow.approve(request.id, APPROVER)
+    assert gateways["namecheap"].calls[0]["input"] == "c0ffee9a1b2c3d4e5f60718293a4b5c6d"
+    with engine.connect() as db:
+        assert db.execute(text("select sealed_input from reset_requests")).scalar() is None
+
+
+def test_namecheap_email_link_needs_no_reveal(workflow, gateways, notifier):
+    form = RequestForm(provider="namecheap", account="acmeshop", reason="Owner lost access to the account.",
+                       method="email_link")
+    request = submit(workflow, form)
+    workflow.approve(request.id, APPROVER)
+    done = workflow.get(request.id)
+    assert done.status is Status.SUCCEEDED and done.reveal_state is RevealState.NONE
+    assert done.email == "owner@example.org"
+    assert "send_reveal" not in notifier.kinds()
+
+
+def test_namecheap_needs_the_matching_secret(workflow):
+    form = RequestForm(provider="namecheap", account="acmeshop", reason="Owner lost access to the account.",
+                       method="current_password")
+    with pytest.raises(InputErrors) as caught:
+        submit(workflow, form)
+    assert "secret" in caught.value.errors
+
+
+def test_provider_failure_ends_the_request_and_destroys_the_password(workflow, gateways, engine):
+    gateways["mofh"].results.append(ChangeResult(outcome=Outcome.ACCOUNT_INACTIVE, account_status="x",
+                                                 message="The account is suspended (x)."))
+    request = submit(workflow)
+    workflow.approve(request.id, APPROVER)
+    failed = workflow.get(request.id)
+    assert failed.status is Status.FAILED and "suspended" in failed.outcome_message
+    with engine.connect() as db:
+        assert db.execute(text("select sealed_password from reset_requests")).scalar() is None
+
+
+def test_namecheap_ambiguous_answer_is_outcome_unknown(workflow, gateways):
+    gateways["namecheap"].results.append(ChangeResult(outcome=Outcome.PROVIDER_ERROR, certainty=AMBIGUOUS,
+                                                      message="Namecheap reported an unhandled exception."))
+    form = RequestForm(provider="namecheap", account="acmeshop", reason="Owner lost access to the account.",
+                       method="current_password", secret_input=Secret("old-pass-1"))
+    request = submit(workflow, form)
+    workflow.approve(request.id, APPROVER)
+    assert workflow.get(request.id).status is Status.UNKNOWN
+    assert "verify" in workflow.get(request.id).outcome_message
+
+
+def test_mofh_transport_failure_is_retried_later_with_the_same_password(workflow, gateways, clock):
+    gateways["mofh"].results.append(ChangeResult(outcome=Outcome.PROVIDER_UNAVAILABLE, retryable=True, attempts=2,
+                                                 message="MyOwnFreeHost did not answer."))
+    request = submit(workflow)
+    workflow.approve(request.id, APPROVER)
+    assert workflow.get(request.id).status is Status.EXECUTING
+    clock.advance(61)
+    workflow.sweep()
+    assert workflow.get(request.id).status is Status.SUCCEEDED
+    first, second = gateways["mofh"].calls
+    assert first["password"] == second["password"]
+
+
+def test_crashed_execution_is_recovered_by_another_replica(workflow, gateways, clock, engine, notifier):
+    """A replica that died after sealing leaves EXECUTING with a lease; the sweep finishes it."""
+    request = submit(workflow)
+    gateways["mofh"].results.append(None)  # the first replica "dies": its outcome is never recorded
+
+    def dying_execute(request_id, owner):
+        raise SystemExit  # simulate the process ending after the CAS, before the call
+
+    workflow.execute, original = dying_execute, workflow.execute
+    try:
+        with pytest.raises(SystemExit):
+            workflow.approve(request.id, APPROVER) or workflow.execute(request.id, "x")
+    except SystemExit:
+        pass
+    finally:
+        workflow.execute = original
+    gateways["mofh"].results.clear()
+    assert workflow.get(request.id).status is Status.EXECUTING
+    clock.advance(91)
+    assert workflow.recover_executions() == 1
+    assert workflow.get(request.id).status is Status.SUCCEEDED
+    assert len(gateways["mofh"].calls) == 1
+
+
+def test_crashed_namecheap_execution_becomes_outcome_unknown(workflow, gateways, clock):
+    form = RequestForm(provider="namecheap", account="acmeshop", reason="Owner lost access to the account.",
+                       method="current_password", secret_input=Secret("old-pass-1"))
+    request = submit(workflow, form)
+    workflow.execute, original = (lambda *a: None), workflow.execute
+    workflow.approve(request.id, APPROVER)
+    workflow.execute = original
+    clock.advance(91)
+    workflow.recover_executions()
+    final = workflow.get(request.id)
+    assert final.status is Status.UNKNOWN and "verify" in final.outcome_message
+    assert gateways["namecheap"].calls == []
+
+
+def test_audit_trail_records_every_step_and_no_secret(workflow, gateways):
+    request = submit(workflow)
+    workflow.approve(request.id, APPROVER)
+    token = workflow.get(request.id).reveal_token
+    workflow.begin_reveal(token, ENGINEER)
+    workflow.finish_reveal(token, ENGINEER)
+    actions = [r.action for r in workflow.audit_trail() if r.request_id == request.id]
+    assert actions == ["requested", "approved", "provider_outcome", "revealed"]
+    dumped = json.dumps([r.detail for r in workflow.audit_trail()])
+    assert gateways["mofh"].calls[0]["password"] not in dumped
+
+
+def test_role_changes_are_audited(workflow):
+    workflow.grant(OTHER, Role.APPROVER, "mofh", actor="cli")
+    workflow.revoke(OTHER, Role.APPROVER, "mofh", actor="cli")
+    actions = [r.action for r in workflow.audit_trail()]
+    assert actions.count("role_granted") >= 3 and "role_revoked" in actions
+
+
+def test_home_lists_own_requests_and_what_waits_for_an_approver(workflow):
+    request = submit(workflow)
+    assert [r.id for r in workflow.home_for(ENGINEER).requests] == [request.id]
+    assert workflow.home_for(ENGINEER).waiting == []
+    assert [r.id for r in workflow.home_for(APPROVER).waiting] == [request.id]
