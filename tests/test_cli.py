@@ -1,0 +1,112 @@
+"""The operator surface: every command, and operator mistakes answered with one line and exit 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import Settings
+
+
+def resetbot(*args, env=None, tmp_path=None, input_text=None):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MOFH_", "NAMECHEAP_",
+                                                                              "RESETBOT_", "DATABASE_URL"))}
+    if tmp_path is not None:
+        environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'bot.db'}"
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=environment, capture_output=True, text=True,
+                          timeout=60, input=input_text)
+
+
+def test_help_lists_every_command():
+    out = resetbot("--help").stdout
+    for command in ("run", "demo", "sandbox", "roles", "accounts", "audit", "check"):
+        assert command in out
+
+
+def test_roles_grant_list_revoke_on_a_fresh_database(tmp_path):
+    assert resetbot("roles", "grant", "U0ENGINEER1", "requester", tmp_path=tmp_path).returncode == 0
+    assert resetbot("roles", "grant", "U0APPROVER1", "approver", "--provider", "mofh",
+                    tmp_path=tmp_path).returncode == 0
+    listed = resetbot("roles", "list", tmp_path=tmp_path).stdout
+    assert "U0ENGINEER1\trequester\t*" in listed and "U0APPROVER1\tapprover\tmofh" in listed
+    assert resetbot("roles", "revoke", "U0ENGINEER1", "requester", tmp_path=tmp_path).returncode == 0
+    assert "U0ENGINEER1" not in resetbot("roles", "list", tmp_path=tmp_path).stdout
+    audit = [json.loads(line) for line in resetbot("audit", "export", tmp_path=tmp_path).stdout.splitlines()]
+    assert [e["action"] for e in audit] == ["role_granted", "role_granted", "role_revoked"]
+
+
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        (("roles", "grant", "U0X", "owner"), "ROLE"),
+        (("roles", "grant", "bob", "admin"), "USER_ID"),
+        (("roles", "grant", "U0X", "admin", "--provider", "aws"), "--provider"),
+        (("audit", "export", "--since", "yesterday"), "--since"),
+        (("accounts", "import", "/nonexistent.csv"), "FILE"),
+    ],
+)
+def test_operator_mistakes_get_one_line_and_exit_2(tmp_path, args, names):
+    result = resetbot(*args, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert names in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_accounts_import_and_list(tmp_path):
+    good = tmp_path / "accounts.csv"
+    good.write_text("account_key,vpanel_username,domain\nwebq7k2m,abcd_40312277,shop.example.net\nab12,abcd_1234567,\n")
+    assert resetbot("accounts", "import", str(good), tmp_path=tmp_path).stdout.strip() == "imported 2 accounts"
+    listed = resetbot("accounts", "list", tmp_path=tmp_path).stdout
+    assert "webq7k2m\tabcd_40312277\tshop.example.net" in listed
+    bad = tmp_path / "bad.csv"
+    bad.write_text("account_key,vpanel_username,domain\nabcd_40312277,abcd_40312277,\n")
+    result = resetbot("accounts", "import", str(bad), tmp_path=tmp_path)
+    assert result.returncode == 2 and "line 2" in result.stderr
+    assert "abcd_40312277" not in resetbot("accounts", "list", tmp_path=tmp_path).stdout.split("\t")[0]
+
+
+def test_audit_export_csv(tmp_path):
+    resetbot("roles", "grant", "U0ENGINEER1", "admin", tmp_path=tmp_path)
+    rows = list(csv.DictReader(io.StringIO(resetbot("audit", "export", "--format", "csv", tmp_path=tmp_path).stdout)))
+    assert rows[0]["action"] == "role_granted" and json.loads(rows[0]["detail"])["role"] == "admin"
+
+
+def test_check_names_each_problem_variable(tmp_path):
+    result = resetbot("check", tmp_path=tmp_path, env={"RESETBOT_REVEAL_TTL": "soon", "MOFH_API_USERNAME": "r"})
+    assert result.returncode == 2
+    for name in ("RESETBOT_REVEAL_TTL", "MOFH_API_PASSWORD", "SLACK_BOT_TOKEN", "RESETBOT_APPROVALS_CHANNEL"):
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_passes_with_a_full_configuration(tmp_path):
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "RESETBOT_APPROVALS_CHANNEL": "C0APPROVALS",
+           "MOFH_API_USERNAME": "r", "MOFH_API_PASSWORD": "p"}
+    result = resetbot("check", tmp_path=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "providers enabled: mofh" in result.stdout
+
+
+def test_run_without_configuration_exits_2_naming_the_variables(tmp_path):
+    result = resetbot("run", tmp_path=tmp_path)
+    assert result.returncode == 2 and "SLACK_BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_settings_need_a_seal_key_with_postgres():
+    settings = Settings.from_env({"DATABASE_URL": "postgresql+psycopg://u@localhost/db"})
+    assert any("RESETBOT_SEAL_KEY" in p for p in settings.problems)
+    bad_key = Settings.from_env({"RESETBOT_SEAL_KEY": "not-a-key"})
+    assert any("RESETBOT_SEAL_KEY" in p for p in bad_key.problems)
+
+
+def test_settings_never_show_secrets_in_repr():
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-ZZZsentinel", "MOFH_API_USERNAME": "r",
+                                  "MOFH_API_PASSWORD": "ZZZmofhsecret"})
+    assert "ZZZ" not in repr(settings)
