@@ -47,7 +47,8 @@ def escape(text: str | None) -> str:
 
 
 def reset_modal(*, providers: list[Provider], metadata: dict, provider: Provider | None = None,
-                account: str | None = None, method: Method | None = None) -> dict:
+                account: str | None = None, method: Method | None = None, reason: str | None = None,
+                ticket: str | None = None) -> dict:
     options = [_option(p.label, p.value) for p in providers]
     provider_element: dict = {
         "type": "static_select",
@@ -122,6 +123,7 @@ def reset_modal(*, providers: list[Provider], metadata: dict, provider: Provider
                 "multiline": True,
                 "min_length": 10,
                 "max_length": 1000,
+                **({"initial_value": reason[:1000]} if reason else {}),
             },
         },
         {
@@ -129,7 +131,8 @@ def reset_modal(*, providers: list[Provider], metadata: dict, provider: Provider
             "block_id": Ids.TICKET_BLOCK,
             "optional": True,
             "label": _text("Ticket"),
-            "element": {"type": "plain_text_input", "action_id": Ids.TICKET_INPUT, "max_length": 64},
+            "element": {"type": "plain_text_input", "action_id": Ids.TICKET_INPUT, "max_length": 64,
+                        **({"initial_value": ticket[:64]} if ticket else {})},
         },
     ]
     return {

@@ -35,8 +35,14 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         client.views_update(
             view_id=view.get("id"),
             hash=view.get("hash"),
-            view=blocks.reset_modal(providers=providers, metadata=blocks.parse_metadata(view), provider=provider,
-                                    method=method),
+            # Slack keeps what was typed into inputs whose ids did not change; the initial values
+            # cover clients that do not.
+            view=blocks.reset_modal(
+                providers=providers, metadata=blocks.parse_metadata(view), provider=provider, method=method,
+                account=blocks.state_value(view, Ids.ACCOUNT_BLOCK, Ids.ACCOUNT_INPUT),
+                reason=blocks.state_value(view, Ids.REASON_BLOCK, Ids.REASON_INPUT),
+                ticket=blocks.state_value(view, Ids.TICKET_BLOCK, Ids.TICKET_INPUT),
+            ),
         )
 
     @app.view(Ids.RESET_MODAL.value)

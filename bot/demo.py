@@ -1,0 +1,161 @@
+"""`resetbot demo`: the whole flow on this machine, with no credentials and no network.
+
+Embedded SQLite in a temp dir, the sandbox MyOwnFreeHost and Namecheap servers on
+127.0.0.1, and a simulated Slack workspace that the real app reaches over Socket Mode.
+Two people act through what Slack shows them (labels and button texts), exactly as an
+outside test suite would; the transcript is what they saw.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot import logs
+from bot.app import build_runtime
+from bot.config import MofhSettings, NamecheapSettings, Settings
+from bot.domain import Role
+from bot.providers.sandbox import Sandbox, default_seed
+from bot.secret import Secret
+from bot.slack_sim import SlackSim
+
+ENGINEER, APPROVER = "U0ENGINEER1", "U0APPROVER1"
+HELPDESK, APPROVALS = "C0HELPDESK", "C0APPROVALS"
+MOFH_USER, MOFH_PASSWORD = "sandbox-reseller", "sandbox-mofh-password"
+NC_USER, NC_KEY = "sandboxapi", "sandbox-namecheap-key"
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def run_demo(out: Callable[[str], None] | None = None) -> int:
+    out = out or (lambda line: print(line, flush=True))
+    logs.configure(logging.WARNING)
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="resetbot-demo-") as tmp:
+            summary = _run(out, tmp)
+    except DemoFailed as failure:
+        out(f"DEMO FAILED: {failure}")
+        return 1
+    except AssertionError as failure:  # the simulated Slack timed out waiting for something
+        out(f"DEMO FAILED: {failure}")
+        return 1
+    out("")
+    for line in summary:
+        out(f"  ✓ {line}")
+    out(f"Demo complete in {time.monotonic() - started:.1f} s: the flow ran end to end.")
+    return 0
+
+
+def check(condition: object, what: str) -> None:
+    if not condition:
+        raise DemoFailed(what)
+
+
+def _run(out: Callable[[str], None], tmp: str) -> list[str]:
+    summary: list[str] = []
+    with Sandbox(seed=default_seed()) as sandbox, SlackSim() as sim:
+        sim.add_user(ENGINEER, "sam.engineer", channels=[HELPDESK])
+        sim.add_user(APPROVER, "dana.approver", channels=[HELPDESK])
+        sim.add_channel(APPROVALS, "pw-reset-approvals", members=[APPROVER])
+        sim.transcript_listener = lambda line: out(f"  {line}")
+        settings = Settings(
+            database_url=f"sqlite:///{tmp}/resetbot.db",
+            slack_bot_token=Secret("xoxb-demo"),
+            slack_app_token=Secret("xapp-demo"),
+            slack_api_url=sim.api_url,
+            approvals_channel=APPROVALS,
+            mofh=MofhSettings(sandbox.mofh_url, MOFH_USER, Secret(MOFH_PASSWORD)),
+            namecheap=NamecheapSettings(sandbox.namecheap_url, NC_USER, Secret(NC_KEY), "127.0.0.1"),
+        )
+        out("resetbot demo: sandbox providers at " f"{sandbox.mofh_url} and {sandbox.namecheap_url}; "
+            f"simulated Slack at {sim.api_url}")
+        runtime = build_runtime(settings, http=False)
+        handler = SocketModeHandler(runtime.app, "xapp-demo")
+        try:
+            runtime.workflow.grant(ENGINEER, Role.REQUESTER, None, actor="demo")
+            runtime.workflow.grant(APPROVER, Role.APPROVER, None, actor="demo")
+            runtime.workflow.import_directory([(a.key, a.vpanel_username, (a.domains or [None])[0])
+                                               for a in default_seed().mofh_accounts])
+            out("Roles: sam.engineer is a requester, dana.approver an approver. Directory imported.")
+            handler.connect()
+            sim.wait_for_connections(1, timeout=10)
+            out("The bot connected over Socket Mode.\n")
+            summary += _mofh_flow(out, sim, sandbox)
+            summary += _namecheap_flow(out, sim, sandbox)
+            summary.append(f"{len(list(runtime.workflow.audit_trail()))} audit events recorded, none holding a secret")
+        finally:
+            handler.close()
+            runtime.shutdown(timeout=10)
+    return summary
+
+
+def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
+    out("— 1. MyOwnFreeHost: sam asks by vPanel username; dana approves; sam reveals once —")
+    before = sandbox.mofh_account("webq7k2m").password
+    ack = sim.slash_command(ENGINEER, "/reset-password", "mofh abcd_40312277", channel=HELPDESK)
+    check(ack.ok, "the slash command was not acked")
+    sim.wait_for(lambda: sim.current_view(ENGINEER), message="the request modal did not open")
+    sim.fill(ENGINEER, {"Reason": "Customer locked out after an FTP client saved an old password.",
+                        "Ticket": "SUP-48213"})
+    submitted = sim.submit(ENGINEER)
+    check(submitted.ok and not submitted.errors, f"the modal refused the request: {submitted.errors}")
+    card = sim.wait_for(lambda: next((m for m in sim.messages(APPROVALS) if "Approve" in m.buttons), None),
+                        message="no approval card reached #pw-reset-approvals")
+    check("webq7k2m" in card.visible_text, "the card does not name the account key")
+    refused = sim.click(ENGINEER, "Approve", channel=APPROVALS)
+    check(refused is not None and refused.ok, "the self-approval click was not acked")
+    sim.wait_for(lambda: any("can't approve" in e.visible_text for e in sim.ephemerals(ENGINEER)),
+                 message="sam was not told that a requester cannot approve")
+    sim.click(APPROVER, "Approve", channel=APPROVALS)
+    dm = sim.wait_for(lambda: next((m for m in sim.dm_messages(ENGINEER) if "Reveal password" in m.buttons), None),
+                      timeout=15, message="no Reveal password DM reached sam")
+    check("Reveal password" in dm.buttons, "the DM has no Reveal password button")
+    sim.wait_for(lambda: "Approve" not in sim.messages(APPROVALS)[-1].buttons
+                 and "done" in sim.messages(APPROVALS)[-1].text,
+                 message="the approval card was not rewritten with the result")
+    sim.click(APPROVER, "Reveal password", channel=sim.dm_id(ENGINEER))
+    sim.wait_for(lambda: any("Only the engineer" in e.visible_text for e in sim.ephemerals(APPROVER)),
+                 message="dana was not refused the reveal")
+    sim.click(ENGINEER, "Reveal password", in_dm=True)
+    modal = sim.wait_for(lambda: next((v for v in sim.views(ENGINEER) if v.title == "New password"), None),
+                         message="the reveal modal did not open")
+    after = sandbox.mofh_account("webq7k2m").password
+    check(after != before and after in modal.visible_text, "the revealed password is not the one now set")
+    sim.wait_for(lambda: "Reveal password" not in sim.dm_messages(ENGINEER)[-1].buttons,
+                 message="the DM still offers the reveal")
+    out("")
+    return ["MyOwnFreeHost: vPanel username translated, self-approval refused, password changed at the sandbox",
+            "the new password was shown once, to the requester only, in a modal; the DM lost its button"]
+
+
+def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
+    out("— 2. Namecheap: sam asks Namecheap to e-mail the owner a reset link; dana approves —")
+    sim.slash_command(ENGINEER, "/reset-password", "namecheap acmeshop", channel=HELPDESK)
+    sim.wait_for(lambda: sim.current_view(ENGINEER), message="the request modal did not open")
+    sim.fill(ENGINEER, {"Method": "Email a reset link", "Reason": "Owner asked for a reset link by phone."})
+    submitted = sim.submit(ENGINEER)
+    check(submitted.ok and not submitted.errors, f"the modal refused the request: {submitted.errors}")
+    sim.wait_for(lambda: any("Approve" in m.buttons for m in sim.messages(APPROVALS)),
+                 message="no approval card for the Namecheap request")
+    sim.click(APPROVER, "Approve", channel=APPROVALS)
+    sim.wait_for(lambda: any("e-mailed" in e.visible_text for e in sim.ephemerals(ENGINEER)), timeout=15,
+                 message="sam was not told that the reset link went out")
+    check(any(m["username"] == "acmeshop" for m in sandbox.emails()), "the sandbox sent no reset e-mail")
+    out("")
+    return ["Namecheap: users.resetPassword sent the owner a reset link; the bot never held a password"]
+
+
+def main() -> int:
+    return run_demo()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
