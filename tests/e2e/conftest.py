@@ -1,0 +1,123 @@
+"""The real app, wired by the composition root, against the sandbox providers and the simulated Slack.
+
+`bot_over_socket` connects it over Socket Mode (the default transport); `bot_over_http`
+serves it with resetbot's own WSGI app so Slack's requests are signed and verified.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from wsgiref.simple_server import make_server
+
+import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.app import Runtime, build_runtime
+from bot.config import MofhSettings, NamecheapSettings, Settings
+from bot.domain import Role
+from bot.providers.sandbox import Sandbox, default_seed
+from bot.secret import Secret
+from bot.server import _QuietHandler, _Server, make_wsgi_app
+from bot.slack_sim import SlackSim
+
+ENGINEER, APPROVER, APPROVER2, OUTSIDER = "U0ENGINEER1", "U0APPROVER1", "U0APPROVER2", "U0OUTSIDER1"
+HELPDESK, APPROVALS = "C0HELPDESK", "C0APPROVALS"
+REASON = "Customer locked out after an FTP client saved an old password."
+
+
+@dataclass
+class Bot:
+    sim: SlackSim
+    sandbox: Sandbox
+    runtime: Runtime
+    db_path: str
+
+    @property
+    def workflow(self):
+        return self.runtime.workflow
+
+    def request_mofh(self, user=ENGINEER, account="webq7k2m", reason=REASON, channel=HELPDESK):
+        ack = self.sim.slash_command(user, "/reset-password", f"mofh {account}", channel=channel)
+        assert ack.ok and not ack.timed_out
+        self.sim.wait_for(lambda: self.sim.current_view(user), message="modal did not open")
+        self.sim.fill(user, {"Reason": reason, "Ticket": "SUP-1"})
+        return self.sim.submit(user)
+
+    def card(self):
+        return self.sim.wait_for(
+            lambda: next((m for m in reversed(self.sim.messages(APPROVALS)) if "Approve" in m.buttons), None),
+            message="no approval card with buttons")
+
+    def mofh_passwd_calls(self):
+        return [c for c in self.sandbox.calls() if c.provider == "mofh" and "passwd" in c.path]
+
+
+def make_settings(sim: SlackSim, sandbox: Sandbox, db_path: str, **overrides) -> Settings:
+    values = dict(
+        database_url=f"sqlite:///{db_path}",
+        slack_bot_token=Secret("xoxb-test"),
+        slack_app_token=Secret("xapp-test"),
+        slack_signing_secret=Secret(sim.signing_secret),
+        slack_api_url=sim.api_url,
+        approvals_channel=APPROVALS,
+        mofh=MofhSettings(sandbox.mofh_url, "sandbox-reseller", Secret("sandbox-mofh-password")),
+        namecheap=NamecheapSettings(sandbox.namecheap_url, "sandboxapi", Secret("sandbox-namecheap-key"), "127.0.0.1"),
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+def _world(tmp_path):
+    sandbox = Sandbox(seed=default_seed()).start()
+    sim = SlackSim()
+    sim.add_user(ENGINEER, "sam", channels=[HELPDESK])
+    sim.add_user(APPROVER, "dana", channels=[HELPDESK])
+    sim.add_user(APPROVER2, "lee", channels=[HELPDESK])
+    sim.add_user(OUTSIDER, "max", channels=[HELPDESK])
+    sim.add_channel(APPROVALS, "pw-reset-approvals", members=[APPROVER, APPROVER2])
+    return sim, sandbox, str(tmp_path / "resetbot.db")
+
+
+def _grant(runtime: Runtime) -> None:
+    runtime.workflow.grant(ENGINEER, Role.REQUESTER, None, actor="test")
+    runtime.workflow.grant(APPROVER, Role.APPROVER, None, actor="test")
+    runtime.workflow.grant(APPROVER2, Role.APPROVER, None, actor="test")
+    runtime.workflow.import_directory([(a.key, a.vpanel_username, (a.domains or [None])[0])
+                                       for a in default_seed().mofh_accounts])
+
+
+@pytest.fixture
+def bot_over_socket(tmp_path):
+    sim, sandbox, db_path = _world(tmp_path)
+    runtime = build_runtime(make_settings(sim, sandbox, db_path))
+    _grant(runtime)
+    handler = SocketModeHandler(runtime.app, "xapp-test")
+    handler.connect()
+    sim.wait_for_connections(1, timeout=10)
+    try:
+        yield Bot(sim, sandbox, runtime, db_path)
+    finally:
+        handler.close()
+        sandbox.stop()
+        runtime.shutdown(timeout=10)
+        sim.stop()
+
+
+@pytest.fixture
+def bot_over_http(tmp_path):
+    sim, sandbox, db_path = _world(tmp_path)
+    runtime = build_runtime(make_settings(sim, sandbox, db_path), http=True)
+    _grant(runtime)
+    server = make_server("127.0.0.1", 0, make_wsgi_app(runtime), server_class=_Server, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sim.http_url = f"http://127.0.0.1:{server.server_port}/slack/events"
+    try:
+        yield Bot(sim, sandbox, runtime, db_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+        sandbox.stop()
+        runtime.shutdown(timeout=10)
+        sim.stop()
