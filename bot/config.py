@@ -138,7 +138,7 @@ class Settings:
 
         database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
         if not database_url.startswith(("sqlite", "postgresql")):
-            problems.append(f"DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+            problems.append("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
         if database_url.startswith("postgresql") and seal_key is None:
             problems.append("RESETBOT_SEAL_KEY is required with PostgreSQL (every replica must share it)")
 

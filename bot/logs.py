@@ -50,12 +50,18 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _BotHandler(logging.StreamHandler):
+    pass
+
+
 def configure(level: int = logging.INFO) -> None:
+    """Idempotent: one stderr handler of ours; handlers others installed (pytest's) stay."""
     root = logging.getLogger()
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root.handlers[:] = [handler]
+    if not any(isinstance(h, _BotHandler) for h in root.handlers):
+        handler = _BotHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(RedactingFilter())
+        root.addHandler(handler)
     root.setLevel(level)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -81,7 +81,8 @@ def post_form(
     except ReadTimeout:
         raise TransportError("timed out waiting for the answer", sent=True) from None
     except requests.ConnectionError as exc:
-        raise TransportError(*_connection_failure(exc)) from None
+        kind, sent = _connection_failure(exc)
+        raise TransportError(kind, sent=sent) from None
     except requests.RequestException:
         raise TransportError("request failed", sent=True) from None
     try:
@@ -127,9 +128,14 @@ def collapse(text: str) -> str:
 
 
 def snippet(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """A display-safe excerpt of provider text: collapsed, secrets masked, bounded."""
+    """A display-safe excerpt of provider text: collapsed, secrets masked, bounded.
+
+    Secrets are masked before folding (a secret with spaces inside) and after it.
+    """
+    values = [v for v in secrets if v]
+    for value in values:
+        text = text.replace(value, MASK)
     clean = collapse(text)
-    for value in secrets:
-        if value:
-            clean = clean.replace(value, MASK)
+    for value in values:
+        clean = clean.replace(value, MASK)
     return clean[:SNIPPET_CHARS]

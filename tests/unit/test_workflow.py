@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from bot.domain import InputErrors, Method, NotAllowed, RequestNotFound, RevealState, Role, Status
+from bot.domain import InputErrors, NotAllowed, RequestNotFound, RevealState, Role, Status
 from bot.providers import AMBIGUOUS, ChangeResult, Outcome
 from bot.secret import Secret
 from bot.workflow import RequestForm

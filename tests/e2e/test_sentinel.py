@@ -1,0 +1,50 @@
+"""security.md §5: a sentinel password appears in exactly one Slack call (the reveal) and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from bot import logs
+from bot.secret import Secret
+from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER
+
+SENTINEL = "ZZZsentinel12345"  # 16 letters and digits: a valid MyOwnFreeHost password
+
+
+def _files_bytes(db_path: str) -> bytes:
+    return b"".join(p.read_bytes() for p in Path(db_path).parent.glob(Path(db_path).name + "*"))
+
+
+def test_sentinel_password_reaches_only_the_reveal_modal(bot_over_socket, monkeypatch, caplog):
+    bot, sim = bot_over_socket, bot_over_socket.sim
+    monkeypatch.setattr("bot.workflow.passwords.generate", lambda rules: Secret(SENTINEL))
+    logs.configure(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    try:
+        bot.request_mofh()
+        bot.card()
+        sim.click(APPROVER, "Approve", channel=APPROVALS)
+        sim.wait_for(lambda: any("Reveal password" in m.buttons for m in sim.dm_messages(ENGINEER)), timeout=10,
+                     message="no reveal DM")
+        assert bot.sandbox.mofh_account("webq7k2m").password == SENTINEL  # it really was set
+        sealed_db = _files_bytes(bot.db_path)
+        sim.click(ENGINEER, "Reveal password", in_dm=True)
+        sim.wait_for(lambda: any(v.title == "New password" for v in sim.views(ENGINEER)), message="no reveal modal")
+        sim.wait_for(lambda: sim.dm_messages(ENGINEER)[-1].buttons == [], message="DM not rewritten")
+        bot.workflow.wait_idle(5)
+    finally:
+        logs.configure(logging.WARNING)
+
+    carrying = [c for c in sim.calls if SENTINEL in json.dumps(c.params)]
+    assert [c.method for c in carrying] == ["views.open"]
+    assert "New password" in json.dumps(carrying[0].params)
+    assert all(SENTINEL not in m.text for ch in (APPROVALS, sim.dm_id(ENGINEER)) for m in sim.messages(ch))
+    assert all(SENTINEL not in e.visible_text for u in (ENGINEER, APPROVER) for e in sim.ephemerals(u))
+    assert SENTINEL not in caplog.text
+    assert all(SENTINEL not in r.getMessage() for r in caplog.records)
+    assert SENTINEL.encode() not in sealed_db  # while sealed, before the reveal
+    assert SENTINEL.encode() not in _files_bytes(bot.db_path)
+    assert SENTINEL not in json.dumps([r.detail for r in bot.workflow.audit_trail()])
+    assert SENTINEL not in repr(bot.workflow.get(bot.workflow.home_for(ENGINEER).requests[0].id))

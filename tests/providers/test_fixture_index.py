@@ -1,0 +1,83 @@
+"""Table-driven: every fixture in both index files, served by a real HTTP server, classified as listed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+
+import pytest
+
+from bot.providers import ChangeResult, LookupResult, Outcome
+from tests.providers.conftest import FIXTURES, MOFH_KEY, MOFH_PASSWORD
+
+INDEXES = [FIXTURES / "index.json", FIXTURES / "extra" / "index.json"]
+EXTRA_KEYS = {
+    "account_status", "reason", "error_numbers", "retryable", "certainty", "user_id", "email",
+    "domains", "account_state", "vp_username",
+}
+
+
+def _entries():
+    for index in INDEXES:
+        for entry in json.loads(index.read_text(encoding="utf-8"))["fixtures"]:
+            yield pytest.param(entry, id=entry["file"])
+
+
+ENTRIES = list(_entries())
+
+
+def _call(entry, make_mofh, make_namecheap):
+    name = PurePosixPath(entry["file"]).name
+    if entry["provider"] == "mofh":
+        client = make_mofh()
+        if name.startswith("getuserdomains"):
+            return client.account_info(vpanel_username="abcd_40312277")
+        if name.startswith("getdomainuser"):
+            return client.account_info(domain="shop.example.net")
+        return client.change_password(MOFH_KEY, MOFH_PASSWORD)
+    client = make_namecheap()
+    if name.startswith("resetpassword"):
+        return client.reset_password(find_by="USERNAME", value="owner1")
+    return client.change_password("Vt8#qLm2!xR7pWz~", username="owner1", old_password="OldPass123!")
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_fixture_is_classified_as_indexed(entry, server, make_mofh, make_namecheap):
+    body = (FIXTURES / entry["file"]).read_bytes()
+    server.set_default(entry["http_status"], body)
+
+    result = _call(entry, make_mofh, make_namecheap)
+
+    expected = entry["expected"]
+    assert result.outcome == Outcome(expected["outcome"]), result.message
+    unknown_keys = set(expected) - {"outcome"} - EXTRA_KEYS
+    assert not unknown_keys, f"index uses keys the test does not know: {unknown_keys}"
+    for key in EXTRA_KEYS & set(expected):
+        assert getattr(result, key) == expected[key], f"{key}: {getattr(result, key)!r} != {expected[key]!r}"
+    # every result: a short actionable sentence, never a success unless the index says so
+    assert result.message and result.message.endswith(".") and "\n" not in result.message
+    assert len(result.message) < 300
+    assert result.ok == Outcome(expected["outcome"]).is_success
+    assert result.provider_message is None or len(result.provider_message) <= 512
+    assert 1 <= result.attempts <= 3 and len(server.requests) == result.attempts
+    assert all(r.method == "POST" for r in server.requests)
+    is_lookup = PurePosixPath(entry["file"]).name.startswith(("getuserdomains", "getdomainuser"))
+    assert isinstance(result, LookupResult if is_lookup else ChangeResult)
+
+
+def test_every_fixture_file_is_indexed():
+    indexed = {entry.values[0]["file"] for entry in ENTRIES}
+    on_disk = {
+        path.relative_to(FIXTURES).as_posix()
+        for path in FIXTURES.rglob("*")
+        if path.is_file() and path.name not in {"index.json", "README.md"}
+    }
+    assert on_disk == indexed
+
+
+def test_extra_index_has_the_main_format():
+    main = json.loads(INDEXES[0].read_text())
+    extra = json.loads(INDEXES[1].read_text())
+    keys = {frozenset(e) for e in main["fixtures"]}
+    assert {frozenset(e) for e in extra["fixtures"]} <= keys
+    assert all(e["file"].startswith("extra/") for e in extra["fixtures"])

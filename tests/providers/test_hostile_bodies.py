@@ -1,0 +1,181 @@
+"""Answers meant to hurt: entity bombs, external entities, huge or broken bodies, silent or dying servers."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from bot.providers import AMBIGUOUS, Outcome
+from tests.providers.conftest import MOFH_KEY, MOFH_PASSWORD, MOFH_SUCCESS, NC_SUCCESS
+
+BILLION_LAUGHS_MOFH = b"""<?xml version="1.0"?>
+<!DOCTYPE passwd [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<passwd><passwd><status>1</status><statusmsg>&lol9;</statusmsg></passwd></passwd>"""
+
+BILLION_LAUGHS_NC = BILLION_LAUGHS_MOFH.replace(b"DOCTYPE passwd", b"DOCTYPE ApiResponse").replace(
+    b"<passwd><passwd><status>1</status><statusmsg>&lol9;</statusmsg></passwd></passwd>",
+    b'<ApiResponse Status="OK"><CommandResponse><UserChangePasswordResult Success="true" UserId="&lol9;"/>'
+    b"</CommandResponse></ApiResponse>",
+)
+
+XXE_MOFH = b"""<?xml version="1.0"?>
+<!DOCTYPE passwd [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<passwd><passwd><status>1</status><statusmsg>&xxe;</statusmsg></passwd></passwd>"""
+
+XXE_NC = b"""<?xml version="1.0"?>
+<!DOCTYPE ApiResponse [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<ApiResponse Status="ERROR"><Errors><Error Number="4022335">&xxe;</Error></Errors></ApiResponse>"""
+
+XXE_NC_OK = b"""<?xml version="1.0"?>
+<!DOCTYPE ApiResponse [<!ENTITY xxe SYSTEM "http://127.0.0.1:9/steal">]>
+<ApiResponse Status="OK"><CommandResponse><UserChangePasswordResult Success="true" UserId="&xxe;"/>
+</CommandResponse></ApiResponse>"""
+
+
+def _mofh(make_mofh, **kwargs):
+    return make_mofh(**kwargs).change_password(MOFH_KEY, MOFH_PASSWORD)
+
+
+def _nc(make_namecheap, **kwargs):
+    return make_namecheap(**kwargs).change_password("Vt8#qLm2!xR7pWz~", username="owner1", old_password="OldPass1")
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS_MOFH, XXE_MOFH])
+def test_mofh_entities_are_never_expanded(server, make_mofh, body):
+    server.set_default(200, body)
+    started = time.monotonic()
+    result = _mofh(make_mofh)
+    assert time.monotonic() - started < 2
+    assert result.outcome is Outcome.UNKNOWN and not result.ok and result.certainty == AMBIGUOUS
+    assert "root:" not in repr(result) and "lollol" not in repr(result)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS_NC, XXE_NC, XXE_NC_OK])
+def test_namecheap_entities_are_never_expanded(server, make_namecheap, body):
+    server.set_default(200, body)
+    started = time.monotonic()
+    result = _nc(make_namecheap)
+    assert time.monotonic() - started < 2
+    assert result.outcome is Outcome.UNKNOWN and not result.ok
+    assert "root:" not in repr(result) and "lollol" not in repr(result)
+    assert len(server.requests) == 1
+
+
+def test_success_followed_by_megabytes_is_not_trusted(server, make_mofh, make_namecheap):
+    server.set_default(200, MOFH_SUCCESS + b" " * (3 << 20))
+    result = _mofh(make_mofh)
+    assert result.outcome is Outcome.UNKNOWN and not result.ok and result.attempts == 1
+    server.set_default(200, NC_SUCCESS.replace(b"</ApiResponse>", b"<!--" + b"x" * (3 << 20) + b"--></ApiResponse>"))
+    result = _nc(make_namecheap)
+    assert result.outcome is Outcome.UNKNOWN and not result.ok
+
+
+@pytest.mark.parametrize("which", ["mofh", "namecheap"])
+def test_endless_body_is_read_bounded(server, make_mofh, make_namecheap, which):
+    server.set_default(200, behaviour="huge", huge_bytes=200 << 20)
+    started = time.monotonic()
+    result = _mofh(make_mofh) if which == "mofh" else _nc(make_namecheap)
+    assert time.monotonic() - started < 5
+    assert not result.ok and result.outcome in (Outcome.UNKNOWN, Outcome.PROVIDER_UNAVAILABLE)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe\xfd garbage \x80", b"<passwd><passwd><status>1</status><statusmsg>ok \xff</statusmsg></passwd></passwd>",
+     b"\xc3\x28" * 100],
+)
+def test_mofh_invalid_utf8_is_never_success(server, make_mofh, body):
+    server.set_default(200, body)
+    result = _mofh(make_mofh)
+    assert result.outcome is Outcome.UNKNOWN and not result.ok
+
+
+def test_namecheap_invalid_utf8_is_unknown(server, make_namecheap):
+    server.set_default(200, NC_SUCCESS.replace(b"PHX01APIEXT07", b"PHX\xff\xfe"))
+    result = _nc(make_namecheap)
+    assert result.outcome is Outcome.UNKNOWN and result.certainty == AMBIGUOUS
+    assert result.provider_message and len(result.provider_message) <= 512
+
+
+def test_mofh_silent_server_times_out_twice(server, make_mofh):
+    server.set_default(200, behaviour="hang")
+    started = time.monotonic()
+    result = _mofh(make_mofh, timeout=(0.5, 0.5))
+    assert time.monotonic() - started < 3
+    assert (result.outcome, result.attempts, result.retryable) == (Outcome.PROVIDER_UNAVAILABLE, 2, True)
+    assert result.certainty == AMBIGUOUS
+    assert len(server.requests) == 2
+
+
+def test_namecheap_silent_server_is_not_retried(server, make_namecheap):
+    server.set_default(200, behaviour="hang")
+    result = _nc(make_namecheap, timeout=(0.5, 0.5))
+    assert (result.outcome, result.attempts, result.retryable) == (Outcome.PROVIDER_UNAVAILABLE, 1, False)
+    assert result.certainty == AMBIGUOUS and "verify" in result.message
+    assert len(server.requests) == 1
+
+
+def test_connection_cut_mid_body(server, make_mofh, make_namecheap):
+    server.set_default(200, MOFH_SUCCESS[:40], behaviour="cut")
+    result = _mofh(make_mofh)
+    assert (result.outcome, result.attempts) == (Outcome.PROVIDER_UNAVAILABLE, 2)
+    server.set_default(200, NC_SUCCESS[:200], behaviour="cut")
+    result = _nc(make_namecheap)
+    assert (result.outcome, result.attempts, result.retryable) == (Outcome.PROVIDER_UNAVAILABLE, 1, False)
+
+
+def _closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def test_connection_refused(make_mofh, make_namecheap):
+    url = f"http://127.0.0.1:{_closed_port()}"
+    result = _mofh(make_mofh, base_url=url)
+    assert (result.outcome, result.attempts, result.retryable) == (Outcome.PROVIDER_UNAVAILABLE, 2, True)
+    assert result.certainty is None  # nothing reached the server
+    result = _nc(make_namecheap, endpoint_url=url + "/xml.response")
+    assert (result.outcome, result.attempts, result.certainty) == (Outcome.PROVIDER_UNAVAILABLE, 1, None)
+
+
+def test_redirect_is_not_followed(server, make_mofh):
+    server.set_default(302, b"", headers={"Location": "http://127.0.0.1:9/elsewhere"})
+    result = _mofh(make_mofh)
+    assert result.outcome is Outcome.PROVIDER_UNAVAILABLE and result.attempts == 1 and not result.retryable
+    assert len(server.requests) == 1
+
+
+def test_odd_json_and_xml_shapes_never_succeed(server, make_mofh):
+    for body in [b"[1, 2, 3]", b'{"passwd": []}', b'{"passwd": [{"status": true}]}', b"[" * 5000,
+                 b'{"passwd": [{"status": 1.0}]}', b"<passwd><passwd><status>yes</status></passwd></passwd>",
+                 b"<passwd><passwd><status>1", b"<result/>"]:
+        server.set_default(200, body)
+        result = _mofh(make_mofh)
+        assert not result.ok, body[:60]
+        assert result.outcome is Outcome.UNKNOWN, body[:60]
+
+
+def test_mofh_rawout_is_never_read(server, make_mofh):
+    body = (b"<passwd><passwd><rawout>The API username you are using appears to be invalid. "
+            b"Password for webq7k2m has been changed</rawout><statusmsg>Odd reply</statusmsg></passwd></passwd>")
+    server.set_default(200, body)
+    result = _mofh(make_mofh)
+    assert result.outcome is Outcome.UNKNOWN
+    assert "rawout" not in (result.provider_message or "") and "appears" not in (result.provider_message or "")
