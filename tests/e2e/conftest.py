@@ -31,7 +31,11 @@ class Bot:
     sim: SlackSim
     sandbox: Sandbox
     runtime: Runtime
-    db_path: str
+    database_url: str
+
+    @property
+    def db_path(self) -> str:
+        return self.database_url.removeprefix("sqlite:///")
 
     @property
     def workflow(self):
@@ -53,9 +57,13 @@ class Bot:
         return [c for c in self.sandbox.calls() if c.provider == "mofh" and "passwd" in c.path]
 
 
-def make_settings(sim: SlackSim, sandbox: Sandbox, db_path: str, **overrides) -> Settings:
+SEAL_KEY = Secret("ZmFrZS1zZWFsLWtleS1mb3ItdGVzdHMtMzItYnl0ZXM=")
+
+
+def make_settings(sim: SlackSim, sandbox: Sandbox, database_url: str, **overrides) -> Settings:
     values = dict(
-        database_url=f"sqlite:///{db_path}",
+        database_url=database_url,
+        seal_key=SEAL_KEY,
         slack_bot_token=Secret("xoxb-test"),
         slack_app_token=Secret("xapp-test"),
         slack_signing_secret=Secret(sim.signing_secret),
@@ -68,7 +76,7 @@ def make_settings(sim: SlackSim, sandbox: Sandbox, db_path: str, **overrides) ->
     return Settings(**values)
 
 
-def _world(tmp_path):
+def _world():
     sandbox = Sandbox(seed=default_seed()).start()
     sim = SlackSim()
     sim.add_user(ENGINEER, "sam", channels=[HELPDESK])
@@ -76,7 +84,7 @@ def _world(tmp_path):
     sim.add_user(APPROVER2, "lee", channels=[HELPDESK])
     sim.add_user(OUTSIDER, "max", channels=[HELPDESK])
     sim.add_channel(APPROVALS, "pw-reset-approvals", members=[APPROVER, APPROVER2])
-    return sim, sandbox, str(tmp_path / "resetbot.db")
+    return sim, sandbox
 
 
 def _grant(runtime: Runtime) -> None:
@@ -88,15 +96,15 @@ def _grant(runtime: Runtime) -> None:
 
 
 @pytest.fixture
-def bot_over_socket(tmp_path):
-    sim, sandbox, db_path = _world(tmp_path)
-    runtime = build_runtime(make_settings(sim, sandbox, db_path))
+def bot_over_socket(database_url):
+    sim, sandbox = _world()
+    runtime = build_runtime(make_settings(sim, sandbox, database_url))
     _grant(runtime)
     handler = SocketModeHandler(runtime.app, "xapp-test")
     handler.connect()
     sim.wait_for_connections(1, timeout=10)
     try:
-        yield Bot(sim, sandbox, runtime, db_path)
+        yield Bot(sim, sandbox, runtime, database_url)
     finally:
         handler.close()
         sandbox.stop()
@@ -105,16 +113,16 @@ def bot_over_socket(tmp_path):
 
 
 @pytest.fixture
-def bot_over_http(tmp_path):
-    sim, sandbox, db_path = _world(tmp_path)
-    runtime = build_runtime(make_settings(sim, sandbox, db_path), http=True)
+def bot_over_http(database_url):
+    sim, sandbox = _world()
+    runtime = build_runtime(make_settings(sim, sandbox, database_url), http=True)
     _grant(runtime)
     server = make_server("127.0.0.1", 0, make_wsgi_app(runtime), server_class=_Server, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     sim.http_url = f"http://127.0.0.1:{server.server_port}/slack/events"
     try:
-        yield Bot(sim, sandbox, runtime, db_path)
+        yield Bot(sim, sandbox, runtime, database_url)
     finally:
         server.shutdown()
         server.server_close()

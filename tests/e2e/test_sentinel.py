@@ -6,6 +6,8 @@ import json
 import logging
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from bot import logs
 from bot.secret import Secret
 from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER
@@ -13,8 +15,21 @@ from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER
 SENTINEL = "ZZZsentinel12345"  # 16 letters and digits: a valid MyOwnFreeHost password
 
 
-def _files_bytes(db_path: str) -> bytes:
-    return b"".join(p.read_bytes() for p in Path(db_path).parent.glob(Path(db_path).name + "*"))
+def _database_bytes(bot) -> bytes:
+    """Every stored byte: the SQLite files, or every row of every table on PostgreSQL."""
+    if bot.database_url.startswith("sqlite"):
+        path = Path(bot.db_path)
+        return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    engine = sa.create_engine(bot.database_url)
+    try:
+        with engine.connect() as connection:
+            tables = connection.execute(sa.text(
+                "select tablename from pg_tables where schemaname = 'public'")).scalars().all()
+            dump = [connection.execute(sa.text(f'select row_to_json(t)::text from "{table}" t')).scalars().all()
+                    for table in tables]
+    finally:
+        engine.dispose()
+    return json.dumps(dump).encode()
 
 
 def test_sentinel_password_reaches_only_the_reveal_modal(bot_over_socket, monkeypatch, caplog):
@@ -29,7 +44,7 @@ def test_sentinel_password_reaches_only_the_reveal_modal(bot_over_socket, monkey
         sim.wait_for(lambda: any("Reveal password" in m.buttons for m in sim.dm_messages(ENGINEER)), timeout=10,
                      message="no reveal DM")
         assert bot.sandbox.mofh_account("webq7k2m").password == SENTINEL  # it really was set
-        sealed_db = _files_bytes(bot.db_path)
+        sealed_db = _database_bytes(bot)
         sim.click(ENGINEER, "Reveal password", in_dm=True)
         sim.wait_for(lambda: any(v.title == "New password" for v in sim.views(ENGINEER)), message="no reveal modal")
         sim.wait_for(lambda: sim.dm_messages(ENGINEER)[-1].buttons == [], message="DM not rewritten")
@@ -45,6 +60,6 @@ def test_sentinel_password_reaches_only_the_reveal_modal(bot_over_socket, monkey
     assert SENTINEL not in caplog.text
     assert all(SENTINEL not in r.getMessage() for r in caplog.records)
     assert SENTINEL.encode() not in sealed_db  # while sealed, before the reveal
-    assert SENTINEL.encode() not in _files_bytes(bot.db_path)
+    assert SENTINEL.encode() not in _database_bytes(bot)
     assert SENTINEL not in json.dumps([r.detail for r in bot.workflow.audit_trail()])
     assert SENTINEL not in repr(bot.workflow.get(bot.workflow.home_for(ENGINEER).requests[0].id))

@@ -101,8 +101,8 @@ def clock():
 
 
 @pytest.fixture
-def engine():
-    engine = make_engine("sqlite://")
+def engine(database_url):
+    engine = make_engine(database_url)
     migrate(engine)
     yield engine
     engine.dispose()
