@@ -38,6 +38,33 @@ LISTENER_WORKERS = 32
 SWEEP_INTERVAL = 15.0
 
 
+class DrainableExecutor(ThreadPoolExecutor):
+    """A thread pool that can tell when nothing it was given is still running (drain, tests)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._running = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn, /, *args, **kwargs):
+        with self._idle:
+            self._running += 1
+
+        def tracked():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
+
+        return super().submit(tracked)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -45,8 +72,8 @@ class Runtime:
     workflow: ResetWorkflow
     notifier: SlackNotifier
     engine: object
-    provider_executor: ThreadPoolExecutor
-    listener_executor: ThreadPoolExecutor
+    provider_executor: DrainableExecutor
+    listener_executor: DrainableExecutor
     _stop: threading.Event = field(default_factory=threading.Event)
     _sweeper: threading.Thread | None = None
 
@@ -65,6 +92,7 @@ class Runtime:
     def shutdown(self, timeout: float = 130.0) -> bool:
         """Stop sweeping and let in-flight provider calls finish (SIGTERM drain)."""
         self._stop.set()
+        self.listener_executor.wait_idle(min(timeout, 10.0))
         drained = self.workflow.wait_idle(timeout)
         self.provider_executor.shutdown(wait=drained)
         self.listener_executor.shutdown(wait=False)
@@ -118,8 +146,8 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
     sessions = make_sessionmaker(engine)
     key = settings.seal_key or key_beside_sqlite(settings.database_url) or ephemeral_key()
     client = slack_client or make_slack_client(settings)
-    listener_executor = ThreadPoolExecutor(max_workers=LISTENER_WORKERS, thread_name_prefix="bolt")
-    provider_executor = ThreadPoolExecutor(max_workers=PROVIDER_WORKERS, thread_name_prefix="provider")
+    listener_executor = DrainableExecutor(max_workers=LISTENER_WORKERS, thread_name_prefix="bolt")
+    provider_executor = DrainableExecutor(max_workers=PROVIDER_WORKERS, thread_name_prefix="provider")
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None,
