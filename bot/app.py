@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 # Provider calls can take 2 × 60 s; they run here, never on Bolt's listener threads.
 PROVIDER_WORKERS = 32
 LISTENER_WORKERS = 32
-SWEEP_INTERVAL = 15.0
 
 
 class DrainableExecutor(ThreadPoolExecutor):
@@ -77,7 +76,8 @@ class Runtime:
     _stop: threading.Event = field(default_factory=threading.Event)
     _sweeper: threading.Thread | None = None
 
-    def start_sweeper(self, interval: float = SWEEP_INTERVAL) -> None:
+    def start_sweeper(self, interval: float | None = None) -> None:
+        interval = interval or self.settings.sweep_interval
         def loop() -> None:
             while not self._stop.is_set():
                 try:
@@ -168,6 +168,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         reveal_ttl=settings.reveal_ttl,
         clock=clock,
         replica_id=replica_id,
+        lease_seconds=settings.execution_lease,
     )
     handlers.register(app, workflow, notifier)
     return Runtime(settings, app, workflow, notifier, engine, provider_executor, listener_executor)

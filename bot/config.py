@@ -56,6 +56,8 @@ class Settings:
     seal_key: Secret | None = None
     reveal_ttl: int = 900
     approval_ttl: int = 3600
+    execution_lease: int = 30
+    sweep_interval: int = 10
     mofh: MofhSettings | None = None
     namecheap: NamecheapSettings | None = None
     problems: tuple[str, ...] = field(default=(), compare=False)
@@ -153,6 +155,8 @@ class Settings:
             seal_key=seal_key,
             reveal_ttl=seconds("RESETBOT_REVEAL_TTL", 900),
             approval_ttl=seconds("RESETBOT_APPROVAL_TTL", 3600),
+            execution_lease=seconds("RESETBOT_EXECUTION_LEASE", 30),
+            sweep_interval=seconds("RESETBOT_SWEEP_INTERVAL", 10),
             mofh=mofh,
             namecheap=namecheap,
             problems=tuple(problems),

@@ -17,6 +17,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -50,7 +51,9 @@ log = logging.getLogger(__name__)
 
 PASSWORD = "password"
 INPUT = "input"
-LEASE = timedelta(seconds=90)  # longer than MOFH's two 60-s attempts would be too long: see execute()
+# A replica renews its lease every third of this while its provider call runs, so a lapse
+# means the replica died; with the sweep interval this keeps recovery under a minute.
+DEFAULT_LEASE_SECONDS = 30
 MOFH_RETRY_BACKOFF = timedelta(seconds=60)
 MAX_EXECUTION_ATTEMPTS = 3
 RESPONSE_URL_LIFETIME = timedelta(minutes=29)  # Slack keeps it 30 minutes
@@ -116,6 +119,7 @@ class ResetWorkflow:
         reveal_ttl: int = 900,
         clock: Callable[[], datetime] = utcnow,
         replica_id: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self.sessions = sessions
         self.providers = providers
@@ -127,6 +131,7 @@ class ResetWorkflow:
         self.reveal_ttl = timedelta(seconds=reveal_ttl)
         self.clock = clock
         self.replica_id = replica_id or f"replica-{secrets.token_hex(4)}"
+        self.lease = timedelta(seconds=lease_seconds)
         self._inflight = 0
         self._inflight_lock = threading.Condition()
 
@@ -328,7 +333,7 @@ class ResetWorkflow:
                 won = repo.transition(
                     session, request.id, from_status=Status.PENDING, to_status=Status.EXECUTING, now=now,
                     decided_by=approver_id, decided_at=now, sealed_password=sealed,
-                    lease_owner=self.replica_id, lease_expires_at=now + LEASE, execution_attempts=1,
+                    lease_owner=self.replica_id, lease_expires_at=now + self.lease, execution_attempts=1,
                 )
                 if not won:
                     current = repo.get_request(session, request.id)
@@ -411,9 +416,33 @@ class ResetWorkflow:
                 result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0,
                                       message=f"{request.provider_label} is not enabled on this replica.")
             else:
-                result = gateway.execute(account=request.account, method=request.method,
-                                         new_password=new_password, secret_input=secret_input)
+                with self._lease_kept(request.id, lease_owner):
+                    result = gateway.execute(account=request.account, method=request.method,
+                                             new_password=new_password, secret_input=secret_input)
         return self._record_outcome(request, result, lease_owner, gateway)
+
+    @contextmanager
+    def _lease_kept(self, request_id: str, owner: str) -> Iterator[None]:
+        """Renew the execution lease while the provider call runs (it may take 2 × 60 s)."""
+        done = threading.Event()
+
+        def renew() -> None:
+            interval = self.lease.total_seconds() / 3
+            while not done.wait(interval):
+                try:
+                    with transaction(self.sessions) as session:
+                        now = self.clock()
+                        if not repo.renew_lease(session, request_id, owner=owner, until=now + self.lease):
+                            return
+                except Exception:  # the database is away: the next tick tries again
+                    log.warning("could not renew the lease of %s", request_id)
+
+        keeper = threading.Thread(target=renew, name=f"lease-{request_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            done.set()
 
     def _record_outcome(self, request: RequestView, result: ChangeResult, lease_owner: str,
                         gateway: ProviderGateway | None) -> RequestView | None:
@@ -581,7 +610,7 @@ class ResetWorkflow:
         with transaction(self.sessions) as session:
             lapsed = repo.executions_with_lapsed_lease(session, now)
             claimed = [rid for rid in lapsed
-                       if repo.take_over_lease(session, rid, owner=self.replica_id, now=now, until=now + LEASE)]
+                       if repo.take_over_lease(session, rid, owner=self.replica_id, now=now, until=now + self.lease)]
         for request_id in claimed:
             recovered += 1
             with transaction(self.sessions) as session:

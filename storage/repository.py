@@ -258,6 +258,16 @@ def execution_attempts(session: Session, request_id: str) -> int:
     return session.scalar(select(ResetRequest.execution_attempts).where(ResetRequest.id == request_id)) or 0
 
 
+def renew_lease(session: Session, request_id: str, *, owner: str, until: datetime) -> bool:
+    result = session.execute(
+        update(ResetRequest)
+        .where(ResetRequest.id == request_id, ResetRequest.status == Status.EXECUTING.value,
+               ResetRequest.lease_owner == owner)
+        .values(lease_expires_at=until)
+    )
+    return result.rowcount == 1
+
+
 def requests_of(session: Session, requester_id: str, limit: int = 10) -> list[RequestView]:
     rows = session.scalars(
         select(ResetRequest)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -10,8 +12,10 @@ from sqlalchemy import text
 from bot.domain import InputErrors, NotAllowed, RequestNotFound, RevealState, Role, Status
 from bot.providers import AMBIGUOUS, ChangeResult, Outcome
 from bot.secret import Secret
-from bot.workflow import RequestForm
-from tests.unit.conftest import APPROVER, ENGINEER, OTHER, mofh_form
+from bot.sealing import Sealer, ephemeral_key
+from bot.workflow import RequestForm, ResetWorkflow, utcnow
+from storage.db import make_sessionmaker
+from tests.unit.conftest import APPROVER, ENGINEER, OTHER, InlineExecutor, mofh_form
 
 
 def submit(workflow, form=None, view_id="V1", user=ENGINEER):
@@ -293,3 +297,42 @@ def test_home_lists_own_requests_and_what_waits_for_an_approver(workflow):
     assert [r.id for r in workflow.home_for(ENGINEER).requests] == [request.id]
     assert workflow.home_for(ENGINEER).waiting == []
     assert [r.id for r in workflow.home_for(APPROVER).waiting] == [request.id]
+
+
+def test_a_live_replica_keeps_its_lease_so_no_one_takes_over(engine, gateways, notifier):
+    """While a slow provider call runs, the lease is renewed; another replica's sweep leaves it alone."""
+    sealer = Sealer(ephemeral_key())
+
+    def replica(name):
+        return ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways, sealer=sealer,
+                             notifier=notifier, executor=InlineExecutor(), clock=utcnow, replica_id=name,
+                             lease_seconds=0.3)
+
+    a, b = replica("a"), replica("b")
+    a.grant(ENGINEER, Role.REQUESTER, None, actor="t")
+    a.grant(APPROVER, Role.APPROVER, None, actor="t")
+    request, _ = a.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
+    gate = threading.Event()
+    gateways["mofh"].gate = gate
+    approving = threading.Thread(target=a.approve, args=(request.id, APPROVER))
+    approving.start()
+
+    def lease_until():
+        with engine.connect() as db:
+            return db.execute(text("select lease_expires_at from reset_requests")).scalar()
+
+    first = None
+    deadline = time.monotonic() + 5
+    renewed = 0
+    while time.monotonic() < deadline and renewed < 3:
+        current = lease_until()
+        if first is not None and current != first:
+            renewed += 1
+        first = current
+        assert b.recover_executions() == 0
+        time.sleep(0.05)
+    assert renewed >= 3
+    gate.set()
+    approving.join(5)
+    assert a.get(request.id).status is Status.SUCCEEDED
+    assert len(gateways["mofh"].calls) == 1
