@@ -7,6 +7,8 @@ workflow → handlers. Nothing here runs at import time.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -167,7 +169,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         approval_ttl=settings.approval_ttl,
         reveal_ttl=settings.reveal_ttl,
         clock=clock,
-        replica_id=replica_id,
+        replica_id=replica_id or f"{socket.gethostname()}-{os.getpid()}",
         lease_seconds=settings.execution_lease,
     )
     handlers.register(app, workflow, notifier)
