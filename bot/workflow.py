@@ -58,6 +58,7 @@ MOFH_RETRY_BACKOFF = timedelta(seconds=60)
 MAX_EXECUTION_ATTEMPTS = 3
 RESPONSE_URL_LIFETIME = timedelta(minutes=29)  # Slack keeps it 30 minutes
 REVEAL_CLAIM_TIMEOUT = timedelta(seconds=30)
+CARD_GRACE = timedelta(seconds=15)  # time for the first post of a card before the sweep posts it again
 REQUESTS_PER_HOUR_PER_ENGINEER = 20
 
 MOFH_KEY = re.compile(r"^[A-Za-z0-9]{1,8}$")
@@ -461,9 +462,9 @@ class ResetWorkflow:
             )
             if retry_later:
                 # Same sealed password, later: MyOwnFreeHost treats a repeat as success (§1.6).
+                retry_note = f"{result.message} The bot will try again with the same password in a minute."
                 repo.set_fields(session, request.id, lease_expires_at=now + MOFH_RETRY_BACKOFF,
-                                outcome=result.outcome.value,
-                                outcome_message=f"{result.message} The bot will try again with the same password.")
+                                outcome=result.outcome.value, outcome_message=retry_note)
                 repo.add_audit(session, at=now, action="provider_retry_scheduled", request=row, detail=detail)
                 final = None
             else:
@@ -484,7 +485,7 @@ class ResetWorkflow:
                 repo.add_audit(session, at=now, action="provider_outcome", request=final,
                                detail={**detail, "status": status.value})
         if final is None:
-            self.notifier.tell_requester(repo_view_with_message(row, result.message))
+            self.notifier.tell_requester(replace(row, outcome_message=retry_note))
             return row
         self._notify_final(final)
         return final
@@ -602,7 +603,21 @@ class ResetWorkflow:
             self._notify_final(request)
         for request in reveals:
             self.notifier.update_reveal(request)
-        return len(touched) + len(reveals) + self.recover_executions()
+        return len(touched) + len(reveals) + self.recover_executions() + self.repost_missing_cards()
+
+    def repost_missing_cards(self, grace: timedelta | None = None) -> int:
+        """A card Slack refused to post (5xx, outage) is posted again, so no request waits unseen."""
+        with transaction(self.sessions) as session:
+            cutoff = self.clock() - (CARD_GRACE if grace is None else grace)
+            missing = [repo.get_request(session, rid) for rid in repo.pending_without_card(session, cutoff)]
+        posted = 0
+        for request in missing:
+            card = self.notifier.post_card(request)
+            if card is not None:
+                posted += 1
+                with transaction(self.sessions) as session:
+                    repo.set_fields(session, request.id, card_channel=card.channel, card_ts=card.ts)
+        return posted
 
     def recover_executions(self) -> int:
         now = self.clock()
@@ -721,9 +736,6 @@ def _outcome_sentence(result: ChangeResult, status: Status) -> str:
         return f"{result.message} Outcome unknown — verify by logging in to the account before asking again."
     return result.message
 
-
-def repo_view_with_message(request: RequestView, message: str) -> RequestView:
-    return replace(request, outcome_message=message)
 
 
 __all__ = ["Draft", "HomeData", "InvalidTransition", "Notifier", "RequestForm", "ResetWorkflow"]

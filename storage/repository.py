@@ -231,6 +231,16 @@ def reveals_past_expiry(session: Session, now: datetime, limit: int = 50) -> lis
     return list(session.scalars(_claimable(query, session)))
 
 
+def pending_without_card(session: Session, created_before: datetime, limit: int = 20) -> list[str]:
+    query = (
+        select(ResetRequest.id)
+        .where(ResetRequest.status == Status.PENDING.value, ResetRequest.card_ts.is_(None),
+               ResetRequest.created_at <= created_before)
+        .limit(limit)
+    )
+    return list(session.scalars(_claimable(query, session)))
+
+
 def executions_with_lapsed_lease(session: Session, now: datetime, limit: int = 50) -> list[str]:
     query = (
         select(ResetRequest.id)

@@ -336,3 +336,16 @@ def test_a_live_replica_keeps_its_lease_so_no_one_takes_over(engine, gateways, n
     approving.join(5)
     assert a.get(request.id).status is Status.SUCCEEDED
     assert len(gateways["mofh"].calls) == 1
+
+
+def test_a_card_slack_refused_is_posted_by_the_sweep(workflow, notifier, clock):
+    refused = []
+    notifier.post_card, original = (lambda request: refused.append(request) or None), notifier.post_card
+    request = submit(workflow)
+    workflow.announce(request)
+    assert refused and workflow.get(request.id).card is None
+    notifier.post_card = original
+    assert workflow.repost_missing_cards() == 0  # still within the grace period of the first post
+    clock.advance(16)
+    workflow.sweep()
+    assert workflow.get(request.id).card is not None
