@@ -1,4 +1,6 @@
-"""The one way provider clients talk HTTP: a POST with a form body, read with a hard size cap.
+"""What both provider clients share: one way to talk HTTP (a POST with a form body, read
+with a hard size cap), one way to parse XML (defusedxml, namespaces stripped), and the
+helpers that keep secrets out of what they report.
 
 Nothing here logs, and no exception raised from here carries a URL, a header or a body:
 `requests` exceptions embed the URL, so they are replaced by `TransportError(kind)`.
@@ -6,11 +8,15 @@ Nothing here logs, and no exception raised from here carries a URL, a header or 
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import quote, quote_plus, urlsplit
+from xml.etree.ElementTree import Element
 
+import defusedxml.ElementTree as safe_xml
 import requests
 from requests.exceptions import (
     ChunkedEncodingError,
@@ -139,3 +145,50 @@ def snippet(text: str, secrets: Iterable[str | None] = ()) -> str:
     for value in values:
         clean = clean.replace(value, MASK)
     return clean[:SNIPPET_CHARS]
+
+
+def checked_url(url: str, what: str) -> str:
+    """An http(s) URL without credentials, query or fragment; the error never repeats the URL."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"{what} must be an http(s) URL")
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{what} must not carry credentials; pass them to the client separately")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{what} must not have a query string or fragment")
+    return url
+
+
+def timeout_pair(timeout) -> tuple[float, float]:
+    if isinstance(timeout, (int, float)):
+        return (float(timeout), float(timeout))
+    connect, read = timeout
+    return (float(connect), float(read))
+
+
+def secret_variants(values: Iterable[str | None]) -> list[str]:
+    """Each secret plus its form-encoded and HTML-escaped spellings, longest first, so an
+    answer that echoes the request body is masked too."""
+    out: list[str] = []
+    for value in values:
+        if not value:
+            continue
+        for variant in (value, quote_plus(value, safe=""), quote(value, safe=""), html.escape(value)):
+            if variant not in out:
+                out.append(variant)
+    return sorted(out, key=len, reverse=True)
+
+
+def local_name(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def parse_xml(data: bytes) -> Element:
+    """defusedxml (no DTDs, entities or external references), with namespaces stripped."""
+    root = safe_xml.fromstring(data, forbid_dtd=True)
+    for element in root.iter():
+        element.tag = local_name(element.tag)
+    return root

@@ -16,15 +16,12 @@ both or neither of `vpanel_username` / `domain` is `bad_request` (nothing sent).
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
-from urllib.parse import quote, quote_plus, urlsplit
+from collections.abc import Mapping
 from xml.etree.ElementTree import Element, ParseError
 
-import defusedxml.ElementTree as safe_xml
 import requests
 from defusedxml import DefusedXmlException
 
@@ -35,10 +32,14 @@ from bot.providers._http import (
     MAX_RESPONSE_BYTES,
     HttpAnswer,
     TransportError,
+    checked_url,
     collapse,
+    parse_xml,
     post_form,
     require_tls_verification,
+    secret_variants,
     snippet,
+    timeout_pair,
 )
 from bot.secret import Secret, reveal
 
@@ -84,7 +85,7 @@ class MofhClient:
         self._api_password = Secret(reveal(api_password) or "")
         self._session = session if session is not None else requests.Session()
         require_tls_verification(self._session)
-        self.timeout = _timeout_pair(timeout)
+        self.timeout = timeout_pair(timeout)
         self.retry_delay = max(0.0, float(retry_delay))
         self._sleep = time.sleep
 
@@ -181,7 +182,7 @@ class MofhClient:
         """What must never show in a provider_message, even if the server echoes the request."""
         credentials = f"{self._api_username.reveal()}:{self._api_password.reveal()}"
         basic = base64.b64encode(credentials.encode("latin-1", errors="replace")).decode("ascii")
-        return _secret_variants([password, self._api_password.reveal(), basic])
+        return secret_variants([password, self._api_password.reveal(), basic])
 
     def _exchange(self, url: str, form: Mapping[str, str]) -> tuple[HttpAnswer, int] | _Failure:
         """POST with at most 2 attempts; the second only after a timeout, connection error or 5xx."""
@@ -260,16 +261,7 @@ class _Failure:
 
 def normalise_base_url(base_url: str) -> str:
     """`https://host`, `https://host/` and `https://host/xml-api[/]` all become `https://host`."""
-    if not isinstance(base_url, str) or not base_url.strip():
-        raise ValueError("MOFH base_url must be an http(s) URL")
-    url = base_url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("MOFH base_url must be an http(s) URL")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("MOFH base_url must not carry credentials; pass them as api_username/api_password")
-    if parts.query or parts.fragment:
-        raise ValueError("MOFH base_url must not have a query string or fragment")
+    url = checked_url(base_url, "MOFH base_url")
     url = url.rstrip("/")
     if url.lower().endswith("/xml-api"):
         url = url[: -len("/xml-api")].rstrip("/")
@@ -278,23 +270,6 @@ def normalise_base_url(base_url: str) -> str:
 
 
 
-def _timeout_pair(timeout) -> tuple[float, float]:
-    if isinstance(timeout, (int, float)):
-        return (float(timeout), float(timeout))
-    connect, read = timeout
-    return (float(connect), float(read))
-
-
-def _secret_variants(values: Iterable[str | None]) -> list[str]:
-    """Each secret plus its form-encoded spellings, so an echoed request body is masked too."""
-    out: list[str] = []
-    for value in values:
-        if not value:
-            continue
-        for variant in (value, quote_plus(value, safe=""), quote(value, safe=""), html.escape(value)):
-            if variant not in out:
-                out.append(variant)
-    return sorted(out, key=len, reverse=True)
 
 
 def _local_password_reason(password: str) -> str:
@@ -323,19 +298,6 @@ def _display_text(answer: HttpAnswer) -> str:
     title = _HTML_TITLE.search(text[:4096]) if _HTML.match(answer.body[:512]) else None
     return title.group(1) if title else text
 
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _strip_namespaces(root: Element) -> Element:
-    for element in root.iter():
-        element.tag = _local(element.tag)
-    return root
-
-
-def _parse_xml(data: bytes) -> Element:
-    return _strip_namespaces(safe_xml.fromstring(data, forbid_dtd=True))
 
 
 def _split_documents(data: bytes) -> list[bytes]:
@@ -479,14 +441,14 @@ def _body_verdict(body: bytes) -> _Verdict:
     """Classify a stripped, non-empty 2xx body."""
     if body.startswith(b"<"):
         try:
-            return _xml_verdict(_parse_xml(body))
+            return _xml_verdict(parse_xml(body))
         except DefusedXmlException:
             return _Verdict(Outcome.UNKNOWN, "(refused: the answer declared a DTD or entities)")
         except ParseError:
             pass
         try:
             documents = _split_documents(body)
-            verdicts = [_xml_verdict(_parse_xml(document)) for document in documents]
+            verdicts = [_xml_verdict(parse_xml(document)) for document in documents]
         except DefusedXmlException:
             return _Verdict(Outcome.UNKNOWN, "(refused: the answer declared a DTD or entities)")
         except ParseError:
@@ -685,7 +647,7 @@ def _classify_lookup(answer: HttpAnswer, subject: str, secrets: list[str], attem
         verdict = _json_verdict(document)
     elif body.startswith(b"<"):
         try:
-            verdict = _xml_verdict(_parse_xml(body))
+            verdict = _xml_verdict(parse_xml(body))
         except (DefusedXmlException, ParseError):
             verdict = _Verdict(Outcome.UNKNOWN, text)
     else:

@@ -14,7 +14,6 @@ Budget key: ``"namecheap:" + api_user.lower()``.
 
 from __future__ import annotations
 
-import html
 import math
 import re
 import threading
@@ -22,10 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
-from urllib.parse import quote, quote_plus, urlsplit
 from xml.etree.ElementTree import Element, ParseError
 
-import defusedxml.ElementTree as safe_xml
 import requests
 from defusedxml import DefusedXmlException
 
@@ -35,9 +32,13 @@ from bot.providers._http import (
     MAX_RESPONSE_BYTES,
     HttpAnswer,
     TransportError,
+    checked_url,
+    parse_xml,
     post_form,
     require_tls_verification,
+    secret_variants,
     snippet,
+    timeout_pair,
 )
 from bot.secret import Secret, reveal
 
@@ -163,13 +164,13 @@ class NamecheapClient:
         budget: CallBudget | None = None,
         rate_limit_backoff: Iterable[float] = (5.0, 15.0),
     ) -> None:
-        self.endpoint_url = _check_endpoint(endpoint_url)
+        self.endpoint_url = checked_url(endpoint_url, "Namecheap endpoint_url")
         self.api_user = reveal(api_user) or ""
         self._api_key = Secret(reveal(api_key) or "")
         self.client_ip = (client_ip or "").strip() if isinstance(client_ip, str) else ""
         self._session = session if session is not None else requests.Session()
         require_tls_verification(self._session)
-        self.timeout = _timeout_pair(timeout)
+        self.timeout = timeout_pair(timeout)
         self.budget: CallBudget = budget if budget is not None else DEFAULT_BUDGET
         self.rate_limit_backoff = tuple(max(0.0, float(delay)) for delay in rate_limit_backoff)
         self._sleep = time.sleep
@@ -287,14 +288,7 @@ class NamecheapClient:
         return None
 
     def _secrets(self, *values: str | None) -> list[str]:
-        out: list[str] = []
-        for value in (*values, self._api_key.reveal()):
-            if not value:
-                continue
-            for variant in (value, quote_plus(value, safe=""), quote(value, safe=""), html.escape(value)):
-                if variant not in out:
-                    out.append(variant)
-        return sorted(out, key=len, reverse=True)
+        return secret_variants((*values, self._api_key.reveal()))
 
     def _take_slot(self) -> float:
         """0.0 once a slot is taken; otherwise the seconds the caller would still have to wait."""
@@ -368,27 +362,8 @@ class NamecheapClient:
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_endpoint(endpoint_url: str) -> str:
-    if not isinstance(endpoint_url, str) or not endpoint_url.strip():
-        raise ValueError("Namecheap endpoint_url must be an http(s) URL")
-    url = endpoint_url.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("Namecheap endpoint_url must be an http(s) URL")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("Namecheap endpoint_url must not carry credentials")
-    if parts.query or parts.fragment:
-        raise ValueError("Namecheap endpoint_url must not have a query string or fragment")
-    return url
 
 
-
-
-def _timeout_pair(timeout) -> tuple[float, float]:
-    if isinstance(timeout, (int, float)):
-        return (float(timeout), float(timeout))
-    connect, read = timeout
-    return (float(connect), float(read))
 
 
 def _local(outcome: Outcome, message: str, **extra) -> ChangeResult:
@@ -451,13 +426,6 @@ class _ResetReading(_Reading):
                     email=email or None)
 
 
-def _parse(body: bytes) -> Element:
-    root = safe_xml.fromstring(body, forbid_dtd=True)
-    for element in root.iter():
-        if isinstance(element.tag, str):
-            element.tag = element.tag.rsplit("}", 1)[-1]
-    return root
-
 
 def _attrs(element: Element) -> dict[str, str]:
     """Attributes with namespace-free, lower-case names (Namecheap's casing varies)."""
@@ -494,7 +462,7 @@ def _classify(answer: HttpAnswer, secrets: list[str], reading: _Reading, attempt
             **unknown,
         )
     try:
-        root = _parse(answer.body.strip())
+        root = parse_xml(answer.body.strip())
     except DefusedXmlException:
         return ChangeResult(
             message=f"{PROVIDER}'s answer declared a DTD or entities and was refused; {reading.verify}.",
