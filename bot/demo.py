@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 
@@ -34,8 +35,19 @@ class DemoFailed(Exception):
     pass
 
 
+def _printer() -> Callable[[str], None]:
+    lock = threading.Lock()  # the simulated Slack reports from several threads
+
+    def out(line: str) -> None:
+        with lock:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    return out
+
+
 def run_demo(out: Callable[[str], None] | None = None) -> int:
-    out = out or (lambda line: print(line, flush=True))
+    out = out or _printer()
     logs.configure(logging.WARNING)
     started = time.monotonic()
     try:

@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -419,6 +420,11 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
+_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+
+
 def _one_line(text: str, limit: int = 400) -> str:
     flat = " | ".join(part.strip() for part in str(text).splitlines() if part.strip())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -744,6 +750,7 @@ class SlackSim:
         return f"{int(self.clock())}.{secrets.token_hex(4)}"
 
     def _say(self, line: str) -> None:
+        line = self._as_seen(line)
         with self._cond:
             self._transcript.append(line)
             self._bump()
@@ -753,6 +760,12 @@ class SlackSim:
                 listener(line)
             except Exception:  # a printing problem must not break the simulation
                 pass
+
+    def _as_seen(self, text: str) -> str:
+        """mrkdwn as a person reads it: @names for mentions, dates in their fallback form, no *bold* stars."""
+        text = _DATE.sub(lambda m: m.group(1), text)
+        text = _MENTION.sub(lambda m: "@" + self._users.get(m.group(1), {}).get("name", m.group(1)), text)
+        return _BOLD.sub(lambda m: m.group(1), text)
 
     def _where(self, channel: str) -> str:
         if channel in self._dm_owner:
