@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.domain import DomainError
 from bot.workflow import ResetWorkflow
 from handlers import blocks
+from handlers.home import publish_home
 from handlers.ids import Ids
 from handlers.notifier import SlackNotifier
 
@@ -36,7 +37,7 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
         if user_id:
             notifier.direct_message(user_id, text)
 
-    def decide(body, respond, verb) -> None:
+    def decide(body, respond, client, verb) -> None:
         user_id = body.get("user", {}).get("id")
         request_id = _button_value(body)
         try:
@@ -45,16 +46,21 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
             verb(request_id, user_id)
         except DomainError as refusal:
             tell_clicker(body, respond, str(refusal))
+        if (body.get("view") or {}).get("type") == "home" and isinstance(user_id, str):
+            try:
+                publish_home(client, workflow, user_id)  # the clicked card leaves "waiting for your approval"
+            except DomainError:
+                pass
 
     @app.action(Ids.APPROVE.value)
-    def handle_approve_click(ack, body, respond):
+    def handle_approve_click(ack, body, respond, client):
         ack()
-        decide(body, respond, workflow.approve)
+        decide(body, respond, client, workflow.approve)
 
     @app.action(Ids.DENY.value)
-    def handle_deny_click(ack, body, respond):
+    def handle_deny_click(ack, body, respond, client):
         ack()
-        decide(body, respond, workflow.deny)
+        decide(body, respond, client, workflow.deny)
 
     @app.action(Ids.REVEAL.value)
     def handle_reveal_click(ack, body, client, respond):

@@ -9,6 +9,12 @@ from bot.workflow import ResetWorkflow
 from handlers import blocks
 
 
+def publish_home(client, workflow: ResetWorkflow, user_id: str) -> None:
+    home = workflow.home_for(user_id)
+    can_request = any(Role.REQUESTER in roles for roles in home.roles.values())
+    client.views_publish(user_id=user_id, view=blocks.home_view(home.requests, home.waiting, can_request))
+
+
 def register(app: App, workflow: ResetWorkflow) -> None:
     @app.event("app_home_opened")
     def handle_app_home_opened(event, body, client):
@@ -19,8 +25,6 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         try:
             if isinstance(event_id, str) and not workflow.first_sighting(event_id):
                 return  # an Events API retry of a delivery we already handled
-            home = workflow.home_for(user_id)
+            publish_home(client, workflow, user_id)
         except DomainError:
             return
-        can_request = any(Role.REQUESTER in roles for roles in home.roles.values())
-        client.views_publish(user_id=user_id, view=blocks.home_view(home.requests, home.waiting, can_request))

@@ -151,3 +151,4 @@ def test_app_home_shows_requests_and_what_waits(bot_over_socket):
     sim.click(APPROVER, "Approve", in_home=True)
     sim.wait_for(lambda: any("Reveal password" in m.buttons for m in sim.dm_messages(ENGINEER)), timeout=10,
                  message="approval from the Home tab did not execute")
+    sim.wait_for(lambda: "Approve" not in sim.home(APPROVER).buttons, message="Home tab still offers the approval")
