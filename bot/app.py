@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 import handlers
 from bot.config import Settings
 from bot.domain import Provider
+from bot.providers._http import pooled_session
 from bot.providers.gateway import MofhGateway, NamecheapGateway, ProviderGateway
 from bot.providers.mofh import MofhClient
 from bot.providers.namecheap import NamecheapClient
@@ -132,11 +133,12 @@ def make_providers(settings: Settings, sessions, clock: Callable[[], datetime]) 
     providers: dict[Provider, ProviderGateway] = {}
     if settings.mofh:
         cfg = settings.mofh
-        providers[Provider.MOFH] = MofhGateway(MofhClient(cfg.api_url, cfg.api_username, cfg.api_password))
+        providers[Provider.MOFH] = MofhGateway(MofhClient(cfg.api_url, cfg.api_username, cfg.api_password,
+                                                          session=pooled_session(PROVIDER_WORKERS)))
     if settings.namecheap:
         cfg = settings.namecheap
         client = NamecheapClient(cfg.api_url, cfg.api_user, cfg.api_key, cfg.client_ip,
-                                 budget=DatabaseCallBudget(sessions, clock))
+                                 session=pooled_session(PROVIDER_WORKERS), budget=DatabaseCallBudget(sessions, clock))
         providers[Provider.NAMECHEAP] = NamecheapGateway(client)
     return providers
 

@@ -15,14 +15,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from slack_bolt.adapter.socket_mode import SocketModeHandler
-
 from bot import logs
 from bot.app import build_runtime
 from bot.config import MofhSettings, NamecheapSettings, Settings
 from bot.domain import Role
 from bot.providers.sandbox import Sandbox, default_seed
 from bot.secret import Secret
+from bot.server import socket_mode_handler
 from bot.slack_sim import SlackSim
 
 ENGINEER, APPROVER = "U0ENGINEER1", "U0APPROVER1"
@@ -90,7 +89,7 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
         out("resetbot demo: sandbox providers at " f"{sandbox.mofh_url} and {sandbox.namecheap_url}; "
             f"simulated Slack at {sim.api_url}")
         runtime = build_runtime(settings, http=False)
-        handler = SocketModeHandler(runtime.app, "xapp-demo")
+        handler = socket_mode_handler(runtime.app, "xapp-demo")
         try:
             runtime.workflow.grant(ENGINEER, Role.REQUESTER, None, actor="demo")
             runtime.workflow.grant(APPROVER, Role.APPROVER, None, actor="demo")

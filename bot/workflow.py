@@ -312,12 +312,12 @@ class ResetWorkflow:
 
     # --- deciding ------------------------------------------------------------------------------
 
-    def approve(self, request_id: str, approver_id: str) -> RequestView:
+    def approve(self, request_id: str, approver_id: str, seen_card: MessageRef | None = None) -> RequestView:
         """Win the compare-and-set PENDING → EXECUTING, then run the provider call in the background."""
         now = self.clock()
         expired = None
         with transaction(self.sessions) as session:
-            request = self._get(session, request_id)
+            request = self._adopt_card(session, self._get(session, request_id), seen_card)
             decision = self._decision(session, approver_id, request, now, "approve")
             if not decision.allowed:
                 expired = self._expire_if_due(session, request, now)
@@ -352,11 +352,11 @@ class ResetWorkflow:
         self._run_in_background(self.execute, request.id, self.replica_id)
         return request
 
-    def deny(self, request_id: str, approver_id: str) -> RequestView:
+    def deny(self, request_id: str, approver_id: str, seen_card: MessageRef | None = None) -> RequestView:
         now = self.clock()
         expired = None
         with transaction(self.sessions) as session:
-            request = self._get(session, request_id)
+            request = self._adopt_card(session, self._get(session, request_id), seen_card)
             decision = self._decision(session, approver_id, request, now, "deny")
             if decision.allowed:
                 won = repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.DENIED,
@@ -377,6 +377,13 @@ class ResetWorkflow:
         if not decision.allowed:
             raise NotAllowed(decision.reason)
         self._notify_final(request)
+        return request
+
+    def _adopt_card(self, session, request: RequestView, seen_card: MessageRef | None) -> RequestView:
+        """A click can arrive before announce() has stored the card it was made on."""
+        if request.card is None and seen_card is not None:
+            repo.set_fields(session, request.id, card_channel=seen_card.channel, card_ts=seen_card.ts)
+            return repo.get_request(session, request.id)
         return request
 
     def _decision(self, session, user_id: str, request: RequestView, now: datetime, verb: str) -> Decision:

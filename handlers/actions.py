@@ -7,7 +7,7 @@ import logging
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.domain import DomainError
+from bot.domain import DomainError, MessageRef
 from bot.workflow import ResetWorkflow
 from handlers import blocks
 from handlers.home import publish_home
@@ -23,6 +23,17 @@ def _button_value(body: dict) -> str | None:
         return None
     value = actions[0].get("value")
     return value if isinstance(value, str) and len(value) <= 100 else None
+
+
+def _clicked_message(body: dict) -> MessageRef | None:
+    """The card that was clicked: lets a click that beats the card's own bookkeeping still update it."""
+    container = body.get("container")
+    if not isinstance(container, dict) or container.get("type") != "message":
+        return None
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    if isinstance(channel, str) and isinstance(ts, str) and len(channel) < 32 and len(ts) < 32:
+        return MessageRef(channel, ts)
+    return None
 
 
 def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
@@ -43,7 +54,7 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
         try:
             if request_id is None:
                 raise DomainError("This button does not name a reset request.")
-            verb(request_id, user_id)
+            verb(request_id, user_id, seen_card=_clicked_message(body))
         except DomainError as refusal:
             tell_clicker(body, respond, str(refusal))
         if (body.get("view") or {}).get("type") == "home" and isinstance(user_id, str):

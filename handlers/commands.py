@@ -45,8 +45,9 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         channel = body.get("channel_id") if isinstance(body.get("channel_id"), str) else None
         draft_id = "dr_" + secrets.token_hex(8)
         metadata = {"v": "1", "draft": draft_id, "origin_channel_id": channel or "", "requested_by": user_id}
+        # Saved first: a fast submit must find the response_url (a few ms of the trigger's 3 s).
+        workflow.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))
         client.views_open(
             trigger_id=body["trigger_id"],
             view=blocks.reset_modal(providers=providers, metadata=metadata, provider=provider, account=account),
         )
-        workflow.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))

@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as safe_xml
 import requests
+import requests.adapters
 from requests.exceptions import (
     ChunkedEncodingError,
     ConnectTimeout,
@@ -56,6 +57,15 @@ class HttpAnswer:
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
+
+
+def pooled_session(connections: int) -> requests.Session:
+    """A session whose connection pool matches how many calls may run at once."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=connections)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def require_tls_verification(session: requests.Session) -> None:

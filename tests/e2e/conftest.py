@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from wsgiref.simple_server import make_server
 
 import pytest
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import Runtime, build_runtime
 from bot.config import MofhSettings, NamecheapSettings, Settings
 from bot.domain import Role
 from bot.providers.sandbox import Sandbox, default_seed
 from bot.secret import Secret
-from bot.server import _QuietHandler, _Server, make_wsgi_app
+from bot.server import _QuietHandler, _Server, make_wsgi_app, socket_mode_handler
 from bot.slack_sim import SlackSim
 
 ENGINEER, APPROVER, APPROVER2, OUTSIDER = "U0ENGINEER1", "U0APPROVER1", "U0APPROVER2", "U0OUTSIDER1"
@@ -100,7 +99,7 @@ def bot_over_socket(database_url):
     sim, sandbox = _world()
     runtime = build_runtime(make_settings(sim, sandbox, database_url))
     _grant(runtime)
-    handler = SocketModeHandler(runtime.app, "xapp-test")
+    handler = socket_mode_handler(runtime.app, "xapp-test")
     handler.connect()
     sim.wait_for_connections(1, timeout=10)
     try:

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import build_runtime
 from bot.domain import Status
+from bot.server import socket_mode_handler
 from tests.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER, HELPDESK, Bot, _grant, _world, make_settings
 
@@ -85,7 +85,7 @@ def test_database_outage_gets_a_clear_answer_and_recovers_without_restart():
     sim, sandbox = _world()
     runtime = build_runtime(make_settings(sim, sandbox, proxied))
     _grant(runtime)
-    handler = SocketModeHandler(runtime.app, "xapp-test")
+    handler = socket_mode_handler(runtime.app, "xapp-test")
     handler.connect()
     sim.wait_for_connections(1, timeout=10)
     bot = Bot(sim, sandbox, runtime, proxied)
