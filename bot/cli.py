@@ -10,6 +10,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -250,6 +251,10 @@ def _run(args) -> int:
     if problems:
         raise ConfigError(problems)
     logs.configure()
+    # From here the secrets live in Settings only: child processes do not inherit them, and
+    # Bolt, which also reads SLACK_BOT_TOKEN, stops warning that the client's token wins.
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+        os.environ.pop(name, None)
     from bot.app import build_runtime
     from bot.server import serve_http, serve_socket_mode
 
