@@ -8,14 +8,20 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from socketserver import ThreadingMixIn
 from urllib.parse import parse_qsl
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
 from slack_bolt.context import BoltContext
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import build_context
+from slack_bolt.response import BoltResponse
+from slack_sdk.socket_mode.request import SocketModeRequest
+
+from handlers.guard import problem_with, response_hosts_for
 
 log = logging.getLogger("resetbot")
 MAX_BODY = 1 << 20
@@ -42,7 +48,34 @@ def socket_mode_handler(app, app_token: str) -> SocketModeHandler:
                 pass
 
     client.connect = connect_without_nagle
+
+    hosts = response_hosts_for(app)
+
+    def handle_screened(socket_client, request) -> None:
+        start = time.time()
+        send_response(socket_client, request, dispatch_envelope(app, request, hosts), start)
+
+    listeners = client.socket_mode_request_listeners
+    listeners[:] = [handle_screened if listener == handler.handle else listener for listener in listeners]
     return handler
+
+
+def dispatch_envelope(app, request: SocketModeRequest, hosts: frozenset[str]) -> BoltResponse:
+    """What Bolt's Socket Mode adapter does with an envelope, behind a screen.
+
+    Bolt builds its request and every listener argument (action, view, …) before any
+    middleware runs, and a payload of the wrong shape makes that raise. Such a payload is
+    acked (so Slack does not redeliver it) and dropped with a warning.
+    """
+    why = problem_with(request.payload, hosts)
+    if why is None:
+        try:
+            bolt_request = BoltRequest(mode="socket_mode", body=request.payload, headers=build_headers(request))
+            return app.dispatch(bolt_request)
+        except Exception as exc:
+            why = f"Bolt could not read it ({type(exc).__name__})"
+    log.warning("dropped a malformed Socket Mode envelope: %s", why)
+    return BoltResponse(status=200, body="")
 
 
 def serve_socket_mode(runtime, stop: threading.Event) -> None:
@@ -64,6 +97,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 def make_wsgi_app(runtime):
     app = runtime.app
+    hosts = response_hosts_for(app)
 
     def wsgi(environ, start_response):
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -85,9 +119,18 @@ def make_wsgi_app(runtime):
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
-        request = BoltRequest(body=raw, headers=headers, query=environ.get("QUERY_STRING", ""))
-        _repair_payload_substring(request, raw)
-        response = app.dispatch(request)
+        try:
+            request = BoltRequest(body=raw, headers=headers, query=environ.get("QUERY_STRING", ""))
+            _repair_payload_substring(request, raw)
+            why = problem_with(request.body, hosts) if request.body else None
+            response = app.dispatch(request) if why is None else None
+        except Exception as exc:  # Bolt could not read the payload (see dispatch_envelope)
+            why = f"Bolt could not read it ({type(exc).__name__})"
+            response = None
+        if response is None:
+            log.warning("dropped a malformed HTTP request: %s", why)
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"bad request"]
         out = [(k, v) for k, values in response.headers.items() for v in values]
         start_response(f"{response.status} {'OK' if response.status == 200 else 'Error'}", out)
         return [response.body.encode() if isinstance(response.body, str) else response.body]

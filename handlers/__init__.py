@@ -8,13 +8,14 @@ import secrets
 from slack_bolt import App, BoltResponse
 
 from bot.workflow import ResetWorkflow
-from handlers import actions, commands, home, views
+from handlers import actions, commands, guard, home, views
 from handlers.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 
 
 def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
+    guard.register(app)
     commands.register(app, workflow)
     views.register(app, workflow)
     actions.register(app, workflow, notifier)

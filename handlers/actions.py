@@ -38,7 +38,7 @@ def _clicked_message(body: dict) -> MessageRef | None:
 
 def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
     def tell_clicker(body: dict, respond, text: str) -> None:
-        user_id = body.get("user", {}).get("id")
+        user_id = body["user"]["id"]  # the guard middleware checked the shape
         if body.get("response_url"):
             try:
                 respond(text=text, response_type="ephemeral", replace_original=False)
@@ -49,7 +49,7 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
             notifier.direct_message(user_id, text)
 
     def decide(body, respond, client, verb) -> None:
-        user_id = body.get("user", {}).get("id")
+        user_id = body["user"]["id"]
         request_id = _button_value(body)
         try:
             if request_id is None:
@@ -76,7 +76,7 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
     @app.action(Ids.REVEAL.value)
     def handle_reveal_click(ack, body, client, respond):
         ack()
-        user_id = body.get("user", {}).get("id")
+        user_id = body["user"]["id"]
         token = _button_value(body)
         try:
             if token is None:

@@ -141,7 +141,7 @@ def reset_modal(*, providers: list[Provider], metadata: dict, provider: Provider
         "title": _text("Reset hosting password"),
         "submit": _text("Request reset"),
         "close": _text("Cancel"),
-        "private_metadata": json.dumps(metadata)[:MAX_METADATA],
+        "private_metadata": json.dumps(metadata),  # a few ids: far below Slack's 3000 characters
         "blocks": blocks,
     }
 
@@ -177,9 +177,11 @@ def parse_reset_form(view: dict) -> RequestForm:
 def parse_metadata(view: dict) -> dict:
     """private_metadata as a dict of strings; anything malformed or tampered reads as empty."""
     raw = view.get("private_metadata") if isinstance(view, dict) else None
+    if not isinstance(raw, str) or len(raw) > MAX_METADATA:
+        return {}
     try:
-        data = json.loads(raw) if isinstance(raw, str) and raw else {}
-    except ValueError:
+        data = json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}

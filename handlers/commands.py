@@ -6,6 +6,7 @@ import logging
 import secrets
 
 from slack_bolt import App
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain import DomainError, Provider
 from bot.workflow import Draft, ResetWorkflow
@@ -28,6 +29,14 @@ def parse_command_text(text: object) -> tuple[Provider | None, str | None]:
     return provider, (words[0][:64] if words else None)
 
 
+def tell(respond, text: str) -> None:
+    """An ephemeral answer through the command's response_url; a failure is logged, not raised."""
+    try:
+        respond(text=text, response_type="ephemeral")
+    except (SlackClientError, OSError, ValueError) as exc:
+        log.warning("could not answer the command through its response_url: %s", type(exc).__name__)
+
+
 def register(app: App, workflow: ResetWorkflow) -> None:
     @app.command(Ids.COMMAND.value)
     def handle_reset_password_command(ack, body, client, respond):
@@ -36,18 +45,31 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         try:
             providers = workflow.requestable_providers(user_id)
             if not providers:
-                respond(text=workflow.refusal_for_requester(user_id), response_type="ephemeral")
+                tell(respond, workflow.refusal_for_requester(user_id))
                 return
         except DomainError as refusal:
-            respond(text=str(refusal), response_type="ephemeral")
+            tell(respond, str(refusal))
             return
         provider, account = parse_command_text(body.get("text"))
         channel = body.get("channel_id") if isinstance(body.get("channel_id"), str) else None
         draft_id = "dr_" + secrets.token_hex(8)
         metadata = {"v": "1", "draft": draft_id, "origin_channel_id": channel or "", "requested_by": user_id}
-        # Saved first: a fast submit must find the response_url (a few ms of the trigger's 3 s).
-        workflow.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=blocks.reset_modal(providers=providers, metadata=metadata, provider=provider, account=account),
-        )
+        trigger_id = body.get("trigger_id")
+        if not trigger_id:
+            tell(respond, "Slack sent no way to open the form; run /reset-password again.")
+            return
+        try:
+            # Saved first: a fast submit must find the response_url (a few ms of the trigger's 3 s).
+            workflow.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))
+        except DomainError as outage:
+            tell(respond, str(outage))
+            return
+        try:
+            client.views_open(
+                trigger_id=trigger_id,
+                view=blocks.reset_modal(providers=providers, metadata=metadata, provider=provider, account=account),
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error", "an error")
+            log.warning("views.open for /reset-password failed: %s", error)
+            tell(respond, f"Slack could not open the request form ({error}); run /reset-password again.")

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt import App
+from slack_sdk.errors import SlackApiError
 
 from bot.domain import DomainError, Role
 from bot.workflow import ResetWorkflow
 from handlers import blocks
 
+log = logging.getLogger(__name__)
+
 
 def publish_home(client, workflow: ResetWorkflow, user_id: str) -> None:
     home = workflow.home_for(user_id)
     can_request = any(Role.REQUESTER in roles for roles in home.roles.values())
-    client.views_publish(user_id=user_id, view=blocks.home_view(home.requests, home.waiting, can_request))
+    try:
+        client.views_publish(user_id=user_id, view=blocks.home_view(home.requests, home.waiting, can_request))
+    except SlackApiError as exc:
+        log.warning("views.publish of the Home tab failed: %s", exc.response.get("error"))
 
 
 def register(app: App, workflow: ResetWorkflow) -> None:

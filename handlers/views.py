@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from slack_bolt import App
+from slack_sdk.errors import SlackApiError
 
 from bot.domain import DomainError, InputErrors, Method, Provider, ServiceUnavailable
 from bot.workflow import ResetWorkflow
@@ -27,27 +28,30 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         method_value = blocks.state_value(view, Ids.METHOD_BLOCK, Ids.METHOD_SELECT)
         provider = Provider(provider_value) if provider_value in set(Provider) else None
         method = Method(method_value) if method_value in set(Method) else None
-        user_id = body.get("user", {}).get("id")
+        user_id = body["user"]["id"]  # the guard middleware checked the shape
         try:
             providers = workflow.requestable_providers(user_id)
         except DomainError:
             providers = workflow.enabled_providers()
-        client.views_update(
-            view_id=view.get("id"),
-            hash=view.get("hash"),
-            # Slack keeps what was typed into inputs whose ids did not change; the initial values
-            # cover clients that do not.
-            view=blocks.reset_modal(
-                providers=providers, metadata=blocks.parse_metadata(view), provider=provider, method=method,
-                account=blocks.state_value(view, Ids.ACCOUNT_BLOCK, Ids.ACCOUNT_INPUT),
-                reason=blocks.state_value(view, Ids.REASON_BLOCK, Ids.REASON_INPUT),
-                ticket=blocks.state_value(view, Ids.TICKET_BLOCK, Ids.TICKET_INPUT),
-            ),
-        )
+        try:
+            client.views_update(
+                view_id=view.get("id"),
+                hash=view.get("hash"),
+                # Slack keeps what was typed into inputs whose ids did not change; the initial values
+                # cover clients that do not.
+                view=blocks.reset_modal(
+                    providers=providers, metadata=blocks.parse_metadata(view), provider=provider, method=method,
+                    account=blocks.state_value(view, Ids.ACCOUNT_BLOCK, Ids.ACCOUNT_INPUT),
+                    reason=blocks.state_value(view, Ids.REASON_BLOCK, Ids.REASON_INPUT),
+                    ticket=blocks.state_value(view, Ids.TICKET_BLOCK, Ids.TICKET_INPUT),
+                ),
+            )
+        except SlackApiError as exc:  # hash_conflict: a newer choice already updated the modal
+            log.warning("views.update of the request form failed: %s", exc.response.get("error"))
 
     @app.view(Ids.RESET_MODAL.value)
     def handle_reset_form_submission(ack, body, view):
-        user_id = body.get("user", {}).get("id")
+        user_id = body["user"]["id"]  # the guard middleware checked the shape
         metadata = blocks.parse_metadata(view)
         form = blocks.parse_reset_form(view)
         try:
