@@ -100,8 +100,23 @@ class RecordedCall:
         return self.response.get("error") if isinstance(self.response, dict) else None
 
 
+class _Shown:
+    """What a person sees of a message: its blocks' text (or the plain text) and its buttons."""
+
+    text: str
+    blocks: list
+
+    @property
+    def visible_text(self) -> str:
+        return render_text(self.blocks) if self.blocks else (self.text or "")
+
+    @property
+    def buttons(self) -> list[str]:
+        return [_plain(b.get("text")) for _, b in _iter_buttons(self.blocks)]
+
+
 @dataclass
-class Message:
+class Message(_Shown):
     channel: str
     ts: str
     user: str  # the bot's user id for bot messages, else the person's id
@@ -112,17 +127,9 @@ class Message:
     edits: list = field(default_factory=list)  # earlier versions: {"text", "blocks", "replaced_at"}
     deleted: bool = False
 
-    @property
-    def visible_text(self) -> str:
-        return render_text(self.blocks) if self.blocks else (self.text or "")
-
-    @property
-    def buttons(self) -> list[str]:
-        return [_plain(b.get("text")) for _, b in _iter_buttons(self.blocks)]
-
 
 @dataclass
-class Ephemeral:
+class Ephemeral(_Shown):
     channel: str
     user: str
     text: str
@@ -130,14 +137,6 @@ class Ephemeral:
     ts: str = ""
     source: str = "chat.postEphemeral"  # or "response_url" / "ack"
     deleted: bool = False
-
-    @property
-    def visible_text(self) -> str:
-        return render_text(self.blocks) if self.blocks else (self.text or "")
-
-    @property
-    def buttons(self) -> list[str]:
-        return [_plain(b.get("text")) for _, b in _iter_buttons(self.blocks)]
 
 
 @dataclass
