@@ -610,7 +610,8 @@ class ResetWorkflow:
             self._notify_final(request)
         for request in reveals:
             self.notifier.update_reveal(request)
-        return len(touched) + len(reveals) + self.recover_executions() + self.repost_missing_cards()
+        return (len(touched) + len(reveals) + self.recover_executions() + self.repost_missing_cards()
+                + self.resend_missing_reveals())
 
     def repost_missing_cards(self, grace: timedelta | None = None) -> int:
         """A card Slack refused to post (5xx, outage) is posted again, so no request waits unseen."""
@@ -625,6 +626,22 @@ class ResetWorkflow:
                 with transaction(self.sessions) as session:
                     repo.set_fields(session, request.id, card_channel=card.channel, card_ts=card.ts)
         return posted
+
+    def resend_missing_reveals(self, grace: timedelta | None = None) -> int:
+        """A replica that died between recording success and sending the DM leaves a password
+        nobody can reveal: a live replica sends the Reveal button (the same one-time token)."""
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            cutoff = now - (CARD_GRACE if grace is None else grace)
+            waiting = [repo.get_request(session, rid) for rid in repo.reveals_without_dm(session, cutoff, now)]
+        sent = 0
+        for request in waiting:
+            dm = self.notifier.send_reveal(request)
+            if dm is not None:
+                sent += 1
+                with transaction(self.sessions) as session:
+                    repo.set_fields(session, request.id, dm_channel=dm.channel, dm_ts=dm.ts)
+        return sent
 
     def recover_executions(self) -> int:
         now = self.clock()

@@ -241,6 +241,16 @@ def pending_without_card(session: Session, created_before: datetime, limit: int 
     return list(session.scalars(_claimable(query, session)))
 
 
+def reveals_without_dm(session: Session, finished_before: datetime, now: datetime, limit: int = 20) -> list[str]:
+    query = (
+        select(ResetRequest.id)
+        .where(ResetRequest.reveal_state == RevealState.READY.value, ResetRequest.dm_ts.is_(None),
+               ResetRequest.updated_at <= finished_before, ResetRequest.reveal_expires_at > now)
+        .limit(limit)
+    )
+    return list(session.scalars(_claimable(query, session)))
+
+
 def executions_with_lapsed_lease(session: Session, now: datetime, limit: int = 50) -> list[str]:
     query = (
         select(ResetRequest.id)

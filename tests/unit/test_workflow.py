@@ -349,3 +349,17 @@ def test_a_card_slack_refused_is_posted_by_the_sweep(workflow, notifier, clock):
     clock.advance(16)
     workflow.sweep()
     assert workflow.get(request.id).card is not None
+
+
+def test_a_reveal_dm_lost_to_a_crash_is_sent_by_the_sweep(workflow, notifier, clock):
+    notifier.send_reveal, original = (lambda request: None), notifier.send_reveal  # the replica died before the DM
+    request = submit(workflow)
+    workflow.approve(request.id, APPROVER)
+    assert workflow.get(request.id).dm is None
+    notifier.send_reveal = original
+    assert workflow.resend_missing_reveals() == 0  # not before the grace period
+    clock.advance(16)
+    workflow.sweep()
+    done = workflow.get(request.id)
+    assert done.dm is not None and done.reveal_state is RevealState.READY
+    assert [kind for kind in notifier.kinds() if kind == "send_reveal"] == ["send_reveal"]
