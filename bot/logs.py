@@ -1,41 +1,27 @@
 """Logging that cannot leak a secret (security.md §5).
 
 Chatty libraries are held at WARNING (slack_sdk logs request and response bodies at DEBUG,
-SQLAlchemy bound parameters at INFO), and a filter on every handler masks secret-looking
-key=value pairs and every live secret value registered with `remember_secret`.
+SQLAlchemy bound parameters at INFO), and a filter on our handler masks secret-looking
+key=value pairs and Slack tokens, as a second line behind never logging them at all.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 
 from bot.secret import MASK
 
 _KEYS = r"(?:password|pass|newpassword|oldpassword|resetcode|reset_code|apikey|api_key|token|secret|signing_secret)"
 _PAIR = re.compile(rf"(?i)(\b{_KEYS}\b\s*[=:]\s*['\"]?)([^\s&'\",}}]+)")
 _TOKENS = re.compile(r"\bx(?:ox[abprs]|app)-[A-Za-z0-9-]+")
-_live: set[str] = set()
-_lock = threading.Lock()
 
 QUIET = ("slack_sdk", "slack_bolt", "sqlalchemy.engine", "urllib3", "websockets", "alembic")
 
 
 def redact(text: str) -> str:
     text = _PAIR.sub(lambda m: m.group(1) + MASK, text)
-    text = _TOKENS.sub(MASK, text)
-    with _lock:
-        values = sorted(_live, key=len, reverse=True)
-    for value in values:
-        text = text.replace(value, MASK)
-    return text
-
-
-def remember_secret(value: str) -> None:
-    if value and len(value) >= 6:
-        with _lock:
-            _live.add(value)
+    return _TOKENS.sub(MASK, text)
 
 
 class RedactingFilter(logging.Filter):
