@@ -14,11 +14,15 @@ import pytest
 from bot.config import Settings
 
 
-def resetbot(*args, env=None, tmp_path=None, input_text=None):
+SEAL_KEY = "ZmFrZS1zZWFsLWtleS1mb3ItdGVzdHMtMzItYnl0ZXM="
+
+
+def resetbot(*args, env=None, db=None, input_text=None):
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MOFH_", "NAMECHEAP_",
                                                                               "RESETBOT_", "DATABASE_URL"))}
-    if tmp_path is not None:
-        environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'bot.db'}"
+    if db is not None:
+        environment["DATABASE_URL"] = db
+        environment["RESETBOT_SEAL_KEY"] = SEAL_KEY
     environment.update(env or {})
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=environment, capture_output=True, text=True,
                           timeout=60, input=input_text)
@@ -30,15 +34,15 @@ def test_help_lists_every_command():
         assert command in out
 
 
-def test_roles_grant_list_revoke_on_a_fresh_database(tmp_path):
-    assert resetbot("roles", "grant", "U0ENGINEER1", "requester", tmp_path=tmp_path).returncode == 0
+def test_roles_grant_list_revoke_on_a_fresh_database(tmp_path, database_url):
+    assert resetbot("roles", "grant", "U0ENGINEER1", "requester", db=database_url).returncode == 0
     assert resetbot("roles", "grant", "U0APPROVER1", "approver", "--provider", "mofh",
-                    tmp_path=tmp_path).returncode == 0
-    listed = resetbot("roles", "list", tmp_path=tmp_path).stdout
+                    db=database_url).returncode == 0
+    listed = resetbot("roles", "list", db=database_url).stdout
     assert "U0ENGINEER1\trequester\t*" in listed and "U0APPROVER1\tapprover\tmofh" in listed
-    assert resetbot("roles", "revoke", "U0ENGINEER1", "requester", tmp_path=tmp_path).returncode == 0
-    assert "U0ENGINEER1" not in resetbot("roles", "list", tmp_path=tmp_path).stdout
-    audit = [json.loads(line) for line in resetbot("audit", "export", tmp_path=tmp_path).stdout.splitlines()]
+    assert resetbot("roles", "revoke", "U0ENGINEER1", "requester", db=database_url).returncode == 0
+    assert "U0ENGINEER1" not in resetbot("roles", "list", db=database_url).stdout
+    audit = [json.loads(line) for line in resetbot("audit", "export", db=database_url).stdout.splitlines()]
     assert [e["action"] for e in audit] == ["role_granted", "role_granted", "role_revoked"]
 
 
@@ -52,50 +56,50 @@ def test_roles_grant_list_revoke_on_a_fresh_database(tmp_path):
         (("accounts", "import", "/nonexistent.csv"), "FILE"),
     ],
 )
-def test_operator_mistakes_get_one_line_and_exit_2(tmp_path, args, names):
-    result = resetbot(*args, tmp_path=tmp_path)
+def test_operator_mistakes_get_one_line_and_exit_2(tmp_path, args, names, database_url):
+    result = resetbot(*args, db=database_url)
     assert result.returncode == 2
     assert names in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_accounts_import_and_list(tmp_path):
+def test_accounts_import_and_list(tmp_path, database_url):
     good = tmp_path / "accounts.csv"
     good.write_text("account_key,vpanel_username,domain\nwebq7k2m,abcd_40312277,shop.example.net\nab12,abcd_1234567,\n")
-    assert resetbot("accounts", "import", str(good), tmp_path=tmp_path).stdout.strip() == "imported 2 accounts"
-    listed = resetbot("accounts", "list", tmp_path=tmp_path).stdout
+    assert resetbot("accounts", "import", str(good), db=database_url).stdout.strip() == "imported 2 accounts"
+    listed = resetbot("accounts", "list", db=database_url).stdout
     assert "webq7k2m\tabcd_40312277\tshop.example.net" in listed
     bad = tmp_path / "bad.csv"
     bad.write_text("account_key,vpanel_username,domain\nabcd_40312277,abcd_40312277,\n")
-    result = resetbot("accounts", "import", str(bad), tmp_path=tmp_path)
+    result = resetbot("accounts", "import", str(bad), db=database_url)
     assert result.returncode == 2 and "line 2" in result.stderr
-    assert "abcd_40312277" not in resetbot("accounts", "list", tmp_path=tmp_path).stdout.split("\t")[0]
+    assert "abcd_40312277" not in resetbot("accounts", "list", db=database_url).stdout.split("\t")[0]
 
 
-def test_audit_export_csv(tmp_path):
-    resetbot("roles", "grant", "U0ENGINEER1", "admin", tmp_path=tmp_path)
-    rows = list(csv.DictReader(io.StringIO(resetbot("audit", "export", "--format", "csv", tmp_path=tmp_path).stdout)))
+def test_audit_export_csv(tmp_path, database_url):
+    resetbot("roles", "grant", "U0ENGINEER1", "admin", db=database_url)
+    rows = list(csv.DictReader(io.StringIO(resetbot("audit", "export", "--format", "csv", db=database_url).stdout)))
     assert rows[0]["action"] == "role_granted" and json.loads(rows[0]["detail"])["role"] == "admin"
 
 
-def test_check_names_each_problem_variable(tmp_path):
-    result = resetbot("check", tmp_path=tmp_path, env={"RESETBOT_REVEAL_TTL": "soon", "MOFH_API_USERNAME": "r"})
+def test_check_names_each_problem_variable(tmp_path, database_url):
+    result = resetbot("check", db=database_url, env={"RESETBOT_REVEAL_TTL": "soon", "MOFH_API_USERNAME": "r"})
     assert result.returncode == 2
     for name in ("RESETBOT_REVEAL_TTL", "MOFH_API_PASSWORD", "SLACK_BOT_TOKEN", "RESETBOT_APPROVALS_CHANNEL"):
         assert name in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_check_passes_with_a_full_configuration(tmp_path):
+def test_check_passes_with_a_full_configuration(tmp_path, database_url):
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "RESETBOT_APPROVALS_CHANNEL": "C0APPROVALS",
            "MOFH_API_USERNAME": "r", "MOFH_API_PASSWORD": "p"}
-    result = resetbot("check", tmp_path=tmp_path, env=env)
+    result = resetbot("check", db=database_url, env=env)
     assert result.returncode == 0, result.stderr
     assert "providers enabled: mofh" in result.stdout
 
 
-def test_run_without_configuration_exits_2_naming_the_variables(tmp_path):
-    result = resetbot("run", tmp_path=tmp_path)
+def test_run_without_configuration_exits_2_naming_the_variables(tmp_path, database_url):
+    result = resetbot("run", db=database_url)
     assert result.returncode == 2 and "SLACK_BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -110,3 +114,11 @@ def test_settings_never_show_secrets_in_repr():
     settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-ZZZsentinel", "MOFH_API_USERNAME": "r",
                                   "MOFH_API_PASSWORD": "ZZZmofhsecret"})
     assert "ZZZ" not in repr(settings)
+
+
+def test_unreachable_or_wrong_database_is_one_line_naming_database_url():
+    closed = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    for url in (closed, "mysql://x/y"):
+        result = resetbot("roles", "list", db=url)
+        assert result.returncode == 2 and "DATABASE_URL" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
