@@ -161,3 +161,17 @@ def test_app_home_shows_requests_and_what_waits(bot_over_socket):
     sim.wait_for(lambda: any("Reveal password" in m.buttons for m in sim.dm_messages(ENGINEER)), timeout=10,
                  message="approval from the Home tab did not execute")
     sim.wait_for(lambda: "Approve" not in sim.home(APPROVER).buttons, message="Home tab still offers the approval")
+
+
+def test_an_unexpected_failure_while_submitting_keeps_the_modal_open_with_an_error_id(bot_over_socket, monkeypatch,
+                                                                                        caplog):
+    bot, sim = bot_over_socket, bot_over_socket.sim
+
+    def broken_submit(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(bot.workflow, "submit", broken_submit)
+    ack = bot.request_mofh()
+    assert ack.errors and "error id" in ack.errors["reason_block"]
+    assert sim.current_view(ENGINEER) is not None and sim.messages(APPROVALS) == []
+    assert any("unhandled RuntimeError" in r.getMessage() for r in caplog.records)
