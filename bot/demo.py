@@ -142,9 +142,13 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
     check(after != before and after in modal.visible_text, "the revealed password is not the one now set")
     sim.wait_for(lambda: "Reveal password" not in sim.dm_messages(ENGINEER)[-1].buttons,
                  message="the DM still offers the reveal")
+    sim.click(ENGINEER, "I told the customer", in_dm=True)
+    sim.wait_for(lambda: "You confirmed telling the customer" in sim.dm_messages(ENGINEER)[-1].visible_text,
+                 message="the confirmation that the customer was told was not recorded")
     out("")
     return ["MyOwnFreeHost: vPanel username translated, self-approval refused, password changed at the sandbox",
-            "the new password was shown once, to the requester only, in a modal; the DM lost its button"]
+            "the new password was shown once, to the requester only, in a modal; the DM lost its button",
+            "sam confirmed telling the customer (audited, ASVS V6.3.6)"]
 
 
 def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:

@@ -134,6 +134,7 @@ class RequestView:
     response_url: str | None = None
     response_url_expires_at: datetime | None = None
     email: str | None = None  # Namecheap: where the reset link went
+    customer_informed_at: datetime | None = None  # the engineer confirmed telling the customer
 
     @property
     def provider_label(self) -> str:

@@ -569,6 +569,20 @@ class ResetWorkflow:
         self.notifier.update_reveal(request)
         return request
 
+    def customer_informed(self, request_id: str, user_id: str) -> RequestView:
+        """The engineer confirms the customer was told and asked to change the password (ASVS V6.3.6)."""
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            request = self._get(session, request_id)
+            if not repo.mark_customer_informed(session, request.id, requester_id=user_id, now=now):
+                if user_id != request.requester_id:
+                    raise NotAllowed("Only the engineer who asked for this reset can confirm that.")
+                raise NotAllowed("This was already confirmed.")
+            request = repo.get_request(session, request.id)
+            repo.add_audit(session, at=now, action="customer_informed", actor_id=user_id, request=request)
+        self.notifier.update_reveal(request)
+        return request
+
     def abandon_reveal(self, token: str) -> None:
         """The modal could not be shown: the reveal is not used up."""
         with transaction(self.sessions) as session:

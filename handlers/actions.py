@@ -73,6 +73,12 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
         ack()
         decide(body, respond, client, workflow.deny)
 
+    @app.action(Ids.CUSTOMER_INFORMED.value)
+    def handle_customer_informed_click(ack, body, respond, client):
+        ack()
+        decide(body, respond, client, lambda request_id, user_id, seen_card: workflow.customer_informed(
+            request_id, user_id))
+
     @app.action(Ids.REVEAL.value)
     def handle_reveal_click(ack, body, client, respond):
         ack()

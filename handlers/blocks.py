@@ -332,14 +332,26 @@ def reveal_dm(request: RequestView) -> tuple[str, list[dict]]:
 
 
 def reveal_dm_after(request: RequestView) -> tuple[str, list[dict]]:
-    if request.reveal_state is RevealState.REVEALED:
-        words = (f"The new password for `{escape(request.account)}` at {request.provider_label} was revealed to you "
-                 "and is no longer stored.")
+    where = f"`{escape(request.account)}` at {request.provider_label}"
+    if request.reveal_state is not RevealState.REVEALED:
+        words = (f"The new password for {where} was not revealed in time and has been destroyed. "
+                 "Ask for a new reset if it is still needed.")
+        blocks_ = [{"type": "section", "block_id": f"reveal_done_{request.id}_expired", "text": _md(words)}]
+    elif request.customer_informed_at is None:
+        words = (f"The new password for {where} was revealed to you and is no longer stored. "
+                 "Give it to the customer, ask them to change it at first login, then confirm below.")
+        blocks_ = [
+            {"type": "section", "block_id": f"reveal_done_{request.id}", "text": _md(words)},
+            {"type": "actions", "block_id": f"informed_actions_{request.id}", "elements": [
+                {"type": "button", "action_id": Ids.CUSTOMER_INFORMED, "value": request.id,
+                 "text": _text("I told the customer")},
+            ]},
+        ]
     else:
-        words = (f"The new password for `{escape(request.account)}` at {request.provider_label} was not revealed in "
-                 "time and has been destroyed. Ask for a new reset if it is still needed.")
-    return words.replace("`", ""), [{"type": "section", "block_id": f"reveal_done_{request.id}_{request.reveal_state}",
-                                     "text": _md(words)}]
+        words = (f"The new password for {where} was revealed to you and is no longer stored. "
+                 f"You confirmed telling the customer {when(request.customer_informed_at)}.")
+        blocks_ = [{"type": "section", "block_id": f"reveal_done_{request.id}_informed", "text": _md(words)}]
+    return words.replace("`", ""), blocks_
 
 
 def reveal_modal(request: RequestView, password: Secret) -> dict:

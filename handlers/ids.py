@@ -24,6 +24,7 @@ class Ids(StrEnum):
     APPROVE = "approve_reset"
     DENY = "deny_reset"
     REVEAL = "reveal_secret"
+    CUSTOMER_INFORMED = "customer_informed"
 
 
 # Which modal block shows the error for each workflow form field.

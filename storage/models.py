@@ -103,6 +103,7 @@ class ResetRequest(Base):
     reveal_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     reveal_expires_at: Mapped[datetime | None] = _ts()
     reveal_claimed_at: Mapped[datetime | None] = _ts()
+    customer_informed_at: Mapped[datetime | None] = _ts()
 
 
 class AuditEvent(Base):

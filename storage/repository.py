@@ -278,6 +278,16 @@ def execution_attempts(session: Session, request_id: str) -> int:
     return session.scalar(select(ResetRequest.execution_attempts).where(ResetRequest.id == request_id)) or 0
 
 
+def mark_customer_informed(session: Session, request_id: str, *, requester_id: str, now: datetime) -> bool:
+    result = session.execute(
+        update(ResetRequest)
+        .where(ResetRequest.id == request_id, ResetRequest.requester_id == requester_id,
+               ResetRequest.status == Status.SUCCEEDED.value, ResetRequest.customer_informed_at.is_(None))
+        .values(customer_informed_at=now)
+    )
+    return result.rowcount == 1
+
+
 def renew_lease(session: Session, request_id: str, *, owner: str, until: datetime) -> bool:
     result = session.execute(
         update(ResetRequest)
@@ -342,6 +352,7 @@ def to_view(row: ResetRequest) -> RequestView:
         response_url=row.response_url,
         response_url_expires_at=row.response_url_expires_at,
         email=row.email,
+        customer_informed_at=row.customer_informed_at,
     )
 
 

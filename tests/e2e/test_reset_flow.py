@@ -27,8 +27,14 @@ def test_whole_flow_request_approve_reveal_once(bot_over_socket):
     modal = sim.wait_for(lambda: next((v for v in sim.views(ENGINEER) if v.title == "New password"), None),
                          message="no reveal modal")
     assert new_password in modal.visible_text
-    sim.wait_for(lambda: sim.dm_messages(ENGINEER)[-1].buttons == [], message="DM still offers the reveal")
+    sim.wait_for(lambda: sim.dm_messages(ENGINEER)[-1].buttons == ["I told the customer"],
+                 message="DM still offers the reveal")
     assert len(bot.mofh_passwd_calls()) == 1
+    sim.click(ENGINEER, "I told the customer", in_dm=True)
+    sim.wait_for(lambda: "You confirmed telling the customer" in sim.dm_messages(ENGINEER)[-1].visible_text,
+                 message="confirmation not recorded in the DM")
+    assert sim.dm_messages(ENGINEER)[-1].buttons == []
+    assert "customer_informed" in [r.action for r in bot.workflow.audit_trail()]
 
 
 def test_requester_without_role_is_told_ephemerally(bot_over_socket):
