@@ -72,7 +72,7 @@ class Notifier(Protocol):
     """What the workflow tells people. Implemented with Slack in handlers/notifier.py."""
 
     def post_card(self, request: RequestView) -> MessageRef | None: ...
-    def update_card(self, request: RequestView) -> None: ...
+    def update_card(self, request: RequestView, context: str | None = None) -> None: ...
     def tell_requester(self, request: RequestView) -> None: ...
     def send_reveal(self, request: RequestView) -> MessageRef | None: ...
     def update_reveal(self, request: RequestView) -> None: ...
@@ -236,8 +236,27 @@ class ResetWorkflow:
             with transaction(self.sessions) as session:
                 repo.set_fields(session, request.id, card_channel=card.channel, card_ts=card.ts)
                 request = repo.get_request(session, request.id)
+            self._run_in_background(self._add_account_context, request.id)
         self.notifier.tell_requester(request)
         return request
+
+    def _add_account_context(self, request_id: str) -> None:
+        """Show approvers what the provider says of the account (read-only), while the card waits."""
+        with transaction(self.sessions) as session:
+            request = repo.get_request(session, request_id)
+            vpanel = repo.vpanel_for_key(session, request.account) if request else None
+        gateway = self.providers.get(request.provider) if request else None
+        if gateway is None or vpanel is None:
+            return
+        result = gateway.lookup(vpanel_username=vpanel)
+        if result is None:
+            return
+        with transaction(self.sessions) as session:
+            # Locked while the card is rewritten: a decision taken meanwhile waits, then rewrites it after us;
+            # one taken before leaves the request no longer pending, and the context is dropped.
+            request = repo.lock_request(session, request_id)
+            if request.status is Status.PENDING:
+                self.notifier.update_card(request, context=_account_context(request, vpanel, result))
 
     def _validate(self, session, form: RequestForm) -> tuple[Provider | None, str, Method | None, dict[str, str]]:
         errors: dict[str, str] = {}
@@ -756,6 +775,19 @@ class ResetWorkflow:
 
     def _roles(self, user_id: str, provider: Provider, grants: list[RoleGrant]) -> set[Role]:
         return policy.roles_for(user_id, provider.value, grants, self.admins)
+
+
+def _account_context(request: RequestView, vpanel: str, result) -> str:
+    where = f"{request.provider_label} ({vpanel})"
+    domains = ", ".join(result.domains[:5]) + (" …" if len(result.domains) > 5 else "")
+    if result.outcome is Outcome.LOOKUP_OK and result.account_state == "ACTIVE":
+        return f"{where}: account active; domains {domains}."
+    if result.outcome is Outcome.LOOKUP_OK:
+        return (f":warning: {where}: account {result.account_state or 'state unknown'}; domains {domains}. "
+                "A suspended account refuses password changes.")
+    if result.outcome is Outcome.LOOKUP_EMPTY:
+        return f":warning: {where} lists no domains for this account."
+    return f"Account lookup at {request.provider_label} failed: {result.message}"
 
 
 def _status_for(result: ChangeResult, gateway: ProviderGateway | None) -> Status:

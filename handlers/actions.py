@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -17,12 +18,15 @@ from handlers.notifier import SlackNotifier
 log = logging.getLogger(__name__)
 
 
+BUTTON_VALUE = re.compile(r"[A-Za-z0-9_-]{1,100}")  # request ids (rr_…) and reveal tokens (sec_…)
+
+
 def _button_value(body: dict) -> str | None:
     actions = body.get("actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
         return None
     value = actions[0].get("value")
-    return value if isinstance(value, str) and len(value) <= 100 else None
+    return value if isinstance(value, str) and BUTTON_VALUE.fullmatch(value) else None
 
 
 def _clicked_message(body: dict) -> MessageRef | None:

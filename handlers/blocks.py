@@ -215,11 +215,14 @@ def card_text(request: RequestView) -> str:
             f"at {request.provider_label}: {status_words(request)}")
 
 
-def approval_card(request: RequestView) -> list[dict]:
+def approval_card(request: RequestView, context: str | None = None) -> list[dict]:
+    """`context`: what the provider says of the account (read-only lookup), while the card waits."""
     blocks = [
         {"type": "header", "block_id": f"head_{request.id}", "text": _text("Password reset request")},
         *request_summary(request),
     ]
+    if context and request.status is Status.PENDING:
+        blocks.append({"type": "context", "block_id": f"account_{request.id}", "elements": [_md(escape(context))]})
     if request.status is Status.PENDING:
         blocks.append({
             "type": "actions",

@@ -8,6 +8,7 @@ Slack's own, or the configured Web API host (the simulated Slack in tests and th
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from urllib.parse import urlsplit
@@ -30,6 +31,10 @@ def problem_with(body: object, response_hosts: frozenset[str]) -> str | None:
     """Why this payload is not one Slack would send, or None."""
     if not isinstance(body, dict):
         return "the payload is not an object"
+    try:  # lone surrogates (valid JSON escapes) cannot be stored or sent anywhere
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
+        return "text that is not valid Unicode, or a structure that is not JSON"
     kind = body.get("type")
     if set(body) <= {"ssl_check", "token"} or (kind == "url_verification" and set(body) <= {
             "type", "challenge", "token"}):

@@ -35,11 +35,11 @@ class SlackNotifier:
             return None
         return MessageRef(response["channel"], response["ts"])
 
-    def update_card(self, request: RequestView) -> None:
+    def update_card(self, request: RequestView, context: str | None = None) -> None:
         if request.card is None:
             return
         self._call("chat.update", self.client.chat_update, channel=request.card.channel, ts=request.card.ts,
-                   text=blocks.card_text(request), blocks=blocks.approval_card(request))
+                   text=blocks.card_text(request), blocks=blocks.approval_card(request, context))
 
     def tell_requester(self, request: RequestView) -> None:
         """Ephemeral status: the command's response_url while valid, else chat.postEphemeral, else a DM."""

@@ -130,6 +130,18 @@ def add_request(session: Session, **fields) -> RequestView | None:
     return to_view(row)
 
 
+def lock_request(session: Session, request_id: str) -> RequestView | None:
+    """The request, locked until the transaction ends, so no state change interleaves with the caller's."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.scalar(select(ResetRequest).where(ResetRequest.id == request_id).with_for_update()
+                             .execution_options(populate_existing=True))
+    else:  # SQLite locks the whole database on the first write
+        session.execute(update(ResetRequest).where(ResetRequest.id == request_id)
+                        .values(updated_at=ResetRequest.updated_at))
+        row = session.get(ResetRequest, request_id, populate_existing=True)
+    return to_view(row) if row else None
+
+
 def request_by_view_id(session: Session, source_view_id: str) -> RequestView | None:
     row = session.scalar(select(ResetRequest).where(ResetRequest.source_view_id == source_view_id))
     return to_view(row) if row else None
@@ -401,6 +413,10 @@ def key_for_vpanel_username(session: Session, vpanel_username: str) -> str | Non
     return session.scalar(
         select(DirectoryEntry.account_key).where(func.lower(DirectoryEntry.vpanel_username) == vpanel_username.lower())
     )
+
+
+def vpanel_for_key(session: Session, account_key: str) -> str | None:
+    return session.scalar(select(DirectoryEntry.vpanel_username).where(DirectoryEntry.account_key == account_key))
 
 
 def key_for_domain(session: Session, domain: str) -> str | None:

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from bot.domain import Method, Provider
 from bot.passwords import MOFH_RULES, NAMECHEAP_RULES, PasswordRules
-from bot.providers import ChangeResult, Outcome
+from bot.providers import ChangeResult, LookupResult, Outcome
 from bot.secret import Secret
 
 
@@ -22,6 +22,9 @@ class ProviderGateway(Protocol):
 
     def execute(self, *, account: str, method: Method, new_password: Secret | None,
                 secret_input: Secret | None) -> ChangeResult: ...
+
+    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
+        """Read-only context for approvers (state, domains); None where the provider has none."""
 
 
 class MofhGateway:
@@ -37,6 +40,9 @@ class MofhGateway:
         if method is not Method.SET_PASSWORD or new_password is None:
             return _misuse(f"MyOwnFreeHost cannot run the method {method.value}.")
         return self.client.change_password(account, new_password)
+
+    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
+        return self.client.account_info(vpanel_username=vpanel_username)
 
 
 class NamecheapGateway:
@@ -58,6 +64,9 @@ class NamecheapGateway:
         if method is Method.CURRENT_PASSWORD:
             return self.client.change_password(new_password, username=account, old_password=secret_input)
         return _misuse(f"Namecheap cannot run the method {method.value}.")
+
+    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
+        return None
 
 
 def _misuse(message: str) -> ChangeResult:

@@ -14,6 +14,8 @@ def test_whole_flow_request_approve_reveal_once(bot_over_socket):
     assert bot.request_mofh(account="abcd_40312277").ok
     card = bot.card()
     assert "webq7k2m" in card.visible_text and "<@U0ENGINEER1>" in card.text
+    sim.wait_for(lambda: "account active; domains shop.example.net" in sim.messages(APPROVALS)[-1].visible_text,
+                 message="approvers were not shown the account's state")
     sim.wait_for(lambda: any("waiting for approval" in e.visible_text for e in sim.ephemerals(ENGINEER)),
                  message="requester not told it waits")
     sim.click(APPROVER, "Approve", channel=APPROVALS)
@@ -124,6 +126,8 @@ def test_provider_failure_ends_the_request_visibly(bot_over_socket):
     bot, sim = bot_over_socket, bot_over_socket.sim
     bot.request_mofh(account="susp01x")
     bot.card()
+    sim.wait_for(lambda: "account SUSPENDED" in sim.messages(APPROVALS)[-1].visible_text,
+                 message="approvers were not warned that the account is suspended")
     sim.click(APPROVER, "Approve", channel=APPROVALS)
     sim.wait_for(lambda: any("failed" in e.visible_text for e in sim.ephemerals(ENGINEER)), timeout=10,
                  message="requester not told of the failure")

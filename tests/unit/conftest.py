@@ -52,6 +52,9 @@ class FakeGateway:
     def same_password_retry_is_safe(self) -> bool:
         return self.provider is Provider.MOFH
 
+    def lookup(self, *, vpanel_username):
+        return None
+
     def execute(self, *, account, method, new_password, secret_input):
         if self.gate is not None:
             self.gate.wait(10)
@@ -78,7 +81,7 @@ class RecordingNotifier:
         self.events.append(("post_card", request))
         return self._ref("C0APPROVALS")
 
-    def update_card(self, request):
+    def update_card(self, request, context=None):
         self.events.append(("update_card", request))
 
     def tell_requester(self, request):
