@@ -336,7 +336,7 @@ class ResetWorkflow:
         now = self.clock()
         expired = None
         with transaction(self.sessions) as session:
-            request = self._adopt_card(session, self._get(session, request_id), seen_card)
+            request = self._get(session, request_id)
             decision = self._decision(session, approver_id, request, now, "approve")
             if not decision.allowed:
                 expired = self._expire_if_due(session, request, now)
@@ -346,6 +346,7 @@ class ResetWorkflow:
                 gateway = self.providers.get(request.provider)
                 if gateway is None:
                     raise NotAllowed(f"{request.provider_label} is no longer enabled on this bot.")
+                self._adopt_card(session, request, seen_card)
                 sealed = None
                 if request.method.sets_new_password:
                     sealed = self.sealer.seal(passwords.generate(gateway.rules), request_id=request.id,
@@ -375,9 +376,10 @@ class ResetWorkflow:
         now = self.clock()
         expired = None
         with transaction(self.sessions) as session:
-            request = self._adopt_card(session, self._get(session, request_id), seen_card)
+            request = self._get(session, request_id)
             decision = self._decision(session, approver_id, request, now, "deny")
             if decision.allowed:
+                self._adopt_card(session, request, seen_card)
                 won = repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.DENIED,
                                       now=now, decided_by=approver_id, decided_at=now, sealed_input=None,
                                       outcome_message="Denied by an approver.")
@@ -398,12 +400,10 @@ class ResetWorkflow:
         self._notify_final(request)
         return request
 
-    def _adopt_card(self, session, request: RequestView, seen_card: MessageRef | None) -> RequestView:
-        """A click can arrive before announce() has stored the card it was made on."""
+    def _adopt_card(self, session, request: RequestView, seen_card: MessageRef | None) -> None:
+        """An allowed click can arrive before announce() has stored the card it was made on."""
         if request.card is None and seen_card is not None:
             repo.set_fields(session, request.id, card_channel=seen_card.channel, card_ts=seen_card.ts)
-            return repo.get_request(session, request.id)
-        return request
 
     def _decision(self, session, user_id: str, request: RequestView, now: datetime, verb: str) -> Decision:
         roles = self._roles(user_id, request.provider, repo.grants_for(session, user_id))
