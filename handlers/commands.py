@@ -59,12 +59,7 @@ def register(app: App, workflow: ResetWorkflow) -> None:
             tell(respond, "Slack sent no way to open the form; run /reset-password again.")
             return
         try:
-            # Saved first: a fast submit must find the response_url (a few ms of the trigger's 3 s).
-            workflow.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))
-        except DomainError as outage:
-            tell(respond, str(outage))
-            return
-        try:
+            # The trigger_id dies 3 s after Slack sent the command: open the modal before anything else.
             client.views_open(
                 trigger_id=trigger_id,
                 view=blocks.reset_modal(providers=providers, metadata=metadata, provider=provider, account=account),
@@ -73,3 +68,9 @@ def register(app: App, workflow: ResetWorkflow) -> None:
             error = exc.response.get("error", "an error")
             log.warning("views.open for /reset-password failed: %s", error)
             tell(respond, f"Slack could not open the request form ({error}); run /reset-password again.")
+            return
+        try:
+            # A submit that beats this only loses the response_url; status then goes by postEphemeral or DM.
+            workflow.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))
+        except DomainError as outage:
+            log.warning("the draft of %s was not saved: %s", draft_id, outage)

@@ -80,6 +80,9 @@ class Cluster:
             assert replica.ready.wait(30), "".join(replica.lines)
         self.sim.wait_for_connections(count, timeout=15)
 
+    def log_tail(self) -> str:
+        return " | ".join(line.strip() for replica in self.replicas for line in replica.lines[-5:])
+
     def stop(self) -> list[int]:
         codes = []
         for replica in self.replicas:
@@ -113,7 +116,9 @@ class Cluster:
         sim = self.sim
         ack = sim.slash_command(engineer, "/reset-password", f"mofh {account}", channel=HELPDESK)
         assert ack.ok and not ack.timed_out, ack
-        sim.wait_for(lambda: sim.current_view(engineer), timeout=10, message=f"no modal for {engineer}")
+        sim.wait_for(lambda: sim.current_view(engineer), timeout=10,
+                     message=f"no modal for {engineer}; told {[e.text for e in sim.ephemerals(engineer)][-3:]}; "
+                             f"replica logs: {self.log_tail()}")
         sim.fill(engineer, {"Reason": REASON})
         submitted = sim.submit(engineer)
         assert submitted.ok and not submitted.errors, submitted
