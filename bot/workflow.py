@@ -180,11 +180,13 @@ class ResetWorkflow:
                 repo.add_audit(session, at=now, action="request_refused", actor_id=requester_id,
                                provider=provider.value, account=account, detail={"why": decision.reason})
                 refused = NotAllowed(decision.reason)
-            elif repo.count_requests_since(session, requester_id, now - timedelta(hours=1)) >= \
-                    REQUESTS_PER_HOUR_PER_ENGINEER:
+            elif wait := repo.take_budget_slot(session, f"requests:{requester_id}",
+                                               limit=REQUESTS_PER_HOUR_PER_ENGINEER, window=timedelta(hours=1),
+                                               now=now):
+                # The same shared, locked budget as Namecheap's: replicas cannot let an extra one in.
                 refused = NotAllowed(
                     f"You have made {REQUESTS_PER_HOUR_PER_ENGINEER} reset requests in the last hour, the most "
-                    "the bot allows. Try again later or ask an admin."
+                    f"the bot allows. Try again in {max(1, round(wait / 60))} min or ask an admin."
                 )
                 repo.add_audit(session, at=now, action="request_refused", actor_id=requester_id,
                                provider=provider.value, account=account, detail={"why": "hourly cap"})

@@ -330,13 +330,6 @@ def pending_requests(session: Session, providers: Iterable[str], limit: int = 20
     return [to_view(r) for r in rows]
 
 
-def count_requests_since(session: Session, requester_id: str, since: datetime) -> int:
-    return session.scalar(
-        select(func.count()).select_from(ResetRequest).where(
-            ResetRequest.requester_id == requester_id, ResetRequest.created_at >= since
-        )
-    ) or 0
-
 
 def to_view(row: ResetRequest) -> RequestView:
     return RequestView(

@@ -363,3 +363,12 @@ def test_a_reveal_dm_lost_to_a_crash_is_sent_by_the_sweep(workflow, notifier, cl
     done = workflow.get(request.id)
     assert done.dm is not None and done.reveal_state is RevealState.READY
     assert [kind for kind in notifier.kinds() if kind == "send_reveal"] == ["send_reveal"]
+
+
+def test_an_engineer_can_open_at_most_20_requests_an_hour(workflow, clock):
+    for n in range(20):
+        submit(workflow, view_id=f"V{n}")
+    with pytest.raises(NotAllowed, match="20 reset requests in the last hour"):
+        submit(workflow, view_id="V20")
+    clock.advance(3601)
+    assert submit(workflow, view_id="V21").status is Status.PENDING
