@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
+
+import requests
 
 from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER, REASON, _world
 
@@ -55,3 +58,30 @@ def test_sigterm_lets_an_inflight_provider_call_finish_then_exits_0(tmp_path):
             bot.kill()
         sim.stop()
         sandbox.stop()
+
+
+def test_run_http_serves_healthz_and_exits_0_on_sigterm(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MOFH_", "NAMECHEAP_", "RESETBOT_"))}
+    env.update({"SLACK_BOT_TOKEN": "xoxb-http", "SLACK_SIGNING_SECRET": "s3cret", "SLACK_API_URL":
+                "http://127.0.0.1:9/api/", "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}",
+                "RESETBOT_APPROVALS_CHANNEL": APPROVALS, "MOFH_API_USERNAME": "r", "MOFH_API_PASSWORD": "p"})
+    bot = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--http", "--port", "0"], env=env, text=True,
+                           stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        port = None
+        for line in bot.stderr:
+            found = re.search(r"ready \(HTTP on http://127\.0\.0\.1:(\d+)/slack/events", line)
+            if found:
+                port = int(found.group(1))
+                break
+        assert port, "no ready line"
+        answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert (answer.status_code, answer.text) == (200, "ok")
+        unsigned = requests.post(f"http://127.0.0.1:{port}/slack/events", data={"command": "/reset-password"},
+                                 timeout=5)
+        assert unsigned.status_code in (400, 401)
+        bot.send_signal(signal.SIGTERM)
+        assert bot.wait(30) == 0
+    finally:
+        if bot.poll() is None:
+            bot.kill()
