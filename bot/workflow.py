@@ -335,71 +335,59 @@ class ResetWorkflow:
 
     def approve(self, request_id: str, approver_id: str, seen_card: MessageRef | None = None) -> RequestView:
         """Win the compare-and-set PENDING → EXECUTING, then run the provider call in the background."""
-        now = self.clock()
-        expired = None
-        with transaction(self.sessions) as session:
-            request = self._get(session, request_id)
-            decision = self._decision(session, approver_id, request, now, "approve")
-            if not decision.allowed:
-                expired = self._expire_if_due(session, request, now)
-                repo.add_audit(session, at=now, action="approve_refused", actor_id=approver_id, request=request,
-                               detail={"why": decision.reason})
-            else:
-                gateway = self.providers.get(request.provider)
-                if gateway is None:
-                    raise NotAllowed(f"{request.provider_label} is no longer enabled on this bot.")
-                self._adopt_card(session, request, seen_card)
-                sealed = None
-                if request.method.sets_new_password:
-                    sealed = self.sealer.seal(passwords.generate(gateway.rules), request_id=request.id,
-                                              purpose=PASSWORD)
-                won = repo.transition(
-                    session, request.id, from_status=Status.PENDING, to_status=Status.EXECUTING, now=now,
-                    decided_by=approver_id, decided_at=now, sealed_password=sealed,
-                    lease_owner=self.replica_id, lease_expires_at=now + self.lease, execution_attempts=1,
-                )
-                if not won:
-                    current = repo.get_request(session, request.id)
-                    decision = Decision.deny(policy.already_decided(current))
-                    repo.add_audit(session, at=now, action="approve_refused", actor_id=approver_id, request=current,
-                                   detail={"why": "already decided"})
-                else:
-                    request = repo.get_request(session, request.id)
-                    repo.add_audit(session, at=now, action="approved", actor_id=approver_id, request=request)
-        if expired is not None:
-            self._notify_final(expired)
-        if not decision.allowed:
-            raise NotAllowed(decision.reason)
+
+        def start_executing(session, request: RequestView, now: datetime) -> bool:
+            gateway = self.providers.get(request.provider)
+            if gateway is None:
+                raise NotAllowed(f"{request.provider_label} is no longer enabled on this bot.")
+            sealed = None
+            if request.method.sets_new_password:  # sealed and stored before the call: a crash can be resumed
+                sealed = self.sealer.seal(passwords.generate(gateway.rules), request_id=request.id, purpose=PASSWORD)
+            return repo.transition(
+                session, request.id, from_status=Status.PENDING, to_status=Status.EXECUTING, now=now,
+                decided_by=approver_id, decided_at=now, sealed_password=sealed,
+                lease_owner=self.replica_id, lease_expires_at=now + self.lease, execution_attempts=1,
+            )
+
+        request = self._decide(request_id, approver_id, "approve", "approved", seen_card, start_executing)
         self.notifier.update_card(request)
         self._run_in_background(self.execute, request.id, self.replica_id)
         return request
 
     def deny(self, request_id: str, approver_id: str, seen_card: MessageRef | None = None) -> RequestView:
+        def end_denied(session, request: RequestView, now: datetime) -> bool:
+            return repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.DENIED,
+                                   now=now, decided_by=approver_id, decided_at=now, sealed_input=None,
+                                   outcome_message="Denied by an approver.")
+
+        request = self._decide(request_id, approver_id, "deny", "denied", seen_card, end_denied)
+        self._notify_final(request)
+        return request
+
+    def _decide(self, request_id: str, approver_id: str, verb: str, done: str, seen_card: MessageRef | None,
+                move: Callable[..., bool]) -> RequestView:
+        """Policy check, then `move` (a compare-and-set); refusals and expiry are audited and told."""
         now = self.clock()
         expired = None
         with transaction(self.sessions) as session:
             request = self._get(session, request_id)
-            decision = self._decision(session, approver_id, request, now, "deny")
+            decision = self._decision(session, approver_id, request, now, verb)
             if decision.allowed:
                 self._adopt_card(session, request, seen_card)
-                won = repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.DENIED,
-                                      now=now, decided_by=approver_id, decided_at=now, sealed_input=None,
-                                      outcome_message="Denied by an approver.")
-                if won:
+                if move(session, request, now):
                     request = repo.get_request(session, request.id)
-                    repo.add_audit(session, at=now, action="denied", actor_id=approver_id, request=request)
-                else:
+                    repo.add_audit(session, at=now, action=done, actor_id=approver_id, request=request)
+                else:  # another click, approver or replica won the compare-and-set
                     decision = Decision.deny(policy.already_decided(repo.get_request(session, request.id)))
             else:
                 expired = self._expire_if_due(session, request, now)
             if not decision.allowed:
-                repo.add_audit(session, at=now, action="deny_refused", actor_id=approver_id, request=request,
+                repo.add_audit(session, at=now, action=f"{verb}_refused", actor_id=approver_id, request=request,
                                detail={"why": decision.reason})
         if expired is not None:
             self._notify_final(expired)
         if not decision.allowed:
             raise NotAllowed(decision.reason)
-        self._notify_final(request)
         return request
 
     def _adopt_card(self, session, request: RequestView, seen_card: MessageRef | None) -> None:
