@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -47,13 +48,19 @@ def key_beside_sqlite(database_url: str) -> Secret | None:
     if path is None:
         return None
     key_path = Path(str(path) + ".key")
-    if key_path.exists():
-        return Secret(key_path.read_text().strip())
-    key = Fernet.generate_key().decode()
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    return Secret(key)
+    if not key_path.exists():
+        # Written whole to a private temp file, then linked into place: a process starting at the
+        # same moment either wins the link or reads the complete key of the one that did.
+        fd, temp = tempfile.mkstemp(dir=key_path.parent, prefix=".resetbot-key-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(Fernet.generate_key().decode() + "\n")
+            os.link(temp, key_path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temp)
+    return Secret(key_path.read_text().strip())
 
 
 def sqlite_path(database_url: str) -> Path | None:
