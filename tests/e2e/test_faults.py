@@ -116,7 +116,9 @@ def test_slack_429_on_the_card_is_retried_after_retry_after(bot_over_socket):
     sim.fail_next("chat.postMessage", status=429, retry_after=1)
     assert bot.request_mofh().ok
     bot.card()
-    posts = sim.calls_to("chat.postMessage")
+    # The sim records a call once it has answered it: wait for the record, not just the message.
+    posts = sim.wait_for(lambda: (calls := sim.calls_to("chat.postMessage"))[1:] and calls,
+                         message="no second chat.postMessage recorded")
     assert [c.status for c in posts][:2] == [429, 200]
     assert posts[1].at - posts[0].at >= 1.0
 
