@@ -871,7 +871,11 @@ class SlackSim:
                 body = {"ok": False, "error": fault["error"] or "fatal_error"}
             else:
                 body = {"ok": False, "error": fault["error"] or ("service_unavailable" if status == 503 else "internal_error")}
-        else:
+            self._record(RecordedCall(method, params, token, self.clock(), status, body))
+            return status, body, extra
+        # The effect (a stored message, an opened view) and its call record appear together:
+        # whoever sees one can rely on the other.
+        with self._lock:
             handler = getattr(self, "_api_" + method.replace(".", "_"), None)
             if handler is None:
                 body = {"ok": False, "error": "unknown_method"}
@@ -886,9 +890,9 @@ class SlackSim:
                         body = {"ok": False, "error": e.error, **e.extra}
                     except Exception as e:  # a sim bug must show up, not hang the app
                         status, body = 500, {"ok": False, "error": "internal_error", "detail": repr(e)}
-        if isinstance(body, dict) and not body.get("ok") and "warning" not in body:
-            body.setdefault("response_metadata", {}).setdefault("messages", [])
-        self._record(RecordedCall(method, params, token, self.clock(), status, body))
+            if isinstance(body, dict) and not body.get("ok") and "warning" not in body:
+                body.setdefault("response_metadata", {}).setdefault("messages", [])
+            self._record(RecordedCall(method, params, token, self.clock(), status, body))
         return status, body, extra
 
     def _check_token(self, method: str, token: str | None) -> str | None:
