@@ -15,6 +15,19 @@ from handlers.ids import FIELD_BLOCKS, Ids
 log = logging.getLogger(__name__)
 
 
+def errors_under_inputs(view: dict, errors: dict[str, str]) -> dict[str, str]:
+    """Each error under its input; one whose input this view lacks (a modal update Slack refused)
+    goes under Provider, since Slack rejects errors keyed by a block the view does not have."""
+    present = {b.get("block_id") for b in view.get("blocks") or [] if isinstance(b, dict)}
+    placed: dict[str, str] = {}
+    for field, text in errors.items():
+        block = FIELD_BLOCKS.get(field, Ids.ACCOUNT_BLOCK).value
+        if block not in present:
+            block = Ids.PROVIDER_BLOCK.value
+        placed[block] = f"{placed[block]} {text}" if block in placed else text
+    return placed
+
+
 def register(app: App, workflow: ResetWorkflow) -> None:
     @app.action(Ids.PROVIDER_SELECT.value)
     @app.action(Ids.METHOD_SELECT.value)
@@ -63,8 +76,7 @@ def register(app: App, workflow: ResetWorkflow) -> None:
                 origin_channel=metadata.get("origin_channel_id") or None,
             )
         except InputErrors as bad:
-            ack(response_action="errors",
-                errors={FIELD_BLOCKS.get(field, Ids.ACCOUNT_BLOCK).value: text for field, text in bad.errors.items()})
+            ack(response_action="errors", errors=errors_under_inputs(view, bad.errors))
             return
         except ServiceUnavailable as outage:
             ack(response_action="errors", errors={Ids.REASON_BLOCK.value: str(outage)})
