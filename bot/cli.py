@@ -42,8 +42,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes end with one line on stderr and exit 2 (CONTRACT), not argparse's usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="resetbot", description="Slack bot that resets hosting passwords with "
+    parser = _Parser(prog="resetbot", description="Slack bot that resets hosting passwords with "
                                                                   "approval, audit and a one-time reveal.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 

@@ -54,6 +54,8 @@ def test_roles_grant_list_revoke_on_a_fresh_database(tmp_path, database_url):
         (("roles", "grant", "U0X", "admin", "--provider", "aws"), "--provider"),
         (("audit", "export", "--since", "yesterday"), "--since"),
         (("accounts", "import", "/nonexistent.csv"), "FILE"),
+        (("roles", "grant"), "user_id"),
+        (("audit", "export", "--format", "xml"), "--format"),
     ],
 )
 def test_operator_mistakes_get_one_line_and_exit_2(tmp_path, args, names, database_url):
