@@ -306,7 +306,7 @@ def test_a_live_replica_keeps_its_lease_so_no_one_takes_over(engine, gateways, n
     def replica(name):
         return ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways, sealer=sealer,
                              notifier=notifier, executor=InlineExecutor(), clock=utcnow, replica_id=name,
-                             lease_seconds=0.3)
+                             lease_seconds=1.5)  # renewed every 0.5 s; generous for a loaded CI
 
     a, b = replica("a"), replica("b")
     a.grant(ENGINEER, Role.REQUESTER, None, actor="t")
@@ -322,16 +322,16 @@ def test_a_live_replica_keeps_its_lease_so_no_one_takes_over(engine, gateways, n
             return db.execute(text("select lease_expires_at from reset_requests")).scalar()
 
     first = None
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     renewed = 0
-    while time.monotonic() < deadline and renewed < 3:
+    while time.monotonic() < deadline and renewed < 2:
         current = lease_until()
         if first is not None and current != first:
             renewed += 1
         first = current
         assert b.recover_executions() == 0
         time.sleep(0.05)
-    assert renewed >= 3
+    assert renewed >= 2
     gate.set()
     approving.join(5)
     assert a.get(request.id).status is Status.SUCCEEDED
