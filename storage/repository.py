@@ -56,15 +56,6 @@ def all_grants(session: Session) -> list[RoleGrant]:
     return [_grant(row) for row in rows]
 
 
-def users_with_role(session: Session, role: Role, provider: str) -> list[str]:
-    rows = session.scalars(
-        select(RoleAssignment.user_id).where(
-            RoleAssignment.role.in_([role.value, Role.ADMIN.value]),
-            RoleAssignment.provider_scope.in_([provider, ALL_PROVIDERS]),
-        )
-    )
-    return sorted(set(rows))
-
 
 def add_grant(session: Session, *, user_id: str, role: Role, provider: str | None, granted_by: str | None,
               now: datetime) -> bool:

@@ -122,23 +122,23 @@ PRECEDENCE = (
 )
 
 
+_ERROR_OUTCOMES = (
+    (IP_ERRORS, Outcome.IP_NOT_ALLOWED),
+    (AUTH_ERRORS, Outcome.AUTH_FAILED),
+    (NOT_FOUND_ERRORS, Outcome.ACCOUNT_NOT_FOUND),
+    (INACTIVE_ERRORS, Outcome.ACCOUNT_INACTIVE),
+    (BAD_REQUEST_ERRORS, Outcome.BAD_REQUEST),
+    (REJECTED_ERRORS, Outcome.CHANGE_REJECTED),
+    (PROVIDER_ERRORS, Outcome.PROVIDER_ERROR),
+)
+
+
 def outcome_for_error(number: int | None) -> Outcome:
     if number is None:
         return Outcome.PROVIDER_ERROR
-    if number in IP_ERRORS:
-        return Outcome.IP_NOT_ALLOWED
-    if number in AUTH_ERRORS:
-        return Outcome.AUTH_FAILED
-    if number in NOT_FOUND_ERRORS:
-        return Outcome.ACCOUNT_NOT_FOUND
-    if number in INACTIVE_ERRORS:
-        return Outcome.ACCOUNT_INACTIVE
-    if number in BAD_REQUEST_ERRORS:
-        return Outcome.BAD_REQUEST
-    if number in REJECTED_ERRORS:
-        return Outcome.CHANGE_REJECTED
-    if number in PROVIDER_ERRORS:
-        return Outcome.PROVIDER_ERROR
+    for numbers, outcome in _ERROR_OUTCOMES:
+        if number in numbers:
+            return outcome
     if 1010000 <= number <= 1019999:  # unknown global 101xxxx: an auth/configuration problem
         return Outcome.AUTH_FAILED
     return Outcome.PROVIDER_ERROR
