@@ -12,7 +12,7 @@ The simulator has three faces:
   buttons by their visible text and open the Home tab. Nothing here knows the bot's
   block ids or action ids.
 
-Payload shapes follow ``/work/shared/fixtures/slack``. Every change to the workspace is
+Payload shapes follow ``tests/fixtures/slack``. Every change to the workspace is
 appended to ``sim.transcript`` as a readable line (the demo prints these).
 
 Usage::

@@ -1,6 +1,6 @@
 """Hypothesis strategies for malformed and hostile Slack payloads (Socket Mode deliveries).
 
-Every strategy starts from the real payload shapes in /work/shared/fixtures/slack and mutates
+Every strategy starts from the real payload shapes in tests/fixtures/slack and mutates
 them. Values that only exist at run time (a fresh trigger_id, the id of the module's real
 pending request, a real reveal token, the engineer's open modal) are written as `LIVE_*`
 placeholder strings and replaced by `fill_live()` just before delivery.
@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from hypothesis import strategies as st
 
-FIXTURES = Path("/work/shared/fixtures/slack")
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "slack"
 
 ENGINEER, APPROVER, APPROVER2, OUTSIDER = "U0ENGINEER1", "U0APPROVER1", "U0APPROVER2", "U0OUTSIDER1"
 APPROVERS = frozenset({APPROVER, APPROVER2})
