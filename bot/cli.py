@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--since", help="ISO 8601 date or time")
     export.set_defaults(handler=_audit_export)
 
+    db = commands.add_parser("db", help="the database schema").add_subparsers(metavar="ACTION")
+    db.add_parser("upgrade", help="migrate the schema to the newest version (a deploy step before the replicas)"
+                  ).set_defaults(handler=_db_upgrade)
+
     commands.add_parser("check", help="validate the configuration and print what is enabled").set_defaults(
         handler=_check)
     return parser
@@ -221,6 +225,23 @@ def _audit_export(args) -> int:
             writer.writerow([json.dumps(row[c], sort_keys=True) if c == "detail" else row[c] for c in columns])
         else:
             print(json.dumps(row, sort_keys=True))
+    return 0
+
+
+def _db_upgrade(args) -> int:
+    from storage.db import make_engine, migrate, schema_revision
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        before = schema_revision(engine)
+        migrate(engine)
+        after = schema_revision(engine)
+    except Exception as exc:  # an unreachable or unwritable database is an operator problem
+        raise UsageError(f"DATABASE_URL: cannot open or migrate the database ({type(exc).__name__})") from None
+    finally:
+        engine.dispose()
+    print(f"database schema at {after}" + (f" (was {before or 'empty'})" if before != after else ", already newest"))
     return 0
 
 

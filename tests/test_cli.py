@@ -30,8 +30,25 @@ def resetbot(*args, env=None, db=None, input_text=None):
 
 def test_help_lists_every_command():
     out = resetbot("--help").stdout
-    for command in ("run", "demo", "sandbox", "roles", "accounts", "audit", "check"):
+    for command in ("run", "demo", "sandbox", "roles", "accounts", "audit", "db", "check"):
         assert command in out
+
+
+def test_db_upgrade_migrates_a_fresh_database_and_is_a_no_op_the_second_time(database_url):
+    first = resetbot("db", "upgrade", db=database_url)
+    assert first.returncode == 0, first.stderr
+    assert "was empty" in first.stdout
+    second = resetbot("db", "upgrade", db=database_url)
+    assert second.returncode == 0, second.stderr
+    assert "already newest" in second.stdout
+    assert first.stdout.split()[3] == second.stdout.split()[3].rstrip(",")  # the same revision
+    assert resetbot("roles", "list", db=database_url).returncode == 0
+
+
+def test_db_upgrade_on_an_unreachable_database_is_one_line_naming_database_url(tmp_path):
+    done = resetbot("db", "upgrade", db=f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "DATABASE_URL" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_roles_grant_list_revoke_on_a_fresh_database(tmp_path, database_url):

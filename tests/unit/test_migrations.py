@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from storage.db import MIGRATIONS, make_engine, migrate
+from storage.models import Base
+
+HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def _upgrade_to(engine, revision: str) -> None:
@@ -30,6 +41,73 @@ def test_a_database_of_the_first_schema_upgrades_keeping_its_rows(database_url):
             assert db.execute(sa.text("select user_id from role_assignments")).scalars().all() == ["U0OLD00001"]
             columns = {c["name"] for c in sa.inspect(db).get_columns("reset_requests")}
             version = db.execute(sa.text("select version_num from alembic_version")).scalar()
-        assert "customer_informed_at" in columns and version == "0002"
+        assert "customer_informed_at" in columns and version == HEAD
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_an_empty_database_builds_every_table_of_the_models(database_url):
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        with engine.connect() as db:
+            tables = set(sa.inspect(db).get_table_names())
+        assert set(Base.metadata.tables) <= tables
+    finally:
+        engine.dispose()
+
+
+def test_models_and_migrations_agree(database_url):
+    """What `alembic revision --autogenerate` would write after the newest migration: nothing."""
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        with engine.connect() as db:
+            differences = compare_metadata(MigrationContext.configure(db), Base.metadata)
+        assert differences == []
+    finally:
+        engine.dispose()
+
+
+def test_the_agreement_check_can_fail(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        _upgrade_to(engine, "0001")  # a schema one migration behind the models
+        with engine.connect() as db:
+            differences = compare_metadata(MigrationContext.configure(db), Base.metadata)
+        assert any(d[0] == "add_column" and d[3].name == "customer_informed_at" for d in differences)
+    finally:
+        engine.dispose()
+
+
+def test_every_migration_downgrades_to_an_empty_schema_and_up_again(database_url):
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        migrate(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "base")
+        with engine.connect() as db:
+            assert set(sa.inspect(db).get_table_names()) <= {"alembic_version"}
+        migrate(engine)
+        with engine.connect() as db:
+            assert set(Base.metadata.tables) <= set(sa.inspect(db).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_the_alembic_cli_of_a_checkout_migrates_database_url(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    database = tmp_path / "cli.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    done = subprocess.run([sys.executable, "-m", "alembic", "-c", str(root / "alembic.ini"), "upgrade", "head"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as db:
+            assert db.execute(sa.text("select version_num from alembic_version")).scalar() == HEAD
     finally:
         engine.dispose()
