@@ -20,6 +20,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 import requests
@@ -430,7 +431,9 @@ def _json_verdict(document) -> _Verdict:
             return _status_rules(entry.get("status"), message if isinstance(message, str) else "")
         envelope = document.get("cpanelresult")
         if isinstance(envelope, dict):
-            data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+            data = envelope.get("data")
+            if not isinstance(data, dict):
+                data = {}
             parts = [envelope.get("error"), data.get("reason")]
             text = " ".join(part for part in parts if isinstance(part, str))
             return _text_rules(text)
@@ -482,7 +485,7 @@ _SUCCESS_MESSAGES = {
 
 
 def _classify_passwd(answer: HttpAnswer, key: str, secrets: list[str], attempts: int) -> ChangeResult:
-    base = {"http_status": answer.status, "attempts": attempts}
+    base: dict[str, Any] = {"http_status": answer.status, "attempts": attempts}
     if not 200 <= answer.status <= 299:
         return ChangeResult(
             Outcome.PROVIDER_UNAVAILABLE,
@@ -562,7 +565,7 @@ def _classify_passwd(answer: HttpAnswer, key: str, secrets: list[str], attempts:
     return ChangeResult(outcome, message, provider_message=provider_message, **base, **extra)
 
 
-def _lookup_verdict(document) -> tuple[Outcome, dict]:
+def _lookup_verdict(document: Any) -> tuple[Outcome, dict[str, Any]]:
     """A decoded getuserdomains / getdomainuser JSON value → outcome and fields."""
     if document is None:
         return Outcome.LOOKUP_EMPTY, {}
@@ -592,7 +595,7 @@ def _lookup_verdict(document) -> tuple[Outcome, dict]:
 
 
 def _classify_lookup(answer: HttpAnswer, subject: str, secrets: list[str], attempts: int) -> LookupResult:
-    base = {"http_status": answer.status, "attempts": attempts}
+    base: dict[str, Any] = {"http_status": answer.status, "attempts": attempts}
     if not 200 <= answer.status <= 299 or _HTML.match(_strip_body(answer.body[:512])):
         return LookupResult(
             Outcome.PROVIDER_UNAVAILABLE,

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 from xml.etree.ElementTree import Element, ParseError
 
 import requests
@@ -205,6 +205,7 @@ class NamecheapClient:
         refusal = self._check_config() or _check_new_password(new)
         if refusal is not None:
             return refusal
+        assert new is not None  # _check_new_password refuses a missing one
         form = self._globals(CHANGE_PASSWORD)
         if way1:
             if username is None or old is None:
@@ -366,7 +367,7 @@ class NamecheapClient:
 
 
 
-def _local(outcome: Outcome, message: str, **extra) -> ChangeResult:
+def _local(outcome: Outcome, message: str, **extra: Any) -> ChangeResult:
     return ChangeResult(outcome, message, attempts=0, **extra)
 
 
@@ -388,8 +389,10 @@ def _check_new_password(new: str | None) -> ChangeResult | None:
 class _Reading:
     result_tag = ""
     verify = "verify the outcome"
+    acted = "acted"
+    refused = "refused"
 
-    def success(self, result: Element, attrs: dict[str, str], secrets: list[str]) -> dict:
+    def success(self, result: Element, attrs: dict[str, str], secrets: list[str]) -> dict[str, Any]:
         raise NotImplementedError
 
 
@@ -438,7 +441,7 @@ def _number(raw: str | None) -> int | None:
 
 
 def _classify(answer: HttpAnswer, secrets: list[str], reading: _Reading, attempts: int) -> ChangeResult:
-    base = {"http_status": answer.status, "attempts": attempts}
+    base: dict[str, Any] = {"http_status": answer.status, "attempts": attempts}
     if not 200 <= answer.status <= 299:
         return ChangeResult(
             Outcome.PROVIDER_UNAVAILABLE,
@@ -448,7 +451,7 @@ def _classify(answer: HttpAnswer, secrets: list[str], reading: _Reading, attempt
             certainty=AMBIGUOUS,
             **base,
         )
-    unknown = dict(outcome=Outcome.UNKNOWN, certainty=AMBIGUOUS, **base)
+    unknown: dict[str, Any] = dict(outcome=Outcome.UNKNOWN, certainty=AMBIGUOUS, **base)
     if answer.oversized:
         return ChangeResult(
             message=f"{PROVIDER} sent an answer larger than {MAX_RESPONSE_BYTES // (1 << 20)} MiB, which is"
@@ -501,7 +504,7 @@ def _classify(answer: HttpAnswer, secrets: list[str], reading: _Reading, attempt
     )
 
 
-def _classify_errors(root: Element, secrets: list[str], reading: _Reading, base: dict) -> ChangeResult:
+def _classify_errors(root: Element, secrets: list[str], reading: _Reading, base: dict[str, Any]) -> ChangeResult:
     errors: list[tuple[int | None, str]] = []
     for container in root.iter():
         if container.tag.lower() != "errors":
