@@ -687,7 +687,7 @@ def print_report(results: dict) -> None:
         print()
     if bot.get("workflow_submit_ms"):
         w = bot["workflow_submit_ms"]
-        print(f"  resetbot's ResetWorkflow.submit (database work before the view_submission ack): "
+        print(f"  resetbot's Intake.submit (database work before the view_submission ack): "
               f"p50 {fmt(w['p50'])} / p95 {fmt(w['p95'])} / max {fmt(w['max'])} ms over {w['n']} calls")
         print()
     print(f"Slack calls by resetbot: {bot['slack_calls']}")

@@ -12,7 +12,7 @@ as CLOCK_MONOTONIC seconds (comparable with time.monotonic() in the benchmark pr
 received = the WebSocket text frame was read and queued; dispatch_started = a Socket Mode
 worker thread began Bolt's dispatch; ack_send_started / ack_sent = around the ack frame's write.
 
-For the bot it also prints `TRACE-SUBMIT <ms>`: the time of ResetWorkflow.submit (the
+For the bot it also prints `TRACE-SUBMIT <ms>`: the time of Intake.submit (the
 database transaction that runs before the view_submission is acked).
 
 With BENCH_TCP_NODELAY=1 it also sets TCP_NODELAY on the Socket Mode socket, which slack_sdk's
@@ -97,9 +97,9 @@ def main() -> int:
     which = sys.argv[1] if len(sys.argv) > 1 else ""
     if which == "bot":
         from bot.cli import main as resetbot
-        from bot.workflow import ResetWorkflow
+        from bot.workflow.intake import Intake
 
-        submit = ResetWorkflow.submit
+        submit = Intake.submit
 
         def timed_submit(self, *args, **kwargs):  # runs before the view_submission's ack
             start = time.monotonic()
@@ -108,7 +108,7 @@ def main() -> int:
             finally:
                 sys.stderr.write(f"TRACE-SUBMIT {(time.monotonic() - start) * 1000:.3f}\n")
 
-        ResetWorkflow.submit = timed_submit
+        Intake.submit = timed_submit
 
         return resetbot(["run"])
     if which == "bare":

@@ -84,7 +84,7 @@ class Runtime:
         def loop() -> None:
             while not self._stop.is_set():
                 try:
-                    self.workflow.sweep()
+                    self.workflow.sweeper.sweep()
                 except Exception:  # a failed sweep is retried on the next tick
                     log.exception("sweep failed")
                 self._stop.wait(interval)
@@ -96,7 +96,7 @@ class Runtime:
         """Stop sweeping and let in-flight provider calls finish (SIGTERM drain)."""
         self._stop.set()
         self.listener_executor.wait_idle(min(timeout, 10.0))
-        drained = self.workflow.wait_idle(timeout)
+        drained = self.workflow.background.wait_idle(timeout)
         self.provider_executor.shutdown(wait=drained)
         self.listener_executor.shutdown(wait=False)
         self.engine.dispose()

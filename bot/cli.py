@@ -108,10 +108,10 @@ def _settings() -> Settings:
     return settings
 
 
-def _workflow_only():
-    """A workflow for the operator commands: migrates, needs no Slack or provider credentials."""
-    from bot.sealing import Sealer, ephemeral_key, key_beside_sqlite
-    from bot.workflow import ResetWorkflow
+def _admin():
+    """The admin use case for the operator commands: migrates, needs no Slack or provider credentials."""
+    from bot.workflow.admin import Admin
+    from bot.workflow.context import BaseContext
     from storage.db import make_engine, make_sessionmaker, migrate
 
     settings = _settings()
@@ -120,9 +120,7 @@ def _workflow_only():
         migrate(engine)
     except Exception as exc:  # an unreachable or unwritable database is an operator problem
         raise UsageError(f"DATABASE_URL: cannot open the database ({type(exc).__name__})") from None
-    key = settings.seal_key or key_beside_sqlite(settings.database_url) or ephemeral_key()
-    return ResetWorkflow(sessions=make_sessionmaker(engine), providers={}, sealer=Sealer(key), notifier=None,
-                         executor=None, admins=settings.admins)
+    return Admin(BaseContext(sessions=make_sessionmaker(engine), admins=settings.admins))
 
 
 def _role(value: str) -> Role:
@@ -149,28 +147,28 @@ def _user_id(value: str) -> str:
 
 def _roles_change(args) -> int:
     user, role, provider = _user_id(args.user_id), _role(args.role), _provider(args.provider)
-    workflow = _workflow_only()
+    admin = _admin()
     scope = provider or "every provider"
     if args.action == "grant":
-        changed = workflow.grant(user, role, provider, actor="cli")
+        changed = admin.grant(user, role, provider, actor="cli")
         print(f"{'granted' if changed else 'already had'}: {user} {role.value} for {scope}")
     else:
-        changed = workflow.revoke(user, role, provider, actor="cli")
+        changed = admin.revoke(user, role, provider, actor="cli")
         print(f"{'revoked' if changed else 'had no such grant'}: {user} {role.value} for {scope}")
     return 0
 
 
 def _roles_list(args) -> int:
-    workflow = _workflow_only()
-    for grant in workflow.grants():
+    admin = _admin()
+    for grant in admin.grants():
         print(f"{grant.user_id}\t{grant.role.value}\t{grant.provider or '*'}")
-    for admin in sorted(workflow.admins):
-        print(f"{admin}\tadmin\t*\t(RESETBOT_ADMINS)")
+    for user in admin.configured_admins():
+        print(f"{user}\tadmin\t*\t(RESETBOT_ADMINS)")
     return 0
 
 
 def _accounts_import(args) -> int:
-    from bot.workflow import MOFH_KEY, VPANEL_USERNAME
+    from bot.workflow.intake import MOFH_KEY, VPANEL_USERNAME
 
     try:
         with open(args.file, newline="", encoding="utf-8") as handle:
@@ -192,13 +190,13 @@ def _accounts_import(args) -> int:
         raise UsageError(f"FILE: cannot read {args.file} ({exc.strerror})") from None
     except (UnicodeDecodeError, csv.Error):
         raise UsageError(f"FILE: {args.file} is not a UTF-8 CSV file") from None
-    _workflow_only().import_directory(rows, actor="cli")
+    _admin().import_directory(rows, actor="cli")
     print(f"imported {len(rows)} accounts")
     return 0
 
 
 def _accounts_list(args) -> int:
-    for key, vpanel, domain in _workflow_only().directory():
+    for key, vpanel, domain in _admin().directory():
         print(f"{key}\t{vpanel}\t{domain or ''}")
     return 0
 
@@ -212,12 +210,12 @@ def _audit_export(args) -> int:
             raise UsageError(f"--since must be an ISO 8601 date or time (got {args.since!r})") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=timezone.utc)
-    workflow = _workflow_only()
+    admin = _admin()
     columns = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail"]
     writer = csv.writer(sys.stdout) if args.format == "csv" else None
     if writer:
         writer.writerow(columns)
-    for record in workflow.audit_trail(since):
+    for record in admin.audit_trail(since):
         row = {"id": record.id, "at": record.at.isoformat(), "actor_id": record.actor_id, "action": record.action,
                "request_id": record.request_id, "provider": record.provider, "account": record.account,
                "detail": record.detail}
@@ -293,7 +291,7 @@ def _run(args) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    runtime.workflow.sweep()  # resolve what a previous process left executing
+    runtime.workflow.sweeper.sweep()  # resolve what a previous process left executing
     runtime.start_sweeper()
     if args.http:
         serve_http(runtime, args.host, args.port, stop)

@@ -1,4 +1,4 @@
-"""The shared vocabulary: request states, roles, methods, value types and domain errors.
+"""The shared vocabulary: request states and their state machine, roles, methods, value types, domain errors.
 
 Stdlib only: every layer may import this module.
 """
@@ -21,12 +21,19 @@ class Status(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self not in (Status.PENDING, Status.EXECUTING)
+        """Nothing may follow it (TRANSITIONS has no move out of it)."""
+        return not TRANSITIONS.get(self)
 
 
-TRANSITIONS: dict[Status, frozenset[Status]] = {
+# The request's state machine: the statuses each status may move to. None is "not stored yet".
+# storage/repository.py checks every status it writes against this table (check_transition).
+TRANSITIONS: dict[Status | None, frozenset[Status]] = {
+    None: frozenset({Status.PENDING}),
     Status.PENDING: frozenset({Status.EXECUTING, Status.DENIED, Status.EXPIRED}),
-    Status.EXECUTING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN}),
+    # EXECUTING → EXECUTING: a live replica takes over the lapsed lease of one that died and runs the
+    # call again (bot/workflow/execution.py: recover_executions); FAILED also covers a seal that would
+    # not open or a provider no longer enabled, UNKNOWN a recovery that cannot safely retry.
+    Status.EXECUTING: frozenset({Status.EXECUTING, Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN}),
 }
 
 
@@ -36,6 +43,17 @@ class RevealState(StrEnum):
     OPENING = "opening"  # claimed by a click; the modal is being opened
     REVEALED = "revealed"
     EXPIRED = "expired"
+
+
+# The one-time reveal's state machine, checked the same way (check_reveal_transition).
+REVEAL_TRANSITIONS: dict[RevealState, frozenset[RevealState]] = {
+    RevealState.NONE: frozenset({RevealState.READY}),  # the execution succeeded with a new password
+    RevealState.READY: frozenset({RevealState.OPENING, RevealState.EXPIRED}),
+    # OPENING → OPENING: a claim whose modal never opened is claimed again; → READY: given back;
+    # → EXPIRED: past the TTL, or the sealed password would not open.
+    RevealState.OPENING: frozenset({RevealState.OPENING, RevealState.REVEALED, RevealState.READY,
+                                    RevealState.EXPIRED}),
+}
 
 
 class Role(StrEnum):
@@ -162,7 +180,19 @@ class NotAllowed(DomainError):
 
 
 class InvalidTransition(DomainError):
-    pass
+    """A state change the state machine does not allow: a bug in the caller, never a race."""
+
+
+def check_transition(from_: Status | None, to: Status) -> None:
+    """The one place a status change is allowed or refused (TRANSITIONS)."""
+    if to not in TRANSITIONS.get(from_, frozenset()):
+        raise InvalidTransition(f"A reset request cannot go from {from_ or 'nothing'} to {to}.")
+
+
+def check_reveal_transition(from_: RevealState, to: RevealState) -> None:
+    """The one place a reveal state change is allowed or refused (REVEAL_TRANSITIONS)."""
+    if to not in REVEAL_TRANSITIONS.get(from_, frozenset()):
+        raise InvalidTransition(f"A password reveal cannot go from {from_} to {to}.")
 
 
 class RequestNotFound(DomainError):

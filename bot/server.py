@@ -81,7 +81,7 @@ def dispatch_envelope(app, request: SocketModeRequest, hosts: frozenset[str]) ->
 def serve_socket_mode(runtime, stop: threading.Event) -> None:
     handler = socket_mode_handler(runtime.app, runtime.settings.slack_app_token.reveal())
     handler.connect()
-    log.info("resetbot ready (Socket Mode, replica %s)", runtime.workflow.replica_id)
+    log.info("resetbot ready (Socket Mode, replica %s)", runtime.workflow.context.replica_id)
     stop.wait()
     handler.close()
 
@@ -102,7 +102,7 @@ def make_wsgi_app(runtime):
     def wsgi(environ, start_response):
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == "/healthz" and method in ("GET", "HEAD"):
-            healthy = runtime.workflow.ping()
+            healthy = runtime.workflow.lookups.ping()
             start_response("200 OK" if healthy else "503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"ok" if healthy else b"database unavailable"]
         if path != "/slack/events" or method != "POST":
@@ -154,7 +154,7 @@ def serve_http(runtime, host: str, port: int, stop: threading.Event) -> None:
     thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     thread.start()
     log.info("resetbot ready (HTTP on http://%s:%s/slack/events, replica %s)", host, server.server_port,
-             runtime.workflow.replica_id)
+             runtime.workflow.context.replica_id)
     stop.wait()
     server.shutdown()
     server.server_close()

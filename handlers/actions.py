@@ -70,17 +70,17 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
     @app.action(Ids.APPROVE.value)
     def handle_approve_click(ack, body, respond, client):
         ack()
-        decide(body, respond, client, workflow.approve)
+        decide(body, respond, client, workflow.decisions.approve)
 
     @app.action(Ids.DENY.value)
     def handle_deny_click(ack, body, respond, client):
         ack()
-        decide(body, respond, client, workflow.deny)
+        decide(body, respond, client, workflow.decisions.deny)
 
     @app.action(Ids.CUSTOMER_INFORMED.value)
     def handle_customer_informed_click(ack, body, respond, client):
         ack()
-        decide(body, respond, client, lambda request_id, user_id, seen_card: workflow.customer_informed(
+        decide(body, respond, client, lambda request_id, user_id, seen_card: workflow.reveal.customer_informed(
             request_id, user_id))
 
     @app.action(Ids.REVEAL.value)
@@ -91,7 +91,7 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
         try:
             if token is None:
                 raise DomainError("This button does not name a password.")
-            request, password = workflow.begin_reveal(token, user_id)
+            request, password = workflow.reveal.begin(token, user_id)
         except DomainError as refusal:
             tell_clicker(body, respond, str(refusal))
             return
@@ -99,7 +99,7 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
             # The response echoes the view (and so the password): it is dropped, never logged.
             client.views_open(trigger_id=body.get("trigger_id"), view=blocks.reveal_modal(request, password))
         except (SlackApiError, SlackClientError, OSError) as exc:
-            workflow.abandon_reveal(token)
+            workflow.reveal.abandon(token)
             error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
             log.warning("reveal modal could not be opened: %s", error)
             tell_clicker(body, respond, "Slack could not open the password window, so the reveal was not used up. "
@@ -107,4 +107,4 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
             return
         finally:
             del password
-        workflow.finish_reveal(token, user_id)
+        workflow.reveal.finish(token, user_id)

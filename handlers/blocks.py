@@ -11,7 +11,7 @@ from datetime import datetime
 
 from bot.domain import METHOD_LABELS, Method, Provider, RequestView, RevealState, Status
 from bot.secret import Secret
-from bot.workflow import RequestForm
+from bot.forms import RequestForm
 from handlers.ids import Ids
 
 NAMECHEAP_METHODS = (Method.EMAIL_LINK, Method.RESET_CODE, Method.CURRENT_PASSWORD)

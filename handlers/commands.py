@@ -9,7 +9,8 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain import DomainError, Provider
-from bot.workflow import Draft, ResetWorkflow
+from bot.forms import Draft
+from bot.workflow import ResetWorkflow
 from handlers import blocks
 from handlers.ids import Ids
 
@@ -43,9 +44,9 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         ack()
         user_id = body.get("user_id")
         try:
-            providers = workflow.requestable_providers(user_id)
+            providers = workflow.intake.requestable_providers(user_id)
             if not providers:
-                tell(respond, workflow.refusal_for_requester(user_id))
+                tell(respond, workflow.intake.refusal_for_requester(user_id))
                 return
         except DomainError as refusal:
             tell(respond, str(refusal))
@@ -71,6 +72,6 @@ def register(app: App, workflow: ResetWorkflow) -> None:
             return
         try:
             # A submit that beats this only loses the response_url; status then goes by postEphemeral or DM.
-            workflow.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))
+            workflow.intake.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))
         except DomainError as outage:
             log.warning("the draft of %s was not saved: %s", draft_id, outage)

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def publish_home(client, workflow: ResetWorkflow, user_id: str) -> None:
-    home = workflow.home_for(user_id)
+    home = workflow.lookups.home_for(user_id)
     can_request = any(Role.REQUESTER in roles for roles in home.roles.values())
     try:
         client.views_publish(user_id=user_id, view=blocks.home_view(home.requests, home.waiting, can_request))
@@ -31,7 +31,7 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         if not isinstance(user_id, str) or event.get("tab", "home") != "home":
             return
         try:
-            if isinstance(event_id, str) and not workflow.first_sighting(event_id):
+            if isinstance(event_id, str) and not workflow.lookups.first_sighting(event_id):
                 return  # an Events API retry of a delivery we already handled
             publish_home(client, workflow, user_id)
         except DomainError:

@@ -43,9 +43,9 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         method = Method(method_value) if method_value in set(Method) else None
         user_id = body["user"]["id"]  # the guard middleware checked the shape
         try:
-            providers = workflow.requestable_providers(user_id)
+            providers = workflow.intake.requestable_providers(user_id)
         except DomainError:
-            providers = workflow.enabled_providers()
+            providers = workflow.intake.enabled_providers()
         try:
             client.views_update(
                 view_id=view.get("id"),
@@ -68,7 +68,7 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         metadata = blocks.parse_metadata(view)
         form = blocks.parse_reset_form(view)
         try:
-            request, created = workflow.submit(
+            request, created = workflow.intake.submit(
                 form,
                 requester_id=user_id,
                 source_view_id=view.get("id") if isinstance(view.get("id"), str) else None,
@@ -86,7 +86,7 @@ def register(app: App, workflow: ResetWorkflow) -> None:
             return
         ack()
         if created:
-            workflow.announce(request)
+            workflow.intake.announce(request)
 
     @app.view_closed(Ids.RESET_MODAL.value)
     def handle_reset_form_closed(ack):

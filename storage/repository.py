@@ -1,7 +1,9 @@
 """Query functions. Each takes the caller's session first; the workflow owns the transaction.
 
 State changes are compare-and-set (`UPDATE … WHERE id = :id AND status = :from`), so two
-replicas, two approvers or a double click can never both win (architecture §4).
+replicas, two approvers or a double click can never both win. Every
+status or reveal state written here is first checked against the domain's state machine
+(bot/domain.py: check_transition, check_reveal_transition).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from bot.domain import (
     Role,
     RoleGrant,
     Status,
+    check_reveal_transition,
+    check_transition,
 )
 from storage.models import (
     AuditEvent,
@@ -112,6 +116,7 @@ def delete_drafts_before(session: Session, cutoff: datetime) -> int:
 
 def add_request(session: Session, **fields) -> RequestView | None:
     """Insert a new request; None when its source view was already turned into one (a resubmit)."""
+    check_transition(None, Status(fields["status"]))
     row = ResetRequest(**fields)
     try:
         with session.begin_nested():
@@ -157,6 +162,9 @@ def transition(session: Session, request_id: str, *, from_status: Status, to_sta
     With `held_by`, the row must also still be leased to that owner: a replica whose
     lease was taken over cannot finish the request a second time.
     """
+    check_transition(from_status, to_status)
+    if "reveal_state" in values:  # only the move that ends an execution gives a request something to reveal
+        check_reveal_transition(RevealState.NONE, RevealState(values["reveal_state"]))
     condition = [ResetRequest.id == request_id, ResetRequest.status == from_status.value]
     if held_by is not None:
         condition.append(ResetRequest.lease_owner == held_by)
@@ -180,6 +188,8 @@ def sealed_values(session: Session, request_id: str) -> tuple[bytes | None, byte
 
 def claim_reveal(session: Session, token: str, *, now: datetime, stale_before: datetime) -> bool:
     """READY → OPENING (or an OPENING claim abandoned before `stale_before`) for one click only."""
+    check_reveal_transition(RevealState.READY, RevealState.OPENING)
+    check_reveal_transition(RevealState.OPENING, RevealState.OPENING)
     result = session.execute(
         update(ResetRequest)
         .where(
@@ -198,6 +208,7 @@ def claim_reveal(session: Session, token: str, *, now: datetime, stale_before: d
 
 def set_reveal_state(session: Session, token: str, *, from_state: RevealState, to_state: RevealState,
                      now: datetime, **values) -> bool:
+    check_reveal_transition(from_state, to_state)
     result = session.execute(
         update(ResetRequest)
         .where(ResetRequest.reveal_token == token, ResetRequest.reveal_state == from_state.value)
@@ -264,6 +275,8 @@ def executions_with_lapsed_lease(session: Session, now: datetime, limit: int = 5
 
 
 def take_over_lease(session: Session, request_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
+    """EXECUTING → EXECUTING under a new owner, for a lease that lapsed: one replica wins."""
+    check_transition(Status.EXECUTING, Status.EXECUTING)
     result = session.execute(
         update(ResetRequest)
         .where(

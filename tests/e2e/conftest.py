@@ -87,10 +87,10 @@ def _world():
 
 
 def _grant(runtime: Runtime) -> None:
-    runtime.workflow.grant(ENGINEER, Role.REQUESTER, None, actor="test")
-    runtime.workflow.grant(APPROVER, Role.APPROVER, None, actor="test")
-    runtime.workflow.grant(APPROVER2, Role.APPROVER, None, actor="test")
-    runtime.workflow.import_directory([(a.key, a.vpanel_username, (a.domains or [None])[0])
+    runtime.workflow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="test")
+    runtime.workflow.admin.grant(APPROVER, Role.APPROVER, None, actor="test")
+    runtime.workflow.admin.grant(APPROVER2, Role.APPROVER, None, actor="test")
+    runtime.workflow.admin.import_directory([(a.key, a.vpanel_username, (a.domains or [None])[0])
                                        for a in default_seed().mofh_accounts])
 
 

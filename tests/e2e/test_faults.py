@@ -129,10 +129,10 @@ def test_slack_5xx_on_a_card_update_is_retried_but_never_a_new_post(bot_over_soc
     assert bot.request_mofh().ok
     sim.wait_for(lambda: sim.calls_to("chat.postMessage"), message="no card attempt")
     assert [c.status for c in sim.calls_to("chat.postMessage")] == [503]  # a repeated post could double the card
-    request = bot.workflow.home_for(ENGINEER).requests[0]
-    assert bot.workflow.get(request.id).card is None
+    request = bot.workflow.lookups.home_for(ENGINEER).requests[0]
+    assert bot.workflow.lookups.get(request.id).card is None
     # The sweep posts it again once the first attempt's grace period is over.
-    assert bot.workflow.repost_missing_cards(grace=timedelta(0)) == 1
+    assert bot.workflow.sweeper.repost_missing_cards(grace=timedelta(0)) == 1
     bot.card()
     sim.fail_next("chat.update", status=500)
     sim.click(APPROVER, "Approve", channel=APPROVALS)
@@ -150,8 +150,8 @@ def test_provider_garbage_is_outcome_unknown_never_success(bot_over_socket):
     sim.click(APPROVER, "Approve", channel=APPROVALS)
     sim.wait_for(lambda: "Outcome unknown" in sim.messages(APPROVALS)[-1].visible_text, timeout=10,
                  message="card does not say the outcome is unknown")
-    request = bot.workflow.home_for(ENGINEER).requests[0]
-    assert bot.workflow.get(request.id).status is Status.UNKNOWN
+    request = bot.workflow.lookups.home_for(ENGINEER).requests[0]
+    assert bot.workflow.lookups.get(request.id).status is Status.UNKNOWN
     assert all("Reveal password" not in m.buttons for m in sim.dm_messages(ENGINEER))
 
 
@@ -164,5 +164,5 @@ def test_provider_503_is_retried_later_with_the_same_password(bot_over_socket):
     sim.wait_for(lambda: any("try again with the same password" in e.visible_text for e in sim.ephemerals(ENGINEER)),
                  timeout=15, message="requester not told of the retry")
     assert len(bot.mofh_passwd_calls()) == 2  # the client's own second attempt, then it waits for the sweep
-    request = bot.workflow.home_for(ENGINEER).requests[0]
-    assert bot.workflow.get(request.id).status is Status.EXECUTING
+    request = bot.workflow.lookups.home_for(ENGINEER).requests[0]
+    assert bot.workflow.lookups.get(request.id).status is Status.EXECUTING

@@ -39,7 +39,7 @@ from bot.providers.sandbox import Sandbox
 from bot.server import dispatch_envelope, socket_mode_handler
 from handlers.guard import response_hosts_for
 from bot.slack_sim import SlackSim
-from bot.workflow import Draft, RequestForm
+from bot.forms import Draft, RequestForm
 from storage import repository as repo
 from storage.db import transaction
 from tests.e2e import payloads as P
@@ -147,7 +147,7 @@ class World:
             return None
         response = dispatch_envelope(self.runtime.app, request, response_hosts_for(self.runtime.app))
         assert self.runtime.listener_executor.wait_idle(10), "listeners still running after 10 s"
-        assert self.runtime.workflow.wait_idle(10), "provider work still running after 10 s"
+        assert self.runtime.workflow.background.wait_idle(10), "provider work still running after 10 s"
         return response
 
 
@@ -162,23 +162,23 @@ def world(tmp_path_factory):
     # Namecheap is left out on purpose: "namecheap" is then a real provider value that is not enabled.
     runtime = build_runtime(make_settings(sim, sandbox, database_url, namecheap=None))
     _grant(runtime)
-    runtime.workflow.grant(ENGINEER2, Role.REQUESTER, None, actor="test")
+    runtime.workflow.admin.grant(ENGINEER2, Role.REQUESTER, None, actor="test")
     workflow = runtime.workflow
     try:
         # A request that reaches "password ready to reveal" (one provider call, before the properties).
-        done, _ = workflow.submit(RequestForm("mofh", "abcd_40312277", REASON, "SUP-0"), requester_id=ENGINEER,
+        done, _ = workflow.intake.submit(RequestForm("mofh", "abcd_40312277", REASON, "SUP-0"), requester_id=ENGINEER,
                                   source_view_id=None)
-        workflow.announce(done)
-        workflow.approve(done.id, APPROVER)
-        assert workflow.wait_idle(15)
-        done = workflow.get(done.id)
+        workflow.intake.announce(done)
+        workflow.decisions.approve(done.id, APPROVER)
+        assert workflow.background.wait_idle(15)
+        done = workflow.lookups.get(done.id)
         assert done.status is Status.SUCCEEDED and done.reveal_state is RevealState.READY, done
         # The pending request the hostile payloads aim at.
-        pending, _ = workflow.submit(RequestForm("mofh", "webq7k2m", REASON, "SUP-1"), requester_id=ENGINEER,
+        pending, _ = workflow.intake.submit(RequestForm("mofh", "webq7k2m", REASON, "SUP-1"), requester_id=ENGINEER,
                                      source_view_id=None)
-        workflow.announce(pending)
+        workflow.intake.announce(pending)
         draft_id = "dr_" + uuid.uuid4().hex[:16]
-        workflow.save_draft(draft_id, Draft(ENGINEER, HELPDESK, None))
+        workflow.intake.save_draft(draft_id, Draft(ENGINEER, HELPDESK, None))
         w = World(sim, sandbox, runtime, logs, pending.id, done.reveal_token, draft_id)
         # The engineer's reset modal, opened through the real command listener with a fresh trigger.
         slash = P.fill_live(copy.deepcopy(P.SLASH_ENVELOPE["payload"]), {})
@@ -229,7 +229,7 @@ def throw(world: World, kind: str, payload: dict, **envelope_extras) -> BoltResp
     # 3. no provider call, and the real pending request was neither approved nor denied
     new_calls = world.changes()
     assert not new_calls, f"provider called: {new_calls}"
-    assert world.runtime.workflow.get(world.pending_id).status is Status.PENDING
+    assert world.runtime.workflow.lookups.get(world.pending_id).status is Status.PENDING
     return response
 
 
@@ -314,7 +314,7 @@ def test_someone_elses_reveal_token_reveals_nothing(world, user, trigger):
     payload["trigger_id"], payload["response_url"] = trigger, P.LIVE_RESPONSE_URL
     before = {v.id for u in (user,) for v in world.sim.views(u)} if isinstance(user, str) else set()
     throw(world, "interactive", payload)
-    with transaction(world.runtime.workflow.sessions) as session:
+    with transaction(world.runtime.workflow.context.sessions) as session:
         request = repo.request_by_reveal_token(session, world.reveal_token)
     assert request.reveal_state is RevealState.READY, "someone else's click used up the reveal"
     if isinstance(user, str):
@@ -441,7 +441,7 @@ def test_envelopes_bolt_cannot_read_are_acked_and_dropped(world, payload):
 
 def test_legitimate_flow_still_works_over_socket_mode(world):
     sim, runtime, workflow = world.sim, world.runtime, world.runtime.workflow
-    assert workflow.get(world.pending_id).status is Status.PENDING
+    assert workflow.lookups.get(world.pending_id).status is Status.PENDING
     handler = socket_mode_handler(runtime.app, "xapp-test")
     handler.connect()
     try:
@@ -462,16 +462,16 @@ def test_legitimate_flow_still_works_over_socket_mode(world):
                             message="no approval card for the legitimate request")
         assert "webq7k2m" in card.visible_text
         # The approver approves the module's real pending request: exactly one provider call.
-        pending = workflow.get(world.pending_id)
+        pending = workflow.lookups.get(world.pending_id)
         assert pending.card is not None
         sim.click(APPROVER, "Approve", channel=pending.card.channel, message_ts=pending.card.ts)
-        sim.wait_for(lambda: workflow.get(world.pending_id).status is not Status.PENDING, timeout=10,
+        sim.wait_for(lambda: workflow.lookups.get(world.pending_id).status is not Status.PENDING, timeout=10,
                      message="approve did nothing")
-        assert runtime.listener_executor.wait_idle(10) and workflow.wait_idle(20)
+        assert runtime.listener_executor.wait_idle(10) and workflow.background.wait_idle(20)
         new_calls = world.changes()
         assert len(new_calls) == 1, new_calls
         assert new_calls[0].account == "webq7k2m"
-        assert workflow.get(world.pending_id).status is Status.SUCCEEDED
+        assert workflow.lookups.get(world.pending_id).status is Status.SUCCEEDED
         errors = [describe(r) for r in world.logs.take()]
         assert not errors, errors
     finally:

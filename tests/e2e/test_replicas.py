@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from bot.domain import Role
 from bot.providers.sandbox import MofhAccount, Sandbox
 from bot.slack_sim import SlackSim
-from bot.workflow import ResetWorkflow
+from bot.workflow.admin import Admin
+from bot.workflow.context import BaseContext
 from storage.db import make_engine, make_sessionmaker
 from tests.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.e2e.conftest import SEAL_KEY
@@ -150,8 +151,7 @@ def cluster():
     group = Cluster(url, sim, sandbox)
     group.resetbot("roles", "grant", APPROVERS[0], "approver", "--provider", "mofh")  # the operator path
     engine = make_engine(url)
-    roles = ResetWorkflow(sessions=make_sessionmaker(engine), providers={}, sealer=None, notifier=None,
-                          executor=None)
+    roles = Admin(BaseContext(sessions=make_sessionmaker(engine)))
     for user in ENGINEERS:
         roles.grant(user, Role.REQUESTER, None, actor="test")
     roles.grant(APPROVERS[1], Role.APPROVER, "mofh", actor="test")

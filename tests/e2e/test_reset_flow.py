@@ -36,7 +36,7 @@ def test_whole_flow_request_approve_reveal_once(bot_over_socket):
     sim.wait_for(lambda: "You confirmed telling the customer" in sim.dm_messages(ENGINEER)[-1].visible_text,
                  message="confirmation not recorded in the DM")
     assert sim.dm_messages(ENGINEER)[-1].buttons == []
-    assert "customer_informed" in [r.action for r in bot.workflow.audit_trail()]
+    assert "customer_informed" in [r.action for r in bot.workflow.admin.audit_trail()]
 
 
 def test_requester_without_role_is_told_ephemerally(bot_over_socket):
@@ -101,7 +101,7 @@ def test_two_approvers_at_once_and_double_clicks_give_one_provider_call(bot_over
         thread.start()
     for thread in threads:
         thread.join(10)
-    sim.wait_for(lambda: bot.workflow.get(bot.workflow.home_for(ENGINEER).requests[0].id).status
+    sim.wait_for(lambda: bot.workflow.lookups.get(bot.workflow.lookups.home_for(ENGINEER).requests[0].id).status
                  is Status.SUCCEEDED, timeout=10, message="request did not finish")
     assert len(bot.mofh_passwd_calls()) == 1
     assert len(delivered) >= 2
@@ -119,7 +119,7 @@ def test_a_stalled_provider_never_delays_a_new_slash_command_ack(bot_over_socket
     assert bot.sandbox.wait_for_pending(1, timeout=5)  # the provider call is now stalled in the sandbox
     ack = sim.slash_command(ENGINEER, "/reset-password", "mofh susp01x", channel=HELPDESK)
     assert ack.ok and not ack.timed_out and ack.latency < 1.0
-    assert bot.workflow.get(bot.workflow.home_for(ENGINEER).requests[0].id).status is Status.EXECUTING
+    assert bot.workflow.lookups.get(bot.workflow.lookups.home_for(ENGINEER).requests[0].id).status is Status.EXECUTING
 
 
 def test_provider_failure_ends_the_request_visibly(bot_over_socket):
@@ -180,7 +180,7 @@ def test_an_unexpected_failure_while_submitting_keeps_the_modal_open_with_an_err
     def broken_submit(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(bot.workflow, "submit", broken_submit)
+    monkeypatch.setattr(bot.workflow.intake, "submit", broken_submit)
     ack = bot.request_mofh()
     assert ack.errors and "error id" in ack.errors["reason_block"]
     assert sim.current_view(ENGINEER) is not None and sim.messages(APPROVALS) == []

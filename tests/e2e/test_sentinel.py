@@ -34,7 +34,7 @@ def _database_bytes(bot) -> bytes:
 
 def test_sentinel_password_reaches_only_the_reveal_modal(bot_over_socket, monkeypatch, caplog):
     bot, sim = bot_over_socket, bot_over_socket.sim
-    monkeypatch.setattr("bot.workflow.passwords.generate", lambda rules: Secret(SENTINEL))
+    monkeypatch.setattr("bot.workflow.decisions.passwords.generate", lambda rules: Secret(SENTINEL))
     logs.configure(logging.DEBUG)
     caplog.set_level(logging.DEBUG)
     try:
@@ -48,7 +48,7 @@ def test_sentinel_password_reaches_only_the_reveal_modal(bot_over_socket, monkey
         sim.click(ENGINEER, "Reveal password", in_dm=True)
         sim.wait_for(lambda: any(v.title == "New password" for v in sim.views(ENGINEER)), message="no reveal modal")
         sim.wait_for(lambda: "Reveal password" not in sim.dm_messages(ENGINEER)[-1].buttons, message="DM not rewritten")
-        bot.workflow.wait_idle(5)
+        bot.workflow.background.wait_idle(5)
     finally:
         logs.configure(logging.WARNING)
 
@@ -61,5 +61,5 @@ def test_sentinel_password_reaches_only_the_reveal_modal(bot_over_socket, monkey
     assert all(SENTINEL not in r.getMessage() for r in caplog.records)
     assert SENTINEL.encode() not in sealed_db  # while sealed, before the reveal
     assert SENTINEL.encode() not in _database_bytes(bot)
-    assert SENTINEL not in json.dumps([r.detail for r in bot.workflow.audit_trail()])
-    assert SENTINEL not in repr(bot.workflow.get(bot.workflow.home_for(ENGINEER).requests[0].id))
+    assert SENTINEL not in json.dumps([r.detail for r in bot.workflow.admin.audit_trail()])
+    assert SENTINEL not in repr(bot.workflow.lookups.get(bot.workflow.lookups.home_for(ENGINEER).requests[0].id))

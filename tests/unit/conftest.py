@@ -11,7 +11,8 @@ from bot.domain import MessageRef, Method, Provider, RequestView, Role
 from bot.passwords import MOFH_RULES, NAMECHEAP_RULES
 from bot.providers import ChangeResult, Outcome
 from bot.sealing import Sealer, ephemeral_key
-from bot.workflow import RequestForm, ResetWorkflow
+from bot.forms import RequestForm
+from bot.workflow import ResetWorkflow
 from storage.db import make_engine, make_sessionmaker, migrate
 
 ENGINEER, APPROVER, OTHER = "U0ENGINEER1", "U0APPROVER1", "U0OTHER0001"
@@ -126,8 +127,8 @@ def workflow(engine, gateways, notifier, clock):
     flow = ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways, sealer=Sealer(ephemeral_key()),
                          notifier=notifier, executor=InlineExecutor(), clock=clock, approval_ttl=3600,
                          reveal_ttl=900)
-    flow.grant(ENGINEER, Role.REQUESTER, None, actor="test")
-    flow.grant(APPROVER, Role.APPROVER, None, actor="test")
+    flow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="test")
+    flow.admin.grant(APPROVER, Role.APPROVER, None, actor="test")
     return flow
 
 

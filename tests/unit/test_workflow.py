@@ -10,44 +10,45 @@ import pytest
 from sqlalchemy import text
 
 from bot.domain import InputErrors, NotAllowed, RequestNotFound, RevealState, Role, Status
+from bot.forms import RequestForm
 from bot.providers import AMBIGUOUS, ChangeResult, Outcome
 from bot.secret import Secret
 from bot.sealing import Sealer, ephemeral_key
-from bot.workflow import RequestForm, ResetWorkflow, utcnow
+from bot.workflow import ResetWorkflow, utcnow
 from storage.db import make_sessionmaker
 from tests.unit.conftest import APPROVER, ENGINEER, OTHER, InlineExecutor, mofh_form
 
 
 def submit(workflow, form=None, view_id="V1", user=ENGINEER):
-    request, created = workflow.submit(form or mofh_form(), requester_id=user, source_view_id=view_id)
+    request, created = workflow.intake.submit(form or mofh_form(), requester_id=user, source_view_id=view_id)
     return request
 
 
 def test_happy_path_changes_once_and_reveals_once(workflow, gateways, notifier):
     request = submit(workflow)
     assert request.status is Status.PENDING
-    workflow.announce(request)
-    workflow.approve(request.id, APPROVER)
-    done = workflow.get(request.id)
+    workflow.intake.announce(request)
+    workflow.decisions.approve(request.id, APPROVER)
+    done = workflow.lookups.get(request.id)
     assert done.status is Status.SUCCEEDED and done.reveal_state is RevealState.READY
     assert len(gateways["mofh"].calls) == 1
     changed_to = gateways["mofh"].calls[0]["password"]
     assert len(changed_to) == 16
     assert "send_reveal" in notifier.kinds()
 
-    shown, secret = workflow.begin_reveal(done.reveal_token, ENGINEER)
+    shown, secret = workflow.reveal.begin(done.reveal_token, ENGINEER)
     assert secret.reveal() == changed_to
-    workflow.finish_reveal(done.reveal_token, ENGINEER)
+    workflow.reveal.finish(done.reveal_token, ENGINEER)
     with pytest.raises(NotAllowed, match="already revealed"):
-        workflow.begin_reveal(done.reveal_token, ENGINEER)
+        workflow.reveal.begin(done.reveal_token, ENGINEER)
 
 
 def test_requester_cannot_approve_own_request_even_as_admin(workflow, gateways):
-    workflow.grant(ENGINEER, Role.ADMIN, None, actor="test")
+    workflow.admin.grant(ENGINEER, Role.ADMIN, None, actor="test")
     request = submit(workflow)
     with pytest.raises(NotAllowed, match="another approver"):
-        workflow.approve(request.id, ENGINEER)
-    assert workflow.get(request.id).status is Status.PENDING
+        workflow.decisions.approve(request.id, ENGINEER)
+    assert workflow.lookups.get(request.id).status is Status.PENDING
     assert gateways["mofh"].calls == []
 
 
@@ -56,30 +57,30 @@ def test_user_without_role_is_refused_with_a_sentence(workflow):
         submit(workflow, user=OTHER)
     request = submit(workflow)
     with pytest.raises(NotAllowed, match="approver role"):
-        workflow.approve(request.id, OTHER)
+        workflow.decisions.approve(request.id, OTHER)
 
 
 def test_provider_scoped_grant_does_not_cover_the_other_provider(workflow):
-    workflow.grant(OTHER, Role.APPROVER, "namecheap", actor="test")
+    workflow.admin.grant(OTHER, Role.APPROVER, "namecheap", actor="test")
     request = submit(workflow)
     with pytest.raises(NotAllowed, match="approver role for MyOwnFreeHost"):
-        workflow.approve(request.id, OTHER)
+        workflow.decisions.approve(request.id, OTHER)
 
 
 def test_second_approval_and_late_deny_are_refused(workflow, gateways):
     request = submit(workflow)
-    workflow.grant(OTHER, Role.APPROVER, None, actor="test")
-    workflow.approve(request.id, APPROVER)
+    workflow.admin.grant(OTHER, Role.APPROVER, None, actor="test")
+    workflow.decisions.approve(request.id, APPROVER)
     with pytest.raises(NotAllowed, match="already decided"):
-        workflow.approve(request.id, OTHER)
+        workflow.decisions.approve(request.id, OTHER)
     with pytest.raises(NotAllowed, match="already decided"):
-        workflow.deny(request.id, OTHER)
+        workflow.decisions.deny(request.id, OTHER)
     assert len(gateways["mofh"].calls) == 1
 
 
 def test_deny_ends_the_request_and_never_calls_the_provider(workflow, gateways, notifier):
     request = submit(workflow)
-    denied = workflow.deny(request.id, APPROVER)
+    denied = workflow.decisions.deny(request.id, APPROVER)
     assert denied.status is Status.DENIED and denied.decided_by == APPROVER
     assert gateways["mofh"].calls == []
     assert {"update_card", "tell_requester"} <= set(notifier.kinds())
@@ -89,48 +90,48 @@ def test_click_after_expiry_expires_the_request(workflow, clock, gateways):
     request = submit(workflow)
     clock.advance(3601)
     with pytest.raises(NotAllowed, match="expired"):
-        workflow.approve(request.id, APPROVER)
-    assert workflow.get(request.id).status is Status.EXPIRED
+        workflow.decisions.approve(request.id, APPROVER)
+    assert workflow.lookups.get(request.id).status is Status.EXPIRED
     assert gateways["mofh"].calls == []
 
 
 def test_sweep_expires_pending_requests_and_unrevealed_passwords(workflow, clock, notifier):
     waiting = submit(workflow, view_id="V1")
     done = submit(workflow, view_id="V2")
-    workflow.approve(done.id, APPROVER)
+    workflow.decisions.approve(done.id, APPROVER)
     clock.advance(3601)
-    assert workflow.sweep() == 2
-    assert workflow.get(waiting.id).status is Status.EXPIRED
-    token = workflow.get(done.id).reveal_token
-    assert workflow.get(done.id).reveal_state is RevealState.EXPIRED
+    assert workflow.sweeper.sweep() == 2
+    assert workflow.lookups.get(waiting.id).status is Status.EXPIRED
+    token = workflow.lookups.get(done.id).reveal_token
+    assert workflow.lookups.get(done.id).reveal_state is RevealState.EXPIRED
     with pytest.raises(NotAllowed):
-        workflow.begin_reveal(token, ENGINEER)
+        workflow.reveal.begin(token, ENGINEER)
 
 
 def test_only_the_requester_can_reveal_and_a_refusal_does_not_use_it_up(workflow):
     request = submit(workflow)
-    workflow.approve(request.id, APPROVER)
-    token = workflow.get(request.id).reveal_token
+    workflow.decisions.approve(request.id, APPROVER)
+    token = workflow.lookups.get(request.id).reveal_token
     with pytest.raises(NotAllowed, match="Only the engineer"):
-        workflow.begin_reveal(token, APPROVER)
-    _, secret = workflow.begin_reveal(token, ENGINEER)
+        workflow.reveal.begin(token, APPROVER)
+    _, secret = workflow.reveal.begin(token, ENGINEER)
     assert len(secret) == 16
 
 
 def test_abandoned_reveal_can_be_retried(workflow):
     request = submit(workflow)
-    workflow.approve(request.id, APPROVER)
-    token = workflow.get(request.id).reveal_token
-    workflow.begin_reveal(token, ENGINEER)
-    workflow.abandon_reveal(token)
-    workflow.begin_reveal(token, ENGINEER)
+    workflow.decisions.approve(request.id, APPROVER)
+    token = workflow.lookups.get(request.id).reveal_token
+    workflow.reveal.begin(token, ENGINEER)
+    workflow.reveal.abandon(token)
+    workflow.reveal.begin(token, ENGINEER)
 
 
 def test_unknown_reveal_token_and_request_id(workflow):
     with pytest.raises(RequestNotFound):
-        workflow.begin_reveal("sec_nope", ENGINEER)
+        workflow.reveal.begin("sec_nope", ENGINEER)
     with pytest.raises(RequestNotFound):
-        workflow.approve("rr_nope", APPROVER)
+        workflow.decisions.approve("rr_nope", APPROVER)
 
 
 @pytest.mark.parametrize(
@@ -149,7 +150,7 @@ def test_mofh_account_input_errors(workflow, account, message):
 
 
 def test_vpanel_username_and_domain_are_translated_through_the_directory(workflow, gateways):
-    workflow.import_directory([("webq7k2m", "abcd_40312277", "shop.example.net")])
+    workflow.admin.import_directory([("webq7k2m", "abcd_40312277", "shop.example.net")])
     by_vpanel = submit(workflow, mofh_form("abcd_40312277"), view_id="V1")
     by_domain = submit(workflow, mofh_form("SHOP.example.net"), view_id="V2")
     assert by_vpanel.account == by_domain.account == "webq7k2m"
@@ -163,8 +164,8 @@ def test_short_reason_and_unknown_provider(workflow):
 
 
 def test_same_view_submitted_twice_makes_one_request(workflow):
-    first, created = workflow.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V9")
-    again, created_again = workflow.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V9")
+    first, created = workflow.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V9")
+    again, created_again = workflow.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V9")
     assert created and not created_again and first.id == again.id
 
 
@@ -175,7 +176,7 @@ def test_namecheap_reset_code_is_sealed_then_deleted(workflow, gateways, engine)
     with engine.connect() as db:
         sealed = db.execute(text("select sealed_input from reset_requests")).scalar()
     assert sealed and b"c0ffee9a1b2c" not in sealed
-    workflow.approve(request.id, APPROVER)
+    workflow.decisions.approve(request.id, APPROVER)
     assert gateways["namecheap"].calls[0]["input"] == "c0ffee9a1b2c3d4e5f60718293a4b5c6d"
     with engine.connect() as db:
         assert db.execute(text("select sealed_input from reset_requests")).scalar() is None
@@ -185,8 +186,8 @@ def test_namecheap_email_link_needs_no_reveal(workflow, gateways, notifier):
     form = RequestForm(provider="namecheap", account="acmeshop", reason="Owner lost access to the account.",
                        method="email_link")
     request = submit(workflow, form)
-    workflow.approve(request.id, APPROVER)
-    done = workflow.get(request.id)
+    workflow.decisions.approve(request.id, APPROVER)
+    done = workflow.lookups.get(request.id)
     assert done.status is Status.SUCCEEDED and done.reveal_state is RevealState.NONE
     assert done.email == "owner@example.org"
     assert "send_reveal" not in notifier.kinds()
@@ -204,8 +205,8 @@ def test_provider_failure_ends_the_request_and_destroys_the_password(workflow, g
     gateways["mofh"].results.append(ChangeResult(outcome=Outcome.ACCOUNT_INACTIVE, account_status="x",
                                                  message="The account is suspended (x)."))
     request = submit(workflow)
-    workflow.approve(request.id, APPROVER)
-    failed = workflow.get(request.id)
+    workflow.decisions.approve(request.id, APPROVER)
+    failed = workflow.lookups.get(request.id)
     assert failed.status is Status.FAILED and "suspended" in failed.outcome_message
     with engine.connect() as db:
         assert db.execute(text("select sealed_password from reset_requests")).scalar() is None
@@ -217,20 +218,20 @@ def test_namecheap_ambiguous_answer_is_outcome_unknown(workflow, gateways):
     form = RequestForm(provider="namecheap", account="acmeshop", reason="Owner lost access to the account.",
                        method="current_password", secret_input=Secret("old-pass-1"))
     request = submit(workflow, form)
-    workflow.approve(request.id, APPROVER)
-    assert workflow.get(request.id).status is Status.UNKNOWN
-    assert "verify" in workflow.get(request.id).outcome_message
+    workflow.decisions.approve(request.id, APPROVER)
+    assert workflow.lookups.get(request.id).status is Status.UNKNOWN
+    assert "verify" in workflow.lookups.get(request.id).outcome_message
 
 
 def test_mofh_transport_failure_is_retried_later_with_the_same_password(workflow, gateways, clock):
     gateways["mofh"].results.append(ChangeResult(outcome=Outcome.PROVIDER_UNAVAILABLE, retryable=True, attempts=2,
                                                  message="MyOwnFreeHost did not answer."))
     request = submit(workflow)
-    workflow.approve(request.id, APPROVER)
-    assert workflow.get(request.id).status is Status.EXECUTING
+    workflow.decisions.approve(request.id, APPROVER)
+    assert workflow.lookups.get(request.id).status is Status.EXECUTING
     clock.advance(61)
-    workflow.sweep()
-    assert workflow.get(request.id).status is Status.SUCCEEDED
+    workflow.sweeper.sweep()
+    assert workflow.lookups.get(request.id).status is Status.SUCCEEDED
     first, second = gateways["mofh"].calls
     assert first["password"] == second["password"]
 
@@ -243,19 +244,19 @@ def test_crashed_execution_is_recovered_by_another_replica(workflow, gateways, c
     def dying_execute(request_id, owner):
         raise SystemExit  # simulate the process ending after the CAS, before the call
 
-    workflow.execute, original = dying_execute, workflow.execute
+    workflow.execution.execute, original = dying_execute, workflow.execution.execute
     try:
         with pytest.raises(SystemExit):
-            workflow.approve(request.id, APPROVER) or workflow.execute(request.id, "x")
+            workflow.decisions.approve(request.id, APPROVER) or workflow.execution.execute(request.id, "x")
     except SystemExit:
         pass
     finally:
-        workflow.execute = original
+        workflow.execution.execute = original
     gateways["mofh"].results.clear()
-    assert workflow.get(request.id).status is Status.EXECUTING
+    assert workflow.lookups.get(request.id).status is Status.EXECUTING
     clock.advance(91)
-    assert workflow.recover_executions() == 1
-    assert workflow.get(request.id).status is Status.SUCCEEDED
+    assert workflow.execution.recover_executions() == 1
+    assert workflow.lookups.get(request.id).status is Status.SUCCEEDED
     assert len(gateways["mofh"].calls) == 1
 
 
@@ -263,40 +264,40 @@ def test_crashed_namecheap_execution_becomes_outcome_unknown(workflow, gateways,
     form = RequestForm(provider="namecheap", account="acmeshop", reason="Owner lost access to the account.",
                        method="current_password", secret_input=Secret("old-pass-1"))
     request = submit(workflow, form)
-    workflow.execute, original = (lambda *a: None), workflow.execute
-    workflow.approve(request.id, APPROVER)
-    workflow.execute = original
+    workflow.execution.execute, original = (lambda *a: None), workflow.execution.execute
+    workflow.decisions.approve(request.id, APPROVER)
+    workflow.execution.execute = original
     clock.advance(91)
-    workflow.recover_executions()
-    final = workflow.get(request.id)
+    workflow.execution.recover_executions()
+    final = workflow.lookups.get(request.id)
     assert final.status is Status.UNKNOWN and "verify" in final.outcome_message
     assert gateways["namecheap"].calls == []
 
 
 def test_audit_trail_records_every_step_and_no_secret(workflow, gateways):
     request = submit(workflow)
-    workflow.approve(request.id, APPROVER)
-    token = workflow.get(request.id).reveal_token
-    workflow.begin_reveal(token, ENGINEER)
-    workflow.finish_reveal(token, ENGINEER)
-    actions = [r.action for r in workflow.audit_trail() if r.request_id == request.id]
+    workflow.decisions.approve(request.id, APPROVER)
+    token = workflow.lookups.get(request.id).reveal_token
+    workflow.reveal.begin(token, ENGINEER)
+    workflow.reveal.finish(token, ENGINEER)
+    actions = [r.action for r in workflow.admin.audit_trail() if r.request_id == request.id]
     assert actions == ["requested", "approved", "provider_outcome", "revealed"]
-    dumped = json.dumps([r.detail for r in workflow.audit_trail()])
+    dumped = json.dumps([r.detail for r in workflow.admin.audit_trail()])
     assert gateways["mofh"].calls[0]["password"] not in dumped
 
 
 def test_role_changes_are_audited(workflow):
-    workflow.grant(OTHER, Role.APPROVER, "mofh", actor="cli")
-    workflow.revoke(OTHER, Role.APPROVER, "mofh", actor="cli")
-    actions = [r.action for r in workflow.audit_trail()]
+    workflow.admin.grant(OTHER, Role.APPROVER, "mofh", actor="cli")
+    workflow.admin.revoke(OTHER, Role.APPROVER, "mofh", actor="cli")
+    actions = [r.action for r in workflow.admin.audit_trail()]
     assert actions.count("role_granted") >= 3 and "role_revoked" in actions
 
 
 def test_home_lists_own_requests_and_what_waits_for_an_approver(workflow):
     request = submit(workflow)
-    assert [r.id for r in workflow.home_for(ENGINEER).requests] == [request.id]
-    assert workflow.home_for(ENGINEER).waiting == []
-    assert [r.id for r in workflow.home_for(APPROVER).waiting] == [request.id]
+    assert [r.id for r in workflow.lookups.home_for(ENGINEER).requests] == [request.id]
+    assert workflow.lookups.home_for(ENGINEER).waiting == []
+    assert [r.id for r in workflow.lookups.home_for(APPROVER).waiting] == [request.id]
 
 
 def test_a_live_replica_keeps_its_lease_so_no_one_takes_over(engine, gateways, notifier):
@@ -309,12 +310,12 @@ def test_a_live_replica_keeps_its_lease_so_no_one_takes_over(engine, gateways, n
                              lease_seconds=1.5)  # renewed every 0.5 s; generous for a loaded CI
 
     a, b = replica("a"), replica("b")
-    a.grant(ENGINEER, Role.REQUESTER, None, actor="t")
-    a.grant(APPROVER, Role.APPROVER, None, actor="t")
-    request, _ = a.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
+    a.admin.grant(ENGINEER, Role.REQUESTER, None, actor="t")
+    a.admin.grant(APPROVER, Role.APPROVER, None, actor="t")
+    request, _ = a.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
     gate = threading.Event()
     gateways["mofh"].gate = gate
-    approving = threading.Thread(target=a.approve, args=(request.id, APPROVER))
+    approving = threading.Thread(target=a.decisions.approve, args=(request.id, APPROVER))
     approving.start()
 
     def lease_until():
@@ -329,12 +330,12 @@ def test_a_live_replica_keeps_its_lease_so_no_one_takes_over(engine, gateways, n
         if first is not None and current != first:
             renewed += 1
         first = current
-        assert b.recover_executions() == 0
+        assert b.execution.recover_executions() == 0
         time.sleep(0.05)
     assert renewed >= 2
     gate.set()
     approving.join(5)
-    assert a.get(request.id).status is Status.SUCCEEDED
+    assert a.lookups.get(request.id).status is Status.SUCCEEDED
     assert len(gateways["mofh"].calls) == 1
 
 
@@ -342,25 +343,25 @@ def test_a_card_slack_refused_is_posted_by_the_sweep(workflow, notifier, clock):
     refused = []
     notifier.post_card, original = (lambda request: refused.append(request) or None), notifier.post_card
     request = submit(workflow)
-    workflow.announce(request)
-    assert refused and workflow.get(request.id).card is None
+    workflow.intake.announce(request)
+    assert refused and workflow.lookups.get(request.id).card is None
     notifier.post_card = original
-    assert workflow.repost_missing_cards() == 0  # still within the grace period of the first post
+    assert workflow.sweeper.repost_missing_cards() == 0  # still within the grace period of the first post
     clock.advance(16)
-    workflow.sweep()
-    assert workflow.get(request.id).card is not None
+    workflow.sweeper.sweep()
+    assert workflow.lookups.get(request.id).card is not None
 
 
 def test_a_reveal_dm_lost_to_a_crash_is_sent_by_the_sweep(workflow, notifier, clock):
     notifier.send_reveal, original = (lambda request: None), notifier.send_reveal  # the replica died before the DM
     request = submit(workflow)
-    workflow.approve(request.id, APPROVER)
-    assert workflow.get(request.id).dm is None
+    workflow.decisions.approve(request.id, APPROVER)
+    assert workflow.lookups.get(request.id).dm is None
     notifier.send_reveal = original
-    assert workflow.resend_missing_reveals() == 0  # not before the grace period
+    assert workflow.sweeper.resend_missing_reveals() == 0  # not before the grace period
     clock.advance(16)
-    workflow.sweep()
-    done = workflow.get(request.id)
+    workflow.sweeper.sweep()
+    done = workflow.lookups.get(request.id)
     assert done.dm is not None and done.reveal_state is RevealState.READY
     assert [kind for kind in notifier.kinds() if kind == "send_reveal"] == ["send_reveal"]
 

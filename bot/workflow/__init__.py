@@ -1,0 +1,79 @@
+"""The reset workflow: use cases over one shared set of collaborators, composed once.
+
+request → approval → provider call → one-time reveal, with the audit trail. Each use case
+is one module (intake, decisions, execution, reveal, sweeper, admin, lookups) over the
+one `Context` (context.py). The workflow owns transactions: every use case opens its
+own short unit of work through `storage.db.transaction`, and no provider call ever runs
+inside one. Slack is behind the `Notifier` port; providers
+behind `ProviderGateway` (bot/providers/gateway.py). Which status may follow which is the
+domain's table (bot/domain.py: TRANSITIONS), checked on every write (storage/repository.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain import Provider
+from bot.providers.gateway import ProviderGateway
+from bot.sealing import Sealer
+from bot.workflow.admin import Admin
+from bot.workflow.context import Background, BaseContext, Context, Notifier, utcnow
+from bot.workflow.decisions import Decisions
+from bot.workflow.execution import Execution
+from bot.workflow.intake import Intake
+from bot.workflow.lookups import HomeData, Lookups
+from bot.workflow.reveal import Reveal
+from bot.workflow.sweeper import Sweeper
+
+# A replica renews its lease every third of this while its provider call runs, so a lapse
+# means the replica died; with the sweep interval this keeps recovery under a minute.
+DEFAULT_LEASE_SECONDS = 30
+
+
+class ResetWorkflow:
+    """Every use case, as an attribute (`workflow.intake.submit(...)`), over one `Context`."""
+
+    def __init__(
+        self,
+        *,
+        sessions: Any,
+        providers: Mapping[Provider, ProviderGateway],
+        sealer: Sealer,
+        notifier: Notifier,
+        executor: Executor,
+        admins: Iterable[str] = (),
+        approval_ttl: int = 3600,
+        reveal_ttl: int = 900,
+        clock: Callable[[], datetime] = utcnow,
+        replica_id: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        self.background = Background(executor)
+        self.context = Context(
+            sessions=sessions,
+            clock=clock,
+            admins=frozenset(admins),
+            providers=providers,
+            sealer=sealer,
+            notifier=notifier,
+            background=self.background,
+            replica_id=replica_id or f"replica-{secrets.token_hex(4)}",
+            approval_ttl=timedelta(seconds=approval_ttl),
+            reveal_ttl=timedelta(seconds=reveal_ttl),
+            lease=timedelta(seconds=lease_seconds),
+        )
+        self.intake = Intake(self.context)
+        self.execution = Execution(self.context)
+        self.decisions = Decisions(self.context, self.execution)
+        self.reveal = Reveal(self.context)
+        self.sweeper = Sweeper(self.context, self.execution)
+        self.admin = Admin(self.context)
+        self.lookups = Lookups(self.context)
+
+
+__all__ = ["Admin", "Background", "BaseContext", "Context", "Decisions", "Execution", "HomeData", "Intake",
+           "Lookups", "Notifier", "ResetWorkflow", "Reveal", "Sweeper", "utcnow"]

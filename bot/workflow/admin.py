@@ -1,0 +1,62 @@
+"""Admin: roles, the MyOwnFreeHost account directory and the audit trail, as the operator CLI uses them.
+
+It needs only the records (bot/workflow/context.py: BaseContext), so `resetbot roles`,
+`accounts` and `audit export` (bot/cli.py) build no provider, sealer or Slack client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from bot.domain import AuditRecord, Role, RoleGrant
+from bot.workflow.context import BaseContext
+from storage import repository as repo
+from storage.db import transaction
+
+
+class Admin:
+    def __init__(self, ctx: BaseContext) -> None:
+        self.ctx = ctx
+
+    def grant(self, user_id: str, role: Role, provider: str | None, actor: str | None) -> bool:
+        now = self.ctx.clock()
+        with transaction(self.ctx.sessions) as session:
+            added = repo.add_grant(session, user_id=user_id, role=role, provider=provider, granted_by=actor, now=now)
+            if added:
+                repo.add_audit(session, at=now, action="role_granted", actor_id=actor, provider=provider,
+                               detail={"user": user_id, "role": role.value})
+        return added
+
+    def revoke(self, user_id: str, role: Role, provider: str | None, actor: str | None) -> bool:
+        now = self.ctx.clock()
+        with transaction(self.ctx.sessions) as session:
+            removed = repo.remove_grant(session, user_id=user_id, role=role, provider=provider)
+            if removed:
+                repo.add_audit(session, at=now, action="role_revoked", actor_id=actor, provider=provider,
+                               detail={"user": user_id, "role": role.value})
+        return removed
+
+    def grants(self) -> list[RoleGrant]:
+        with transaction(self.ctx.sessions) as session:
+            return repo.all_grants(session)
+
+    def configured_admins(self) -> list[str]:
+        """The admins from RESETBOT_ADMINS, who hold the role without a stored grant."""
+        return sorted(self.ctx.admins)
+
+    def import_directory(self, rows: list[tuple[str, str, str | None]], actor: str | None = None) -> None:
+        now = self.ctx.clock()
+        with transaction(self.ctx.sessions) as session:
+            for key, vpanel, domain in rows:
+                repo.put_directory_entry(session, account_key=key, vpanel_username=vpanel, domain=domain)
+            repo.add_audit(session, at=now, action="directory_imported", actor_id=actor, provider="mofh",
+                           detail={"rows": len(rows)})
+
+    def directory(self) -> list[tuple[str, str, str | None]]:
+        with transaction(self.ctx.sessions) as session:
+            return repo.directory_entries(session)
+
+    def audit_trail(self, since: datetime | None = None) -> Iterator[AuditRecord]:
+        with transaction(self.ctx.sessions) as session:
+            yield from repo.audit_events(session, since)

@@ -1,0 +1,121 @@
+"""The collaborators the use cases share, and the few helpers every one of them uses.
+
+`BaseContext` is what reading and writing records needs (sessions, clock, the admins from
+RESETBOT_ADMINS): all the admin use case needs, so the CLI builds only that. `Context`
+adds what the reset itself needs (providers, sealer, notifier, background runner, TTLs,
+replica id, lease). The composition root (bot/app.py) builds one `Context` and every use
+case in bot/workflow/ shares it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+
+from bot import policy
+from bot.domain import MessageRef, Provider, RequestNotFound, RequestView, RevealState, Role, RoleGrant
+from bot.providers.gateway import ProviderGateway
+from bot.sealing import Sealer
+from storage import repository as repo
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+# What a sealed value is for; sealed inside the token and checked on opening (bot/sealing.py).
+PASSWORD = "password"
+INPUT = "input"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Notifier(Protocol):
+    """What the workflow tells people. Implemented with Slack in handlers/notifier.py."""
+
+    def post_card(self, request: RequestView) -> MessageRef | None: ...
+    def update_card(self, request: RequestView, context: str | None = None) -> None: ...
+    def tell_requester(self, request: RequestView) -> None: ...
+    def send_reveal(self, request: RequestView) -> MessageRef | None: ...
+    def update_reveal(self, request: RequestView) -> None: ...
+
+
+class Background:
+    """Runs provider work off the caller's thread and knows when none is left (SIGTERM drain, tests)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self._inflight = 0
+        self._inflight_lock = threading.Condition()
+
+    def run(self, fn: Callable[..., object], *args: Any) -> None:
+        with self._inflight_lock:
+            self._inflight += 1
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:  # the request stays EXECUTING; the sweep recovers it after the lease
+                log.exception("background provider work failed for %s", args[0])
+            finally:
+                with self._inflight_lock:
+                    self._inflight -= 1
+                    self._inflight_lock.notify_all()
+
+        self.executor.submit(run)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no provider call is in flight."""
+        with self._inflight_lock:
+            return self._inflight_lock.wait_for(lambda: self._inflight == 0, timeout)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseContext:
+    """What reading and writing records needs; all the admin use case (bot/workflow/admin.py) needs."""
+
+    sessions: Any  # a sessionmaker from storage/db.py: make_sessionmaker (bot/ names no SQL types)
+    clock: Callable[[], datetime] = utcnow
+    admins: frozenset[str] = frozenset()
+
+    def roles(self, user_id: str, provider: Provider, grants: list[RoleGrant]) -> set[Role]:
+        return policy.roles_for(user_id, provider.value, grants, self.admins)
+
+    def get(self, session: Any, request_id: str) -> RequestView:
+        """The request, or RequestNotFound with a sentence for the person who asked."""
+        request = repo.get_request(session, request_id) if isinstance(request_id, str) else None
+        if request is None:
+            raise RequestNotFound("That reset request does not exist (any more).")
+        return request
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context(BaseContext):
+    """Everything the reset use cases share; the composition root builds one (bot/workflow/__init__.py)."""
+
+    providers: Mapping[Provider, ProviderGateway]
+    sealer: Sealer
+    notifier: Notifier
+    background: Background
+    replica_id: str
+    approval_ttl: timedelta  # RESETBOT_APPROVAL_TTL
+    reveal_ttl: timedelta  # RESETBOT_REVEAL_TTL
+    lease: timedelta  # RESETBOT_EXECUTION_LEASE: how long a provider call may go unrenewed
+
+    def enabled_providers(self) -> list[Provider]:
+        return [p for p in Provider if p in self.providers]
+
+    def notify_final(self, request: RequestView) -> None:
+        """Tell everyone a request ended: the card, the requester, and the Reveal button when there is one."""
+        self.notifier.update_card(request)
+        self.notifier.tell_requester(request)
+        if request.reveal_state is RevealState.READY:
+            dm = self.notifier.send_reveal(request)
+            if dm is not None:
+                with transaction(self.sessions) as session:
+                    repo.set_fields(session, request.id, dm_channel=dm.channel, dm_ts=dm.ts)

@@ -1,0 +1,180 @@
+"""Execution: the provider call under a lease, recording its outcome, and recovering lapsed leases.
+
+Crash safety: the password is sealed and the request EXECUTING with a lease *before* the
+provider is called (bot/workflow/decisions.py). A replica renews its lease while the call
+runs; one that dies leaves a lapsed lease, and a live replica then retries MyOwnFreeHost
+with the same sealed password (an identical password counts as success) or marks Namecheap
+"outcome unknown". No provider call ever runs inside a transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
+
+from bot.domain import RequestView, RevealState, Status
+from bot.providers import AMBIGUOUS, ChangeResult, Outcome
+from bot.providers.gateway import ProviderGateway
+from bot.sealing import SealBroken
+from bot.workflow.context import INPUT, PASSWORD, Context
+from storage import repository as repo
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+
+MOFH_RETRY_BACKOFF = timedelta(seconds=60)
+MAX_EXECUTION_ATTEMPTS = 3
+
+
+class Execution:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def execute(self, request_id: str, lease_owner: str) -> RequestView | None:
+        """Call the provider for a request this replica holds the lease on, then record the outcome."""
+        ctx = self.ctx
+        with transaction(ctx.sessions) as session:
+            request = repo.get_request(session, request_id)
+            sealed_password, sealed_input = repo.sealed_values(session, request_id)
+        if request is None or request.status is not Status.EXECUTING:
+            return request
+        gateway = ctx.providers.get(request.provider)
+        try:
+            new_password = (ctx.sealer.open(sealed_password, request_id=request.id, purpose=PASSWORD)
+                            if sealed_password else None)
+            secret_input = (ctx.sealer.open(sealed_input, request_id=request.id, purpose=INPUT)
+                            if sealed_input else None)
+        except SealBroken:
+            result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0,
+                                  message="The sealed secret for this request could not be opened (wrong "
+                                          "RESETBOT_SEAL_KEY?), so nothing was sent to the provider.")
+        else:
+            if gateway is None:
+                result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0,
+                                      message=f"{request.provider_label} is not enabled on this replica.")
+            else:
+                with self._lease_kept(request.id, lease_owner):
+                    result = gateway.execute(account=request.account, method=request.method,
+                                             new_password=new_password, secret_input=secret_input)
+        return self._record_outcome(request, result, lease_owner, gateway)
+
+    def recover_executions(self) -> int:
+        """Take over executions whose replica died (lapsed lease): retry or mark the outcome unknown."""
+        ctx = self.ctx
+        now = ctx.clock()
+        recovered = 0
+        with transaction(ctx.sessions) as session:
+            lapsed = repo.executions_with_lapsed_lease(session, now)
+            claimed = [rid for rid in lapsed
+                       if repo.take_over_lease(session, rid, owner=ctx.replica_id, now=now, until=now + ctx.lease)]
+        for request_id in claimed:
+            recovered += 1
+            with transaction(ctx.sessions) as session:
+                request = repo.get_request(session, request_id)
+                attempts = repo.execution_attempts(session, request_id)
+                repo.add_audit(session, at=now, action="execution_recovered", request=request,
+                               detail={"attempt": attempts})
+            gateway = ctx.providers.get(request.provider)
+            if gateway is not None and gateway.same_password_retry_is_safe and attempts <= MAX_EXECUTION_ATTEMPTS:
+                ctx.background.run(self.execute, request_id, ctx.replica_id)
+            else:
+                unknown = ChangeResult(
+                    outcome=Outcome.UNKNOWN, certainty=AMBIGUOUS, attempts=0,
+                    message=f"The bot stopped while calling {request.provider_label}, so the outcome is unknown — "
+                            "verify by logging in to the account before asking again.",
+                )
+                self._record_outcome(request, unknown, ctx.replica_id, None)
+        return recovered
+
+    @contextmanager
+    def _lease_kept(self, request_id: str, owner: str) -> Iterator[None]:
+        """Renew the execution lease while the provider call runs (it may take 2 × 60 s)."""
+        ctx = self.ctx
+        done = threading.Event()
+
+        def renew() -> None:
+            interval = ctx.lease.total_seconds() / 3
+            while not done.wait(interval):
+                try:
+                    with transaction(ctx.sessions) as session:
+                        now = ctx.clock()
+                        if not repo.renew_lease(session, request_id, owner=owner, until=now + ctx.lease):
+                            return
+                except Exception:  # the database is away: the next tick tries again
+                    log.warning("could not renew the lease of %s", request_id)
+
+        keeper = threading.Thread(target=renew, name=f"lease-{request_id}", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            done.set()
+
+    def _record_outcome(self, request: RequestView, result: ChangeResult, lease_owner: str,
+                        gateway: ProviderGateway | None) -> RequestView | None:
+        ctx = self.ctx
+        now = ctx.clock()
+        detail = {"outcome": result.outcome.value, "attempts": result.attempts}
+        if result.error_numbers:
+            detail["error_numbers"] = list(result.error_numbers)
+        if result.account_status:
+            detail["account_status"] = result.account_status
+        with transaction(ctx.sessions) as session:
+            row = repo.get_request(session, request.id)
+            attempts_so_far = repo.execution_attempts(session, request.id)
+            retry_later = (
+                gateway is not None and gateway.same_password_retry_is_safe and result.retryable
+                and attempts_so_far < MAX_EXECUTION_ATTEMPTS
+            )
+            if retry_later:
+                # Same sealed password, later: MyOwnFreeHost answers a repeat as
+                # success (Outcome.CHANGED_IDEMPOTENT in bot/providers/mofh.py).
+                retry_note = f"{result.message} The bot will try again with the same password in a minute."
+                repo.set_fields(session, request.id, lease_expires_at=now + MOFH_RETRY_BACKOFF,
+                                outcome=result.outcome.value, outcome_message=retry_note)
+                repo.add_audit(session, at=now, action="provider_retry_scheduled", request=row, detail=detail)
+                final = None
+            else:
+                status = _status_for(result, gateway)
+                values = dict(outcome=result.outcome.value, outcome_message=_outcome_sentence(result, status),
+                              sealed_input=None, lease_owner=None, lease_expires_at=None, email=result.email)
+                if status is Status.SUCCEEDED and request.method.sets_new_password:
+                    values.update(reveal_state=RevealState.READY.value, reveal_token="sec_" + secrets.token_urlsafe(18),
+                                  reveal_expires_at=now + ctx.reveal_ttl)
+                else:
+                    values.update(sealed_password=None)
+                if not repo.transition(session, request.id, from_status=Status.EXECUTING, to_status=status, now=now,
+                                       held_by=lease_owner, **values):
+                    log.warning("request %s was finished by another replica; outcome %s not recorded",
+                                request.id, result.outcome.value)
+                    return None
+                final = repo.get_request(session, request.id)
+                repo.add_audit(session, at=now, action="provider_outcome", request=final,
+                               detail={**detail, "status": status.value})
+        if final is None:
+            ctx.notifier.tell_requester(replace(row, outcome_message=retry_note))
+            return row
+        ctx.notify_final(final)
+        return final
+
+
+def _status_for(result: ChangeResult, gateway: ProviderGateway | None) -> Status:
+    if result.ok:
+        return Status.SUCCEEDED
+    ambiguous = result.certainty == AMBIGUOUS or result.outcome in (Outcome.UNKNOWN,)
+    if result.outcome is Outcome.PROVIDER_UNAVAILABLE and result.attempts > 0:
+        ambiguous = True
+    if ambiguous and result.outcome is not Outcome.ACCOUNT_NOT_FOUND:
+        return Status.UNKNOWN
+    return Status.FAILED
+
+
+def _outcome_sentence(result: ChangeResult, status: Status) -> str:
+    if status is Status.UNKNOWN and "verify" not in result.message.lower():
+        return f"{result.message} Outcome unknown — verify by logging in to the account before asking again."
+    return result.message
