@@ -64,6 +64,13 @@ def test_sandbox_help_shows_its_own_options():
     assert "--seed" in result.stdout and "--mofh-port" in result.stdout and "--namecheap-port" in result.stdout
 
 
+def test_building_the_commands_loads_only_the_dev_kit_plug_in_module():
+    code = ("import sys; from bot import cli; cli._parser(); "
+            "print(sorted(m for m in sys.modules if m.startswith('devkit')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == "['devkit', 'devkit.commands']"
+
+
 def test_without_the_plug_ins_the_operator_commands_still_work(monkeypatch, capsys):
     monkeypatch.setattr(cli, "entry_points", lambda group: [])
     with pytest.raises(SystemExit) as help_exit:

@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 
+from devkit.commands import SANDBOX_DESCRIPTION, add_sandbox_options
 from devkit.sandbox.sandbox import Sandbox
 from devkit.sandbox.seed import default_seed, load_seed
 
@@ -15,21 +16,9 @@ class _Stop(Exception):
     pass
 
 
-DESCRIPTION = "Serve the sandbox MyOwnFreeHost and Namecheap APIs on 127.0.0.1 until SIGINT/SIGTERM."
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `resetbot sandbox` (devkit/commands.py) and of `serve`."""
-    parser.add_argument(
-        "--seed", help="JSON seed file (mofh_accounts, namecheap_users); default: built-in demo seed"
-    )
-    parser.add_argument("--mofh-port", type=int, default=0)
-    parser.add_argument("--namecheap-port", type=int, default=0)
-
-
 def serve(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="resetbot sandbox", description=DESCRIPTION)
-    add_arguments(parser)
+    parser = argparse.ArgumentParser(prog="resetbot sandbox", description=SANDBOX_DESCRIPTION)
+    add_sandbox_options(parser)
     return run(parser.parse_args(argv))
 
 
