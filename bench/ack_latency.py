@@ -18,8 +18,8 @@ Nagle wait slack_sdk's built-in client had.
 
 What it does, all on loopback, in one run:
 
-* a sandbox MyOwnFreeHost (bot/providers/sandbox.py) with accounts bench001…bench050, each
-  answering `passwd` after a 5-second delay, and one simulated Slack (bot/slack_sim.py):
+* a sandbox MyOwnFreeHost (devkit/sandbox/) with accounts bench001…bench050, each
+  answering `passwd` after a 5-second delay, and one simulated Slack (devkit/slack/):
   engineers U0BENCHE01… in #helpdesk (C0HELPDESK), approvers U0BENCHA1… in
   #pw-reset-approvals (C0APPROVALS);
 * phase A, the bot: roles are granted through the CLI (`resetbot roles grant USER
@@ -74,8 +74,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bot.providers.sandbox import MofhAccount, Sandbox
-from bot.slack_sim import SlackSim
+from devkit.sandbox import MofhAccount, Sandbox
+from devkit.slack import SlackSim
 
 HELPDESK, APPROVALS = "C0HELPDESK", "C0APPROVALS"
 MOFH_USER, MOFH_PASSWORD = "sandbox-reseller", "sandbox-mofh-password"
@@ -192,9 +192,9 @@ class SendClock:
         self.sent: dict[str, float] = {}
 
     def install(self) -> None:
-        from bot import slack_sim
+        from devkit.slack import socket_mode
 
-        original = slack_sim._SockConn.send
+        original = socket_mode._SockConn.send
         sent = self.sent
 
         def send(conn, data: str) -> None:
@@ -204,7 +204,7 @@ class SendClock:
             if match:
                 sent[match.group(1)] = at
 
-        slack_sim._SockConn.send = send
+        socket_mode._SockConn.send = send
 
 
 def parse_traces(lines: list[str]) -> dict[str, tuple[float, float, float, float]]:

@@ -15,12 +15,16 @@ import signal
 import sys
 import threading
 from datetime import datetime, timezone
+from importlib.metadata import entry_points
 
 from bot import logs
 from bot.config import ConfigError, Settings
 from bot.domain import DomainError, Provider, Role
 
 log = logging.getLogger("resetbot")
+
+# Sub-commands other installed packages add: the dev kit's demo and sandbox (pyproject.toml).
+COMMAND_PLUGINS = "resetbot.commands"
 
 
 class UsageError(Exception):
@@ -60,13 +64,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=3000)
     run.set_defaults(handler=_run)
 
-    demo = commands.add_parser("demo", help="the whole flow on this machine: sandbox providers, simulated Slack")
-    demo.set_defaults(handler=_demo)
-
-    sandbox = commands.add_parser("sandbox", help="serve the sandbox MyOwnFreeHost and Namecheap APIs on 127.0.0.1")
-    sandbox.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    sandbox.set_defaults(handler=_sandbox)
-
     roles = commands.add_parser("roles", help="grant, revoke and list roles").add_subparsers(metavar="ACTION")
     for action in ("grant", "revoke"):
         sub = roles.add_parser(action, help=f"{action} a role (requester, approver or admin)")
@@ -95,7 +92,24 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("check", help="validate the configuration and print what is enabled").set_defaults(
         handler=_check)
+    _add_plugin_commands(commands)  # last, so that a plug-in cannot take a built-in command's name
     return parser
+
+
+def _add_plugin_commands(commands) -> None:
+    """Each `resetbot.commands` entry point is a function that adds its sub-parser to `commands`.
+
+    A plug-in that fails to load is named on stderr and left out; the other commands still work."""
+    seen: set[str] = set()
+    for entry in sorted(entry_points(group=COMMAND_PLUGINS), key=lambda e: e.name):
+        if entry.name in seen:  # the same distribution found twice on sys.path
+            continue
+        seen.add(entry.name)
+        try:
+            entry.load()(commands)
+        except Exception as exc:
+            print(f"resetbot: command {entry.name!r} ({entry.value}) is unavailable: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -257,18 +271,6 @@ def _check(args) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     return 2 if problems else 0
-
-
-def _sandbox(args) -> int:
-    from bot.providers.sandbox import serve
-
-    return serve(args.rest)
-
-
-def _demo(args) -> int:
-    from bot.demo import run_demo
-
-    return run_demo()
 
 
 def _run(args) -> int:

@@ -9,8 +9,11 @@ import os
 import subprocess
 import sys
 
+from importlib.metadata import EntryPoint, entry_points
+
 import pytest
 
+from bot import cli
 from bot.config import Settings
 
 
@@ -61,6 +64,61 @@ def test_roles_grant_list_revoke_on_a_fresh_database(tmp_path, database_url):
     assert "U0ENGINEER1" not in resetbot("roles", "list", db=database_url).stdout
     audit = [json.loads(line) for line in resetbot("audit", "export", db=database_url).stdout.splitlines()]
     assert [e["action"] for e in audit] == ["role_granted", "role_granted", "role_revoked"]
+
+
+def test_the_dev_kit_commands_are_plug_ins_listed_with_their_help():
+    declared = {e.name: e.value for e in entry_points(group=cli.COMMAND_PLUGINS)}
+    assert declared == {"demo": "devkit.commands:demo", "sandbox": "devkit.commands:sandbox"}
+    result = resetbot("--help")
+    assert result.returncode == 0 and result.stderr == ""
+    assert "the whole flow on this machine: sandbox providers, simulated" in result.stdout
+    assert "serve the sandbox MyOwnFreeHost and Namecheap APIs on 127.0.0.1" in result.stdout
+
+
+def test_sandbox_help_shows_its_own_options():
+    result = resetbot("sandbox", "--help")
+    assert result.returncode == 0
+    assert "--seed" in result.stdout and "--mofh-port" in result.stdout and "--namecheap-port" in result.stdout
+
+
+def test_building_the_commands_loads_only_the_dev_kit_plug_in_module():
+    code = ("import sys; from bot import cli; cli._parser(); "
+            "print(sorted(m for m in sys.modules if m.startswith('devkit')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == "['devkit', 'devkit.commands']"
+
+
+def test_without_the_plug_ins_the_operator_commands_still_work(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "entry_points", lambda group: [])
+    with pytest.raises(SystemExit) as help_exit:
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert help_exit.value.code == 0 and "roles" in out and "audit" in out and "demo" not in out
+    assert cli._parser().parse_args(["roles", "list"]).handler is cli._roles_list
+    with pytest.raises(SystemExit) as demo_exit:
+        cli.main(["demo"])
+    assert demo_exit.value.code == 2 and "invalid choice: 'demo'" in capsys.readouterr().err
+
+
+def _adds_roles(commands):  # a plug-in that wants a built-in command's name
+    commands.add_parser("roles")
+
+
+def test_a_plug_in_that_fails_to_load_is_named_and_left_out(monkeypatch, capsys):
+    group = cli.COMMAND_PLUGINS
+    plugins = [EntryPoint("broken", "no_such_module.commands:add", group),
+               EntryPoint("roles", "tests.test_cli:_adds_roles", group),
+               EntryPoint("demo", "devkit.commands:demo", group)]
+    monkeypatch.setattr(cli, "entry_points", lambda group: plugins)
+    parser = cli._parser()
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2
+    assert err[0].startswith("resetbot: command 'broken' (no_such_module.commands:add) is unavailable: "
+                             "ModuleNotFoundError")
+    assert err[1].startswith("resetbot: command 'roles' (tests.test_cli:_adds_roles) is unavailable: "
+                             "ArgumentError")
+    assert parser.parse_args(["demo"]).handler.__module__ == "devkit.commands"
+    assert parser.parse_args(["roles", "list"]).handler is cli._roles_list
 
 
 @pytest.mark.parametrize(

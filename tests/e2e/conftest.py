@@ -15,10 +15,10 @@ import pytest
 from bot.app import Runtime, build_runtime
 from bot.config import MofhSettings, NamecheapSettings, Settings
 from bot.domain import Role
-from bot.providers.sandbox import Sandbox, default_seed
 from bot.secret import Secret
 from bot.server import _QuietHandler, _Server, make_wsgi_app, socket_mode_handler
-from bot.slack_sim import SlackSim
+from devkit.sandbox import Sandbox, default_seed
+from devkit.slack import SlackSim
 
 ENGINEER, APPROVER, APPROVER2, OUTSIDER = "U0ENGINEER1", "U0APPROVER1", "U0APPROVER2", "U0OUTSIDER1"
 HELPDESK, APPROVALS = "C0HELPDESK", "C0APPROVALS"

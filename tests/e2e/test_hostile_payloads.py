@@ -35,11 +35,11 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.app import Runtime, build_runtime
 from bot.domain import RevealState, Role, Status
-from bot.providers.sandbox import Sandbox
 from bot.server import dispatch_envelope, socket_mode_handler
-from handlers.guard import response_hosts_for
-from bot.slack_sim import SlackSim
 from bot.forms import Draft, RequestForm
+from devkit.sandbox import Sandbox
+from devkit.slack import SlackSim
+from handlers.guard import response_hosts_for
 from storage import repository as repo
 from storage.db import transaction
 from tests.e2e import payloads as P

@@ -20,10 +20,10 @@ import pytest
 import sqlalchemy as sa
 
 from bot.domain import Role
-from bot.providers.sandbox import MofhAccount, Sandbox
-from bot.slack_sim import SlackSim
 from bot.workflow.admin import Admin
 from bot.workflow.context import BaseContext
+from devkit.sandbox import MofhAccount, Sandbox
+from devkit.slack import SlackSim
 from storage.db import make_engine, make_sessionmaker
 from tests.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.e2e.conftest import SEAL_KEY

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack_sim import SlackSim, render_text
+from devkit.slack import SlackSim, render_text
 
 ENGINEER, APPROVER, OUTSIDER = "U0ENGINEER1", "U0APPROVER1", "U0OUTSIDER1"
 APPROVALS = "C0APPROVALS"

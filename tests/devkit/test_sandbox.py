@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bot.providers.sandbox import (
+from devkit.sandbox import (
     MofhAccount,
     NamecheapUser,
     Sandbox,
@@ -541,7 +541,7 @@ def test_default_seed_contents():
 
 def test_serve_prints_urls_and_exits_zero_on_sigterm():
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from bot.providers.sandbox import serve; raise SystemExit(serve([]))"],
+        [sys.executable, "-c", "from devkit.sandbox import serve; raise SystemExit(serve([]))"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -19,10 +19,10 @@ from bot import logs
 from bot.app import build_runtime
 from bot.config import MofhSettings, NamecheapSettings, Settings
 from bot.domain import Role
-from bot.providers.sandbox import Sandbox, default_seed
 from bot.secret import Secret
 from bot.server import socket_mode_handler
-from bot.slack_sim import SlackSim
+from devkit.sandbox import Sandbox, default_seed
+from devkit.slack import SlackSim
 
 ENGINEER, APPROVER = "U0ENGINEER1", "U0APPROVER1"
 HELPDESK, APPROVALS = "C0HELPDESK", "C0APPROVALS"

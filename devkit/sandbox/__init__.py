@@ -1,0 +1,30 @@
+"""Loopback servers that speak the MyOwnFreeHost and Namecheap wire protocols (providers.md §1, §2).
+
+`resetbot sandbox`, `resetbot demo` and the end-to-end tests run the real provider clients
+against these servers. Accounts live in memory; every request is recorded in `calls()`
+with its secrets masked.
+
+One module per provider (mofh.py, namecheap.py: accounts, endpoints, bodies), the HTTP
+plumbing they share (server.py), what they start with (seed.py), `Sandbox` composing
+them (sandbox.py) and the `resetbot sandbox` command (command.py).
+"""
+
+from devkit.sandbox.command import serve
+from devkit.sandbox.mofh import MOFH_FAILURES, MOFH_PASSWORD_SYMBOLS, MofhAccount
+from devkit.sandbox.namecheap import NAMECHEAP_FAILURES, NamecheapUser
+from devkit.sandbox.sandbox import Sandbox, SandboxCall
+from devkit.sandbox.seed import SandboxSeed, default_seed, load_seed
+
+__all__ = [
+    "MOFH_FAILURES",
+    "MOFH_PASSWORD_SYMBOLS",
+    "NAMECHEAP_FAILURES",
+    "MofhAccount",
+    "NamecheapUser",
+    "Sandbox",
+    "SandboxCall",
+    "SandboxSeed",
+    "default_seed",
+    "load_seed",
+    "serve",
+]

@@ -1,0 +1,79 @@
+"""What the sandbox starts with: the built-in demo accounts, or a JSON seed file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from devkit.sandbox.mofh import MofhAccount
+from devkit.sandbox.namecheap import NamecheapUser
+
+
+@dataclass
+class SandboxSeed:
+    mofh_accounts: list[MofhAccount] = field(default_factory=list)
+    namecheap_users: list[NamecheapUser] = field(default_factory=list)
+
+
+def default_seed() -> SandboxSeed:
+    return SandboxSeed(
+        mofh_accounts=[
+            MofhAccount(
+                key="webq7k2m",
+                password="Start1234Pass",
+                vpanel_username="abcd_40312277",
+                domains=["shop.example.net"],
+            ),
+            MofhAccount(
+                key="susp01x",
+                password="Susp1234Pass",
+                state="x",
+                vpanel_username="abcd_40312278",
+                domains=["old.example.net"],
+            ),
+            MofhAccount(
+                key="slow01",
+                password="Slow1234Pass",
+                vpanel_username="abcd_40312279",
+                domains=["slow.example.net"],
+            ),
+        ],
+        namecheap_users=[
+            NamecheapUser(
+                username="acmeshop",
+                password="Acme~Start2024",
+                email="owner@example.org",
+                domains=["acmeshop.example.com"],
+            ),
+            NamecheapUser(
+                username="lockeduser",
+                password="Locked~2024x",
+                email="locked@example.org",
+                status="locked",
+                domains=["locked.example.com"],
+            ),
+        ],
+    )
+
+
+def _from_dict(cls, data: dict):
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown field(s) {sorted(unknown)}")
+    return cls(**data)
+
+
+def load_seed(path) -> SandboxSeed:
+    """Read a JSON seed: {"mofh_accounts": [{...MofhAccount...}], "namecheap_users": [{...}]}."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("seed must be a JSON object")
+    unknown = set(data) - {"mofh_accounts", "namecheap_users"}
+    if unknown:
+        raise ValueError(f"seed: unknown key(s) {sorted(unknown)}")
+    return SandboxSeed(
+        mofh_accounts=[_from_dict(MofhAccount, item) for item in data.get("mofh_accounts", [])],
+        namecheap_users=[_from_dict(NamecheapUser, item) for item in data.get("namecheap_users", [])],
+    )

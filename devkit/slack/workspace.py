@@ -1,0 +1,247 @@
+"""People and places: users, channels, DMs, usergroups, the messages in them, and the transcript of changes.
+
+The state every other part of the simulated Slack reads and changes lives here, under one
+re-entrant lock whose condition wakes `wait_for` on every change (`_bump`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from devkit.slack.blocks import _INTERACTIVE, _element_children
+from devkit.slack.records import Ephemeral, Message
+from devkit.slack.rendering import _one_line, as_seen
+
+
+@dataclass
+class _Channel:
+    id: str
+    name: str
+    members: set = field(default_factory=set)
+    bot_member: bool = True
+
+
+class Workspace:
+    """Users, channels, DMs and what was posted in them; `SlackSim` sets the team and bot names."""
+
+    team_id: str
+    team_domain: str
+    app_id: str
+    bot_user_id: str
+    bot_id: str
+    bot_name: str
+    clock: Callable[[], float]
+    transcript_listener: Callable[[str], None] | None
+
+    def _init_workspace(self, *, default_channels: bool) -> None:
+        self._lock = threading.RLock()
+        self._version = 0
+        self._cond = threading.Condition(self._lock)
+        self._transcript: list[str] = []
+        self._users: dict[str, dict] = {}
+        self._channels: dict[str, _Channel] = {}
+        self._messages: dict[str, list[Message]] = {}
+        self._ephemerals: list[Ephemeral] = []
+        self._dm_opened: set[str] = set()  # D ids the bot has opened
+        self._dm_owner: dict[str, str] = {}  # D id -> user id
+        self._usergroups: dict[str, dict] = {}
+        self._ts_seq = itertools.count(1)
+        self._id_seq = itertools.count(1)  # view ids and event ids
+        self._users[self.bot_user_id] = {"id": self.bot_user_id, "name": self.bot_name, "is_bot": True}
+        if default_channels:
+            self.add_channel("C0HELPDESK", "helpdesk")
+
+    def add_user(self, user_id: str, name: str, *, channels: Iterable[str] = (), real_name: str | None = None,
+                 deleted: bool = False, is_admin: bool = False) -> None:
+        with self._cond:
+            self._users[user_id] = {
+                "id": user_id, "name": name, "real_name": real_name or name, "deleted": deleted,
+                "is_bot": False, "is_admin": is_admin,
+            }
+            for channel in channels:
+                if channel not in self._channels:
+                    self._channels[channel] = _Channel(channel, channel.lower())
+                self._channels[channel].members.add(user_id)
+            self._bump()
+
+    def add_channel(self, channel_id: str, name: str, *, members: Iterable[str] = (), bot_member: bool = True) -> None:
+        with self._cond:
+            ch = self._channels.get(channel_id) or _Channel(channel_id, name)
+            ch.name = name.lstrip("#")
+            ch.members.update(members)
+            ch.bot_member = bot_member
+            self._channels[channel_id] = ch
+            self._messages.setdefault(channel_id, [])
+
+    def join(self, user: str, channel_id: str) -> None:
+        with self._cond:
+            self._channels[channel_id].members.add(self._uid(user))
+
+    def add_usergroup(self, group_id: str, handle: str, users: Iterable[str]) -> None:
+        with self._cond:
+            self._usergroups[group_id] = {"id": group_id, "handle": handle, "users": [self._uid(u) for u in users]}
+
+    def set_usergroup_users(self, group_id: str, users: Iterable[str]) -> None:
+        with self._cond:
+            self._usergroups[group_id]["users"] = [self._uid(u) for u in users]
+
+    def dm_id(self, user: str) -> str:
+        """The stable id of the bot's DM with ``user`` (what conversations.open returns)."""
+        uid = self._uid(user)
+        return "D" + (uid[1:] if uid[:1] in ("U", "W") else uid)
+
+    def user_name(self, user: str) -> str:
+        u = self._users.get(user)
+        return u["name"] if u else user
+
+    def messages(self, channel: str, *, include_deleted: bool = False) -> list[Message]:
+        with self._lock:
+            return [m for m in self._messages.get(channel, []) if include_deleted or not m.deleted]
+
+    def dm_messages(self, user: str) -> list[Message]:
+        return self.messages(self.dm_id(user))
+
+    def ephemerals(self, user: str, channel: str | None = None) -> list[Ephemeral]:
+        uid = self._uid(user)
+        with self._lock:
+            return [e for e in self._ephemerals
+                    if e.user == uid and not e.deleted and (channel is None or e.channel == channel)]
+
+    @property
+    def transcript(self) -> list[str]:
+        with self._lock:
+            return list(self._transcript)
+
+    def _bump(self) -> None:
+        """Something changed: wake wait_for()."""
+        with self._cond:
+            self._version += 1
+            self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, message: str = "") -> Any:
+        """Return ``predicate()`` once truthy; re-checked on every recorded change.
+
+        The predicate runs without the sim's lock held (it may look at the app's DB), and is
+        also re-polled every 50 ms for conditions outside the sim."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = self._version
+            value = predicate()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            with self._cond:
+                if self._version == seen:
+                    self._cond.wait(min(remaining, 0.05))
+        with self._lock:
+            recent_calls = [f"{c.method} -> {c.status} {c.error or ''}".strip() for c in self._calls[-8:]]
+            recent = self._transcript[-8:]
+        raise AssertionError(
+            f"condition not met within {timeout}s{': ' + message if message else ''}\n"
+            f"  last calls: {recent_calls}\n  last transcript lines:\n    " + "\n    ".join(recent)
+        )
+
+    def _uid(self, user: str) -> str:
+        if user in self._users:
+            return user
+        for uid, info in self._users.items():
+            if info.get("name") == user:
+                return uid
+        return user
+
+    def _new_ts(self) -> str:
+        return f"{int(self.clock())}.{next(self._ts_seq) % 1_000_000:06d}"
+
+    def _say(self, line: str) -> None:
+        line = self._as_seen(line)
+        with self._cond:
+            self._transcript.append(line)
+            self._bump()
+        listener = self.transcript_listener
+        if listener is not None:
+            try:
+                listener(line)
+            except Exception:  # a printing problem must not break the simulation
+                pass
+
+    def _as_seen(self, text: str) -> str:
+        return as_seen(text, self._users)
+
+    def _where(self, channel: str) -> str:
+        if channel in self._dm_owner:
+            return f"DM to {self.user_name(self._dm_owner[channel])}"
+        ch = self._channels.get(channel)
+        return f"#{ch.name}" if ch else channel
+
+    def _normalize_blocks(self, blocks: Any) -> list:
+        """Copy blocks and fill in block_id/action_id the way Slack does when they are absent."""
+        if not isinstance(blocks, list):
+            return []
+        out = json.loads(json.dumps(blocks))
+        for block in out:
+            if isinstance(block, dict):
+                block.setdefault("block_id", secrets.token_urlsafe(4))
+                for element in _element_children(block):
+                    if element.get("type") in _INTERACTIVE:
+                        element.setdefault("action_id", secrets.token_urlsafe(4))
+        return out
+
+    def _user_obj(self, uid: str) -> dict:
+        name = self.user_name(uid)
+        return {"id": uid, "username": name, "name": name, "team_id": self.team_id}
+
+    def _team_obj(self) -> dict:
+        return {"id": self.team_id, "domain": self.team_domain}
+
+    def _message_dict(self, m: Message) -> dict:
+        d: dict = {"type": "message", "text": m.text, "ts": m.ts}
+        if m.bot_id:
+            d.update({"subtype": "bot_message", "bot_id": m.bot_id, "app_id": self.app_id, "user": m.user})
+        else:
+            d["user"] = m.user
+        if m.blocks:
+            d["blocks"] = m.blocks
+        if m.thread_ts:
+            d["thread_ts"] = m.thread_ts
+        if m.edits:
+            d["edited"] = {"user": m.user, "ts": m.edits[-1]["edited_ts"]}
+        return d
+
+    def _store_bot_message(self, channel: str, text: str, blocks: list, thread_ts: str | None) -> Message:
+        with self._cond:
+            m = Message(channel, self._new_ts(), self.bot_user_id, text or "", blocks, thread_ts, self.bot_id)
+            self._messages.setdefault(channel, []).append(m)
+            self._bump()
+        return m
+
+    def _find_message(self, channel: str, ts: str) -> Message | None:
+        for m in self._messages.get(channel, []):
+            if m.ts == ts and not m.deleted:
+                return m
+        return None
+
+    def _edit_message(self, m: Message, text: str | None, blocks: list | None) -> None:
+        with self._cond:
+            m.edits.append({"text": m.text, "blocks": m.blocks, "edited_ts": self._new_ts(), "replaced_at": self.clock()})
+            if text is not None:
+                m.text = text
+            if blocks is not None:
+                m.blocks = blocks
+            self._bump()
+
+    def _add_ephemeral(self, channel: str, uid: str, text: str, blocks: list, source: str) -> Ephemeral:
+        with self._cond:
+            e = Ephemeral(channel, uid, text or "", blocks, self._new_ts(), source)
+            self._ephemerals.append(e)
+            self._bump()
+        self._say(f"[ephemeral to {self.user_name(uid)}] {_one_line(e.visible_text)}")
+        return e
