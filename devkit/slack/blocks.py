@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 _STATEFUL = {
     "plain_text_input", "email_text_input", "url_text_input", "number_input", "rich_text_input",

@@ -8,7 +8,7 @@ together to whoever waits for either.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from devkit.slack.delivery import Delivery
 from devkit.slack.person import Person
@@ -70,7 +70,7 @@ class SlackSim(Person, Delivery, SocketMode, ResponseUrls, Views, WebApi, Worksp
         if socket_mode:
             self._start_socket_mode(socket_ping_interval)
 
-    def __enter__(self) -> "SlackSim":
+    def __enter__(self) -> SlackSim:
         return self
 
     def __exit__(self, *exc) -> None:

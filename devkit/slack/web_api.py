@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from devkit.slack.records import RecordedCall
@@ -44,7 +44,7 @@ class WebApi:
             def log_message(self, *args):  # keep test output clean
                 pass
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 sim._handle_http(self)
 
             do_GET = do_POST

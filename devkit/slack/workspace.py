@@ -11,8 +11,9 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from devkit.slack.blocks import _INTERACTIVE, _element_children
 from devkit.slack.records import Ephemeral, Message

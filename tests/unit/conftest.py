@@ -3,15 +3,15 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.domain import MessageRef, Method, Provider, RequestView, Role
+from bot.forms import RequestForm
 from bot.passwords import MOFH_RULES, NAMECHEAP_RULES
 from bot.providers import ChangeResult, Outcome
 from bot.sealing import Sealer, ephemeral_key
-from bot.forms import RequestForm
 from bot.workflow import ResetWorkflow
 from storage.db import make_engine, make_sessionmaker, migrate
 
@@ -20,7 +20,7 @@ ENGINEER, APPROVER, OTHER = "U0ENGINEER1", "U0APPROVER1", "U0OTHER0001"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

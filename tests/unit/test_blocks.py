@@ -1,5 +1,7 @@
 """Block Kit builders and parsers: what Slack will accept and what a person reads."""
 
+from datetime import UTC
+
 from slack_sdk.models.views import View
 
 from bot.domain import Method, Provider
@@ -33,11 +35,11 @@ def test_metadata_parser_refuses_what_is_not_a_small_flat_object():
 
 
 def _request(**overrides):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot.domain import RequestView, RevealState, Status
 
-    now = datetime(2026, 11, 29, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
     values = dict(id="rr_1", provider=Provider.MOFH, account="webq7k2m", account_input="abcd_40312277",
                   method=Method.SET_PASSWORD, reason="Locked out <script> & more", ticket="SUP-1",
                   requester_id="U0ENGINEER1", origin_channel="C0HELPDESK", status=Status.PENDING, created_at=now,

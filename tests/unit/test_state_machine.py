@@ -80,12 +80,10 @@ def test_storage_refuses_a_move_the_state_machine_refuses_and_leaves_the_row(wor
     request, _ = workflow.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
     workflow.decisions.deny(request.id, APPROVER)
     sessions = make_sessionmaker(engine)
-    with pytest.raises(InvalidTransition):
-        with transaction(sessions) as session:
-            repo.transition(session, request.id, from_status=Status.DENIED, to_status=Status.EXECUTING,
-                            now=clock() + timedelta(seconds=1))
-    with pytest.raises(InvalidTransition):
-        with transaction(sessions) as session:
-            repo.set_reveal_state(session, "sec_any", from_state=RevealState.REVEALED, to_state=RevealState.READY,
-                                  now=clock())
+    with pytest.raises(InvalidTransition), transaction(sessions) as session:
+        repo.transition(session, request.id, from_status=Status.DENIED, to_status=Status.EXECUTING,
+                        now=clock() + timedelta(seconds=1))
+    with pytest.raises(InvalidTransition), transaction(sessions) as session:
+        repo.set_reveal_state(session, "sec_any", from_state=RevealState.REVEALED, to_state=RevealState.READY,
+                              now=clock())
     assert workflow.lookups.get(request.id).status is Status.DENIED

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from bot.domain import InputErrors, NotAllowed, RequestNotFound, RevealState, Role, Status
 from bot.forms import RequestForm
 from bot.providers import AMBIGUOUS, ChangeResult, Outcome
-from bot.secret import Secret
 from bot.sealing import Sealer, ephemeral_key
+from bot.secret import Secret
 from bot.workflow import ResetWorkflow, utcnow
 from storage.db import make_sessionmaker
 from tests.unit.conftest import APPROVER, ENGINEER, OTHER, InlineExecutor, mofh_form

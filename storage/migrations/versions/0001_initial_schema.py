@@ -4,9 +4,8 @@ Revision ID: 0001
 Revises: 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -15,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('call_budget',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('budget_key', sa.String(length=80), nullable=False),
@@ -116,11 +115,11 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index('ix_audit_events_at', ['at'], unique=False)
 
-    
+
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_events_at')
 
@@ -141,4 +140,4 @@ def downgrade() -> None:
         batch_op.drop_index('ix_call_budget_key_at')
 
     op.drop_table('call_budget')
-    
+
