@@ -109,12 +109,12 @@ class Settings:
             problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
 
         channel = text("RESETBOT_APPROVALS_CHANNEL")
-        if channel is not None and not channel[:1] in ("C", "G"):
+        if channel is not None and channel[:1] not in ("C", "G"):
             problems.append(f"RESETBOT_APPROVALS_CHANNEL must be a channel ID such as C0123ABCD (got {channel!r})")
 
         admins = frozenset(a.strip() for a in (text("RESETBOT_ADMINS") or "").split(",") if a.strip())
         for admin in sorted(admins):
-            if not admin[:1] in ("U", "W"):
+            if admin[:1] not in ("U", "W"):
                 problems.append(f"RESETBOT_ADMINS holds {admin!r}, which is not a Slack user ID (U…)")
 
         providers: dict[str, Any] = {}
@@ -164,7 +164,8 @@ class Settings:
 
 
 # The InitVars' defaults would otherwise read as class attributes: `settings.mofh` must fail, not say None.
-del Settings.mofh, Settings.namecheap
+for _init_only in ("mofh", "namecheap"):
+    delattr(Settings, _init_only)
 
 
 def _is_fernet_key(value: str) -> bool:

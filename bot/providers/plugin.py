@@ -65,6 +65,15 @@ class SecretInput:
     max_length: int = 50
 
 
+@dataclass(frozen=True)
+class RequestFields:
+    """The provider's part of a request form, read: what the provider is called with, or the errors per input."""
+
+    account: str
+    method: Method | None
+    errors: dict[str, str]  # keyed by input: "method", "account", "secret" (in that order)
+
+
 class SettingsReader(Protocol):
     def __call__(self, env: Mapping[str, str]) -> tuple[Any | None, list[str]]:
         """(settings, problems): settings None when the provider is not configured; one sentence per problem."""
@@ -72,7 +81,7 @@ class SettingsReader(Protocol):
 
 
 class GatewayFactory(Protocol):
-    def __call__(self, settings: Any, *, session: requests.Session, budget: CallBudget) -> ProviderGateway:
+    def __call__(self, settings: Any, /, *, session: requests.Session, budget: CallBudget) -> ProviderGateway:
         """The gateway for one configured provider; `session` is pooled, `budget` shared across replicas."""
         ...
 
@@ -116,6 +125,23 @@ class ProviderPlugin:
     def method_error(self) -> str:
         return f"Choose how to reset the {self.label} password."
 
+    def read_request(self, *, account: str | None, method: str | None, secret: str | None,
+                     directory: AccountDirectory) -> RequestFields:
+        """Method, account and typed secret checked by this provider's rules (the workflow checks the rest)."""
+        errors: dict[str, str] = {}
+        chosen = self.method_from(method)
+        if chosen is None:
+            errors["method"] = self.method_error
+        parsed = self.account.parse((account or "").strip(), directory)
+        if parsed.error is not None:
+            errors["account"] = parsed.error
+        secret_input = self.secret_input_for(chosen)
+        if secret_input is not None:
+            refusal = secret_input.check(secret or "")
+            if refusal is not None:
+                errors["secret"] = refusal
+        return RequestFields(parsed.account, chosen, errors)
+
 
 def env_text(env: Mapping[str, str], name: str) -> str | None:
     """A variable's value with surrounding blanks dropped; unset and blank are both None."""
@@ -129,6 +155,7 @@ __all__ = [
     "GatewayFactory",
     "ParsedAccount",
     "ProviderPlugin",
+    "RequestFields",
     "SecretInput",
     "SettingsReader",
     "env_text",

@@ -27,7 +27,6 @@ import requests
 from defusedxml import DefusedXmlException
 
 from bot.providers import AMBIGUOUS, CallBudget, ChangeResult, Outcome
-from bot.providers._names import DOMAIN
 from bot.providers._http import (
     DEFAULT_TIMEOUT,
     MAX_RESPONSE_BYTES,
@@ -41,6 +40,7 @@ from bot.providers._http import (
     snippet,
     timeout_pair,
 )
+from bot.providers._names import DOMAIN
 from bot.providers.namecheap.account import OLD_PASSWORD_MAX, RESET_CODE, USERNAME, USERNAME_RULE
 from bot.providers.namecheap.passwords import NAMECHEAP_RULES
 from bot.secret import Secret, reveal

@@ -1,4 +1,4 @@
-"""The Namecheap gateway: a request's method mapped to `NamecheapClient` (reset e-mail, reset code, current password)."""
+"""The Namecheap gateway: a request's method mapped to a `NamecheapClient` call (e-mail, reset code, old password)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from bot.providers.plugin import env_text
 from bot.secret import Secret
 
-API_URL, API_USER, API_KEY, CLIENT_IP = "NAMECHEAP_API_URL", "NAMECHEAP_API_USER", "NAMECHEAP_API_KEY", "NAMECHEAP_CLIENT_IP"
+API_URL, API_USER, API_KEY = "NAMECHEAP_API_URL", "NAMECHEAP_API_USER", "NAMECHEAP_API_KEY"
+CLIENT_IP = "NAMECHEAP_CLIENT_IP"
 ENV_VARIABLES = (API_URL, API_USER, API_KEY, CLIENT_IP)
 ENABLED_BY = f"{API_USER}, {API_KEY} and {CLIENT_IP}"
 DEFAULT_API_URL = "https://api.namecheap.com/xml.response"
