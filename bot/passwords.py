@@ -1,4 +1,4 @@
-"""New passwords, drawn with `secrets` to a provider's rules (security.md §4).
+"""New passwords, drawn with `secrets` to a provider's rules.
 
 Each provider's rules live in its folder (`bot/providers/mofh/passwords.py`,
 `bot/providers/namecheap/passwords.py`) and reach the workflow through its gateway.

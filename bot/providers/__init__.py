@@ -1,4 +1,4 @@
-"""Provider vocabulary shared by every client: outcomes, result types and the call-budget port (providers.md §4.2).
+"""Provider vocabulary shared by every client: outcomes, result types and the call-budget port.
 
 Clients never raise for a provider answer or a transport failure; they return a
 `ChangeResult` or `LookupResult` whose `outcome` says what happened and whose

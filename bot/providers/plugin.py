@@ -48,7 +48,7 @@ class ParsedAccount:
 class AccountField:
     """The Account input of one provider: its words in the modal and the one rule for what it accepts."""
 
-    label: str  # starts with "Account" (CONTRACT.md "What a person sees in Slack")
+    label: str  # starts with "Account": outside tools find the input by that word
     hint: str
     # (stripped input, directory) → ParsedAccount; the client checks the same patterns before sending.
     parse: Callable[[str, AccountDirectory], ParsedAccount]

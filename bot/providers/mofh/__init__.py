@@ -1,7 +1,7 @@
 """MyOwnFreeHost as a provider plugin: client, settings, account field, password rules, gateway.
 
-`from bot.providers.mofh import MofhClient` is the public import (CONTRACT.md "Provider
-modules (Python)"); `PLUGIN` is what `bot/providers/registry.py` lists.
+`from bot.providers.mofh import MofhClient` is the public import outside test suites
+rely on; `PLUGIN` is what `bot/providers/registry.py` lists.
 """
 
 from __future__ import annotations

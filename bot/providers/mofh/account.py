@@ -1,7 +1,8 @@
 """MyOwnFreeHost's account field: what an engineer may type (key, vPanel username, domain) and the key it becomes.
 
-`passwd` takes only the reseller's account key, never the vPanel username (providers.md
-§1.1, §1.3), so the other two are looked up in the account directory. The client checks
+`passwd` takes only the reseller's account key, never the vPanel username (the API answers
+`tests/fixtures/providers/mofh/passwd_username_too_long.txt`), so the other two are looked
+up in the account directory. The client checks
 the same patterns before it sends anything (`client.py`).
 """
 
@@ -13,9 +14,9 @@ from bot.providers._names import DOMAIN
 from bot.providers.plugin import AccountDirectory, AccountField, ParsedAccount
 
 ACCOUNT_KEY = re.compile(r"^[A-Za-z0-9]{1,8}\Z")
-# A vPanel username: prefix, underscore, 6 to 10 digits (providers.md §1.3: "accept 6–10 digits").
+# A vPanel username: prefix, underscore, 6 to 10 digits (hname_12345678; older panels show 9).
 VPANEL_USERNAME = re.compile(r"^[a-z0-9]{1,16}_[0-9]{6,10}\Z", re.IGNORECASE)
-# Anything of that shape, to tell the engineer why it cannot be sent as a key (providers.md §4.3).
+# Anything of that shape, to tell the engineer why it cannot be sent as a key.
 VPANEL_LIKE = re.compile(r"^[a-z0-9]+_[0-9]+\Z", re.IGNORECASE)
 
 LABEL = "Account (key, vPanel username or domain)"

@@ -13,7 +13,8 @@ from bot.secret import Secret
 class MofhGateway:
     provider = Provider.MOFH
     rules = MOFH_RULES
-    same_password_retry_is_safe = True  # the same password twice is "changed_idempotent" (providers.md §1.6)
+    # The same password twice is "changed_idempotent" (tests/fixtures/providers/mofh/passwd_identical_password.xml).
+    same_password_retry_is_safe = True
 
     def __init__(self, client: MofhClient) -> None:
         self.client = client

@@ -1,4 +1,4 @@
-"""What a new MyOwnFreeHost password must be: 16 letters and digits (providers.md §1.8)."""
+"""What a new MyOwnFreeHost password must be: 16 letters and digits, no more, no fewer."""
 
 from __future__ import annotations
 

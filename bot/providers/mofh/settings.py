@@ -1,4 +1,4 @@
-"""MyOwnFreeHost's settings from the environment (CONTRACT.md "Configuration")."""
+"""MyOwnFreeHost's settings from the environment: MOFH_API_URL, MOFH_API_USERNAME, MOFH_API_PASSWORD."""
 
 from __future__ import annotations
 

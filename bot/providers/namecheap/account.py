@@ -1,7 +1,7 @@
 """Namecheap's account field and typed secrets: the username, the reset code, the current password.
 
 One set of rules for the modal (through the workflow) and for `client.py`, which checks
-the same patterns before it sends anything (providers.md §2.4, §4.3).
+the same patterns before it sends anything.
 """
 
 from __future__ import annotations

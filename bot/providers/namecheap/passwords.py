@@ -1,4 +1,4 @@
-"""What a new Namecheap password must be: 8 to 20 characters with every class, drawn 18 long (providers.md §2.6)."""
+"""What a new Namecheap password must be: 8 to 20 characters with every class, drawn 18 long."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Namecheap's settings from the environment (CONTRACT.md "Configuration")."""
+"""Namecheap's settings from the environment: NAMECHEAP_API_URL, _API_USER, _API_KEY, _CLIENT_IP."""
 
 from __future__ import annotations
 
