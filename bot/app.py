@@ -22,11 +22,9 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 import handlers
 from bot.config import Settings
-from bot.domain import Provider
+from bot.providers import registry
 from bot.providers._http import pooled_session
-from bot.providers.gateway import MofhGateway, NamecheapGateway, ProviderGateway
-from bot.providers.mofh import MofhClient
-from bot.providers.namecheap import NamecheapClient
+from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer, ephemeral_key, key_beside_sqlite
 from bot.workflow import ResetWorkflow, utcnow
 from handlers.notifier import SlackNotifier
@@ -129,18 +127,18 @@ def make_slack_client(settings: Settings) -> WebClient:
     )
 
 
-def make_providers(settings: Settings, sessions, clock: Callable[[], datetime]) -> dict[Provider, ProviderGateway]:
-    providers: dict[Provider, ProviderGateway] = {}
-    if settings.mofh:
-        cfg = settings.mofh
-        providers[Provider.MOFH] = MofhGateway(MofhClient(cfg.api_url, cfg.api_username, cfg.api_password,
-                                                          session=pooled_session(PROVIDER_WORKERS)))
-    if settings.namecheap:
-        cfg = settings.namecheap
-        client = NamecheapClient(cfg.api_url, cfg.api_user, cfg.api_key, cfg.client_ip,
-                                 session=pooled_session(PROVIDER_WORKERS), budget=DatabaseCallBudget(sessions, clock))
-        providers[Provider.NAMECHEAP] = NamecheapGateway(client)
-    return providers
+def make_providers(settings: Settings, sessions, clock: Callable[[], datetime]) -> dict[str, ProviderGateway]:
+    """A gateway for every provider the settings enable, keyed by its registry name."""
+    unknown = sorted(set(settings.providers) - set(registry.names()))
+    if unknown:
+        raise ValueError(f"settings name providers the registry does not list: {', '.join(unknown)}")
+    budget = DatabaseCallBudget(sessions, clock)  # one limit per API user across every replica
+    return {
+        plugin.name: plugin.build_gateway(settings.providers[plugin.name], session=pooled_session(PROVIDER_WORKERS),
+                                          budget=budget)
+        for plugin in registry.plugins()
+        if plugin.name in settings.providers
+    }
 
 
 def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[], datetime] = utcnow,

@@ -2,7 +2,9 @@
 
 `Settings.from_env()` collects every problem instead of stopping at the first, so
 `resetbot check` can print one line per problem and `run` can refuse to start with
-a line that names the variable. No other module reads `os.environ`.
+a line that names the variable. Each provider reads its own variables
+(`bot/providers/<name>/settings.py`) as the registry lists it. No other module reads
+`os.environ`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
+from bot.providers import registry
+from bot.providers.plugin import env_text
 from bot.secret import Secret
 
 DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_MOFH_API_URL = "https://panel.myownfreehost.net"
-DEFAULT_NAMECHEAP_API_URL = "https://api.namecheap.com/xml.response"
 
 
 class ConfigError(Exception):
@@ -27,21 +31,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-@dataclass(frozen=True)
-class MofhSettings:
-    api_url: str
-    api_username: str
-    api_password: Secret
-
-
-@dataclass(frozen=True)
-class NamecheapSettings:
-    api_url: str
-    api_user: str
-    api_key: Secret
-    client_ip: str
 
 
 @dataclass(frozen=True)
@@ -58,13 +47,16 @@ class Settings:
     approval_ttl: int = 3600
     execution_lease: int = 30
     sweep_interval: int = 10
-    mofh: MofhSettings | None = None
-    namecheap: NamecheapSettings | None = None
+    # Provider name → that plugin's settings, for the enabled providers only, in registry order.
+    providers: Mapping[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "providers", MappingProxyType(dict(self.providers)))
 
     @property
     def enabled_providers(self) -> list[str]:
-        return [name for name, cfg in (("mofh", self.mofh), ("namecheap", self.namecheap)) if cfg]
+        return list(self.providers)
 
     @property
     def is_postgres(self) -> bool:
@@ -77,8 +69,7 @@ class Settings:
         problems: list[str] = []
 
         def text(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
+            return env_text(env, name)
 
         def seconds(name: str, default: int) -> int:
             raw = text(name)
@@ -109,34 +100,20 @@ class Settings:
             problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
 
         channel = text("RESETBOT_APPROVALS_CHANNEL")
-        if channel is not None and not channel[:1] in ("C", "G"):
+        if channel is not None and channel[:1] not in ("C", "G"):
             problems.append(f"RESETBOT_APPROVALS_CHANNEL must be a channel ID such as C0123ABCD (got {channel!r})")
 
         admins = frozenset(a.strip() for a in (text("RESETBOT_ADMINS") or "").split(",") if a.strip())
         for admin in sorted(admins):
-            if not admin[:1] in ("U", "W"):
+            if admin[:1] not in ("U", "W"):
                 problems.append(f"RESETBOT_ADMINS holds {admin!r}, which is not a Slack user ID (U…)")
 
-        mofh = None
-        mofh_user, mofh_pass = text("MOFH_API_USERNAME"), secret("MOFH_API_PASSWORD")
-        if mofh_user and mofh_pass:
-            mofh = MofhSettings(text("MOFH_API_URL") or DEFAULT_MOFH_API_URL, mofh_user, mofh_pass)
-        elif mofh_user or mofh_pass:
-            missing = "MOFH_API_PASSWORD" if mofh_user else "MOFH_API_USERNAME"
-            problems.append(f"{missing} is not set, so MyOwnFreeHost stays disabled (set both or neither)")
-
-        namecheap = None
-        nc = {n: text(n) for n in ("NAMECHEAP_API_USER", "NAMECHEAP_API_KEY", "NAMECHEAP_CLIENT_IP")}
-        if all(nc.values()):
-            namecheap = NamecheapSettings(
-                text("NAMECHEAP_API_URL") or DEFAULT_NAMECHEAP_API_URL,
-                nc["NAMECHEAP_API_USER"],
-                Secret(nc["NAMECHEAP_API_KEY"]),
-                nc["NAMECHEAP_CLIENT_IP"],
-            )
-        elif any(nc.values()):
-            missing = ", ".join(n for n, v in nc.items() if not v)
-            problems.append(f"{missing} not set, so Namecheap stays disabled (set all three or none)")
+        providers: dict[str, Any] = {}
+        for plugin in registry.plugins():
+            cfg, found = plugin.settings_from_env(env)
+            problems.extend(found)
+            if cfg is not None:
+                providers[plugin.name] = cfg
 
         database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
         if not database_url.startswith(("sqlite", "postgresql")):
@@ -157,8 +134,7 @@ class Settings:
             approval_ttl=seconds("RESETBOT_APPROVAL_TTL", 3600),
             execution_lease=seconds("RESETBOT_EXECUTION_LEASE", 30),
             sweep_interval=seconds("RESETBOT_SWEEP_INTERVAL", 10),
-            mofh=mofh,
-            namecheap=namecheap,
+            providers=providers,
             problems=tuple(problems),
         )
 
@@ -174,10 +150,7 @@ class Settings:
         if self.approvals_channel is None:
             problems.append("RESETBOT_APPROVALS_CHANNEL is required for run")
         if not self.enabled_providers:
-            problems.append(
-                "no provider is enabled: set MOFH_API_USERNAME and MOFH_API_PASSWORD, "
-                "or NAMECHEAP_API_USER, NAMECHEAP_API_KEY and NAMECHEAP_CLIENT_IP"
-            )
+            problems.append("no provider is enabled: set " + ", or ".join(p.enabled_by for p in registry.plugins()))
         return problems
 
 
@@ -186,3 +159,6 @@ def _is_fernet_key(value: str) -> bool:
         return len(base64.urlsafe_b64decode(value.encode())) == 32
     except (binascii.Error, ValueError):
         return False
+
+
+__all__ = ["ConfigError", "Settings"]

@@ -1,4 +1,8 @@
-"""New passwords, drawn with `secrets` to each provider's rules (providers.md §1.8, §2.6; security.md §4)."""
+"""New passwords, drawn with `secrets` to a provider's rules.
+
+Each provider's rules live in its folder (`bot/providers/mofh/passwords.py`,
+`bot/providers/namecheap/passwords.py`) and reach the workflow through its gateway.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ from dataclasses import dataclass
 from bot.secret import Secret
 
 ALNUM = string.ascii_letters + string.digits
-# Namecheap's own example password contains "~"; these symbols are form-encoded and survive it.
-NAMECHEAP_SYMBOLS = "~!@#%*-_+="
 
 
 @dataclass(frozen=True)
@@ -31,16 +33,6 @@ class PasswordRules:
         if password != password.strip():
             return "must not start or end with a space"
         return None
-
-
-MOFH_RULES = PasswordRules(length=16, alphabet=ALNUM, min_length=16, max_length=16)
-NAMECHEAP_RULES = PasswordRules(
-    length=18,
-    alphabet=ALNUM + NAMECHEAP_SYMBOLS,
-    min_length=8,
-    max_length=20,
-    required_classes=(string.ascii_uppercase, string.ascii_lowercase, string.digits, NAMECHEAP_SYMBOLS),
-)
 
 
 def generate(rules: PasswordRules) -> Secret:

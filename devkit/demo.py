@@ -17,8 +17,10 @@ from collections.abc import Callable
 
 from bot import logs
 from bot.app import build_runtime
-from bot.config import MofhSettings, NamecheapSettings, Settings
+from bot.config import Settings
 from bot.domain import Role
+from bot.providers.mofh import MofhSettings
+from bot.providers.namecheap import NamecheapSettings
 from bot.secret import Secret
 from bot.server import socket_mode_handler
 from devkit.sandbox import Sandbox, default_seed
@@ -83,8 +85,10 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
             slack_app_token=Secret("xapp-demo"),
             slack_api_url=sim.api_url,
             approvals_channel=APPROVALS,
-            mofh=MofhSettings(sandbox.mofh_url, MOFH_USER, Secret(MOFH_PASSWORD)),
-            namecheap=NamecheapSettings(sandbox.namecheap_url, NC_USER, Secret(NC_KEY), "127.0.0.1"),
+            providers={
+                "mofh": MofhSettings(sandbox.mofh_url, MOFH_USER, Secret(MOFH_PASSWORD)),
+                "namecheap": NamecheapSettings(sandbox.namecheap_url, NC_USER, Secret(NC_KEY), "127.0.0.1"),
+            },
         )
         out("resetbot demo: sandbox providers at " f"{sandbox.mofh_url} and {sandbox.namecheap_url}; "
             f"simulated Slack at {sim.api_url}")

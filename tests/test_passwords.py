@@ -2,7 +2,9 @@ import string
 
 import pytest
 
-from bot.passwords import MOFH_RULES, NAMECHEAP_RULES, NAMECHEAP_SYMBOLS, generate
+from bot.passwords import generate
+from bot.providers.mofh.passwords import MOFH_RULES
+from bot.providers.namecheap.passwords import NAMECHEAP_RULES, NAMECHEAP_SYMBOLS
 from bot.secret import Secret, reveal
 
 

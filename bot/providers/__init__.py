@@ -1,14 +1,16 @@
-"""Provider vocabulary shared by both clients: outcomes and result types (providers.md §4.2).
+"""Provider vocabulary shared by every client: outcomes, result types and the call-budget port.
 
 Clients never raise for a provider answer or a transport failure; they return a
 `ChangeResult` or `LookupResult` whose `outcome` says what happened and whose
-`message` is a short sentence an engineer can act on.
+`message` is a short sentence an engineer can act on. Each provider lives in its own
+folder here (`mofh/`, `namecheap/`); `registry.py` lists them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 
 class Outcome(StrEnum):
@@ -76,4 +78,12 @@ class LookupResult(ProviderResult):
     """Answer to a read-only account lookup (getuserdomains / getdomainuser)."""
 
 
-__all__ = ["AMBIGUOUS", "ChangeResult", "LookupResult", "Outcome", "ProviderResult"]
+class CallBudget(Protocol):
+    """A shared rate limit a client takes a slot from before each call (storage/budget.py keeps one in the database)."""
+
+    def try_acquire(self, key: str, *, limit: int, window_seconds: float) -> float:
+        """Take a slot for `key`: 0.0 when taken, else the seconds until one frees (nothing taken)."""
+        ...
+
+
+__all__ = ["AMBIGUOUS", "CallBudget", "ChangeResult", "LookupResult", "Outcome", "ProviderResult"]

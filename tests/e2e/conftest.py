@@ -13,8 +13,11 @@ from wsgiref.simple_server import make_server
 import pytest
 
 from bot.app import Runtime, build_runtime
-from bot.config import MofhSettings, NamecheapSettings, Settings
+from bot.config import Settings
 from bot.domain import Role
+from bot.providers import registry
+from bot.providers.mofh import MofhSettings
+from bot.providers.namecheap import NamecheapSettings
 from bot.secret import Secret
 from bot.server import _QuietHandler, _Server, make_wsgi_app, socket_mode_handler
 from devkit.sandbox import Sandbox, default_seed
@@ -60,6 +63,14 @@ SEAL_KEY = Secret("ZmFrZS1zZWFsLWtleS1mb3ItdGVzdHMtMzItYnl0ZXM=")
 
 
 def make_settings(sim: SlackSim, sandbox: Sandbox, database_url: str, **overrides) -> Settings:
+    """Settings for the sandbox; a provider's name as an override replaces its settings (None: disabled)."""
+    providers = {
+        "mofh": MofhSettings(sandbox.mofh_url, "sandbox-reseller", Secret("sandbox-mofh-password")),
+        "namecheap": NamecheapSettings(sandbox.namecheap_url, "sandboxapi", Secret("sandbox-namecheap-key"),
+                                       "127.0.0.1"),
+    }
+    for name in [n for n in overrides if n in registry.names()]:
+        providers[name] = overrides.pop(name)
     values = dict(
         database_url=database_url,
         seal_key=SEAL_KEY,
@@ -68,8 +79,7 @@ def make_settings(sim: SlackSim, sandbox: Sandbox, database_url: str, **override
         slack_signing_secret=Secret(sim.signing_secret),
         slack_api_url=sim.api_url,
         approvals_channel=APPROVALS,
-        mofh=MofhSettings(sandbox.mofh_url, "sandbox-reseller", Secret("sandbox-mofh-password")),
-        namecheap=NamecheapSettings(sandbox.namecheap_url, "sandboxapi", Secret("sandbox-namecheap-key"), "127.0.0.1"),
+        providers={name: cfg for name, cfg in providers.items() if cfg is not None},
     )
     values.update(overrides)
     return Settings(**values)

@@ -9,8 +9,9 @@ import pytest
 
 from bot.domain import MessageRef, Method, Provider, RequestView, Role
 from bot.forms import RequestForm
-from bot.passwords import MOFH_RULES, NAMECHEAP_RULES
 from bot.providers import ChangeResult, Outcome
+from bot.providers.mofh.passwords import MOFH_RULES
+from bot.providers.namecheap.passwords import NAMECHEAP_RULES
 from bot.sealing import Sealer, ephemeral_key
 from bot.workflow import ResetWorkflow
 from storage.db import make_engine, make_sessionmaker, migrate

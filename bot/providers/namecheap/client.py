@@ -20,13 +20,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 import requests
 from defusedxml import DefusedXmlException
 
-from bot.providers import AMBIGUOUS, ChangeResult, Outcome
+from bot.providers import AMBIGUOUS, CallBudget, ChangeResult, Outcome
 from bot.providers._http import (
     DEFAULT_TIMEOUT,
     MAX_RESPONSE_BYTES,
@@ -40,6 +40,9 @@ from bot.providers._http import (
     snippet,
     timeout_pair,
 )
+from bot.providers._names import DOMAIN
+from bot.providers.namecheap.account import OLD_PASSWORD_MAX, RESET_CODE, USERNAME, USERNAME_RULE
+from bot.providers.namecheap.passwords import NAMECHEAP_RULES
 from bot.secret import Secret, reveal
 
 PROVIDER = "Namecheap"
@@ -51,14 +54,11 @@ WINDOW_SECONDS = 60.0
 MAX_SLOT_WAIT = 5.0  # seconds a call may wait for a limiter slot before giving up
 
 FIND_BY = ("USERNAME", "EMAILADDRESS", "DOMAINNAME")
-NEW_PASSWORD_MIN, NEW_PASSWORD_MAX = 8, 20
-USERNAME_MAX = 20
-OLD_PASSWORD_MAX = 20
-RESET_CODE = re.compile(r"^[A-Za-z0-9]{1,50}\Z")
+NEW_PASSWORD_MIN, NEW_PASSWORD_MAX = NAMECHEAP_RULES.min_length, NAMECHEAP_RULES.max_length
 IPV4 = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
-_USERNAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,20}\Z")
+# NAMECHEAP_API_USER is the operator's own credential, checked only for what the API takes (20, no blanks).
+_API_USER = re.compile(r"^[^\s\x00-\x1f\x7f]{1,20}\Z")
 _EMAIL = re.compile(r"^[^\s@\x00-\x1f\x7f]{1,64}@[^\s@\x00-\x1f\x7f]{1,253}\Z")
-_DOMAIN = re.compile(r"^(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}\Z", re.IGNORECASE)
 _HTML = re.compile(rb"^\s*(?:<!doctype\s+html|<html\b|<head\b|<body\b)", re.IGNORECASE)
 _IP_IN_TEXT = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
 
@@ -66,12 +66,6 @@ _IP_IN_TEXT = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3})\b")
 # ----------------------------------------------------------------------------------------------
 # call budget (client-side rate limiter)
 # ----------------------------------------------------------------------------------------------
-
-
-class CallBudget(Protocol):
-    def try_acquire(self, key: str, *, limit: int, window_seconds: float) -> float:
-        """Take a slot for `key`: 0.0 when taken, else the seconds until one frees (nothing taken)."""
-        ...
 
 
 class InProcessCallBudget:
@@ -210,11 +204,8 @@ class NamecheapClient:
         if way1:
             if username is None or old is None:
                 return _local(Outcome.BAD_REQUEST, "Way 1 needs both username and old_password.")
-            if not isinstance(username, str) or not _USERNAME.match(username):
-                return _local(
-                    Outcome.INVALID_USERNAME,
-                    f"The Namecheap UserName must be 1 to {USERNAME_MAX} characters without spaces.",
-                )
+            if not isinstance(username, str) or not USERNAME.match(username):
+                return _local(Outcome.INVALID_USERNAME, f"The Namecheap UserName must be {USERNAME_RULE}.")
             if not isinstance(old, str) or not 1 <= len(old) <= OLD_PASSWORD_MAX:
                 return _local(
                     Outcome.BAD_REQUEST, f"The current password must be 1 to {OLD_PASSWORD_MAX} characters."
@@ -247,9 +238,9 @@ class NamecheapClient:
             return _local(Outcome.BAD_REQUEST, "find_by must be USERNAME, EMAILADDRESS or DOMAINNAME.")
         subject = value.strip() if isinstance(value, str) else ""
         valid = {
-            "USERNAME": _USERNAME.match(subject),
+            "USERNAME": USERNAME.match(subject),
             "EMAILADDRESS": _EMAIL.match(subject) and len(subject) <= 254,
-            "DOMAINNAME": _DOMAIN.match(subject),
+            "DOMAINNAME": DOMAIN.match(subject),
         }[kind]
         if not valid:
             what = {"USERNAME": "a Namecheap username", "EMAILADDRESS": "an e-mail address",
@@ -278,7 +269,7 @@ class NamecheapClient:
         }
 
     def _check_config(self) -> ChangeResult | None:
-        if not _USERNAME.match(self.api_user):
+        if not _API_USER.match(self.api_user):
             return _local(Outcome.BAD_REQUEST, "NAMECHEAP_API_USER must be 1 to 20 characters without spaces.")
         if not self._api_key:
             return _local(Outcome.BAD_REQUEST, "NAMECHEAP_API_KEY is empty.")

@@ -26,7 +26,6 @@ from xml.etree.ElementTree import Element, ParseError
 import requests
 from defusedxml import DefusedXmlException
 
-from bot.passwords import MOFH_RULES
 from bot.providers import AMBIGUOUS, ChangeResult, LookupResult, Outcome
 from bot.providers._http import (
     DEFAULT_TIMEOUT,
@@ -42,15 +41,12 @@ from bot.providers._http import (
     snippet,
     timeout_pair,
 )
+from bot.providers.mofh.account import ACCOUNT_KEY, DOMAIN, VPANEL_LIKE, VPANEL_USERNAME
+from bot.providers.mofh.passwords import MOFH_RULES
 from bot.secret import Secret, reveal
 
 PROVIDER = "MyOwnFreeHost"
 MAX_ATTEMPTS = 2
-
-ACCOUNT_KEY = re.compile(r"^[A-Za-z0-9]{1,8}\Z")
-VPANEL_LIKE = re.compile(r"^[a-z0-9]+_[0-9]+\Z", re.IGNORECASE)
-VPANEL_USERNAME = re.compile(r"^[a-z0-9]{1,16}_[0-9]{1,12}\Z", re.IGNORECASE)
-DOMAIN = re.compile(r"^(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}\Z", re.IGNORECASE)
 
 STATE_NAMES = {"a": "active", "x": "suspended", "r": "reactivating", "c": "closing", "d": "deleted"}
 

@@ -1,0 +1,189 @@
+"""A throwaway provider plugs in through the registry alone: one plugin object, one registry entry.
+
+"Acme" is defined here and nowhere else: its settings, account field, client and gateway.
+Registering it (swapping `bot.providers.registry.PLUGINS`) is all it takes for config to
+read its variables, for `check` and `run` to name its problems, and for the composition
+root to build its gateway into the workflow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from bot import cli
+from bot.app import build_runtime, make_providers
+from bot.config import Settings
+from bot.domain import Method
+from bot.passwords import ALNUM, PasswordRules
+from bot.providers import CallBudget, ChangeResult, LookupResult, Outcome, registry
+from bot.providers.plugin import AccountDirectory, AccountField, ParsedAccount, ProviderPlugin, env_text
+from bot.secret import Secret
+from storage.budget import DatabaseCallBudget
+
+ACME_VARIABLES = ("ACME_API_URL", "ACME_API_TOKEN")
+ACME_PROBLEM = "ACME_API_TOKEN is not set, so Acme stays disabled (set it, or unset ACME_API_URL)"
+ACME_ID = re.compile(r"^acme-[0-9]{4}\Z")
+
+
+@dataclass(frozen=True)
+class AcmeSettings:
+    api_url: str
+    token: Secret
+
+
+def acme_from_env(env: Mapping[str, str]) -> tuple[AcmeSettings | None, list[str]]:
+    url, token = env_text(env, "ACME_API_URL"), env_text(env, "ACME_API_TOKEN")
+    if token:
+        return AcmeSettings(url or "https://api.acme.example", Secret(token)), []
+    return None, [ACME_PROBLEM] if url else []
+
+
+def acme_account(raw: str, directory: AccountDirectory) -> ParsedAccount:
+    return ParsedAccount(raw) if ACME_ID.match(raw) else ParsedAccount(raw, "An Acme account is acme- and 4 digits.")
+
+
+class AcmeClient:
+    def __init__(self, settings: AcmeSettings, session: requests.Session, budget: CallBudget) -> None:
+        self.settings, self.session, self.budget = settings, session, budget
+        self.calls: list[tuple[str, str]] = []
+
+    def set_password(self, account: str, password: Secret) -> ChangeResult:
+        self.calls.append((account, password.reveal()))
+        return ChangeResult(Outcome.CHANGED, f"Acme changed the password of {account}.")
+
+
+ACME_RULES = PasswordRules(length=12, alphabet=ALNUM, min_length=12, max_length=12)
+
+
+class AcmeGateway:
+    provider = "acme"
+    rules = ACME_RULES
+    same_password_retry_is_safe = False
+
+    def __init__(self, client: AcmeClient) -> None:
+        self.client = client
+
+    def execute(self, *, account: str, method: Method, new_password: Secret | None,
+                secret_input: Secret | None) -> ChangeResult:
+        assert method is Method.SET_PASSWORD and new_password is not None
+        return self.client.set_password(account, new_password)
+
+    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
+        return None
+
+
+def build_acme_gateway(settings: AcmeSettings, *, session: requests.Session, budget: CallBudget) -> AcmeGateway:
+    return AcmeGateway(AcmeClient(settings, session, budget))
+
+
+ACME = ProviderPlugin(
+    name="acme",
+    label="Acme Hosting",
+    methods=(Method.SET_PASSWORD,),
+    account=AccountField(label="Account (Acme ID)", hint="acme- and 4 digits.", parse=acme_account),
+    password_rules=ACME_RULES,
+    same_password_retry_is_safe=False,
+    env_variables=ACME_VARIABLES,
+    enabled_by="ACME_API_TOKEN",
+    settings_from_env=acme_from_env,
+    build_gateway=build_acme_gateway,
+)
+
+
+@pytest.fixture
+def acme_registered(monkeypatch):
+    monkeypatch.setattr(registry, "PLUGINS", (*registry.PLUGINS, ACME))
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No provider variable from the machine running the tests leaks into `check`."""
+    for plugin in (*registry.PLUGINS, ACME):
+        for name in plugin.env_variables:
+            monkeypatch.delenv(name, raising=False)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "RESETBOT_APPROVALS_CHANNEL"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_unregistered_the_provider_is_unknown_to_config():
+    settings = Settings.from_env({"ACME_API_TOKEN": "t0ken", "ACME_API_URL": "https://api.acme.example"})
+    assert settings.providers == {} and settings.problems == ()
+    assert registry.by_name("acme") is None
+
+
+def test_registered_config_reads_its_variables(acme_registered):
+    settings = Settings.from_env({"ACME_API_TOKEN": "t0ken", "MOFH_API_USERNAME": "r", "MOFH_API_PASSWORD": "p"})
+    assert settings.enabled_providers == ["mofh", "acme"]  # registry order
+    assert settings.providers["acme"] == AcmeSettings("https://api.acme.example", Secret("t0ken"))
+    assert "t0ken" not in repr(settings)
+    assert registry.by_name("acme") is ACME and registry.names()[-1] == "acme"
+
+
+def test_registered_its_problems_reach_check_and_run(acme_registered):
+    settings = Settings.from_env({"ACME_API_URL": "https://api.acme.example"})
+    assert settings.problems == (ACME_PROBLEM,)
+    assert settings.providers == {}
+    assert (
+        "no provider is enabled: set MOFH_API_USERNAME and MOFH_API_PASSWORD, "
+        "or NAMECHEAP_API_USER, NAMECHEAP_API_KEY and NAMECHEAP_CLIENT_IP, or ACME_API_TOKEN"
+    ) in settings.problems_for_run(http=False)
+
+
+def test_resetbot_check_names_its_problem_and_lists_it_enabled(acme_registered, clean_env, capsys, tmp_path):
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'check.db'}")
+    clean_env.setenv("ACME_API_URL", "https://api.acme.example")
+    assert cli.main(["check"]) == 2
+    out = capsys.readouterr()
+    assert ACME_PROBLEM in out.err.splitlines() and "providers enabled: none" in out.out
+
+    clean_env.setenv("ACME_API_TOKEN", "t0ken")
+    for name, value in (("SLACK_BOT_TOKEN", "xoxb-1"), ("SLACK_APP_TOKEN", "xapp-1"),
+                        ("RESETBOT_APPROVALS_CHANNEL", "C0APPROVALS")):
+        clean_env.setenv(name, value)
+    assert cli.main(["check"]) == 0, capsys.readouterr().err
+    assert "providers enabled: acme" in capsys.readouterr().out
+
+
+def test_registered_the_composition_root_builds_its_gateway(acme_registered):
+    settings = Settings(providers={"acme": AcmeSettings("https://api.acme.example", Secret("t0ken"))})
+    gateways = make_providers(settings, sessions=None, clock=lambda: datetime.now(UTC))
+    assert list(gateways) == ["acme"]
+    gateway = gateways["acme"]
+    assert isinstance(gateway, AcmeGateway) and gateway.client.settings is settings.providers["acme"]
+    assert isinstance(gateway.client.session, requests.Session)
+    assert isinstance(gateway.client.budget, DatabaseCallBudget)
+
+
+def test_unregistered_settings_for_it_are_refused_not_ignored():
+    settings = Settings(providers={"acme": AcmeSettings("https://api.acme.example", Secret("t0ken"))})
+    with pytest.raises(ValueError, match="acme"):
+        make_providers(settings, sessions=None, clock=lambda: datetime.now(UTC))
+
+
+def test_registered_the_runtime_hands_its_gateway_to_the_workflow(acme_registered, tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'acme.db'}", slack_bot_token=Secret("xoxb-test"),
+                        approvals_channel="C0APPROVALS",
+                        providers={"acme": AcmeSettings("https://api.acme.example", Secret("t0ken"))})
+    runtime = build_runtime(settings)
+    try:
+        assert list(runtime.workflow.context.providers) == ["acme"]
+        gateway = runtime.workflow.context.providers["acme"]
+        assert isinstance(gateway, AcmeGateway) and gateway.rules is ACME_RULES
+        result = gateway.execute(account="acme-0001", method=Method.SET_PASSWORD, new_password=Secret("p" * 12),
+                                 secret_input=None)
+        assert result.outcome is Outcome.CHANGED and gateway.client.calls == [("acme-0001", "p" * 12)]
+    finally:
+        runtime.shutdown(timeout=5)
+
+
+def test_its_account_field_is_its_own():
+    assert ACME.account.parse("acme-0042", None) == ParsedAccount("acme-0042")  # type: ignore[arg-type]
+    assert ACME.account.parse("webq7k2m", None).error == "An Acme account is acme- and 4 digits."  # type: ignore[arg-type]
+    assert ACME.method_from(None) is Method.SET_PASSWORD
