@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -71,7 +72,7 @@ class Runtime:
     app: App
     workflow: ResetWorkflow
     notifier: SlackNotifier
-    engine: object
+    engine: Any  # a SQLAlchemy Engine (storage/db.py: make_engine)
     provider_executor: DrainableExecutor
     listener_executor: DrainableExecutor
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -158,7 +159,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         listener_executor=listener_executor,
         process_before_response=False,
     )
-    notifier = SlackNotifier(client, settings.approvals_channel or "", clock)
+    notifier = SlackNotifier(client, settings.approvals_channel or "", clock, catalog=registry.catalog())
     workflow = ResetWorkflow(
         sessions=sessions,
         providers=make_providers(settings, sessions, clock),

@@ -14,12 +14,14 @@ import os
 import signal
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import entry_points
 
 from bot import logs
 from bot.config import ConfigError, Settings
-from bot.domain import DomainError, Provider, Role
+from bot.domain import DomainError, Role
+from bot.providers import registry
+from bot.providers.mofh.account import ACCOUNT_KEY, VPANEL_USERNAME
 
 log = logging.getLogger("resetbot")
 
@@ -147,14 +149,15 @@ def _role(value: str) -> Role:
 def _provider(value: str | None) -> str | None:
     if value is None:
         return None
-    try:
-        return Provider(value.lower()).value
-    except ValueError:
-        raise UsageError(f"--provider must be mofh or namecheap (got {value!r})") from None
+    names = registry.names()
+    if value.lower() not in names:
+        either = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+        raise UsageError(f"--provider must be {either} (got {value!r})")
+    return value.lower()
 
 
 def _user_id(value: str) -> str:
-    if not value[:1] in ("U", "W") or not value.isalnum():
+    if value[:1] not in ("U", "W") or not value.isalnum():
         raise UsageError(f"USER_ID must be a Slack user ID such as U0123ABCD (got {value!r})")
     return value
 
@@ -182,8 +185,6 @@ def _roles_list(args) -> int:
 
 
 def _accounts_import(args) -> int:
-    from bot.workflow.intake import MOFH_KEY, VPANEL_USERNAME
-
     try:
         with open(args.file, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -195,7 +196,7 @@ def _accounts_import(args) -> int:
                 key = (row.get("account_key") or "").strip()
                 vpanel = (row.get("vpanel_username") or "").strip()
                 domain = (row.get("domain") or "").strip().lower() or None
-                if not MOFH_KEY.match(key):
+                if not ACCOUNT_KEY.match(key):
                     raise UsageError(f"{args.file} line {number}: account_key {key!r} is not 1-8 letters and digits")
                 if not VPANEL_USERNAME.match(vpanel):
                     raise UsageError(f"{args.file} line {number}: vpanel_username {vpanel!r} is not like abcd_12345678")
@@ -223,7 +224,7 @@ def _audit_export(args) -> int:
         except ValueError:
             raise UsageError(f"--since must be an ISO 8601 date or time (got {args.since!r})") from None
         if since.tzinfo is None:
-            since = since.replace(tzinfo=timezone.utc)
+            since = since.replace(tzinfo=UTC)
     admin = _admin()
     columns = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail"]
     writer = csv.writer(sys.stdout) if args.format == "csv" else None

@@ -1,13 +1,17 @@
 """The shared vocabulary: request states and their state machine, roles, methods, value types, domain errors.
 
-Stdlib only: every layer may import this module.
+Stdlib only: every layer may import this module. It names no provider: a provider is a
+plain name from the registry (bot/providers/registry.py), and `ProviderInfo` is how the
+transports see one without importing bot.providers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeAlias
 
 
 class Status(StrEnum):
@@ -62,16 +66,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-class Provider(StrEnum):
-    MOFH = "mofh"
-    NAMECHEAP = "namecheap"
-
-    @property
-    def label(self) -> str:
-        return PROVIDER_LABELS[self]
-
-
-PROVIDER_LABELS = {Provider.MOFH: "MyOwnFreeHost", Provider.NAMECHEAP: "Namecheap"}
+# "mofh": a provider's registry name, stored with requests, grants and policies. Any name the
+# registry lists is one; the domain lists none, so a new provider needs no change here.
+ProviderName: TypeAlias = str
 
 
 class Method(StrEnum):
@@ -98,10 +95,86 @@ METHOD_LABELS = {
 
 
 @dataclass(frozen=True)
+class AccountInfo:
+    """A provider's Account input as the modal shows it."""
+
+    label: str  # starts with "Account": outside tools find the input by that word
+    hint: str
+    max_length: int
+
+
+@dataclass(frozen=True)
+class SecretInputInfo:
+    """The input for a secret a method needs (a reset code, a current password)."""
+
+    label: str
+    hint: str
+    max_length: int
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    method: Method
+    secret_input: SecretInputInfo | None = None  # None: the method needs nothing typed
+
+    @property
+    def label(self) -> str:
+        return self.method.label
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What the transports may know of one provider: its words in the modal. Each plugin builds its own."""
+
+    name: ProviderName
+    label: str  # "MyOwnFreeHost": what people see
+    account: AccountInfo
+    methods: tuple[MethodInfo, ...]  # what it offers; the first is the default
+    method_hint: str | None = None  # under the Method input
+
+    @property
+    def offers_a_choice(self) -> bool:
+        """More than one method: the modal asks which (a Method input)."""
+        return len(self.methods) > 1
+
+    @property
+    def default_method(self) -> MethodInfo:
+        return self.methods[0]
+
+    def method(self, chosen: Method | str | None) -> MethodInfo | None:
+        """The offered method whose value is `chosen`; None when it offers no such method."""
+        return next((m for m in self.methods if m.method.value == chosen), None)
+
+
+class ProviderCatalog:
+    """Every provider the bot knows, in registry order, as ProviderInfo (bot/providers/registry.py: catalog)."""
+
+    def __init__(self, providers: Iterable[ProviderInfo]) -> None:
+        self._providers = {info.name: info for info in providers}
+
+    def __iter__(self) -> Iterator[ProviderInfo]:
+        return iter(self._providers.values())
+
+    def __len__(self) -> int:
+        return len(self._providers)
+
+    def names(self) -> tuple[ProviderName, ...]:
+        return tuple(self._providers)
+
+    def get(self, name: ProviderName) -> ProviderInfo | None:
+        return self._providers.get(name)
+
+    def label(self, name: ProviderName) -> str:
+        """What people see for a provider; a stored name the registry no longer lists is shown as it is."""
+        info = self._providers.get(name)
+        return info.label if info is not None else name
+
+
+@dataclass(frozen=True)
 class RoleGrant:
     user_id: str
     role: Role
-    provider: str | None  # None: every provider
+    provider: ProviderName | None  # None: every provider
 
 
 @dataclass(frozen=True)
@@ -129,7 +202,7 @@ class RequestView:
     """A read-only snapshot of a reset request, safe to render anywhere (it holds no secret)."""
 
     id: str
-    provider: Provider
+    provider: ProviderName  # the label is the provider's, not the request's: ProviderCatalog.label
     account: str  # what the provider is called with (MOFH account key, Namecheap username/value)
     account_input: str  # what the engineer typed
     method: Method
@@ -153,10 +226,6 @@ class RequestView:
     response_url_expires_at: datetime | None = None
     email: str | None = None  # Namecheap: where the reset link went
     customer_informed_at: datetime | None = None  # the engineer confirmed telling the customer
-
-    @property
-    def provider_label(self) -> str:
-        return self.provider.label
 
 
 @dataclass(frozen=True)

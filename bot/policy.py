@@ -30,13 +30,14 @@ def can_request(roles: set[Role], provider_label: str) -> Decision:
     )
 
 
-def can_decide(user_id: str, roles: set[Role], request: RequestView, now: datetime, verb: str) -> Decision:
+def can_decide(user_id: str, roles: set[Role], request: RequestView, now: datetime, verb: str, *,
+               provider_label: str) -> Decision:
     """Approve or deny: an approver for the provider, never the requester, while pending and fresh."""
     if user_id == request.requester_id:
         return Decision.deny(f"You asked for this reset, so you can't {verb} it: another approver has to.")
     if Role.APPROVER not in roles:
         return Decision.deny(
-            f"You don't have the approver role for {request.provider_label}, so you can't {verb} this request."
+            f"You don't have the approver role for {provider_label}, so you can't {verb} this request."
         )
     if request.status is not Status.PENDING:
         return Decision.deny(already_decided(request))

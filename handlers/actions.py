@@ -97,7 +97,8 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
             return
         try:
             # The response echoes the view (and so the password): it is dropped, never logged.
-            client.views_open(trigger_id=body.get("trigger_id"), view=blocks.reveal_modal(request, password))
+            client.views_open(trigger_id=body.get("trigger_id"),
+                              view=blocks.reveal_modal(request, password, catalog=workflow.catalog))
         except (SlackApiError, SlackClientError, OSError) as exc:
             workflow.reveal.abandon(token)
             error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__

@@ -1,7 +1,10 @@
 """Block Kit builders and parsers: pure functions, no Slack calls.
 
 Visible words follow CONTRACT.md ("What a person sees in Slack"); outside tools find
-inputs and buttons by them. No builder ever receives a password except `reveal_modal`.
+inputs and buttons by them. A provider's words (its label, Account field, methods) come
+from its plugin as `ProviderInfo`, which the workflow hands the transports
+(`workflow.catalog`); no builder names a provider. No builder ever receives a password
+except `reveal_modal`.
 """
 
 from __future__ import annotations
@@ -9,12 +12,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from bot.domain import METHOD_LABELS, Method, Provider, RequestView, RevealState, Status
-from bot.secret import Secret
+from bot.domain import Method, ProviderCatalog, ProviderInfo, RequestView, RevealState, Status
 from bot.forms import RequestForm
+from bot.secret import Secret
 from handlers.ids import Ids
 
-NAMECHEAP_METHODS = (Method.EMAIL_LINK, Method.RESET_CODE, Method.CURRENT_PASSWORD)
 MAX_METADATA = 3000
 
 
@@ -46,48 +48,51 @@ def escape(text: str | None) -> str:
 # --- the request modal ---------------------------------------------------------------------------
 
 
-def reset_modal(*, providers: list[Provider], metadata: dict, provider: Provider | None = None,
-                account: str | None = None, method: Method | None = None, reason: str | None = None,
+def reset_modal(*, providers: list[ProviderInfo], metadata: dict, provider: str | None = None,
+                account: str | None = None, method: Method | str | None = None, reason: str | None = None,
                 ticket: str | None = None) -> dict:
-    options = [_option(p.label, p.value) for p in providers]
+    """The request form for `providers` (those offered, in registry order); `provider` is a name.
+
+    Each provider's words come from its plugin (bot/domain.py: ProviderInfo). With none chosen
+    the form shows the first one's Account field; a Method input appears for a provider that
+    offers more than one method, and an input for what the chosen method needs typed.
+    """
+    chosen = next((p for p in providers if p.name == provider), None)
+    if chosen is None and len(providers) == 1:
+        chosen = providers[0]
+    shown = chosen or (providers[0] if providers else None)
     provider_element: dict = {
         "type": "static_select",
         "action_id": Ids.PROVIDER_SELECT,
         "placeholder": _text("Choose a provider"),
-        "options": options,
+        "options": [_option(p.label, p.name) for p in providers],
     }
-    if provider is None and len(providers) == 1:
-        provider = providers[0]
-    if provider in providers:
-        provider_element["initial_option"] = _option(provider.label, provider.value)
-    account_element: dict = {"type": "plain_text_input", "action_id": Ids.ACCOUNT_INPUT, "max_length": 64}
+    if chosen is not None:
+        provider_element["initial_option"] = _option(chosen.label, chosen.name)
+    max_length = shown.account.max_length if shown else 64
+    account_element: dict = {"type": "plain_text_input", "action_id": Ids.ACCOUNT_INPUT, "max_length": max_length}
     if account:
-        account_element["initial_value"] = account[:64]
+        account_element["initial_value"] = account[:max_length]
+    account_block: dict = {
+        "type": "input",
+        "block_id": Ids.ACCOUNT_BLOCK,
+        "label": _text(shown.account.label if shown else "Account"),
+        **({"hint": _text(shown.account.hint)} if shown else {}),
+        "element": account_element,
+    }
     blocks: list[dict] = [
         {
             "type": "input",
             "block_id": Ids.PROVIDER_BLOCK,
-            "dispatch_action": True,  # choosing Namecheap adds its Method input
+            "dispatch_action": True,  # choosing a provider with several methods adds its Method input
             "label": _text("Provider"),
             "element": provider_element,
         },
-        {
-            "type": "input",
-            "block_id": Ids.ACCOUNT_BLOCK,
-            "label": _text(
-                "Account (key, vPanel username or domain)" if provider is not Provider.NAMECHEAP
-                else "Account (Namecheap username)"
-            ),
-            "hint": _text(
-                "MyOwnFreeHost: the 8-character account key; a vPanel username or domain is looked up in the directory."
-                if provider is not Provider.NAMECHEAP else "The Namecheap username whose password is reset."
-            ),
-            "element": account_element,
-        },
+        account_block,
     ]
-    if provider is Provider.NAMECHEAP:
-        method = method or Method.EMAIL_LINK
-        blocks.append({
+    if shown is not None and shown.offers_a_choice:
+        picked = shown.method(method) or shown.default_method
+        method_block: dict = {
             "type": "input",
             "block_id": Ids.METHOD_BLOCK,
             "dispatch_action": True,
@@ -95,21 +100,21 @@ def reset_modal(*, providers: list[Provider], metadata: dict, provider: Provider
             "element": {
                 "type": "static_select",
                 "action_id": Ids.METHOD_SELECT,
-                "options": [_option(METHOD_LABELS[m], m.value) for m in NAMECHEAP_METHODS],
-                "initial_option": _option(METHOD_LABELS[method], method.value),
+                "options": [_option(m.label, m.method.value) for m in shown.methods],
+                "initial_option": _option(picked.label, picked.method.value),
             },
-            "hint": _text(
-                "Email a reset link: Namecheap mails the owner and the bot never holds a password. "
-                "Reset code / Current password: the bot sets a new password and gives it to you once."
-            ),
-        })
-        if method in (Method.RESET_CODE, Method.CURRENT_PASSWORD):
+        }
+        if shown.method_hint:
+            method_block["hint"] = _text(shown.method_hint)
+        blocks.append(method_block)
+        if picked.secret_input is not None:
             blocks.append({
                 "type": "input",
                 "block_id": Ids.SECRET_BLOCK,
-                "label": _text(METHOD_LABELS[method]),
-                "hint": _text("Stored encrypted until the approved change runs, then deleted."),
-                "element": {"type": "plain_text_input", "action_id": Ids.SECRET_INPUT, "max_length": 50},
+                "label": _text(picked.secret_input.label),
+                "hint": _text(picked.secret_input.hint),
+                "element": {"type": "plain_text_input", "action_id": Ids.SECRET_INPUT,
+                            "max_length": picked.secret_input.max_length},
             })
     blocks += [
         {
@@ -155,10 +160,7 @@ def state_value(view: dict, block_id: str, action_id: str) -> str | None:
     if not isinstance(element, dict):
         return None
     selected = element.get("selected_option")
-    if isinstance(selected, dict):
-        value = selected.get("value")
-    else:
-        value = element.get("value")
+    value = selected.get("value") if isinstance(selected, dict) else element.get("value")
     return value if isinstance(value, str) else None
 
 
@@ -191,13 +193,13 @@ def parse_metadata(view: dict) -> dict:
 # --- the approval card -------------------------------------------------------------------------
 
 
-def request_summary(request: RequestView) -> list[dict]:
+def request_summary(request: RequestView, *, catalog: ProviderCatalog) -> list[dict]:
     account = f"`{escape(request.account)}`"
     if request.account_input and request.account_input != request.account:
         account += f" (entered as `{escape(request.account_input)}`)"
     fields = [
         _md(f"*Requester*\n<@{request.requester_id}>"),
-        _md(f"*Provider*\n{request.provider_label}"),
+        _md(f"*Provider*\n{catalog.label(request.provider)}"),
         _md(f"*Account*\n{account}"),
         _md(f"*Method*\n{request.method.label}"),
         _md(f"*Ticket*\n{escape(request.ticket) or '—'}"),
@@ -209,17 +211,18 @@ def request_summary(request: RequestView) -> list[dict]:
     ]
 
 
-def card_text(request: RequestView) -> str:
+def card_text(request: RequestView, *, catalog: ProviderCatalog) -> str:
     """Notification text of the card: names who, what and where; never a secret."""
     return (f"Password reset request from <@{request.requester_id}> for {request.account} "
-            f"at {request.provider_label}: {status_words(request)}")
+            f"at {catalog.label(request.provider)}: {status_words(request)}")
 
 
-def approval_card(request: RequestView, context: str | None = None) -> list[dict]:
+def approval_card(request: RequestView, context: str | None = None, *, catalog: ProviderCatalog) -> list[dict]:
     """`context`: what the provider says of the account (read-only lookup), while the card waits."""
+    label = catalog.label(request.provider)
     blocks = [
         {"type": "header", "block_id": f"head_{request.id}", "text": _text("Password reset request")},
-        *request_summary(request),
+        *request_summary(request, catalog=catalog),
     ]
     if context and request.status is Status.PENDING:
         blocks.append({"type": "context", "block_id": f"account_{request.id}", "elements": [_md(escape(context))]})
@@ -236,7 +239,7 @@ def approval_card(request: RequestView, context: str | None = None) -> list[dict
                     "value": request.id,
                     "confirm": {
                         "title": _text("Approve this reset?"),
-                        "text": _md(f"The password of `{escape(request.account)}` at {request.provider_label} "
+                        "text": _md(f"The password of `{escape(request.account)}` at {label} "
                                     "changes as soon as you confirm."),
                         "confirm": _text("Approve"),
                         "deny": _text("Cancel"),
@@ -264,7 +267,7 @@ def approval_card(request: RequestView, context: str | None = None) -> list[dict
                                         "The requester cannot approve it.")]})
     else:
         blocks.append({"type": "section", "block_id": f"decision_{request.id}_{request.status.value}",
-                       "text": _md(decision_words(request))})
+                       "text": _md(decision_words(request, catalog=catalog))})
     return blocks
 
 
@@ -280,7 +283,7 @@ def status_words(request: RequestView) -> str:
     }[request.status]
 
 
-def decision_words(request: RequestView) -> str:
+def decision_words(request: RequestView, *, catalog: ProviderCatalog) -> str:
     decider = f"<@{request.decided_by}>" if request.decided_by else "nobody"
     if request.status is Status.EXPIRED:
         return f":hourglass: *Expired* {when(request.expires_at)}: nobody approved it in time."
@@ -288,15 +291,16 @@ def decision_words(request: RequestView) -> str:
         return f":no_entry: *Denied* by {decider} {when(request.decided_at)}."
     head = f"*Approved* by {decider} {when(request.decided_at)}."
     if request.status is Status.EXECUTING:
-        return f":hourglass_flowing_sand: {head} Changing the password at {request.provider_label}…"
+        return f":hourglass_flowing_sand: {head} Changing the password at {catalog.label(request.provider)}…"
     icon = {Status.SUCCEEDED: ":white_check_mark:", Status.FAILED: ":x:", Status.UNKNOWN: ":warning:"}[request.status]
     label = {Status.SUCCEEDED: "Result", Status.FAILED: "Failed", Status.UNKNOWN: "Outcome unknown — verify"}
     return f"{icon} {head}\n*{label[request.status]}:* {escape(request.outcome_message) or status_words(request)}"
 
 
-def requester_status(request: RequestView) -> str:
+def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
     """The sentence the engineer gets ephemerally at each step."""
-    where = f"`{request.account}` at {request.provider_label}"
+    label = catalog.label(request.provider)
+    where = f"`{request.account}` at {label}"
     if request.status is Status.PENDING:
         return f"Your password reset for {where} is waiting for approval (request {request.id})."
     if request.status is Status.EXECUTING:
@@ -304,7 +308,7 @@ def requester_status(request: RequestView) -> str:
     if request.status is Status.SUCCEEDED:
         if request.method is Method.EMAIL_LINK:
             to = f" to {request.email}" if request.email else ""
-            return f"Done: Namecheap e-mailed a password reset link{to} for {where}."
+            return f"Done: {label} e-mailed a password reset link{to} for {where}."
         return f"Done: the password for {where} was changed. Open your DM from the bot to reveal it (once)."
     if request.status is Status.DENIED:
         return f"Your password reset for {where} was denied by <@{request.decided_by}>."
@@ -318,24 +322,26 @@ def requester_status(request: RequestView) -> str:
 # --- the reveal ---------------------------------------------------------------------------------
 
 
-def reveal_dm(request: RequestView) -> tuple[str, list[dict]]:
-    text = f"Your password reset for {request.account} at {request.provider_label} is ready."
-    blocks = [
+def reveal_dm(request: RequestView, *, catalog: ProviderCatalog) -> tuple[str, list[dict]]:
+    label = catalog.label(request.provider)
+    text = f"Your password reset for {request.account} at {label} is ready."
+    blocks: list[dict] = [
         {"type": "section", "block_id": f"ready_{request.id}",
-         "text": _md(f"Your password reset for `{escape(request.account)}` at {request.provider_label} is ready. "
+         "text": _md(f"Your password reset for `{escape(request.account)}` at {label} is ready. "
                      "The new password is shown once, to you only.")},
         {"type": "actions", "block_id": f"reveal_actions_{request.id}", "elements": [
             {"type": "button", "action_id": Ids.REVEAL, "text": _text("Reveal password"), "value": request.reveal_token,
              "style": "primary"},
         ]},
         {"type": "context", "block_id": f"reveal_expiry_{request.id}",
-         "elements": [_md(f"The button works until {when(request.reveal_expires_at)}; then the password is destroyed.")]},
+         "elements": [_md(f"The button works until {when(request.reveal_expires_at)}; "
+                          "then the password is destroyed.")]},
     ]
     return text, blocks
 
 
-def reveal_dm_after(request: RequestView) -> tuple[str, list[dict]]:
-    where = f"`{escape(request.account)}` at {request.provider_label}"
+def reveal_dm_after(request: RequestView, *, catalog: ProviderCatalog) -> tuple[str, list[dict]]:
+    where = f"`{escape(request.account)}` at {catalog.label(request.provider)}"
     if request.reveal_state is not RevealState.REVEALED:
         words = (f"The new password for {where} was not revealed in time and has been destroyed. "
                  "Ask for a new reset if it is still needed.")
@@ -357,7 +363,7 @@ def reveal_dm_after(request: RequestView) -> tuple[str, list[dict]]:
     return words.replace("`", ""), blocks_
 
 
-def reveal_modal(request: RequestView, password: Secret) -> dict:
+def reveal_modal(request: RequestView, password: Secret, *, catalog: ProviderCatalog) -> dict:
     """The only place a password is ever put into anything sent to Slack."""
     return {
         "type": "modal",
@@ -368,7 +374,7 @@ def reveal_modal(request: RequestView, password: Secret) -> dict:
         "notify_on_close": False,
         "blocks": [
             {"type": "section", "text": _md(f"New password for `{escape(request.account)}` at "
-                                            f"{request.provider_label}:")},
+                                            f"{catalog.label(request.provider)}:")},
             {"type": "section", "text": _md(f"```{password.reveal()}```")},
             {"type": "context", "elements": [_md(
                 "This is shown once. Give it to the customer and ask them to change it at first login.")]},
@@ -379,20 +385,21 @@ def reveal_modal(request: RequestView, password: Secret) -> dict:
 # --- App Home -----------------------------------------------------------------------------------
 
 
-def home_view(requests: list[RequestView], waiting: list[RequestView], can_request: bool) -> dict:
+def home_view(requests: list[RequestView], waiting: list[RequestView], can_request: bool, *,
+              catalog: ProviderCatalog) -> dict:
     blocks: list[dict] = [{"type": "header", "text": _text("Password resets")}]
     if can_request:
         blocks.append({"type": "section", "text": _md("Type `/reset-password` in any channel to ask for a reset.")})
     if waiting:
         blocks.append({"type": "header", "text": _text("Waiting for your approval")})
         for request in waiting[:10]:
-            blocks += approval_card(request)[1:]
+            blocks += approval_card(request, catalog=catalog)[1:]
             blocks.append({"type": "divider"})
     blocks.append({"type": "header", "text": _text("Your recent requests")})
     if not requests:
         blocks.append({"type": "context", "elements": [_md("You have not asked for any reset yet.")]})
     for request in requests[:10]:
         blocks.append({"type": "section", "text": _md(
-            f"`{escape(request.account)}` at {request.provider_label} — *{status_words(request)}* "
+            f"`{escape(request.account)}` at {catalog.label(request.provider)} — *{status_words(request)}* "
             f"({when(request.created_at)})")})
     return {"type": "home", "blocks": blocks[:100]}

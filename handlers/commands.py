@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Collection
 
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.domain import DomainError, Provider
+from bot.domain import DomainError
 from bot.forms import Draft
 from bot.workflow import ResetWorkflow
 from handlers import blocks
@@ -17,16 +18,13 @@ from handlers.ids import Ids
 log = logging.getLogger(__name__)
 
 
-def parse_command_text(text: object) -> tuple[Provider | None, str | None]:
-    """`[provider] [account]`; anything else is ignored rather than refused."""
+def parse_command_text(text: object, providers: Collection[str]) -> tuple[str | None, str | None]:
+    """`[provider] [account]`, `providers` being the names the bot knows; anything else is ignored, not refused."""
     words = text.split() if isinstance(text, str) else []
     provider = None
-    if words:
-        try:
-            provider = Provider(words[0].lower())
-            words = words[1:]
-        except ValueError:
-            pass
+    if words and words[0].lower() in providers:
+        provider = words[0].lower()
+        words = words[1:]
     return provider, (words[0][:64] if words else None)
 
 
@@ -51,7 +49,7 @@ def register(app: App, workflow: ResetWorkflow) -> None:
         except DomainError as refusal:
             tell(respond, str(refusal))
             return
-        provider, account = parse_command_text(body.get("text"))
+        provider, account = parse_command_text(body.get("text"), workflow.catalog.names())
         channel = body.get("channel_id") if isinstance(body.get("channel_id"), str) else None
         draft_id = "dr_" + secrets.token_hex(8)
         metadata = {"v": "1", "draft": draft_id, "origin_channel_id": channel or "", "requested_by": user_id}

@@ -18,7 +18,8 @@ def publish_home(client, workflow: ResetWorkflow, user_id: str) -> None:
     home = workflow.lookups.home_for(user_id)
     can_request = any(Role.REQUESTER in roles for roles in home.roles.values())
     try:
-        client.views_publish(user_id=user_id, view=blocks.home_view(home.requests, home.waiting, can_request))
+        client.views_publish(user_id=user_id, view=blocks.home_view(home.requests, home.waiting, can_request,
+                                                                    catalog=workflow.catalog))
     except SlackApiError as exc:
         log.warning("views.publish of the Home tab failed: %s", exc.response.get("error"))
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from bot.domain import MessageRef, RequestView
+from bot.domain import MessageRef, ProviderCatalog, RequestView
 from handlers import blocks
 
 log = logging.getLogger(__name__)
@@ -23,14 +23,17 @@ log = logging.getLogger(__name__)
 
 class SlackNotifier:
     def __init__(self, client: WebClient, approvals_channel: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 catalog: ProviderCatalog) -> None:
         self.client = client
         self.approvals_channel = approvals_channel
         self.clock = clock
+        self.catalog = catalog  # the providers' labels (bot/providers/registry.py: catalog)
 
     def post_card(self, request: RequestView) -> MessageRef | None:
         response = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
-                              text=blocks.card_text(request), blocks=blocks.approval_card(request))
+                              text=blocks.card_text(request, catalog=self.catalog),
+                              blocks=blocks.approval_card(request, catalog=self.catalog))
         if response is None:
             return None
         return MessageRef(response["channel"], response["ts"])
@@ -39,11 +42,12 @@ class SlackNotifier:
         if request.card is None:
             return
         self._call("chat.update", self.client.chat_update, channel=request.card.channel, ts=request.card.ts,
-                   text=blocks.card_text(request), blocks=blocks.approval_card(request, context))
+                   text=blocks.card_text(request, catalog=self.catalog),
+                   blocks=blocks.approval_card(request, context, catalog=self.catalog))
 
     def tell_requester(self, request: RequestView) -> None:
         """Ephemeral status: the command's response_url while valid, else chat.postEphemeral, else a DM."""
-        text = blocks.requester_status(request)
+        text = blocks.requester_status(request, catalog=self.catalog)
         expires = request.response_url_expires_at
         if request.response_url and expires and self.clock() < expires:
             try:
@@ -54,10 +58,10 @@ class SlackNotifier:
                 log.warning("response_url answered %s; falling back", answer.status_code)
             except (SlackClientError, OSError) as exc:
                 log.warning("response_url failed (%s); falling back", type(exc).__name__)
-        if request.origin_channel and not request.origin_channel.startswith("D"):
-            if self._call("chat.postEphemeral", self.client.chat_postEphemeral, channel=request.origin_channel,
-                          user=request.requester_id, text=text) is not None:
-                return
+        if request.origin_channel and not request.origin_channel.startswith("D") and self._call(
+                "chat.postEphemeral", self.client.chat_postEphemeral, channel=request.origin_channel,
+                user=request.requester_id, text=text) is not None:
+            return
         self.direct_message(request.requester_id, text)
 
     def direct_message(self, user_id: str, text: str, blocks_: list[dict] | None = None) -> MessageRef | None:
@@ -70,13 +74,13 @@ class SlackNotifier:
         return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
 
     def send_reveal(self, request: RequestView) -> MessageRef | None:
-        text, dm_blocks = blocks.reveal_dm(request)
+        text, dm_blocks = blocks.reveal_dm(request, catalog=self.catalog)
         return self.direct_message(request.requester_id, text, dm_blocks)
 
     def update_reveal(self, request: RequestView) -> None:
         if request.dm is None:
             return
-        text, dm_blocks = blocks.reveal_dm_after(request)
+        text, dm_blocks = blocks.reveal_dm_after(request, catalog=self.catalog)
         self._call("chat.update", self.client.chat_update, channel=request.dm.channel, ts=request.dm.ts, text=text,
                    blocks=dm_blocks)
 

@@ -7,7 +7,7 @@ import logging
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
-from bot.domain import DomainError, InputErrors, Method, Provider, ServiceUnavailable
+from bot.domain import DomainError, InputErrors, Method, ServiceUnavailable
 from bot.workflow import ResetWorkflow
 from handlers import blocks
 from handlers.ids import FIELD_BLOCKS, Ids
@@ -39,7 +39,7 @@ def register(app: App, workflow: ResetWorkflow) -> None:
             return
         provider_value = blocks.state_value(view, Ids.PROVIDER_BLOCK, Ids.PROVIDER_SELECT)
         method_value = blocks.state_value(view, Ids.METHOD_BLOCK, Ids.METHOD_SELECT)
-        provider = Provider(provider_value) if provider_value in set(Provider) else None
+        provider = provider_value  # a name; the modal shows it when it is one of those offered
         method = Method(method_value) if method_value in set(Method) else None
         user_id = body["user"]["id"]  # the guard middleware checked the shape
         try:

@@ -21,7 +21,6 @@ from bot.domain import (
     AuditRecord,
     MessageRef,
     Method,
-    Provider,
     RequestView,
     RevealState,
     Role,
@@ -338,7 +337,7 @@ def pending_requests(session: Session, providers: Iterable[str], limit: int = 20
 def to_view(row: ResetRequest) -> RequestView:
     return RequestView(
         id=row.id,
-        provider=Provider(row.provider),
+        provider=row.provider,
         account=row.account,
         account_input=row.account_input,
         method=Method(row.method),
@@ -377,7 +376,7 @@ def add_audit(session: Session, *, at: datetime, action: str, actor_id: str | No
             actor_id=actor_id,
             action=action,
             request_id=request.id if request else None,
-            provider=(request.provider.value if request else provider),
+            provider=(request.provider if request else provider),
             account=(request.account if request else account),
             detail=json.dumps(detail or {}, sort_keys=True),
         )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.domain import Method, Provider
+from bot.domain import Method, ProviderName
 from bot.passwords import PasswordRules
 from bot.providers import ChangeResult, LookupResult, Outcome
 from bot.secret import Secret
 
 
 class ProviderGateway(Protocol):
-    provider: Provider
+    provider: ProviderName
     rules: PasswordRules
     # True when repeating the call with the same password is harmless (MyOwnFreeHost, §1.6).
     same_password_retry_is_safe: bool

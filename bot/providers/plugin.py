@@ -3,7 +3,8 @@
 A plugin is data (name, label, methods, account field, password rules) plus two functions:
 its settings from the environment and a gateway built from those settings. The registry
 (`bot/providers/registry.py`) lists the plugins; nothing else names a provider. Slack-free
-and SQL-free: the workflow hands the account directory in, handlers render the labels.
+and SQL-free: the workflow hands the account directory in; handlers render `info`
+(bot/domain.py: ProviderInfo), which the workflow hands them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.domain import Method
+from bot.domain import AccountInfo, Method, MethodInfo, ProviderInfo, SecretInputInfo
 from bot.passwords import PasswordRules
 from bot.providers import CallBudget
 from bot.providers.gateway import ProviderGateway
@@ -112,6 +113,17 @@ class ProviderPlugin:
     def default_method(self) -> Method:
         return self.methods[0]
 
+    @property
+    def info(self) -> ProviderInfo:
+        """What the transports may know of this provider (its modal words), without importing bot.providers."""
+        return ProviderInfo(
+            name=self.name,
+            label=self.label,
+            account=AccountInfo(self.account.label, self.account.hint, self.account.max_length),
+            methods=tuple(MethodInfo(method, _secret_info(self.secret_input_for(method))) for method in self.methods),
+            method_hint=self.method_hint,
+        )
+
     def secret_input_for(self, method: Method | None) -> SecretInput | None:
         return self.secret_inputs.get(method) if method is not None else None
 
@@ -141,6 +153,12 @@ class ProviderPlugin:
             if refusal is not None:
                 errors["secret"] = refusal
         return RequestFields(parsed.account, chosen, errors)
+
+
+def _secret_info(secret_input: SecretInput | None) -> SecretInputInfo | None:
+    if secret_input is None:
+        return None
+    return SecretInputInfo(secret_input.label, secret_input.hint, secret_input.max_length)
 
 
 def env_text(env: Mapping[str, str], name: str) -> str | None:

@@ -1,11 +1,13 @@
 """The provider registry: every provider the bot knows, in the order config, the modal and the CLI list them.
 
 Adding a provider is its folder under `bot/providers/` and one entry in `PLUGINS`. Callers
-go through `plugins()` / `by_name()` / `names()` at call time, so a test may swap `PLUGINS`.
+go through `plugins()` / `by_name()` / `names()` / `catalog()` at call time, so a test may
+swap `PLUGINS`.
 """
 
 from __future__ import annotations
 
+from bot.domain import ProviderCatalog
 from bot.providers import mofh, namecheap
 from bot.providers.plugin import ProviderPlugin
 
@@ -25,4 +27,9 @@ def by_name(name: str) -> ProviderPlugin | None:
     return next((plugin for plugin in PLUGINS if plugin.name == name), None)
 
 
-__all__ = ["PLUGINS", "by_name", "names", "plugins"]
+def catalog() -> ProviderCatalog:
+    """Every plugin's description (bot/domain.py: ProviderInfo), for the workflow and the transports."""
+    return ProviderCatalog(plugin.info for plugin in PLUGINS)
+
+
+__all__ = ["PLUGINS", "by_name", "catalog", "names", "plugins"]

@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain import Provider
+from bot.domain import ProviderCatalog, ProviderName
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer
 from bot.workflow.admin import Admin
@@ -41,7 +41,7 @@ class ResetWorkflow:
         self,
         *,
         sessions: Any,
-        providers: Mapping[Provider, ProviderGateway],
+        providers: Mapping[ProviderName, ProviderGateway],
         sealer: Sealer,
         notifier: Notifier,
         executor: Executor,
@@ -73,6 +73,11 @@ class ResetWorkflow:
         self.sweeper = Sweeper(self.context, self.execution)
         self.admin = Admin(self.context)
         self.lookups = Lookups(self.context)
+
+    @property
+    def catalog(self) -> ProviderCatalog:
+        """Every provider's words for the transports (labels, account field, methods), in registry order."""
+        return self.context.catalog
 
 
 __all__ = ["Admin", "Background", "BaseContext", "Context", "Decisions", "Execution", "HomeData", "Intake",

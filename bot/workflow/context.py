@@ -3,8 +3,9 @@
 `BaseContext` is what reading and writing records needs (sessions, clock, the admins from
 RESETBOT_ADMINS): all the admin use case needs, so the CLI builds only that. `Context`
 adds what the reset itself needs (providers, sealer, notifier, background runner, TTLs,
-replica id, lease). The composition root (bot/app.py) builds one `Context` and every use
-case in bot/workflow/ shares it.
+replica id, lease); the provider plugins it reads from the registry at call time. The
+composition root (bot/app.py) builds one `Context` and every use case in bot/workflow/
+shares it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot import policy
-from bot.domain import MessageRef, Provider, RequestNotFound, RequestView, RevealState, Role, RoleGrant
+from bot.domain import (
+    MessageRef,
+    ProviderCatalog,
+    ProviderName,
+    RequestNotFound,
+    RequestView,
+    RevealState,
+    Role,
+    RoleGrant,
+)
+from bot.providers import registry
 from bot.providers.gateway import ProviderGateway
+from bot.providers.plugin import ProviderPlugin
 from bot.sealing import Sealer
 from storage import repository as repo
 from storage.db import transaction
@@ -83,8 +95,8 @@ class BaseContext:
     clock: Callable[[], datetime] = utcnow
     admins: frozenset[str] = frozenset()
 
-    def roles(self, user_id: str, provider: Provider, grants: list[RoleGrant]) -> set[Role]:
-        return policy.roles_for(user_id, provider.value, grants, self.admins)
+    def roles(self, user_id: str, provider: ProviderName, grants: list[RoleGrant]) -> set[Role]:
+        return policy.roles_for(user_id, provider, grants, self.admins)
 
     def get(self, session: Any, request_id: str) -> RequestView:
         """The request, or RequestNotFound with a sentence for the person who asked."""
@@ -98,7 +110,7 @@ class BaseContext:
 class Context(BaseContext):
     """Everything the reset use cases share; the composition root builds one (bot/workflow/__init__.py)."""
 
-    providers: Mapping[Provider, ProviderGateway]
+    providers: Mapping[ProviderName, ProviderGateway]  # the enabled providers' gateways, by registry name
     sealer: Sealer
     notifier: Notifier
     background: Background
@@ -107,8 +119,20 @@ class Context(BaseContext):
     reveal_ttl: timedelta  # RESETBOT_REVEAL_TTL
     lease: timedelta  # RESETBOT_EXECUTION_LEASE: how long a provider call may go unrenewed
 
-    def enabled_providers(self) -> list[Provider]:
-        return [p for p in Provider if p in self.providers]
+    @property
+    def catalog(self) -> ProviderCatalog:
+        """Every provider the registry lists, as the transports may see it (bot/domain.py: ProviderInfo)."""
+        return registry.catalog()
+
+    def plugin(self, name: ProviderName) -> ProviderPlugin | None:
+        return registry.by_name(name)
+
+    def label(self, name: ProviderName) -> str:
+        return self.catalog.label(name)
+
+    def enabled_providers(self) -> list[ProviderName]:
+        """The providers with a gateway here, in registry order."""
+        return [name for name in registry.names() if name in self.providers]
 
     def notify_final(self, request: RequestView) -> None:
         """Tell everyone a request ended: the card, the requester, and the Reveal button when there is one."""

@@ -31,7 +31,7 @@ class Decisions:
         def start_executing(session: Any, request: RequestView, now: datetime) -> bool:
             gateway = ctx.providers.get(request.provider)
             if gateway is None:
-                raise NotAllowed(f"{request.provider_label} is no longer enabled on this bot.")
+                raise NotAllowed(f"{ctx.label(request.provider)} is no longer enabled on this bot.")
             sealed = None
             if request.method.sets_new_password:  # sealed and stored before the call: a crash can be resumed
                 sealed = ctx.sealer.seal(passwords.generate(gateway.rules), request_id=request.id, purpose=PASSWORD)
@@ -66,7 +66,8 @@ class Decisions:
         with transaction(ctx.sessions) as session:
             request = ctx.get(session, request_id)
             roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id))
-            decision = policy.can_decide(approver_id, roles, request, now, verb)
+            decision = policy.can_decide(approver_id, roles, request, now, verb,
+                                         provider_label=ctx.label(request.provider))
             if decision.allowed:
                 _adopt_card(session, request, seen_card)
                 if move(session, request, now):
@@ -94,11 +95,10 @@ def _adopt_card(session: Any, request: RequestView, seen_card: MessageRef | None
 
 def expire_if_due(session: Any, request: RequestView, now: datetime) -> RequestView | None:
     """PENDING → EXPIRED once nobody approved in time (a late click here, or the sweep)."""
-    if request.status is Status.PENDING and now >= request.expires_at:
-        if repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.EXPIRED, now=now,
-                           sealed_input=None,
-                           outcome_message="Expired: nobody approved it in time. Ask again if it is still needed."):
-            expired = repo.get_request(session, request.id)
-            repo.add_audit(session, at=now, action="expired", request=expired)
-            return expired
+    if request.status is Status.PENDING and now >= request.expires_at and repo.transition(
+            session, request.id, from_status=Status.PENDING, to_status=Status.EXPIRED, now=now, sealed_input=None,
+            outcome_message="Expired: nobody approved it in time. Ask again if it is still needed."):
+        expired = repo.get_request(session, request.id)
+        repo.add_audit(session, at=now, action="expired", request=expired)
+        return expired
     return None

@@ -56,7 +56,7 @@ class Execution:
         else:
             if gateway is None:
                 result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0,
-                                      message=f"{request.provider_label} is not enabled on this replica.")
+                                      message=f"{ctx.label(request.provider)} is not enabled on this replica.")
             else:
                 with self._lease_kept(request.id, lease_owner):
                     result = gateway.execute(account=request.account, method=request.method,
@@ -85,8 +85,8 @@ class Execution:
             else:
                 unknown = ChangeResult(
                     outcome=Outcome.UNKNOWN, certainty=AMBIGUOUS, attempts=0,
-                    message=f"The bot stopped while calling {request.provider_label}, so the outcome is unknown — "
-                            "verify by logging in to the account before asking again.",
+                    message=f"The bot stopped while calling {ctx.label(request.provider)}, so the outcome is "
+                            "unknown — verify by logging in to the account before asking again.",
                 )
                 self._record_outcome(request, unknown, ctx.replica_id, None)
         return recovered

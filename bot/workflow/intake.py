@@ -1,21 +1,33 @@
 """Intake: who may ask, validating and storing a request, and announcing it to the approvers.
 
-A view submitted twice yields the first request again, so a double submit never posts two
-cards. The approval card is posted after the modal's ack; while it waits, approvers get
-read-only account context from the provider.
+The provider's part of the form (method, account, typed secret) is checked by its plugin
+(bot/providers/plugin.py: read_request), with the account directory bound to this unit of
+work; intake checks the rest. A view submitted twice yields the first request again, so a
+double submit never posts two cards. The approval card is posted after the modal's ack;
+while it waits, approvers get read-only account context from the provider.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import timedelta
 from typing import Any
 
 from bot import policy
-from bot.domain import InputErrors, Method, NotAllowed, Provider, RequestView, RevealState, Role, Status
+from bot.domain import (
+    InputErrors,
+    Method,
+    NotAllowed,
+    ProviderInfo,
+    ProviderName,
+    RequestView,
+    RevealState,
+    Role,
+    Status,
+)
 from bot.forms import Draft, RequestForm
 from bot.providers import LookupResult, Outcome
+from bot.secret import Secret
 from bot.workflow.context import INPUT, Context
 from storage import repository as repo
 from storage.db import transaction
@@ -23,31 +35,46 @@ from storage.db import transaction
 RESPONSE_URL_LIFETIME = timedelta(minutes=29)  # Slack keeps it 30 minutes
 REQUESTS_PER_HOUR_PER_ENGINEER = 20
 
-MOFH_KEY = re.compile(r"^[A-Za-z0-9]{1,8}$")
-VPANEL_USERNAME = re.compile(r"^[a-z0-9]{1,16}_[0-9]{6,10}$", re.IGNORECASE)
-DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
-NAMECHEAP_USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
-RESET_CODE = re.compile(r"^[A-Za-z0-9]{1,50}$")
+
+
+class SessionDirectory:
+    """The account directory as a plugin asks it (bot/providers/plugin.py: AccountDirectory), in one unit of work."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def key_for_vpanel_username(self, vpanel_username: str) -> str | None:
+        return repo.key_for_vpanel_username(self.session, vpanel_username)
+
+    def key_for_domain(self, domain: str) -> str | None:
+        return repo.key_for_domain(self.session, domain)
 
 
 class Intake:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def enabled_providers(self) -> list[Provider]:
-        return self.ctx.enabled_providers()
+    def enabled_providers(self) -> list[ProviderInfo]:
+        """The providers enabled here, in registry order, as the modal shows them."""
+        return self._described(self.ctx.enabled_providers())
 
-    def requestable_providers(self, user_id: str) -> list[Provider]:
+    def requestable_providers(self, user_id: str) -> list[ProviderInfo]:
+        """The enabled providers this person may request for: what the modal offers them."""
         with transaction(self.ctx.sessions) as session:
             grants = repo.grants_for(session, user_id)
-        return [p for p in self.ctx.enabled_providers() if Role.REQUESTER in self.ctx.roles(user_id, p, grants)]
+        return self._described([p for p in self.ctx.enabled_providers()
+                                if Role.REQUESTER in self.ctx.roles(user_id, p, grants)])
 
     def refusal_for_requester(self, user_id: str) -> str | None:
         """Why this person cannot use /reset-password at all, or None."""
         if self.requestable_providers(user_id):
             return None
-        labels = " or ".join(p.label for p in self.ctx.enabled_providers()) or "any provider"
+        labels = " or ".join(p.label for p in self.enabled_providers()) or "any provider"
         return policy.can_request(set(), labels).reason
+
+    def _described(self, names: list[ProviderName]) -> list[ProviderInfo]:
+        catalog = self.ctx.catalog
+        return [info for info in (catalog.get(name) for name in names) if info is not None]
 
     def save_draft(self, draft_id: str, draft: Draft) -> None:
         with transaction(self.ctx.sessions) as session:
@@ -68,14 +95,15 @@ class Intake:
                 existing = repo.request_by_view_id(session, source_view_id)
                 if existing is not None:
                     return existing, False
-            provider, account, method, errors = self._validate(session, form)
+            provider, account, method, to_seal, errors = self._validate(session, form)
             if errors:
                 raise InputErrors(errors)
+            assert method is not None  # no errors: the plugin chose one
             grants = repo.grants_for(session, requester_id)
-            decision = policy.can_request(ctx.roles(requester_id, provider, grants), provider.label)
+            decision = policy.can_request(ctx.roles(requester_id, provider, grants), ctx.label(provider))
             if not decision.allowed:
                 repo.add_audit(session, at=now, action="request_refused", actor_id=requester_id,
-                               provider=provider.value, account=account, detail={"why": decision.reason})
+                               provider=provider, account=account, detail={"why": decision.reason})
                 refused = NotAllowed(decision.reason)
             elif wait := repo.take_budget_slot(session, f"requests:{requester_id}",
                                                limit=REQUESTS_PER_HOUR_PER_ENGINEER, window=timedelta(hours=1),
@@ -86,7 +114,7 @@ class Intake:
                     f"the bot allows. Try again in {max(1, round(wait / 60))} min or ask an admin."
                 )
                 repo.add_audit(session, at=now, action="request_refused", actor_id=requester_id,
-                               provider=provider.value, account=account, detail={"why": "hourly cap"})
+                               provider=provider, account=account, detail={"why": "hourly cap"})
             else:
                 refused = None
             if refused is None:
@@ -97,7 +125,7 @@ class Intake:
                 request = repo.add_request(
                     session,
                     id=request_id,
-                    provider=provider.value,
+                    provider=provider,
                     account=account,
                     account_input=(form.account or "").strip(),
                     method=method.value,
@@ -115,17 +143,20 @@ class Intake:
                     execution_attempts=0,
                     reveal_state=RevealState.NONE.value,
                     sealed_input=(
-                        ctx.sealer.seal(form.secret_input, request_id=request_id, purpose=INPUT)
-                        if method in (Method.RESET_CODE, Method.CURRENT_PASSWORD) else None
+                        ctx.sealer.seal(to_seal, request_id=request_id, purpose=INPUT)
+                        if to_seal is not None else None
                     ),
                 )
-                if request is None:  # a concurrent duplicate submit won
-                    return repo.request_by_view_id(session, source_view_id), False
+                if request is None:  # a concurrent duplicate submit of the same view won
+                    winner = repo.request_by_view_id(session, source_view_id or "")
+                    assert winner is not None  # add_request refuses only a second row for one view
+                    return winner, False
                 repo.add_audit(session, at=now, action="requested", actor_id=requester_id, request=request,
                                detail={"method": method.value, "ticket": request.ticket,
                                        "account_input": request.account_input})
         if refused is not None:
             raise refused
+        assert request is not None  # stored above: a refusal raised instead
         return request, True
 
     def announce(self, request: RequestView) -> RequestView:
@@ -135,7 +166,7 @@ class Intake:
         if card is not None:
             with transaction(ctx.sessions) as session:
                 repo.set_fields(session, request.id, card_channel=card.channel, card_ts=card.ts)
-                request = repo.get_request(session, request.id)
+                request = repo.get_request(session, request.id) or request
             ctx.background.run(self._add_account_context, request.id)
         ctx.notifier.tell_requester(request)
         return request
@@ -155,19 +186,20 @@ class Intake:
         with transaction(ctx.sessions) as session:
             # Locked while the card is rewritten: a decision taken meanwhile waits, then rewrites it after us;
             # one taken before leaves the request no longer pending, and the context is dropped.
-            request = repo.lock_request(session, request_id)
-            if request.status is Status.PENDING:
-                ctx.notifier.update_card(request, context=_account_context(request, vpanel, result))
+            locked = repo.lock_request(session, request_id)
+            if locked is not None and locked.status is Status.PENDING:
+                ctx.notifier.update_card(locked, context=_account_context(ctx.label(locked.provider), vpanel, result))
 
-    def _validate(self, session: Any, form: RequestForm) -> tuple[Provider | None, str, Method | None, dict[str, str]]:
+    def _validate(self, session: Any,
+                  form: RequestForm) -> tuple[ProviderName, str, Method | None, Secret | None, dict[str, str]]:
+        """(provider, account, method, the typed secret to seal when the method takes one, errors by input)."""
         errors: dict[str, str] = {}
-        provider = None
-        try:
-            provider = Provider((form.provider or "").strip())
-        except ValueError:
+        provider = (form.provider or "").strip()
+        plugin = self.ctx.plugin(provider)
+        if plugin is None:
             errors["provider"] = "Choose a provider."
-        if provider is not None and provider not in self.ctx.providers:
-            errors["provider"] = f"{provider.label} is not enabled on this bot."
+        elif provider not in self.ctx.providers:
+            errors["provider"] = f"{plugin.label} is not enabled on this bot."
         reason = (form.reason or "").strip()
         if len(reason) < 10:
             errors["reason"] = "Give a reason of at least 10 characters: it goes to the approvers and the audit trail."
@@ -175,64 +207,18 @@ class Intake:
             errors["reason"] = "Keep the reason under 1000 characters."
         if form.ticket and len(form.ticket.strip()) > 64:
             errors["ticket"] = "A ticket reference is at most 64 characters."
-        raw_account = (form.account or "").strip()
-        account, method = raw_account, None
-        if provider is Provider.MOFH:
-            method = Method.SET_PASSWORD
-            account = self._mofh_key(session, raw_account, errors)
-        elif provider is Provider.NAMECHEAP:
-            try:
-                method = Method(form.method or "")
-                if method is Method.SET_PASSWORD:
-                    raise ValueError
-            except ValueError:
-                errors["method"] = "Choose how to reset the Namecheap password."
-            if not raw_account:
-                errors["account"] = "Enter the Namecheap username."
-            elif not NAMECHEAP_USERNAME.match(raw_account):
-                errors["account"] = "A Namecheap username is at most 20 letters, digits, dots, dashes or underscores."
-            secret = form.secret_input.reveal().strip() if form.secret_input else ""
-            if method is Method.RESET_CODE and not RESET_CODE.match(secret):
-                errors["secret"] = "Paste the reset code from Namecheap's e-mail: up to 50 letters and digits."
-            if method is Method.CURRENT_PASSWORD and not (1 <= len(secret) <= 20):
-                errors["secret"] = "Enter the account's current password (at most 20 characters)."
-        if errors:
-            return provider, account, method, errors
-        return provider, account, method, {}
-
-    def _mofh_key(self, session: Any, raw: str, errors: dict[str, str]) -> str:
-        if not raw:
-            errors["account"] = "Enter the account key, vPanel username or domain."
-            return raw
-        if MOFH_KEY.match(raw):
-            return raw
-        if VPANEL_USERNAME.match(raw):
-            key = repo.key_for_vpanel_username(session, raw)
-            if key:
-                return key
-            errors["account"] = (
-                f"{raw} is a vPanel username, and the account directory has no account key for it. "
-                "Enter the 8-character account key, or ask an admin to run `resetbot accounts import`."
-            )
-            return raw
-        if DOMAIN.match(raw):
-            key = repo.key_for_domain(session, raw)
-            if key:
-                return key
-            errors["account"] = (
-                f"The account directory has no MyOwnFreeHost account for the domain {raw}. "
-                "Enter the 8-character account key instead."
-            )
-            return raw
-        errors["account"] = (
-            "A MyOwnFreeHost account key is at most 8 letters and digits; "
-            "you can also enter a vPanel username (abcd_12345678) or a domain."
-        )
-        return raw
+        if plugin is None:
+            return provider, (form.account or "").strip(), None, None, errors
+        fields = plugin.read_request(account=form.account, method=form.method,
+                                     secret=form.secret_input.reveal() if form.secret_input else None,
+                                     directory=SessionDirectory(session))
+        errors.update(fields.errors)
+        to_seal = form.secret_input if plugin.secret_input_for(fields.method) is not None else None
+        return provider, fields.account, fields.method, to_seal, errors
 
 
-def _account_context(request: RequestView, vpanel: str, result: LookupResult) -> str:
-    where = f"{request.provider_label} ({vpanel})"
+def _account_context(label: str, vpanel: str, result: LookupResult) -> str:
+    where = f"{label} ({vpanel})"
     domains = ", ".join(result.domains[:5]) + (" …" if len(result.domains) > 5 else "")
     if result.outcome is Outcome.LOOKUP_OK and result.account_state == "ACTIVE":
         return f"{where}: account active; domains {domains}."
@@ -241,4 +227,4 @@ def _account_context(request: RequestView, vpanel: str, result: LookupResult) ->
                 "A suspended account refuses password changes.")
     if result.outcome is Outcome.LOOKUP_EMPTY:
         return f":warning: {where} lists no domains for this account."
-    return f"Account lookup at {request.provider_label} failed: {result.message}"
+    return f"Account lookup at {label} failed: {result.message}"

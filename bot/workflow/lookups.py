@@ -28,7 +28,7 @@ class Lookups:
         ctx = self.ctx
         with transaction(ctx.sessions) as session:
             grants = repo.grants_for(session, user_id)
-            roles = {p.value: ctx.roles(user_id, p, grants) for p in ctx.enabled_providers()}
+            roles = {p: ctx.roles(user_id, p, grants) for p in ctx.enabled_providers()}
             approvable = [p for p, r in roles.items() if Role.APPROVER in r]
             waiting = [r for r in repo.pending_requests(session, approvable) if r.requester_id != user_id]
             return HomeData(requests=repo.requests_of(session, user_id), waiting=waiting, roles=roles)

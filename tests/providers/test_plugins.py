@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
-from bot.domain import Method, Provider
+from bot.domain import Method
 from bot.providers import Outcome, registry
 from bot.providers._http import pooled_session
 from bot.providers.mofh import account as mofh_account
@@ -49,9 +49,10 @@ def test_the_registry_lists_both_providers_in_modal_order():
 
 
 @pytest.mark.parametrize("plugin", registry.PLUGINS, ids=lambda p: p.name)
-def test_each_plugin_is_consistent_with_its_gateway_and_the_domain_labels(plugin):
-    # Until phase B drops them, bot/domain.py's labels and the gateways' attributes must agree with the plugin.
-    assert plugin.label == Provider(plugin.name).label
+def test_each_plugin_is_consistent_with_its_gateway_and_its_description(plugin):
+    # The gateways' attributes and the description the transports see (bot/domain.py: ProviderInfo)
+    # must agree with the plugin.
+    assert (plugin.info.name, plugin.info.label) == (plugin.name, plugin.label)
     assert plugin.account.label.startswith("Account")  # labels may add words after "Account", no more
     assert set(plugin.secret_inputs) <= set(plugin.methods)
     assert all(env.startswith(plugin.name.upper() + "_") for env in plugin.env_variables)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain import MessageRef, Method, Provider, RequestView, Role
+from bot.domain import MessageRef, Method, ProviderName, RequestView, Role
 from bot.forms import RequestForm
 from bot.providers import ChangeResult, Outcome
 from bot.providers.mofh.passwords import MOFH_RULES
@@ -41,18 +41,18 @@ class InlineExecutor(Executor):
 
 @dataclass
 class FakeGateway:
-    provider: Provider
+    provider: ProviderName
     results: list[ChangeResult] = field(default_factory=list)
     calls: list[dict] = field(default_factory=list)
     gate: threading.Event | None = None
 
     @property
     def rules(self):
-        return MOFH_RULES if self.provider is Provider.MOFH else NAMECHEAP_RULES
+        return MOFH_RULES if self.provider == "mofh" else NAMECHEAP_RULES
 
     @property
     def same_password_retry_is_safe(self) -> bool:
-        return self.provider is Provider.MOFH
+        return self.provider == "mofh"
 
     def lookup(self, *, vpanel_username):
         return None
@@ -115,7 +115,7 @@ def engine(database_url):
 
 @pytest.fixture
 def gateways():
-    return {Provider.MOFH: FakeGateway(Provider.MOFH), Provider.NAMECHEAP: FakeGateway(Provider.NAMECHEAP)}
+    return {"mofh": FakeGateway("mofh"), "namecheap": FakeGateway("namecheap")}
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain import Method, Provider
+from bot.domain import Method
 from bot.providers import ChangeResult, LookupResult
 from bot.providers.gateway import misuse
 from bot.providers.mofh.client import MofhClient
@@ -11,7 +11,7 @@ from bot.secret import Secret
 
 
 class MofhGateway:
-    provider = Provider.MOFH
+    provider = "mofh"  # its registry name (plugin.py reads it from here)
     rules = MOFH_RULES
     # The same password twice is "changed_idempotent" (tests/fixtures/providers/mofh/passwd_identical_password.xml).
     same_password_retry_is_safe = True

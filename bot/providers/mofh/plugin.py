@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from bot.domain import Method, Provider
+from bot.domain import Method
 from bot.providers import CallBudget
 from bot.providers.mofh import settings
 from bot.providers.mofh.account import ACCOUNT
@@ -20,7 +20,7 @@ def build_gateway(cfg: settings.MofhSettings, *, session: requests.Session, budg
 
 
 PLUGIN = ProviderPlugin(
-    name=Provider.MOFH,  # a str; a Provider member until bot/domain.py's enum gives way to plain names
+    name=MofhGateway.provider,
     label="MyOwnFreeHost",
     methods=(Method.SET_PASSWORD,),
     account=ACCOUNT,

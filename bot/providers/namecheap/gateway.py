@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain import Method, Provider
+from bot.domain import Method
 from bot.providers import ChangeResult, LookupResult
 from bot.providers.gateway import misuse
 from bot.providers.namecheap.client import NamecheapClient
@@ -11,7 +11,7 @@ from bot.secret import Secret
 
 
 class NamecheapGateway:
-    provider = Provider.NAMECHEAP
+    provider = "namecheap"  # its registry name (plugin.py reads it from here)
     rules = NAMECHEAP_RULES
     # A repeat is refused (a reused password, a spent reset code) even when the first call changed it.
     same_password_retry_is_safe = False

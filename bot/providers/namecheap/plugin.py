@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from bot.domain import METHOD_LABELS, Method, Provider
+from bot.domain import METHOD_LABELS, Method
 from bot.providers import CallBudget
 from bot.providers.namecheap import settings
 from bot.providers.namecheap.account import ACCOUNT, check_current_password, check_reset_code
@@ -22,7 +22,7 @@ def build_gateway(cfg: settings.NamecheapSettings, *, session: requests.Session,
 
 
 PLUGIN = ProviderPlugin(
-    name=Provider.NAMECHEAP,  # a str; a Provider member until bot/domain.py's enum gives way to plain names
+    name=NamecheapGateway.provider,
     label="Namecheap",
     methods=(Method.EMAIL_LINK, Method.RESET_CODE, Method.CURRENT_PASSWORD),
     account=ACCOUNT,
