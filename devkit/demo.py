@@ -19,8 +19,6 @@ from bot import logs
 from bot.app import build_runtime
 from bot.config import Settings
 from bot.domain import Role
-from bot.providers.mofh import MofhSettings
-from bot.providers.namecheap import NamecheapSettings
 from bot.secret import Secret
 from bot.server import socket_mode_handler
 from devkit.sandbox import Sandbox, default_seed
@@ -28,8 +26,6 @@ from devkit.slack import SlackSim
 
 ENGINEER, APPROVER = "U0ENGINEER1", "U0APPROVER1"
 HELPDESK, APPROVALS = "C0HELPDESK", "C0APPROVALS"
-MOFH_USER, MOFH_PASSWORD = "sandbox-reseller", "sandbox-mofh-password"
-NC_USER, NC_KEY = "sandboxapi", "sandbox-namecheap-key"
 
 
 class DemoFailed(Exception):
@@ -79,25 +75,27 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
         sim.add_user(APPROVER, "dana.approver", channels=[HELPDESK])
         sim.add_channel(APPROVALS, "pw-reset-approvals", members=[APPROVER])
         sim.transcript_listener = lambda line: out(f"  {line}")
+        environments = sandbox.bot_environments()
+        # Each plugin reads its own variables (bot/providers/<name>/settings.py), as `resetbot run` would.
+        sandboxed = Settings.from_env({name: value for environment in environments.values()
+                                       for name, value in environment.variables.items()})
+        check(not sandboxed.problems, f"the sandbox settings were refused: {'; '.join(sandboxed.problems)}")
         settings = Settings(
             database_url=f"sqlite:///{tmp}/resetbot.db",
             slack_bot_token=Secret("xoxb-demo"),
             slack_app_token=Secret("xapp-demo"),
             slack_api_url=sim.api_url,
             approvals_channel=APPROVALS,
-            providers={
-                "mofh": MofhSettings(sandbox.mofh_url, MOFH_USER, Secret(MOFH_PASSWORD)),
-                "namecheap": NamecheapSettings(sandbox.namecheap_url, NC_USER, Secret(NC_KEY), "127.0.0.1"),
-            },
+            providers=sandboxed.providers,
         )
-        out("resetbot demo: sandbox providers at " f"{sandbox.mofh_url} and {sandbox.namecheap_url}; "
+        out(f"resetbot demo: sandbox providers at {' and '.join(e.url for e in environments.values())}; "
             f"simulated Slack at {sim.api_url}")
         runtime = build_runtime(settings, http=False)
         handler = socket_mode_handler(runtime.app, "xapp-demo")
         try:
             runtime.workflow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="demo")
             runtime.workflow.admin.grant(APPROVER, Role.APPROVER, None, actor="demo")
-            runtime.workflow.admin.import_directory([(a.key, a.vpanel_username, (a.domains or [None])[0])
+            runtime.workflow.admin.import_directory([(a.key, a.vpanel_username, a.domains[0] if a.domains else None)
                                                      for a in default_seed().mofh_accounts])
             out("Roles: sam.engineer is a requester, dana.approver an approver. Directory imported.")
             handler.connect()
@@ -105,7 +103,8 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
             out("The bot connected over Socket Mode.\n")
             summary += _mofh_flow(out, sim, sandbox)
             summary += _namecheap_flow(out, sim, sandbox)
-            summary.append(f"{len(list(runtime.workflow.admin.audit_trail()))} audit events recorded, none holding a secret")
+            audited = len(list(runtime.workflow.admin.audit_trail()))
+            summary.append(f"{audited} audit events recorded, none holding a secret")
         finally:
             handler.close()
             runtime.shutdown(timeout=10)

@@ -12,13 +12,15 @@ them (sandbox.py) and the `resetbot sandbox` command (command.py).
 from devkit.sandbox.command import serve
 from devkit.sandbox.mofh import MOFH_FAILURES, MOFH_PASSWORD_SYMBOLS, MofhAccount
 from devkit.sandbox.namecheap import NAMECHEAP_FAILURES, NamecheapUser
-from devkit.sandbox.sandbox import Sandbox, SandboxCall
+from devkit.sandbox.sandbox import SANDBOXED, BotEnvironment, Sandbox, SandboxCall
 from devkit.sandbox.seed import SandboxSeed, default_seed, load_seed
 
 __all__ = [
     "MOFH_FAILURES",
     "MOFH_PASSWORD_SYMBOLS",
     "NAMECHEAP_FAILURES",
+    "SANDBOXED",
+    "BotEnvironment",
     "MofhAccount",
     "NamecheapUser",
     "Sandbox",

@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 
+from bot.providers import registry
 from devkit.commands import SANDBOX_DESCRIPTION, add_sandbox_options
 from devkit.sandbox.sandbox import Sandbox
 from devkit.sandbox.seed import default_seed, load_seed
@@ -44,15 +45,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         sandbox.start()
         out = sys.stdout
-        print(f"MyOwnFreeHost sandbox: {sandbox.mofh_url}", file=out)
-        print(f"  MOFH_API_URL={sandbox.mofh_url}", file=out)
-        print(f"  MOFH_API_USERNAME={sandbox.mofh_api_username}", file=out)
-        print(f"  MOFH_API_PASSWORD={sandbox.mofh_api_password}", file=out)
-        print(f"Namecheap sandbox: {sandbox.namecheap_url}", file=out)
-        print(f"  NAMECHEAP_API_URL={sandbox.namecheap_url}", file=out)
-        print(f"  NAMECHEAP_API_USER={sandbox.namecheap_api_user}", file=out)
-        print(f"  NAMECHEAP_API_KEY={sandbox.namecheap_api_key}", file=out)
-        print(f"  NAMECHEAP_CLIENT_IP={sandbox.namecheap_client_ip}", file=out)
+        for name, environment in sandbox.bot_environments().items():
+            plugin = registry.by_name(name)
+            print(f"{plugin.label if plugin else name} sandbox: {environment.url}", file=out)
+            for variable, value in environment.variables.items():
+                print(f"  {variable}={value}", file=out)
         print("Sandbox credentials only; press Ctrl-C to stop.", file=out, flush=True)
         while True:
             time.sleep(3600)

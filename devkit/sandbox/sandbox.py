@@ -10,6 +10,8 @@ answer, then a normal retry).
 
 `Sandbox(seed=None)` starts empty; `serve()` and the demo pass `default_seed()`.
 `add_*` stores the object given (tests may keep it); seed entries are copied first.
+`bot_environments()` says, per provider the registry lists (`SANDBOXED`), how the bot reaches
+its sandbox: `resetbot sandbox` prints it and the demo reads its settings from it.
 """
 
 from __future__ import annotations
@@ -18,14 +20,49 @@ import copy
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.providers import registry
 from devkit.sandbox.mofh import MOFH_FAILURES, MofhSandbox
 from devkit.sandbox.namecheap import NAMECHEAP_FAILURES, NamecheapSandbox
 from devkit.sandbox.seed import SandboxSeed
 from devkit.sandbox.server import _GARBAGE, RATE_LIMIT_BODY, _Answer, _masked, _Server, _text
 
 DEFAULT_HOLD_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class BotEnvironment:
+    """Where one provider's sandbox listens, and the variables that point the bot at it."""
+
+    url: str
+    variables: dict[str, str]
+
+
+def _mofh_environment(sandbox: Sandbox) -> BotEnvironment:
+    return BotEnvironment(sandbox.mofh_url, {
+        "MOFH_API_URL": sandbox.mofh_url,
+        "MOFH_API_USERNAME": sandbox.mofh_api_username,
+        "MOFH_API_PASSWORD": sandbox.mofh_api_password,
+    })
+
+
+def _namecheap_environment(sandbox: Sandbox) -> BotEnvironment:
+    return BotEnvironment(sandbox.namecheap_url, {
+        "NAMECHEAP_API_URL": sandbox.namecheap_url,
+        "NAMECHEAP_API_USER": sandbox.namecheap_api_user,
+        "NAMECHEAP_API_KEY": sandbox.namecheap_api_key,
+        "NAMECHEAP_CLIENT_IP": sandbox.namecheap_client_ip,
+    })
+
+
+# The providers with a sandbox here, by registry name (bot/providers/registry.py); a provider
+# with none is simply absent, and the bot is then pointed at nothing for it.
+SANDBOXED: dict[str, Callable[[Sandbox], BotEnvironment]] = {
+    "mofh": _mofh_environment,
+    "namecheap": _namecheap_environment,
+}
 
 
 @dataclass(frozen=True)
@@ -158,6 +195,10 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
     @property
     def namecheap_url(self) -> str:
         return f"http://{self.host}:{self._port('namecheap')}/xml.response"
+
+    def bot_environments(self) -> dict[str, BotEnvironment]:
+        """Per sandboxed provider the registry lists, in registry order: its URL and the bot's variables for it."""
+        return {name: SANDBOXED[name](self) for name in registry.names() if name in SANDBOXED}
 
     def calls(self) -> list[SandboxCall]:
         with self._lock:
