@@ -2,8 +2,9 @@
 
 "Acme" is defined here and nowhere else: its settings, account field, client and gateway.
 Registering it (swapping `bot.providers.registry.PLUGINS`) is all it takes for config to
-read its variables, for `check` and `run` to name its problems, and for the composition
-root to build its gateway into the workflow.
+read its variables, for `check` and `run` to name its problems, for the composition root
+to build its gateway into the workflow, for the modal to offer it with its own Account
+field, for the workflow to check and run a request for it, and for the CLI to take its name.
 """
 
 from __future__ import annotations
@@ -19,12 +20,20 @@ import requests
 from bot import cli
 from bot.app import build_runtime, make_providers
 from bot.config import Settings
-from bot.domain import Method
+from bot.domain import InputErrors, Method, Role, Status
+from bot.forms import RequestForm
 from bot.passwords import ALNUM, PasswordRules
 from bot.providers import CallBudget, ChangeResult, LookupResult, Outcome, registry
+from bot.providers.namecheap import InProcessCallBudget
 from bot.providers.plugin import AccountDirectory, AccountField, ParsedAccount, ProviderPlugin, env_text
+from bot.sealing import Sealer, ephemeral_key
 from bot.secret import Secret
+from bot.workflow import ResetWorkflow
+from handlers import blocks
+from handlers.ids import Ids
 from storage.budget import DatabaseCallBudget
+from storage.db import make_engine, make_sessionmaker, migrate
+from tests.unit.conftest import APPROVER, ENGINEER, InlineExecutor, RecordingNotifier
 
 ACME_VARIABLES = ("ACME_API_URL", "ACME_API_TOKEN")
 ACME_PROBLEM = "ACME_API_TOKEN is not set, so Acme stays disabled (set it, or unset ACME_API_URL)"
@@ -187,3 +196,84 @@ def test_its_account_field_is_its_own():
     assert ACME.account.parse("acme-0042", None) == ParsedAccount("acme-0042")  # type: ignore[arg-type]
     assert ACME.account.parse("webq7k2m", None).error == "An Acme account is acme- and 4 digits."  # type: ignore[arg-type]
     assert ACME.method_from(None) is Method.SET_PASSWORD
+
+
+# --- the modal, the workflow and the CLI see it through the registry alone -------------------------
+
+
+@pytest.fixture
+def acme_workflow(acme_registered, tmp_path):
+    """The real workflow on a temp SQLite database, with Acme's own gateway (in process) as its one provider."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'acme-flow.db'}")
+    migrate(engine)
+    gateway = build_acme_gateway(AcmeSettings("https://api.acme.example", Secret("t0ken")),
+                                 session=requests.Session(), budget=InProcessCallBudget())
+    notifier = RecordingNotifier()
+    flow = ResetWorkflow(sessions=make_sessionmaker(engine), providers={"acme": gateway},
+                         sealer=Sealer(ephemeral_key()), notifier=notifier, executor=InlineExecutor())
+    flow.admin.grant(ENGINEER, Role.REQUESTER, "acme", actor="test")
+    flow.admin.grant(APPROVER, Role.APPROVER, "acme", actor="test")
+    yield flow, gateway, notifier
+    engine.dispose()
+
+
+def acme_form(account: str = "acme-0042") -> RequestForm:
+    return RequestForm(provider="acme", account=account, reason="The customer lost the Acme password.")
+
+
+def test_registered_the_modal_offers_it_with_its_own_account_field(acme_workflow):
+    flow, _, _ = acme_workflow
+    offered = flow.intake.requestable_providers(ENGINEER)
+    assert [(p.name, p.label) for p in offered] == [("acme", "Acme Hosting")]
+    view = blocks.reset_modal(providers=offered, metadata={})
+    by_block = {b["block_id"]: b for b in view["blocks"]}
+    select = by_block[Ids.PROVIDER_BLOCK]["element"]
+    assert [o["text"]["text"] for o in select["options"]] == ["Acme Hosting"]
+    assert select["initial_option"]["value"] == "acme"  # the one provider offered is chosen
+    account = by_block[Ids.ACCOUNT_BLOCK]
+    assert (account["label"]["text"], account["hint"]["text"]) == ("Account (Acme ID)", "acme- and 4 digits.")
+    assert Ids.METHOD_BLOCK not in by_block and Ids.SECRET_BLOCK not in by_block  # one method: nothing to choose
+
+    everyone = blocks.reset_modal(providers=list(registry.catalog()), metadata={}, provider="acme")
+    labels = [o["text"]["text"] for o in everyone["blocks"][0]["element"]["options"]]
+    assert labels == ["MyOwnFreeHost", "Namecheap", "Acme Hosting"]
+    assert everyone["blocks"][1]["label"]["text"] == "Account (Acme ID)"
+
+
+def test_registered_the_workflow_checks_its_account_with_its_plugin(acme_workflow):
+    flow, gateway, _ = acme_workflow
+    with pytest.raises(InputErrors) as refused:
+        flow.intake.submit(acme_form("webq7k2m"), requester_id=ENGINEER, source_view_id="V1")
+    assert refused.value.errors == {"account": "An Acme account is acme- and 4 digits."}
+    assert gateway.client.calls == []
+
+
+def test_registered_a_request_goes_from_submit_to_a_changed_password(acme_workflow):
+    flow, gateway, notifier = acme_workflow
+    request, created = flow.intake.submit(acme_form(), requester_id=ENGINEER, source_view_id="V1")
+    assert created and (request.provider, request.account, request.method) == ("acme", "acme-0042",
+                                                                                Method.SET_PASSWORD)
+    flow.intake.announce(request)
+    assert "Acme Hosting" in blocks.card_text(request, catalog=flow.catalog)
+    flow.decisions.approve(request.id, APPROVER)
+
+    done = flow.lookups.get(request.id)
+    assert done.status is Status.SUCCEEDED and done.outcome_message == "Acme changed the password of acme-0042."
+    [(account, password)] = gateway.client.calls
+    assert account == "acme-0042" and ACME_RULES.check(password) is None  # drawn by Acme's own rules
+    assert notifier.kinds()[:2] == ["post_card", "tell_requester"] and "send_reveal" in notifier.kinds()
+    assert blocks.requester_status(done, catalog=flow.catalog).startswith(
+        "Done: the password for `acme-0042` at Acme Hosting was changed.")
+    _, secret = flow.reveal.begin(done.reveal_token, ENGINEER)
+    assert secret.reveal() == password
+
+
+def test_registered_the_cli_accepts_its_name(acme_registered):
+    assert cli._provider("ACME") == "acme"
+    with pytest.raises(cli.UsageError, match="--provider must be mofh, namecheap or acme"):
+        cli._provider("cpanel")
+
+
+def test_unregistered_the_cli_refuses_its_name():
+    with pytest.raises(cli.UsageError, match=r"--provider must be mofh or namecheap \(got 'acme'\)"):
+        cli._provider("acme")
