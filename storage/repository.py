@@ -12,8 +12,9 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, Result, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,11 @@ from storage.models import (
 )
 
 ALL_PROVIDERS = "*"
+
+
+def _rows_changed(result: Result) -> int:
+    """Rows an UPDATE or DELETE matched (the compare-and-set's verdict)."""
+    return cast(CursorResult, result).rowcount
 
 
 def ping(session: Session) -> None:
@@ -85,7 +91,7 @@ def remove_grant(session: Session, *, user_id: str, role: Role, provider: str | 
             RoleAssignment.provider_scope == (provider or ALL_PROVIDERS),
         )
     )
-    return result.rowcount > 0
+    return _rows_changed(result) > 0
 
 
 def _grant(row: RoleAssignment) -> RoleGrant:
@@ -107,7 +113,7 @@ def get_draft(session: Session, draft_id: str) -> Draft | None:
 
 
 def delete_drafts_before(session: Session, cutoff: datetime) -> int:
-    return session.execute(delete(Draft).where(Draft.created_at < cutoff)).rowcount
+    return _rows_changed(session.execute(delete(Draft).where(Draft.created_at < cutoff)))
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -170,7 +176,7 @@ def transition(session: Session, request_id: str, *, from_status: Status, to_sta
     result = session.execute(
         update(ResetRequest).where(*condition).values(status=to_status.value, updated_at=now, **values)
     )
-    return result.rowcount == 1
+    return _rows_changed(result) == 1
 
 
 def set_fields(session: Session, request_id: str, **values) -> None:
@@ -202,7 +208,7 @@ def claim_reveal(session: Session, token: str, *, now: datetime, stale_before: d
         )
         .values(reveal_state=RevealState.OPENING.value, reveal_claimed_at=now, updated_at=now)
     )
-    return result.rowcount == 1
+    return _rows_changed(result) == 1
 
 
 def set_reveal_state(session: Session, token: str, *, from_state: RevealState, to_state: RevealState,
@@ -213,7 +219,7 @@ def set_reveal_state(session: Session, token: str, *, from_state: RevealState, t
         .where(ResetRequest.reveal_token == token, ResetRequest.reveal_state == from_state.value)
         .values(reveal_state=to_state.value, updated_at=now, **values)
     )
-    return result.rowcount == 1
+    return _rows_changed(result) == 1
 
 
 def _claimable(query, session: Session):
@@ -286,7 +292,7 @@ def take_over_lease(session: Session, request_id: str, *, owner: str, now: datet
         .values(lease_owner=owner, lease_expires_at=until, updated_at=now,
                 execution_attempts=ResetRequest.execution_attempts + 1)
     )
-    return result.rowcount == 1
+    return _rows_changed(result) == 1
 
 
 def execution_attempts(session: Session, request_id: str) -> int:
@@ -300,7 +306,7 @@ def mark_customer_informed(session: Session, request_id: str, *, requester_id: s
                ResetRequest.status == Status.SUCCEEDED.value, ResetRequest.customer_informed_at.is_(None))
         .values(customer_informed_at=now)
     )
-    return result.rowcount == 1
+    return _rows_changed(result) == 1
 
 
 def renew_lease(session: Session, request_id: str, *, owner: str, until: datetime) -> bool:
@@ -310,7 +316,7 @@ def renew_lease(session: Session, request_id: str, *, owner: str, until: datetim
                ResetRequest.lease_owner == owner)
         .values(lease_expires_at=until)
     )
-    return result.rowcount == 1
+    return _rows_changed(result) == 1
 
 
 def requests_of(session: Session, requester_id: str, limit: int = 10) -> list[RequestView]:
@@ -427,7 +433,7 @@ def directory_entries(session: Session) -> list[tuple[str, str, str | None]]:
             DirectoryEntry.account_key
         )
     )
-    return [tuple(r) for r in rows]
+    return [(key, vpanel, domain) for key, vpanel, domain in rows]
 
 
 # --- Events API dedupe and shared call budgets -------------------------------------------------------
@@ -444,7 +450,7 @@ def first_sighting(session: Session, event_id: str, now: datetime) -> bool:
 
 
 def forget_events_before(session: Session, cutoff: datetime) -> int:
-    return session.execute(delete(ProcessedEvent).where(ProcessedEvent.seen_at < cutoff)).rowcount
+    return _rows_changed(session.execute(delete(ProcessedEvent).where(ProcessedEvent.seen_at < cutoff)))
 
 
 def take_budget_slot(session: Session, key: str, *, limit: int, window: timedelta, now: datetime) -> float:

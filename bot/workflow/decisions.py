@@ -71,10 +71,10 @@ class Decisions:
             if decision.allowed:
                 _adopt_card(session, request, seen_card)
                 if move(session, request, now):
-                    request = repo.get_request(session, request.id)
+                    request = ctx.get(session, request.id)
                     repo.add_audit(session, at=now, action=done, actor_id=approver_id, request=request)
                 else:  # another click, approver or replica won the compare-and-set
-                    decision = Decision.deny(policy.already_decided(repo.get_request(session, request.id)))
+                    decision = Decision.deny(policy.already_decided(ctx.get(session, request.id)))
             else:
                 expired = expire_if_due(session, request, now)
             if not decision.allowed:

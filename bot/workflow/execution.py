@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from bot.domain import RequestView, RevealState, Status
 from bot.providers import AMBIGUOUS, ChangeResult, Outcome
@@ -75,7 +76,7 @@ class Execution:
         for request_id in claimed:
             recovered += 1
             with transaction(ctx.sessions) as session:
-                request = repo.get_request(session, request_id)
+                request = ctx.get(session, request_id)
                 attempts = repo.execution_attempts(session, request_id)
                 repo.add_audit(session, at=now, action="execution_recovered", request=request,
                                detail={"attempt": attempts})
@@ -119,13 +120,13 @@ class Execution:
                         gateway: ProviderGateway | None) -> RequestView | None:
         ctx = self.ctx
         now = ctx.clock()
-        detail = {"outcome": result.outcome.value, "attempts": result.attempts}
+        detail: dict[str, Any] = {"outcome": result.outcome.value, "attempts": result.attempts}
         if result.error_numbers:
             detail["error_numbers"] = list(result.error_numbers)
         if result.account_status:
             detail["account_status"] = result.account_status
         with transaction(ctx.sessions) as session:
-            row = repo.get_request(session, request.id)
+            row = ctx.get(session, request.id)
             attempts_so_far = repo.execution_attempts(session, request.id)
             retry_later = (
                 gateway is not None and gateway.same_password_retry_is_safe and result.retryable
@@ -141,7 +142,7 @@ class Execution:
                 final = None
             else:
                 status = _status_for(result, gateway)
-                values = dict(outcome=result.outcome.value, outcome_message=_outcome_sentence(result, status),
+                values: dict[str, Any] = dict(outcome=result.outcome.value, outcome_message=_outcome_sentence(result, status),
                               sealed_input=None, lease_owner=None, lease_expires_at=None, email=result.email)
                 if status is Status.SUCCEEDED and request.method.sets_new_password:
                     values.update(reveal_state=RevealState.READY.value, reveal_token="sec_" + secrets.token_urlsafe(18),
