@@ -63,7 +63,7 @@ def _dispatch(app: App, request: BoltRequest, what: str) -> BoltResponse:
         return app.dispatch(request)
     except Exception:
         error_id = secrets.token_hex(4)
-        log.exception("unexpected failure dispatching a %s (error id %s)", what, error_id)
+        log.exception("unexpected failure dispatching %s (error id %s)", what, error_id)
         return BoltResponse(status=500, body="")
 
 
@@ -128,7 +128,7 @@ def dispatch_envelope(app: App, request: SocketModeRequest, hosts: frozenset[str
         except UNREADABLE as exc:
             why = f"Bolt could not read it ({type(exc).__name__})"
         else:
-            return _dispatch(app, bolt_request, "Socket Mode envelope")
+            return _dispatch(app, bolt_request, "a Socket Mode envelope")
     log.warning("dropped a malformed Socket Mode envelope: %s", why)
     return BoltResponse(status=200, body="")
 
@@ -220,7 +220,7 @@ class ResetbotWsgiApp(SlackRequestHandler):
         else:
             why = problem_with(bolt_request.body, self.response_hosts) if bolt_request.body else None
             if why is None:
-                return _dispatch(self.app, bolt_request, "HTTP request")
+                return _dispatch(self.app, bolt_request, "an HTTP request")
         log.warning("dropped a malformed HTTP request: %s", why)
         return BoltResponse(status=400, body="bad request", headers={"content-type": "text/plain"})
 
@@ -268,11 +268,15 @@ class HttpServer:
         self.host = host
         self.port: int = listener.getsockname()[1]
         self.url = f"http://{host}:{self.port}{EVENTS_PATH}"
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
         self._thread.start()
 
     def close(self, timeout: float = 5.0) -> None:
         """Let requests being served finish (up to `timeout`), then close the listener and connections."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
         self._server.task_dispatcher.shutdown(timeout=timeout)
         # wasyncore's map belongs to the loop's thread: close it there, and the loop ends.
         self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
