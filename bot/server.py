@@ -14,7 +14,7 @@ import logging
 import secrets
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -102,7 +102,7 @@ class ScreenedSocketModeHandler(SocketModeHandler):
         self.client.socket_mode_request_listeners.append(self.handle)
         self.response_hosts = response_hosts_for(app)
 
-    def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+    def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
         response = dispatch_envelope(self.app, req, self.response_hosts)
         if response.status != 200:
             # As Bolt's adapter does: no ack, so Slack redelivers what nothing here answered.
@@ -133,9 +133,9 @@ def dispatch_envelope(app: App, request: SocketModeRequest, hosts: frozenset[str
     return BoltResponse(status=200, body="")
 
 
-def _retry_headers(request: SocketModeRequest) -> dict[str, str]:
+def _retry_headers(request: SocketModeRequest) -> dict[str, str | Sequence[str]]:
     """An Events API redelivery marked as over HTTP, as Bolt's own adapter does."""
-    headers = {}
+    headers: dict[str, str | Sequence[str]] = {}
     if request.retry_attempt is not None:
         headers["x-slack-retry-num"] = str(request.retry_attempt)
     if request.retry_reason is not None:
@@ -154,7 +154,10 @@ def _ack_frame(envelope_id: str, response: BoltResponse) -> SocketModeResponse:
 
 
 def serve_socket_mode(runtime: Runtime, stop: threading.Event) -> None:
-    handler = socket_mode_handler(runtime.app, runtime.settings.slack_app_token.reveal())
+    token = runtime.settings.slack_app_token
+    if token is None:  # Settings.problems_for_run refuses to start without it
+        raise ValueError("SLACK_APP_TOKEN is not set")
+    handler = socket_mode_handler(runtime.app, token.reveal())
     handler.connect()
     log.info("resetbot ready (Socket Mode, replica %s)", runtime.workflow.replica_id)
     stop.wait()
@@ -212,6 +215,7 @@ class ResetbotWsgiApp(SlackRequestHandler):
         length = _content_length(request.environ) or 0
         # Not UTF-8: the replacement characters then fail the signature check (401), as any edited body does.
         raw = request.environ["wsgi.input"].read(length).decode("utf-8", errors="replace") if length else ""
+        why: str | None
         try:
             bolt_request = FormAwareBoltRequest(body=raw, query=request.query_string,
                                                 headers=request.get_headers())
@@ -257,7 +261,7 @@ class HttpServer:
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                       flags=socket.AI_PASSIVE)[0]
         listener = socket.create_server(address, family=family)
-        self._map: dict = {}
+        self._map: dict[int, Any] = {}  # waitress's socket map: file descriptor -> dispatcher
         self._server = create_server(
             make_wsgi_app(runtime), map=self._map, sockets=[listener],
             threads=HTTP_THREADS, connection_limit=HTTP_CONNECTIONS,

@@ -80,15 +80,16 @@ def handle_reveal_click(ack, body, client, workflow: ResetWorkflow) -> None:
     if token is None:
         raise DomainError("This button does not name a password.")
     request, password = workflow.begin_reveal(token, user_id)
-    failure = None
+    opened, failure = False, ""
     try:
         # The response echoes the view (and so the password): it is dropped, never logged.
         client.views_open(trigger_id=body.get("trigger_id"), view=blocks.reveal_modal(request, password))
+        opened = True
     except (SlackApiError, SlackClientError, OSError) as exc:
         failure = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
     finally:
         del password
-    if failure is not None:
+    if not opened:  # the exception is out of scope here, and with it the response that echoed the password
         workflow.abandon_reveal(token)
         log.warning("reveal modal could not be opened: %s", failure)
         raise DomainError("Slack could not open the password window, so the reveal was not used up. "

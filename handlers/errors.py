@@ -76,7 +76,7 @@ def answer_error(error: Exception, args: Args) -> None:
         tell_actor(args.context, f"Something went wrong (error id {error_id}).")
 
 
-def handle_unexpected_error(error: Exception, body: dict) -> None:
+def handle_unexpected_error(error: Exception, body: dict[str, Any]) -> None:
     """Bolt's error handler: only what fails outside a listener (a middleware, a matcher) reaches it."""
     log_unexpected(error, payload_kind(body))
 
@@ -109,7 +109,7 @@ def tell_actor(context: BoltContext, text: str) -> None:
                   channel=channel if isinstance(channel, str) else None)
 
 
-def modal_errors(view: dict, error: DomainError) -> dict[str, str]:
+def modal_errors(view: dict[str, Any], error: DomainError) -> dict[str, str]:
     """A refusal of a submitted form, as the modal shows it: each input error under its input."""
     if isinstance(error, InputErrors):
         return errors_under_inputs(view, error.errors)
@@ -118,7 +118,7 @@ def modal_errors(view: dict, error: DomainError) -> dict[str, str]:
     return {Ids.PROVIDER_BLOCK.value: str(error)}
 
 
-def errors_under_inputs(view: dict, errors: dict[str, str]) -> dict[str, str]:
+def errors_under_inputs(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
     """Each error under its input; one whose input this view lacks (a modal update Slack refused)
     goes under Provider, since Slack rejects errors keyed by a block the view does not have."""
     present = {b.get("block_id") for b in view.get("blocks") or [] if isinstance(b, dict)}

@@ -20,6 +20,7 @@ from bot.server import MAX_BODY, dispatch_envelope, socket_mode_handler, start_h
 from bot.slack_sim import SlackSim
 from handlers.guard import response_hosts_for
 from tests.e2e.conftest import ENGINEER, HELPDESK
+from tests.handlers.conftest import logged_traceback
 
 
 def _errors(caplog) -> list[logging.LogRecord]:
@@ -27,7 +28,8 @@ def _errors(caplog) -> list[logging.LogRecord]:
 
 
 def _bare_app(base_url: str = "http://127.0.0.1:9/api/", **kwargs) -> App:
-    app = App(client=WebClient(token="xoxb-test", base_url=base_url), token_verification_enabled=False, **kwargs)
+    client = WebClient(token="xoxb-test", base_url=base_url)
+    app = App(client=client, token_verification_enabled=False, **kwargs)
 
     @app.command("/reset-password")
     def answer(ack):
@@ -73,7 +75,8 @@ COMMAND = {"team_id": "T0SUPPORT1", "channel_id": HELPDESK, "user_id": ENGINEER,
 def test_an_envelope_bolt_cannot_read_is_acked_and_dropped_with_a_warning(caplog):
     app = _bare_app()
     with caplog.at_level(logging.WARNING):
-        response = dispatch_envelope(app, _envelope({**COMMAND, "user_id": "nobody"}), response_hosts_for(app))
+        envelope = _envelope({**COMMAND, "user_id": "nobody"})
+        response = dispatch_envelope(app, envelope, response_hosts_for(app))
     assert (response.status, response.body) == (200, "")
     assert "dropped a malformed Socket Mode envelope: no usable user id" in caplog.text
     assert _errors(caplog) == []
@@ -93,7 +96,7 @@ def test_an_unexpected_failure_in_socket_mode_is_an_error_with_its_traceback_not
     (record,) = _errors(caplog)
     assert re.fullmatch(r"unexpected failure dispatching a Socket Mode envelope \(error id [0-9a-f]{8}\)",
                         record.getMessage())
-    assert record.exc_info and record.exc_info[0] is RuntimeError
+    assert "RuntimeError: simulated bug" in logged_traceback(record)
     assert "malformed" not in caplog.text
 
 
@@ -169,7 +172,7 @@ def test_an_unexpected_failure_over_http_is_an_error_with_its_traceback(http, ca
     (record,) = _errors(caplog)
     assert re.fullmatch(r"unexpected failure dispatching an HTTP request \(error id [0-9a-f]{8}\)",
                         record.getMessage())
-    assert record.exc_info and record.exc_info[0] is RuntimeError
+    assert "RuntimeError: simulated bug" in logged_traceback(record)
 
 
 def test_close_stops_serving(http):

@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import logging
 import threading
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +37,7 @@ from storage.db import make_engine, make_sessionmaker, migrate
 from tests.unit.conftest import Clock, FakeGateway, InlineExecutor
 
 ENGINEER, APPROVER, OUTSIDER = "U0ENGINEER1", "U0APPROVER1", "U0OUTSIDER1"
-HELPDESK, APPROVALS = "C0HELPDESK", "C0APPROVALS"
+HELPDESK, APPROVALS, TEAM = "C0HELPDESK", "C0APPROVALS", "T0SUPPORT1"
 RESPONSE_URL = "https://hooks.slack.com/commands/T0SUPPORT1/1111111111111/rEsPoNsEuRlToKeN1"
 ACTION_URL = "https://hooks.slack.com/actions/T0SUPPORT1/2222222222222/aCtIoNrEsPoNsEuRl1"
 TRIGGER = "1111111111111.2222222222.3333333333333333aaaaaaaaaaaaaaaa"
@@ -70,13 +72,13 @@ class RecordingWebClient(WebClient):
             error = pending.pop(0) if pending else None
             ts = f"1767225600.{next(self._ts):06d}"
         body = {"ok": False, "error": error} if error else {"ok": True, **self._answer(api_method, args, ts)}
-        return SlackResponse(client=self, http_verb=http_verb, api_url=self.base_url + api_method, req_args=args,
-                             data=body, headers={}, status_code=200).validate()
+        return SlackResponse(client=self, http_verb=http_verb, api_url=self.base_url + api_method,
+                             req_args=args, data=body, headers={}, status_code=200).validate()
 
     @staticmethod
     def _answer(method: str, args: dict, ts: str) -> dict:
         if method == "auth.test":
-            return {"user_id": "U0RESETBOT", "bot_id": "B0RESETBOT", "team_id": "T0SUPPORT1", "user": "resetbot"}
+            return {"user_id": "U0RESETBOT", "bot_id": "B0RESETBOT", "team_id": TEAM, "user": "resetbot"}
         if method == "conversations.open":
             return {"channel": {"id": "D" + str(args.get("users", ""))[1:]}}
         if method in ("chat.postMessage", "chat.update"):
@@ -148,8 +150,8 @@ class Slack:
     # --- workflow states the listeners act on --------------------------------------------------
 
     def pending_request(self, account: str = "webq7k2m"):
-        request, _ = self.workflow.submit(RequestForm("mofh", account, REASON, "SUP-1"), requester_id=ENGINEER,
-                                          source_view_id=None)
+        form = RequestForm("mofh", account, REASON, "SUP-1")
+        request, _ = self.workflow.submit(form, requester_id=ENGINEER, source_view_id=None)
         return self.workflow.announce(request)
 
     def revealable_request(self):
@@ -165,10 +167,10 @@ def slack(tmp_path):
     clock = Clock()
     client, webhooks = RecordingWebClient(), RecordingWebhooks()
     notifier = SlackNotifier(client, APPROVALS, clock, webhook_client=webhooks)
-    gateways = {Provider.MOFH: FakeGateway(Provider.MOFH), Provider.NAMECHEAP: FakeGateway(Provider.NAMECHEAP)}
-    workflow = ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways, sealer=Sealer(ephemeral_key()),
-                             notifier=notifier, executor=InlineExecutor(), clock=clock, approval_ttl=3600,
-                             reveal_ttl=900)
+    gateways = {provider: FakeGateway(provider) for provider in (Provider.MOFH, Provider.NAMECHEAP)}
+    workflow = ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways,
+                             sealer=Sealer(ephemeral_key()), notifier=notifier, executor=InlineExecutor(),
+                             clock=clock, approval_ttl=3600, reveal_ttl=900)
     workflow.grant(ENGINEER, Role.REQUESTER, None, actor="test")
     workflow.grant(APPROVER, Role.APPROVER, None, actor="test")
     listeners = DrainableExecutor(max_workers=4, thread_name_prefix="bolt-test")
@@ -194,7 +196,7 @@ def slack(tmp_path):
 
 def slash_command(user: str = ENGINEER, text: str = "mofh webq7k2m", *, channel: str = HELPDESK,
                   trigger_id: str | None = TRIGGER, response_url: str | None = RESPONSE_URL) -> dict:
-    body = {"token": "x", "team_id": "T0SUPPORT1", "channel_id": channel, "user_id": user, "user_name": "sam",
+    body = {"token": "x", "team_id": TEAM, "channel_id": channel, "user_id": user, "user_name": "sam",
             "command": "/reset-password", "text": text, "api_app_id": "A0RESETBOT",
             "response_url": response_url, "trigger_id": trigger_id}
     return {k: v for k, v in body.items() if v is not None}
@@ -204,8 +206,8 @@ def button_click(user: str, action_id: str, value: str, *, channel: str | None =
                  message_ts: str = "1767225640.000200", response_url: str | None = ACTION_URL,
                  in_home: bool = False) -> dict:
     body: dict[str, Any] = {
-        "type": "block_actions", "user": {"id": user, "team_id": "T0SUPPORT1"}, "api_app_id": "A0RESETBOT",
-        "team": {"id": "T0SUPPORT1"}, "trigger_id": TRIGGER,
+        "type": "block_actions", "user": {"id": user, "team_id": TEAM}, "api_app_id": "A0RESETBOT",
+        "team": {"id": TEAM}, "trigger_id": TRIGGER,
         "actions": [{"action_id": action_id, "block_id": "actions_v1", "value": value, "type": "button"}],
     }
     if in_home:
@@ -233,33 +235,41 @@ def reset_modal_view(*, provider: str | None = "mofh", account: str = "webq7k2m"
     if provider:
         values["provider_block"] = {"provider_select": {"type": "static_select",
                                                         "selected_option": {"value": provider}}}
-    return {**view, "id": "V0RESET0001", "hash": "1.abc", "team_id": "T0SUPPORT1",
+    return {**view, "id": "V0RESET0001", "hash": "1.abc", "team_id": TEAM,
             "state": {"values": values}}
 
 
 def view_submission(view: dict, user: str = ENGINEER) -> dict:
-    return {"type": "view_submission", "team": {"id": "T0SUPPORT1"}, "user": {"id": user, "team_id": "T0SUPPORT1"},
+    return {"type": "view_submission", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
             "api_app_id": "A0RESETBOT", "trigger_id": TRIGGER, "view": view, "response_urls": []}
 
 
 def view_closed(view: dict, user: str = ENGINEER) -> dict:
-    return {"type": "view_closed", "team": {"id": "T0SUPPORT1"}, "user": {"id": user, "team_id": "T0SUPPORT1"},
+    return {"type": "view_closed", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
             "api_app_id": "A0RESETBOT", "view": view, "is_cleared": False}
 
 
 def modal_choice(action_id: str, view: dict, user: str = ENGINEER) -> dict:
-    return {"type": "block_actions", "user": {"id": user, "team_id": "T0SUPPORT1"}, "api_app_id": "A0RESETBOT",
-            "team": {"id": "T0SUPPORT1"}, "trigger_id": TRIGGER, "container": {"type": "view", "view_id": view["id"]},
-            "view": view, "actions": [{"action_id": action_id, "block_id": action_id.replace("_select", "_block"),
-                                       "type": "static_select", "selected_option": {"value": "namecheap"}}]}
+    action = {"action_id": action_id, "block_id": action_id.replace("_select", "_block"),
+              "type": "static_select", "selected_option": {"value": "namecheap"}}
+    return {"type": "block_actions", "user": {"id": user, "team_id": TEAM}, "api_app_id": "A0RESETBOT",
+            "team": {"id": TEAM}, "trigger_id": TRIGGER, "container": {"type": "view", "view_id": view["id"]},
+            "view": view, "actions": [action]}
 
 
 def home_opened(user: str, event_id: str = "Ev0HOME00001", tab: str = "home") -> dict:
-    return {"token": "x", "team_id": "T0SUPPORT1", "api_app_id": "A0RESETBOT", "type": "event_callback",
+    return {"token": "x", "team_id": TEAM, "api_app_id": "A0RESETBOT", "type": "event_callback",
             "event": {"type": "app_home_opened", "user": user, "channel": "D0APPRDM01", "tab": tab,
                       "event_ts": "1767225800.000100"},
             "event_id": event_id, "event_time": 1767225800,
-            "authorizations": [{"team_id": "T0SUPPORT1", "user_id": "U0RESETBOT", "is_bot": True}]}
+            "authorizations": [{"team_id": TEAM, "user_id": "U0RESETBOT", "is_bot": True}]}
+
+
+def logged_traceback(record: logging.LogRecord) -> str:
+    """The traceback a record carries: exc_info, or exc_text once bot.logs' redacting filter formatted it."""
+    if record.exc_info and record.exc_info[1] is not None:
+        return "".join(traceback.format_exception(*record.exc_info))
+    return record.exc_text or ""
 
 
 def ack_body(response: BoltResponse) -> dict:

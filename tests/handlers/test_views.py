@@ -12,6 +12,7 @@ from tests.handlers.conftest import (
     HELPDESK,
     OUTSIDER,
     ack_body,
+    logged_traceback,
     modal_choice,
     reset_modal_view,
     view_closed,
@@ -51,12 +52,12 @@ def test_a_database_outage_is_shown_under_reason(slack, monkeypatch):
 
     monkeypatch.setattr(slack.workflow, "submit", outage)
     answer = ack_body(slack.dispatch(view_submission(reset_modal_view())))
-    assert answer == {"response_action": "errors",
-                      "errors": {"reason_block": "The bot's database is not answering; try again in a minute."}}
+    sentence = "The bot's database is not answering; try again in a minute."
+    assert answer == {"response_action": "errors", "errors": {"reason_block": sentence}}
 
 
-def test_an_unexpected_failure_before_the_ack_keeps_the_modal_open_with_the_logged_error_id(slack, monkeypatch,
-                                                                                          caplog):
+def test_an_unexpected_failure_before_the_ack_keeps_the_modal_open_with_its_error_id(slack, monkeypatch,
+                                                                                     caplog):
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
@@ -68,7 +69,7 @@ def test_an_unexpected_failure_before_the_ack_keeps_the_modal_open_with_the_logg
     assert text == f"Something went wrong and the request was not saved (error id {error_id}). Try again."
     (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert error_id in record.getMessage() and "unhandled RuntimeError" in record.getMessage()
-    assert record.exc_info and record.exc_info[0] is RuntimeError  # logged with its traceback
+    assert "RuntimeError: simulated bug" in logged_traceback(record)  # logged with its traceback
     assert slack.client.to("chat.postMessage") == []
 
 
@@ -82,7 +83,7 @@ def test_an_unexpected_failure_after_the_ack_tells_the_engineer_the_error_id(sla
     assert (response.status, response.body) == (200, "")  # the modal closed: the request was saved
     (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
     error_id = re.search(r"error id ([0-9a-f]{8})", record.getMessage()).group(1)
-    assert record.exc_info and record.exc_info[0] is RuntimeError
+    assert "RuntimeError: simulated bug" in logged_traceback(record)
     assert slack.private_texts(ENGINEER) == [f"Something went wrong (error id {error_id})."]
     (dm,) = slack.client.to("conversations.open")
     assert dm["users"] == ENGINEER
