@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +118,15 @@ def response_hosts_for(app: App) -> frozenset[str]:
     return SLACK_RESPONSE_HOSTS | {urlsplit(app.client.base_url).hostname or ""}
 
 
-def register(app: App) -> None:
-    """A second line behind the transports' screening (bot.server), for requests dispatched directly."""
-    hosts = response_hosts_for(app)
+class DropMalformedPayloads(Middleware):
+    """A second line behind the transports' screening (bot/server.py), for requests dispatched directly."""
 
-    @app.middleware
-    def drop_malformed_payloads(body, next):  # noqa: A002 - Bolt's argument name
-        why = problem_with(body, hosts)
+    def __init__(self, response_hosts: frozenset[str]) -> None:
+        self.response_hosts = response_hosts
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002 - Bolt's argument name
+        why = problem_with(req.body, self.response_hosts)
         if why is None:
             return next()
         log.warning("dropped a malformed Slack payload: %s", why)
