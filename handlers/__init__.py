@@ -27,7 +27,7 @@ class Collaborators(Middleware):
         self.notifier = notifier
 
     def process(self, *, req: BoltRequest, resp: BoltResponse,
-                next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002 - Bolt's argument name
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:
         req.context["workflow"] = self.workflow
         req.context["notifier"] = self.notifier
         return next()

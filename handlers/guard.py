@@ -44,8 +44,8 @@ def problem_with(body: object, response_hosts: frozenset[str]) -> str | None:
     if "command" in body:
         user = body.get("user_id")
         if not _short_str(body.get("command")) or not (body.get("text") is None or
-                                                       isinstance(body.get("text"), str) and
-                                                       len(body["text"]) <= MAX_TEXT):
+                                                       (isinstance(body.get("text"), str) and
+                                                       len(body["text"]) <= MAX_TEXT)):
             return "a slash command without a command name or with an unusable text"
     elif kind == "event_callback":
         event = body.get("event")
@@ -102,9 +102,7 @@ def _view_ok(view: object) -> bool:
     if metadata is not None and not (isinstance(metadata, str) and len(metadata) <= 3000):
         return False
     state = view.get("state")
-    if state is not None and not (isinstance(state, dict) and isinstance(state.get("values", {}), dict)):
-        return False
-    return True
+    return state is None or (isinstance(state, dict) and isinstance(state.get("values", {}), dict))
 
 
 def _actions_ok(actions: object) -> bool:
@@ -125,7 +123,7 @@ class DropMalformedPayloads(Middleware):
         self.response_hosts = response_hosts
 
     def process(self, *, req: BoltRequest, resp: BoltResponse,
-                next: Callable[[], BoltResponse]) -> BoltResponse | None:  # noqa: A002 - Bolt's argument name
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:
         why = problem_with(req.body, self.response_hosts)
         if why is None:
             return next()

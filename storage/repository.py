@@ -12,8 +12,9 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, Executable, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -79,14 +80,15 @@ def add_grant(session: Session, *, user_id: str, role: Role, provider: str | Non
 
 
 def remove_grant(session: Session, *, user_id: str, role: Role, provider: str | None) -> bool:
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         delete(RoleAssignment).where(
             RoleAssignment.user_id == user_id,
             RoleAssignment.role == role.value,
             RoleAssignment.provider_scope == (provider or ALL_PROVIDERS),
         )
     )
-    return result.rowcount > 0
+    return changed > 0
 
 
 def _grant(row: RoleAssignment) -> RoleGrant:
@@ -108,7 +110,7 @@ def get_draft(session: Session, draft_id: str) -> Draft | None:
 
 
 def delete_drafts_before(session: Session, cutoff: datetime) -> int:
-    return session.execute(delete(Draft).where(Draft.created_at < cutoff)).rowcount
+    return _rows_changed(session, delete(Draft).where(Draft.created_at < cutoff))
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -168,10 +170,11 @@ def transition(session: Session, request_id: str, *, from_status: Status, to_sta
     condition = [ResetRequest.id == request_id, ResetRequest.status == from_status.value]
     if held_by is not None:
         condition.append(ResetRequest.lease_owner == held_by)
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest).where(*condition).values(status=to_status.value, updated_at=now, **values)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 def set_fields(session: Session, request_id: str, **values) -> None:
@@ -190,7 +193,8 @@ def claim_reveal(session: Session, token: str, *, now: datetime, stale_before: d
     """READY → OPENING (or an OPENING claim abandoned before `stale_before`) for one click only."""
     check_reveal_transition(RevealState.READY, RevealState.OPENING)
     check_reveal_transition(RevealState.OPENING, RevealState.OPENING)
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(
             ResetRequest.reveal_token == token,
@@ -203,18 +207,19 @@ def claim_reveal(session: Session, token: str, *, now: datetime, stale_before: d
         )
         .values(reveal_state=RevealState.OPENING.value, reveal_claimed_at=now, updated_at=now)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 def set_reveal_state(session: Session, token: str, *, from_state: RevealState, to_state: RevealState,
                      now: datetime, **values) -> bool:
     check_reveal_transition(from_state, to_state)
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(ResetRequest.reveal_token == token, ResetRequest.reveal_state == from_state.value)
         .values(reveal_state=to_state.value, updated_at=now, **values)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 def _claimable(query, session: Session):
@@ -277,7 +282,8 @@ def executions_with_lapsed_lease(session: Session, now: datetime, limit: int = 5
 def take_over_lease(session: Session, request_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
     """EXECUTING → EXECUTING under a new owner, for a lease that lapsed: one replica wins."""
     check_transition(Status.EXECUTING, Status.EXECUTING)
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(
             ResetRequest.id == request_id,
@@ -287,7 +293,7 @@ def take_over_lease(session: Session, request_id: str, *, owner: str, now: datet
         .values(lease_owner=owner, lease_expires_at=until, updated_at=now,
                 execution_attempts=ResetRequest.execution_attempts + 1)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 def execution_attempts(session: Session, request_id: str) -> int:
@@ -295,23 +301,25 @@ def execution_attempts(session: Session, request_id: str) -> int:
 
 
 def mark_customer_informed(session: Session, request_id: str, *, requester_id: str, now: datetime) -> bool:
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(ResetRequest.id == request_id, ResetRequest.requester_id == requester_id,
                ResetRequest.status == Status.SUCCEEDED.value, ResetRequest.customer_informed_at.is_(None))
         .values(customer_informed_at=now)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 def renew_lease(session: Session, request_id: str, *, owner: str, until: datetime) -> bool:
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(ResetRequest.id == request_id, ResetRequest.status == Status.EXECUTING.value,
                ResetRequest.lease_owner == owner)
         .values(lease_expires_at=until)
     )
-    return result.rowcount == 1
+    return changed == 1
 
 
 def requests_of(session: Session, requester_id: str, limit: int = 10) -> list[RequestView]:
@@ -428,7 +436,7 @@ def directory_entries(session: Session) -> list[tuple[str, str, str | None]]:
             DirectoryEntry.account_key
         )
     )
-    return [tuple(r) for r in rows]
+    return [(r.account_key, r.vpanel_username, r.domain) for r in rows]
 
 
 # --- Events API dedupe and shared call budgets -------------------------------------------------------
@@ -445,7 +453,7 @@ def first_sighting(session: Session, event_id: str, now: datetime) -> bool:
 
 
 def forget_events_before(session: Session, cutoff: datetime) -> int:
-    return session.execute(delete(ProcessedEvent).where(ProcessedEvent.seen_at < cutoff)).rowcount
+    return _rows_changed(session, delete(ProcessedEvent).where(ProcessedEvent.seen_at < cutoff))
 
 
 def take_budget_slot(session: Session, key: str, *, limit: int, window: timedelta, now: datetime) -> float:
@@ -465,3 +473,8 @@ def take_budget_slot(session: Session, key: str, *, limit: int, window: timedelt
         return max(0.001, (taken[0] + window - now).total_seconds())
     session.add(CallBudgetSlot(budget_key=key, at=now))
     return 0.0
+
+
+def _rows_changed(session: Session, statement: Executable) -> int:
+    """How many rows an UPDATE or DELETE touched: the compare-and-set answers of this module."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount

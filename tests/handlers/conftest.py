@@ -29,8 +29,8 @@ from slack_sdk.webhook import WebhookResponse
 import handlers
 from bot.app import DrainableExecutor
 from bot.domain import Provider, Role
-from bot.sealing import Sealer, ephemeral_key
 from bot.forms import RequestForm
+from bot.sealing import Sealer, ephemeral_key
 from bot.workflow import ResetWorkflow
 from handlers import blocks
 from handlers.notifier import SlackNotifier
@@ -65,7 +65,7 @@ class RecordingWebClient(WebClient):
         self.failures.setdefault(method, []).append(error)
 
     def api_call(self, api_method: str, *, http_verb: str = "POST", files=None, data=None, params=None,
-                 json=None, headers=None, auth=None) -> SlackResponse:  # noqa: A002 - WebClient's names
+                 json=None, headers=None, auth=None) -> SlackResponse:
         args = {**(params or {}), **(data or {}), **(json or {})}
         with self._lock:
             self.calls.append(Call(api_method, args))
@@ -180,7 +180,7 @@ def slack(tmp_path):
               listener_executor=listeners, process_before_response=False)
 
     @app.middleware
-    def hand_listeners_the_recording_client(context, next):  # noqa: A002 - Bolt's argument name
+    def hand_listeners_the_recording_client(context, next):
         context["client"] = client
         next()
 
