@@ -3,8 +3,9 @@
     .venv/bin/python bench/trace_launch.py bot    # = `resetbot run`, plus TRACE lines
     .venv/bin/python bench/trace_launch.py bare   # = bench/bare_app.py, plus TRACE lines
 
-Nothing in the app changes: this patches slack_sdk's Socket Mode client and Bolt's handler
-class (in this process only) to print, for every envelope answered,
+Nothing in the app changes: this patches slack_sdk's Socket Mode client and resetbot's Socket
+Mode handler class (bot.server.ScreenedSocketModeHandler; in this process only) to print, for
+every envelope answered,
 
     TRACE <envelope_id> <received> <dispatch_started> <ack_send_started> <ack_sent>
 
@@ -30,14 +31,15 @@ import threading
 import time
 from pathlib import Path
 
-from slack_bolt.adapter.socket_mode.builtin import SocketModeHandler
 from slack_sdk.socket_mode.client import BaseSocketModeClient
+
+from bot.server import ScreenedSocketModeHandler
 
 _marks: dict[str, list[float]] = {}
 _lock = threading.Lock()
 _enqueue = BaseSocketModeClient.enqueue_message
 _send = BaseSocketModeClient.send_socket_mode_response
-_handle = SocketModeHandler.handle
+_handle = ScreenedSocketModeHandler.handle
 
 
 def enqueue_message(self, message: str):
@@ -90,7 +92,7 @@ if os.environ.get("BENCH_TCP_NODELAY") == "1":
 
 BaseSocketModeClient.enqueue_message = enqueue_message
 BaseSocketModeClient.send_socket_mode_response = send_socket_mode_response
-SocketModeHandler.handle = handle
+ScreenedSocketModeHandler.handle = handle
 
 
 def main() -> int:

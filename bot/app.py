@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -66,13 +66,19 @@ class DrainableExecutor(ThreadPoolExecutor):
             return self._idle.wait_for(lambda: self._running == 0, timeout)
 
 
+class Disposable(Protocol):
+    """The engine, as far as the runtime needs it (storage/db.py builds it; bot/ names no SQL types)."""
+
+    def dispose(self) -> None: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
     app: App
     workflow: ResetWorkflow
     notifier: SlackNotifier
-    engine: Any  # a SQLAlchemy Engine (storage/db.py: make_engine)
+    engine: Disposable
     provider_executor: DrainableExecutor
     listener_executor: DrainableExecutor
     _stop: threading.Event = field(default_factory=threading.Event)

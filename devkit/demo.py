@@ -103,8 +103,8 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
             out("The bot connected over Socket Mode.\n")
             summary += _mofh_flow(out, sim, sandbox)
             summary += _namecheap_flow(out, sim, sandbox)
-            audited = len(list(runtime.workflow.admin.audit_trail()))
-            summary.append(f"{audited} audit events recorded, none holding a secret")
+            events = len(list(runtime.workflow.admin.audit_trail()))
+            summary.append(f"{events} audit events recorded, none holding a secret")
         finally:
             handler.close()
             runtime.shutdown(timeout=10)

@@ -1,40 +1,55 @@
-"""Slack transport only: ack, parse, call one workflow method, render the result."""
+"""Slack transport only: ack, parse, call one workflow method, render the result; listeners registered here.
+
+Listeners are module-level functions that name what they need: Bolt's arguments (`ack`,
+`body`, `client`, …) and the `workflow` the `Collaborators` middleware puts in the context.
+Each is registered through handlers.errors.mapped_errors, the one error mapping.
+"""
 
 from __future__ import annotations
 
-import json
-import logging
-import secrets
+from collections.abc import Callable
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 from bot.workflow import ResetWorkflow
 from handlers import actions, commands, guard, home, views
+from handlers.errors import handle_unexpected_error, mapped_errors
 from handlers.ids import Ids
 from handlers.notifier import SlackNotifier
 
-log = logging.getLogger(__name__)
+
+class Collaborators(Middleware):
+    """Puts the workflow and the notifier into every request's context, where listeners take them by name."""
+
+    def __init__(self, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
+        self.workflow = workflow
+        self.notifier = notifier
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        req.context["workflow"] = self.workflow
+        req.context["notifier"] = self.notifier
+        return next()
 
 
 def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
-    guard.register(app)
-    commands.register(app, workflow)
-    views.register(app, workflow)
-    actions.register(app, workflow, notifier)
-    home.register(app, workflow)
+    app.use(guard.DropMalformedPayloads(guard.response_hosts_for(app)))
+    app.use(Collaborators(workflow, notifier))
 
-    @app.error
-    def handle_unexpected_error(error, body):
-        # Never the payload: it can hold a reset code typed into the modal.
-        error_id = secrets.token_hex(4)
-        kind = body.get("type") if isinstance(body, dict) else None
-        log.error("unhandled %s in a %s listener (error id %s)", type(error).__name__, kind or "Slack", error_id,
-                  exc_info=(type(error), error, error.__traceback__))
-        if kind == "view_submission":
-            # Keep the modal open with a sentence, rather than let it close as if the request went through
-            # (used only when the listener failed before its own ack).
-            errors = {Ids.REASON_BLOCK.value: f"Something went wrong and the request was not saved "
-                                              f"(error id {error_id}). Try again."}
-            return BoltResponse(status=200, body=json.dumps({"response_action": "errors", "errors": errors}),
-                                headers={"content-type": "application/json"})
-        return BoltResponse(status=200, body="")
+    app.command(Ids.COMMAND.value)(mapped_errors(commands.handle_reset_password_command))
+
+    modal_choice = mapped_errors(views.handle_modal_choice)
+    app.action(Ids.PROVIDER_SELECT.value)(modal_choice)
+    app.action(Ids.METHOD_SELECT.value)(modal_choice)
+    app.view(Ids.RESET_MODAL.value)(mapped_errors(views.handle_reset_form_submission))
+    app.view_closed(Ids.RESET_MODAL.value)(mapped_errors(views.handle_reset_form_closed))
+
+    app.action(Ids.APPROVE.value)(mapped_errors(actions.handle_approve_click))
+    app.action(Ids.DENY.value)(mapped_errors(actions.handle_deny_click))
+    app.action(Ids.CUSTOMER_INFORMED.value)(mapped_errors(actions.handle_customer_informed_click))
+    app.action(Ids.REVEAL.value)(mapped_errors(actions.handle_reveal_click))
+
+    app.event("app_home_opened")(mapped_errors(home.handle_app_home_opened))
+
+    app.error(handle_unexpected_error)

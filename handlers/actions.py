@@ -1,19 +1,17 @@
-"""Approve, Deny and Reveal buttons. Each acks first; refusals go privately to the clicker."""
+"""Approve, Deny, Customer informed and Reveal buttons. Each acks first; a refusal is a DomainError."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
-from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain import DomainError, MessageRef
 from bot.workflow import ResetWorkflow
 from handlers import blocks
 from handlers.home import publish_home
-from handlers.ids import Ids
-from handlers.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 
@@ -40,72 +38,61 @@ def _clicked_message(body: dict) -> MessageRef | None:
     return None
 
 
-def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
-    def tell_clicker(body: dict, respond, text: str) -> None:
-        user_id = body["user"]["id"]  # the guard middleware checked the shape
-        if body.get("response_url"):
-            try:
-                respond(text=text, response_type="ephemeral", replace_original=False)
-                return
-            except (SlackClientError, OSError, ValueError) as exc:
-                log.warning("could not answer the clicker through response_url: %s", type(exc).__name__)
-        if user_id:
-            notifier.direct_message(user_id, text)
-
-    def decide(body, respond, client, verb) -> None:
-        user_id = body["user"]["id"]
-        request_id = _button_value(body)
-        try:
-            if request_id is None:
-                raise DomainError("This button does not name a reset request.")
-            verb(request_id, user_id, seen_card=_clicked_message(body))
-        except DomainError as refusal:
-            tell_clicker(body, respond, str(refusal))
+def _decide(body: dict, client, workflow: ResetWorkflow, verb: Callable[..., object]) -> None:
+    user_id = body["user"]["id"]  # the guard middleware checked the shape
+    request_id = _button_value(body)
+    try:
+        if request_id is None:
+            raise DomainError("This button does not name a reset request.")
+        verb(request_id, user_id, seen_card=_clicked_message(body))
+    finally:
         if (body.get("view") or {}).get("type") == "home" and isinstance(user_id, str):
-            try:
-                publish_home(client, workflow, user_id)  # the clicked card leaves "waiting for your approval"
-            except DomainError:
-                pass
+            _refresh_home(client, workflow, user_id)  # the clicked card leaves "waiting for your approval"
 
-    @app.action(Ids.APPROVE.value)
-    def handle_approve_click(ack, body, respond, client):
-        ack()
-        decide(body, respond, client, workflow.decisions.approve)
 
-    @app.action(Ids.DENY.value)
-    def handle_deny_click(ack, body, respond, client):
-        ack()
-        decide(body, respond, client, workflow.decisions.deny)
+def _refresh_home(client, workflow: ResetWorkflow, user_id: str) -> None:
+    try:
+        publish_home(client, workflow, user_id)
+    except DomainError:  # the database did not answer: the tab keeps what it showed
+        pass
 
-    @app.action(Ids.CUSTOMER_INFORMED.value)
-    def handle_customer_informed_click(ack, body, respond, client):
-        ack()
-        decide(body, respond, client, lambda request_id, user_id, seen_card: workflow.reveal.customer_informed(
-            request_id, user_id))
 
-    @app.action(Ids.REVEAL.value)
-    def handle_reveal_click(ack, body, client, respond):
-        ack()
-        user_id = body["user"]["id"]
-        token = _button_value(body)
-        try:
-            if token is None:
-                raise DomainError("This button does not name a password.")
-            request, password = workflow.reveal.begin(token, user_id)
-        except DomainError as refusal:
-            tell_clicker(body, respond, str(refusal))
-            return
-        try:
-            # The response echoes the view (and so the password): it is dropped, never logged.
-            client.views_open(trigger_id=body.get("trigger_id"),
-                              view=blocks.reveal_modal(request, password, catalog=workflow.catalog))
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            workflow.reveal.abandon(token)
-            error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-            log.warning("reveal modal could not be opened: %s", error)
-            tell_clicker(body, respond, "Slack could not open the password window, so the reveal was not used up. "
-                                        "Click Reveal password again.")
-            return
-        finally:
-            del password
-        workflow.reveal.finish(token, user_id)
+def handle_approve_click(ack, body, client, workflow: ResetWorkflow) -> None:
+    ack()
+    _decide(body, client, workflow, workflow.decisions.approve)
+
+
+def handle_deny_click(ack, body, client, workflow: ResetWorkflow) -> None:
+    ack()
+    _decide(body, client, workflow, workflow.decisions.deny)
+
+
+def handle_customer_informed_click(ack, body, client, workflow: ResetWorkflow) -> None:
+    ack()
+    _decide(body, client, workflow, lambda request_id, user_id, seen_card: workflow.reveal.customer_informed(
+        request_id, user_id))
+
+
+def handle_reveal_click(ack, body, client, workflow: ResetWorkflow) -> None:
+    ack()
+    user_id = body["user"]["id"]
+    token = _button_value(body)
+    if token is None:
+        raise DomainError("This button does not name a password.")
+    request, password = workflow.reveal.begin(token, user_id)
+    opened, failure = False, ""
+    try:
+        # The response echoes the view (and so the password): it is dropped, never logged.
+        client.views_open(trigger_id=body.get("trigger_id"),
+                          view=blocks.reveal_modal(request, password, catalog=workflow.catalog))
+        opened = True
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        failure = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+    finally:
+        del password
+    if not opened:  # the exception is out of scope here, and with it the response that echoed the password
+        workflow.reveal.abandon(token)
+        log.warning("reveal modal could not be opened: %s", failure)
+        raise DomainError("Slack could not open the password window, so the reveal was not used up. "
+                          "Click Reveal password again.")
+    workflow.reveal.finish(token, user_id)

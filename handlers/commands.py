@@ -6,14 +6,12 @@ import logging
 import secrets
 from collections.abc import Collection
 
-from slack_bolt import App
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 
-from bot.domain import DomainError
+from bot.domain import DomainError, NotAllowed
 from bot.forms import Draft
 from bot.workflow import ResetWorkflow
 from handlers import blocks
-from handlers.ids import Ids
 
 log = logging.getLogger(__name__)
 
@@ -28,48 +26,37 @@ def parse_command_text(text: object, providers: Collection[str]) -> tuple[str | 
     return provider, (words[0][:64] if words else None)
 
 
-def tell(respond, text: str) -> None:
-    """An ephemeral answer through the command's response_url; a failure is logged, not raised."""
+def handle_reset_password_command(ack, body, client, workflow: ResetWorkflow) -> None:
+    """Refusals raise DomainError: handlers/errors.py tells the engineer privately."""
+    ack()
+    user_id = body.get("user_id")
+    providers = workflow.intake.requestable_providers(user_id)
+    if not providers:
+        refusal = workflow.intake.refusal_for_requester(user_id)
+        if refusal:
+            raise NotAllowed(refusal)
+        return  # a role granted between the two reads: the next /reset-password works
+    provider, account = parse_command_text(body.get("text"), workflow.catalog.names())
+    channel = body.get("channel_id") if isinstance(body.get("channel_id"), str) else None
+    draft_id = "dr_" + secrets.token_hex(8)
+    metadata = {"v": "1", "draft": draft_id, "origin_channel_id": channel or "", "requested_by": user_id}
+    trigger_id = body.get("trigger_id")
+    if not trigger_id:
+        raise DomainError("Slack sent no way to open the form; run /reset-password again.")
     try:
-        respond(text=text, response_type="ephemeral")
-    except (SlackClientError, OSError, ValueError) as exc:
-        log.warning("could not answer the command through its response_url: %s", type(exc).__name__)
-
-
-def register(app: App, workflow: ResetWorkflow) -> None:
-    @app.command(Ids.COMMAND.value)
-    def handle_reset_password_command(ack, body, client, respond):
-        ack()
-        user_id = body.get("user_id")
-        try:
-            providers = workflow.intake.requestable_providers(user_id)
-            if not providers:
-                tell(respond, workflow.intake.refusal_for_requester(user_id))
-                return
-        except DomainError as refusal:
-            tell(respond, str(refusal))
-            return
-        provider, account = parse_command_text(body.get("text"), workflow.catalog.names())
-        channel = body.get("channel_id") if isinstance(body.get("channel_id"), str) else None
-        draft_id = "dr_" + secrets.token_hex(8)
-        metadata = {"v": "1", "draft": draft_id, "origin_channel_id": channel or "", "requested_by": user_id}
-        trigger_id = body.get("trigger_id")
-        if not trigger_id:
-            tell(respond, "Slack sent no way to open the form; run /reset-password again.")
-            return
-        try:
-            # The trigger_id dies 3 s after Slack sent the command: open the modal before anything else.
-            client.views_open(
-                trigger_id=trigger_id,
-                view=blocks.reset_modal(providers=providers, metadata=metadata, provider=provider, account=account),
-            )
-        except SlackApiError as exc:
-            error = exc.response.get("error", "an error")
-            log.warning("views.open for /reset-password failed: %s", error)
-            tell(respond, f"Slack could not open the request form ({error}); run /reset-password again.")
-            return
-        try:
-            # A submit that beats this only loses the response_url; status then goes by postEphemeral or DM.
-            workflow.intake.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))
-        except DomainError as outage:
-            log.warning("the draft of %s was not saved: %s", draft_id, outage)
+        # The trigger_id dies 3 s after Slack sent the command: open the modal before anything else.
+        client.views_open(
+            trigger_id=trigger_id,
+            view=blocks.reset_modal(providers=providers, metadata=metadata, provider=provider,
+                                    account=account),
+        )
+    except SlackApiError as exc:
+        error = exc.response.get("error", "an error")
+        log.warning("views.open for /reset-password failed: %s", error)
+        raise DomainError(f"Slack could not open the request form ({error}); "
+                          "run /reset-password again.") from None
+    try:
+        # A submit that beats this only loses the response_url; status then goes by postEphemeral or DM.
+        workflow.intake.save_draft(draft_id, Draft(user_id, channel, body.get("response_url")))
+    except DomainError as outage:  # not the engineer's problem: the modal is open and works without it
+        log.warning("the draft of %s was not saved: %s", draft_id, outage)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,8 @@ def problem_with(body: object, response_hosts: frozenset[str]) -> str | None:
     if "command" in body:
         user = body.get("user_id")
         if not _short_str(body.get("command")) or not (body.get("text") is None or
-                                                       isinstance(body.get("text"), str) and
-                                                       len(body["text"]) <= MAX_TEXT):
+                                                       (isinstance(body.get("text"), str) and
+                                                       len(body["text"]) <= MAX_TEXT)):
             return "a slash command without a command name or with an unusable text"
     elif kind == "event_callback":
         event = body.get("event")
@@ -100,9 +102,7 @@ def _view_ok(view: object) -> bool:
     if metadata is not None and not (isinstance(metadata, str) and len(metadata) <= 3000):
         return False
     state = view.get("state")
-    if state is not None and not (isinstance(state, dict) and isinstance(state.get("values", {}), dict)):
-        return False
-    return True
+    return state is None or (isinstance(state, dict) and isinstance(state.get("values", {}), dict))
 
 
 def _actions_ok(actions: object) -> bool:
@@ -116,13 +116,15 @@ def response_hosts_for(app: App) -> frozenset[str]:
     return SLACK_RESPONSE_HOSTS | {urlsplit(app.client.base_url).hostname or ""}
 
 
-def register(app: App) -> None:
-    """A second line behind the transports' screening (bot.server), for requests dispatched directly."""
-    hosts = response_hosts_for(app)
+class DropMalformedPayloads(Middleware):
+    """A second line behind the transports' screening (bot/server.py), for requests dispatched directly."""
 
-    @app.middleware
-    def drop_malformed_payloads(body, next):  # noqa: A002 - Bolt's argument name
-        why = problem_with(body, hosts)
+    def __init__(self, response_hosts: frozenset[str]) -> None:
+        self.response_hosts = response_hosts
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        why = problem_with(req.body, self.response_hosts)
         if why is None:
             return next()
         log.warning("dropped a malformed Slack payload: %s", why)

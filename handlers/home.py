@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from bot.domain import DomainError, Role
@@ -24,16 +23,14 @@ def publish_home(client, workflow: ResetWorkflow, user_id: str) -> None:
         log.warning("views.publish of the Home tab failed: %s", exc.response.get("error"))
 
 
-def register(app: App, workflow: ResetWorkflow) -> None:
-    @app.event("app_home_opened")
-    def handle_app_home_opened(event, body, client):
-        event_id = body.get("event_id")
-        user_id = event.get("user")
-        if not isinstance(user_id, str) or event.get("tab", "home") != "home":
-            return
-        try:
-            if isinstance(event_id, str) and not workflow.lookups.first_sighting(event_id):
-                return  # an Events API retry of a delivery we already handled
-            publish_home(client, workflow, user_id)
-        except DomainError:
-            return
+def handle_app_home_opened(event, body, client, workflow: ResetWorkflow) -> None:
+    event_id = body.get("event_id")
+    user_id = event.get("user")
+    if not isinstance(user_id, str) or event.get("tab", "home") != "home":
+        return
+    try:
+        if isinstance(event_id, str) and not workflow.lookups.first_sighting(event_id):
+            return  # an Events API retry of a delivery we already handled
+        publish_home(client, workflow, user_id)
+    except DomainError:  # the database did not answer: the tab keeps what it showed, and nobody is told
+        return

@@ -23,12 +23,14 @@ log = logging.getLogger(__name__)
 
 class SlackNotifier:
     def __init__(self, client: WebClient, approvals_channel: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 webhook_client: Callable[..., WebhookClient] = WebhookClient, *,
                  catalog: ProviderCatalog) -> None:
         self.client = client
         self.approvals_channel = approvals_channel
         self.clock = clock
         self.catalog = catalog  # the providers' labels (bot/providers/registry.py: catalog)
+        self.webhook_client = webhook_client  # response_url calls; tests record them instead
 
     def post_card(self, request: RequestView) -> MessageRef | None:
         response = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
@@ -47,22 +49,31 @@ class SlackNotifier:
 
     def tell_requester(self, request: RequestView) -> None:
         """Ephemeral status: the command's response_url while valid, else chat.postEphemeral, else a DM."""
-        text = blocks.requester_status(request, catalog=self.catalog)
         expires = request.response_url_expires_at
-        if request.response_url and expires and self.clock() < expires:
+        live = request.response_url if request.response_url and expires and self.clock() < expires else None
+        self.tell(request.requester_id, blocks.requester_status(request, catalog=self.catalog), response_url=live,
+                  channel=request.origin_channel)
+
+    def tell(self, user_id: str, text: str, *, response_url: str | None = None,
+             channel: str | None = None) -> None:
+        """A sentence only `user_id` sees: by response_url, else chat.postEphemeral in `channel`, else a DM.
+
+        Each way is tried when the one before is missing or fails; a DM channel takes no ephemerals.
+        """
+        if response_url:
             try:
-                answer = WebhookClient(request.response_url, timeout=10).send(
+                answer = self.webhook_client(response_url, timeout=10).send(
                     text=text, response_type="ephemeral", replace_original=False)
                 if answer.status_code == 200:
                     return
                 log.warning("response_url answered %s; falling back", answer.status_code)
-            except (SlackClientError, OSError) as exc:
+            except (SlackClientError, OSError, ValueError) as exc:
                 log.warning("response_url failed (%s); falling back", type(exc).__name__)
-        if request.origin_channel and not request.origin_channel.startswith("D") and self._call(
-                "chat.postEphemeral", self.client.chat_postEphemeral, channel=request.origin_channel,
-                user=request.requester_id, text=text) is not None:
+        if channel and not channel.startswith("D") and self._call(
+                "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user_id,
+                text=text) is not None:
             return
-        self.direct_message(request.requester_id, text)
+        self.direct_message(user_id, text)
 
     def direct_message(self, user_id: str, text: str, blocks_: list[dict] | None = None) -> MessageRef | None:
         opened = self._call("conversations.open", self.client.conversations_open, users=user_id)

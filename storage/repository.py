@@ -12,9 +12,9 @@ import json
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Executable, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,11 +41,6 @@ from storage.models import (
 )
 
 ALL_PROVIDERS = "*"
-
-
-def _rows_changed(result: Result) -> int:
-    """Rows an UPDATE or DELETE matched (the compare-and-set's verdict)."""
-    return cast(CursorResult, result).rowcount
 
 
 def ping(session: Session) -> None:
@@ -84,14 +79,15 @@ def add_grant(session: Session, *, user_id: str, role: Role, provider: str | Non
 
 
 def remove_grant(session: Session, *, user_id: str, role: Role, provider: str | None) -> bool:
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         delete(RoleAssignment).where(
             RoleAssignment.user_id == user_id,
             RoleAssignment.role == role.value,
             RoleAssignment.provider_scope == (provider or ALL_PROVIDERS),
         )
     )
-    return _rows_changed(result) > 0
+    return changed > 0
 
 
 def _grant(row: RoleAssignment) -> RoleGrant:
@@ -113,7 +109,7 @@ def get_draft(session: Session, draft_id: str) -> Draft | None:
 
 
 def delete_drafts_before(session: Session, cutoff: datetime) -> int:
-    return _rows_changed(session.execute(delete(Draft).where(Draft.created_at < cutoff)))
+    return _rows_changed(session, delete(Draft).where(Draft.created_at < cutoff))
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -173,10 +169,11 @@ def transition(session: Session, request_id: str, *, from_status: Status, to_sta
     condition = [ResetRequest.id == request_id, ResetRequest.status == from_status.value]
     if held_by is not None:
         condition.append(ResetRequest.lease_owner == held_by)
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest).where(*condition).values(status=to_status.value, updated_at=now, **values)
     )
-    return _rows_changed(result) == 1
+    return changed == 1
 
 
 def set_fields(session: Session, request_id: str, **values) -> None:
@@ -195,7 +192,8 @@ def claim_reveal(session: Session, token: str, *, now: datetime, stale_before: d
     """READY → OPENING (or an OPENING claim abandoned before `stale_before`) for one click only."""
     check_reveal_transition(RevealState.READY, RevealState.OPENING)
     check_reveal_transition(RevealState.OPENING, RevealState.OPENING)
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(
             ResetRequest.reveal_token == token,
@@ -208,18 +206,19 @@ def claim_reveal(session: Session, token: str, *, now: datetime, stale_before: d
         )
         .values(reveal_state=RevealState.OPENING.value, reveal_claimed_at=now, updated_at=now)
     )
-    return _rows_changed(result) == 1
+    return changed == 1
 
 
 def set_reveal_state(session: Session, token: str, *, from_state: RevealState, to_state: RevealState,
                      now: datetime, **values) -> bool:
     check_reveal_transition(from_state, to_state)
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(ResetRequest.reveal_token == token, ResetRequest.reveal_state == from_state.value)
         .values(reveal_state=to_state.value, updated_at=now, **values)
     )
-    return _rows_changed(result) == 1
+    return changed == 1
 
 
 def _claimable(query, session: Session):
@@ -282,7 +281,8 @@ def executions_with_lapsed_lease(session: Session, now: datetime, limit: int = 5
 def take_over_lease(session: Session, request_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
     """EXECUTING → EXECUTING under a new owner, for a lease that lapsed: one replica wins."""
     check_transition(Status.EXECUTING, Status.EXECUTING)
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(
             ResetRequest.id == request_id,
@@ -292,7 +292,7 @@ def take_over_lease(session: Session, request_id: str, *, owner: str, now: datet
         .values(lease_owner=owner, lease_expires_at=until, updated_at=now,
                 execution_attempts=ResetRequest.execution_attempts + 1)
     )
-    return _rows_changed(result) == 1
+    return changed == 1
 
 
 def execution_attempts(session: Session, request_id: str) -> int:
@@ -300,23 +300,25 @@ def execution_attempts(session: Session, request_id: str) -> int:
 
 
 def mark_customer_informed(session: Session, request_id: str, *, requester_id: str, now: datetime) -> bool:
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(ResetRequest.id == request_id, ResetRequest.requester_id == requester_id,
                ResetRequest.status == Status.SUCCEEDED.value, ResetRequest.customer_informed_at.is_(None))
         .values(customer_informed_at=now)
     )
-    return _rows_changed(result) == 1
+    return changed == 1
 
 
 def renew_lease(session: Session, request_id: str, *, owner: str, until: datetime) -> bool:
-    result = session.execute(
+    changed = _rows_changed(
+        session,
         update(ResetRequest)
         .where(ResetRequest.id == request_id, ResetRequest.status == Status.EXECUTING.value,
                ResetRequest.lease_owner == owner)
         .values(lease_expires_at=until)
     )
-    return _rows_changed(result) == 1
+    return changed == 1
 
 
 def requests_of(session: Session, requester_id: str, limit: int = 10) -> list[RequestView]:
@@ -433,7 +435,7 @@ def directory_entries(session: Session) -> list[tuple[str, str, str | None]]:
             DirectoryEntry.account_key
         )
     )
-    return [(key, vpanel, domain) for key, vpanel, domain in rows]
+    return [(r.account_key, r.vpanel_username, r.domain) for r in rows]
 
 
 # --- Events API dedupe and shared call budgets -------------------------------------------------------
@@ -450,7 +452,7 @@ def first_sighting(session: Session, event_id: str, now: datetime) -> bool:
 
 
 def forget_events_before(session: Session, cutoff: datetime) -> int:
-    return _rows_changed(session.execute(delete(ProcessedEvent).where(ProcessedEvent.seen_at < cutoff)))
+    return _rows_changed(session, delete(ProcessedEvent).where(ProcessedEvent.seen_at < cutoff))
 
 
 def take_budget_slot(session: Session, key: str, *, limit: int, window: timedelta, now: datetime) -> float:
@@ -470,3 +472,8 @@ def take_budget_slot(session: Session, key: str, *, limit: int, window: timedelt
         return max(0.001, (taken[0] + window - now).total_seconds())
     session.add(CallBudgetSlot(budget_key=key, at=now))
     return 0.0
+
+
+def _rows_changed(session: Session, statement: Executable) -> int:
+    """How many rows an UPDATE or DELETE touched: the compare-and-set answers of this module."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount

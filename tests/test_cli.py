@@ -8,14 +8,12 @@ import json
 import os
 import subprocess
 import sys
-
 from importlib.metadata import EntryPoint, entry_points
 
 import pytest
 
 from bot import cli
 from bot.config import Settings
-
 
 SEAL_KEY = "ZmFrZS1zZWFsLWtleS1mb3ItdGVzdHMtMzItYnl0ZXM="
 

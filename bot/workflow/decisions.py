@@ -95,10 +95,12 @@ def _adopt_card(session: Any, request: RequestView, seen_card: MessageRef | None
 
 def expire_if_due(session: Any, request: RequestView, now: datetime) -> RequestView | None:
     """PENDING → EXPIRED once nobody approved in time (a late click here, or the sweep)."""
-    if request.status is Status.PENDING and now >= request.expires_at and repo.transition(
-            session, request.id, from_status=Status.PENDING, to_status=Status.EXPIRED, now=now, sealed_input=None,
-            outcome_message="Expired: nobody approved it in time. Ask again if it is still needed."):
-        expired = repo.get_request(session, request.id)
-        repo.add_audit(session, at=now, action="expired", request=expired)
-        return expired
-    return None
+    if request.status is not Status.PENDING or now < request.expires_at:
+        return None
+    if not repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.EXPIRED, now=now,
+                           sealed_input=None,
+                           outcome_message="Expired: nobody approved it in time. Ask again if it is still needed."):
+        return None
+    expired = repo.get_request(session, request.id)
+    repo.add_audit(session, at=now, action="expired", request=expired)
+    return expired

@@ -142,8 +142,9 @@ class Execution:
                 final = None
             else:
                 status = _status_for(result, gateway)
-                values: dict[str, Any] = dict(outcome=result.outcome.value, outcome_message=_outcome_sentence(result, status),
-                              sealed_input=None, lease_owner=None, lease_expires_at=None, email=result.email)
+                values: dict[str, Any] = dict(
+                    outcome=result.outcome.value, outcome_message=_outcome_sentence(result, status),
+                    sealed_input=None, lease_owner=None, lease_expires_at=None, email=result.email)
                 if status is Status.SUCCEEDED and request.method.sets_new_password:
                     values.update(reveal_state=RevealState.READY.value, reveal_token="sec_" + secrets.token_urlsafe(18),
                                   reveal_expires_at=now + ctx.reveal_ttl)

@@ -32,9 +32,7 @@ class Reveal:
         now = ctx.clock()
         expired = None
         with transaction(ctx.sessions) as session:
-            request = repo.request_by_reveal_token(session, token)
-            if request is None:
-                raise RequestNotFound("This reveal button no longer matches a reset request.")
+            request = _by_token(session, token)
             decision = policy.can_reveal(user_id, request, now)
             if decision.allowed and not repo.claim_reveal(session, token, now=now,
                                                           stale_before=now - REVEAL_CLAIM_TIMEOUT):
@@ -50,12 +48,15 @@ class Reveal:
         if not decision.allowed:
             raise NotAllowed(decision.reason)
         try:
+            if sealed is None:
+                raise SealBroken("nothing is sealed for this reveal")
             return request, ctx.sealer.open(sealed, request_id=request.id, purpose=PASSWORD)
-        except (SealBroken, TypeError):
+        except SealBroken:
             with transaction(ctx.sessions) as session:
                 repo.set_reveal_state(session, token, from_state=RevealState.OPENING, to_state=RevealState.EXPIRED,
                                       now=now, sealed_password=None)
-            raise NotAllowed("The stored password could not be opened, so it was destroyed. Ask for a new reset.")
+            raise NotAllowed(
+                "The stored password could not be opened, so it was destroyed. Ask for a new reset.") from None
 
     def finish(self, token: str, user_id: str) -> RequestView:
         ctx = self.ctx
@@ -63,7 +64,7 @@ class Reveal:
         with transaction(ctx.sessions) as session:
             repo.set_reveal_state(session, token, from_state=RevealState.OPENING, to_state=RevealState.REVEALED,
                                   now=now, sealed_password=None)
-            request = repo.request_by_reveal_token(session, token)
+            request = _by_token(session, token)
             repo.add_audit(session, at=now, action="revealed", actor_id=user_id, request=request)
         ctx.notifier.update_reveal(request)
         return request
@@ -84,10 +85,17 @@ class Reveal:
                 if user_id != request.requester_id:
                     raise NotAllowed("Only the engineer who asked for this reset can confirm that.")
                 raise NotAllowed("This was already confirmed.")
-            request = repo.get_request(session, request.id)
+            request = ctx.get(session, request.id)
             repo.add_audit(session, at=now, action="customer_informed", actor_id=user_id, request=request)
         ctx.notifier.update_reveal(request)
         return request
+
+
+def _by_token(session: Any, token: str) -> RequestView:
+    request = repo.request_by_reveal_token(session, token)
+    if request is None:
+        raise RequestNotFound("This reveal button no longer matches a reset request.")
+    return request
 
 
 def expire_reveal(session: Any, token: str, now: datetime) -> RequestView | None:

@@ -33,7 +33,7 @@ class Sweeper:
         reveals: list[RequestView] = []
         with transaction(ctx.sessions) as session:
             for request_id in repo.pending_past_expiry(session, now):
-                expired = expire_if_due(session, repo.get_request(session, request_id), now)
+                expired = expire_if_due(session, ctx.get(session, request_id), now)
                 if expired:
                     touched.append(expired)
         with transaction(ctx.sessions) as session:
@@ -55,7 +55,7 @@ class Sweeper:
         ctx = self.ctx
         with transaction(ctx.sessions) as session:
             cutoff = ctx.clock() - (CARD_GRACE if grace is None else grace)
-            missing = [repo.get_request(session, rid) for rid in repo.pending_without_card(session, cutoff)]
+            missing = [ctx.get(session, rid) for rid in repo.pending_without_card(session, cutoff)]
         posted = 0
         for request in missing:
             card = ctx.notifier.post_card(request)
@@ -72,7 +72,7 @@ class Sweeper:
         now = ctx.clock()
         with transaction(ctx.sessions) as session:
             cutoff = now - (CARD_GRACE if grace is None else grace)
-            waiting = [repo.get_request(session, rid) for rid in repo.reveals_without_dm(session, cutoff, now)]
+            waiting = [ctx.get(session, rid) for rid in repo.reveals_without_dm(session, cutoff, now)]
         sent = 0
         for request in waiting:
             dm = ctx.notifier.send_reveal(request)

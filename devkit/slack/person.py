@@ -76,9 +76,9 @@ class Person:
                 for element in block.get("elements") or []:
                     if element.get("type") in _STATEFUL and element.get("placeholder"):
                         candidates.append((_plain(element.get("placeholder")), (block, element)))
-            elif kind == "section" and isinstance(block.get("accessory"), dict):
-                if block["accessory"].get("type") in _STATEFUL:
-                    candidates.append((_plain(block.get("text")), (block, block["accessory"])))
+            elif (kind == "section" and isinstance(block.get("accessory"), dict)
+                  and block["accessory"].get("type") in _STATEFUL):
+                candidates.append((_plain(block.get("text")), (block, block["accessory"])))
         return _match_text(candidates, label, "input labelled")
 
     def _state_entry(self, element: dict, value: Any) -> dict:
@@ -356,7 +356,8 @@ class Person:
             "team": self._team_obj(),
             "enterprise": None,
             "is_enterprise_install": False,
-            "channel": {"id": channel, "name": "directmessage" if channel.startswith("D") else (ch.name if ch else channel)},
+            "channel": {"id": channel,
+                        "name": "directmessage" if channel.startswith("D") else (ch.name if ch else channel)},
         }
         if m is not None:
             payload["message"] = self._message_dict(m)

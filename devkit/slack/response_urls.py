@@ -87,13 +87,15 @@ class ResponseUrls:
                         if e.ts == ru.message_ts and e.user == ru.user:
                             e.text, e.blocks = text, blocks or []
                     self._bump()
-                self._say(f"[ephemeral to {self.user_name(ru.user)}] (replaced) {_one_line(render_text(blocks) or text)}")
+                shown = _one_line(render_text(blocks) or text)
+                self._say(f"[ephemeral to {self.user_name(ru.user)}] (replaced) {shown}")
                 return
             with self._cond:
                 m = self._find_message(ru.channel, ru.message_ts)
             if m is not None:
                 self._edit_message(m, text, blocks if blocks is not None else [])
-                self._say(f"[{self._where(ru.channel)}] {self.bot_name} replaced its message: {_one_line(m.visible_text)}")
+                shown = _one_line(m.visible_text)
+                self._say(f"[{self._where(ru.channel)}] {self.bot_name} replaced its message: {shown}")
                 return
         if body.get("response_type") == "in_channel":
             m = self._store_bot_message(ru.channel, text, blocks or [], body.get("thread_ts"))

@@ -60,7 +60,7 @@ class Views:
             try:
                 raw = json.loads(raw)
             except ValueError:
-                raise ApiError("invalid_arguments")
+                raise ApiError("invalid_arguments") from None
         if not isinstance(raw, dict):
             raise ApiError("invalid_arguments")
         problems = []

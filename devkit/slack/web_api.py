@@ -53,7 +53,8 @@ class WebApi:
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._http_thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="slack-sim-api", daemon=True)
+        self._http_thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="slack-sim-api",
+                                             daemon=True)
         self._http_thread.start()
 
     def _stop_web_api(self) -> None:
@@ -160,7 +161,8 @@ class WebApi:
             elif status == 200:
                 body = {"ok": False, "error": fault["error"] or "fatal_error"}
             else:
-                body = {"ok": False, "error": fault["error"] or ("service_unavailable" if status == 503 else "internal_error")}
+                default = "service_unavailable" if status == 503 else "internal_error"
+                body = {"ok": False, "error": fault["error"] or default}
             self._record(RecordedCall(method, params, token, self.clock(), status, body))
             return status, body, extra
         # The effect (a stored message, an opened view) and its call record appear together:
@@ -250,7 +252,8 @@ class WebApi:
             if not text and not blocks and not p.get("attachments"):
                 raise ApiError("no_text")
             if len(blocks) > 50:
-                raise ApiError("invalid_blocks", response_metadata={"messages": ["[ERROR] no more than 50 items allowed [json-pointer:/blocks]"]})
+                too_many = "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"
+                raise ApiError("invalid_blocks", response_metadata={"messages": [too_many]})
             thread_ts = p.get("thread_ts") or None
             m = self._store_bot_message(channel, text, blocks, thread_ts)
         self._say(f"[{self._where(channel)}] {self.bot_name} posted{' in thread' if thread_ts else ''}: "

@@ -232,7 +232,8 @@ class Workspace:
 
     def _edit_message(self, m: Message, text: str | None, blocks: list | None) -> None:
         with self._cond:
-            m.edits.append({"text": m.text, "blocks": m.blocks, "edited_ts": self._new_ts(), "replaced_at": self.clock()})
+            m.edits.append({"text": m.text, "blocks": m.blocks, "edited_ts": self._new_ts(),
+                            "replaced_at": self.clock()})
             if text is not None:
                 m.text = text
             if blocks is not None:

@@ -6,9 +6,7 @@ serves it with resetbot's own WSGI app so Slack's requests are signed and verifi
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from wsgiref.simple_server import make_server
 
 import pytest
 
@@ -19,7 +17,7 @@ from bot.providers import registry
 from bot.providers.mofh import MofhSettings
 from bot.providers.namecheap import NamecheapSettings
 from bot.secret import Secret
-from bot.server import _QuietHandler, _Server, make_wsgi_app, socket_mode_handler
+from bot.server import socket_mode_handler, start_http_server
 from devkit.sandbox import Sandbox, default_seed
 from devkit.slack import SlackSim
 
@@ -126,15 +124,12 @@ def bot_over_http(database_url):
     sim, sandbox = _world()
     runtime = build_runtime(make_settings(sim, sandbox, database_url), http=True)
     _grant(runtime)
-    server = make_server("127.0.0.1", 0, make_wsgi_app(runtime), server_class=_Server, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    sim.http_url = f"http://127.0.0.1:{server.server_port}/slack/events"
+    server = start_http_server(runtime, "127.0.0.1", 0)
+    sim.http_url = server.url
     try:
         yield Bot(sim, sandbox, runtime, database_url)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
         sandbox.stop()
         runtime.shutdown(timeout=10)
         sim.stop()

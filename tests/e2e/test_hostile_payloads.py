@@ -35,8 +35,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.app import Runtime, build_runtime
 from bot.domain import RevealState, Role, Status
-from bot.server import dispatch_envelope, socket_mode_handler
 from bot.forms import Draft, RequestForm
+from bot.server import dispatch_envelope, socket_mode_handler
 from devkit.sandbox import Sandbox
 from devkit.slack import SlackSim
 from handlers.guard import response_hosts_for

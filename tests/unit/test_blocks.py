@@ -7,7 +7,7 @@ from slack_sdk.models.views import View
 from bot.domain import Method
 from bot.providers import registry
 from handlers import blocks
-from handlers.views import errors_under_inputs
+from handlers.errors import errors_under_inputs
 
 
 def test_reset_modal_is_a_view_slack_accepts_and_keeps_the_contract_labels():

@@ -20,7 +20,7 @@ from tests.unit.conftest import APPROVER, ENGINEER, OTHER, InlineExecutor, mofh_
 
 
 def submit(workflow, form=None, view_id="V1", user=ENGINEER):
-    request, created = workflow.intake.submit(form or mofh_form(), requester_id=user, source_view_id=view_id)
+    request, _created = workflow.intake.submit(form or mofh_form(), requester_id=user, source_view_id=view_id)
     return request
 
 
@@ -36,7 +36,7 @@ def test_happy_path_changes_once_and_reveals_once(workflow, gateways, notifier):
     assert len(changed_to) == 16
     assert "send_reveal" in notifier.kinds()
 
-    shown, secret = workflow.reveal.begin(done.reveal_token, ENGINEER)
+    _shown, secret = workflow.reveal.begin(done.reveal_token, ENGINEER)
     assert secret.reveal() == changed_to
     workflow.reveal.finish(done.reveal_token, ENGINEER)
     with pytest.raises(NotAllowed, match="already revealed"):

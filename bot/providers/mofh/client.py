@@ -355,7 +355,7 @@ def _status_is_one(value) -> bool | None:
 
 
 class _Verdict:
-    __slots__ = ("outcome", "account_status", "reason", "ip", "text")
+    __slots__ = ("account_status", "ip", "outcome", "reason", "text")
 
     def __init__(self, outcome: Outcome, text: str = "", *, account_status=None, reason=None, ip=None):
         self.outcome = outcome

@@ -1,0 +1,37 @@
+"""The global middleware: malformed payloads are acked and dropped; listeners find their collaborators."""
+
+from __future__ import annotations
+
+import logging
+
+from tests.handlers.conftest import APPROVER, button_click, slash_command
+
+
+def test_a_malformed_payload_is_acked_and_dropped_before_any_listener(slack, caplog):
+    payload = {**slash_command(), "user_id": "not a user"}
+    with caplog.at_level(logging.WARNING):
+        response = slack.dispatch(payload)
+    assert (response.status, response.body) == (200, "")
+    assert "dropped a malformed Slack payload: no usable user id" in caplog.text
+    assert slack.client.methods() == [] and slack.webhooks.sent == []
+
+
+def test_a_response_url_that_is_not_slacks_is_never_called(slack, caplog):
+    payload = button_click(APPROVER, "approve_reset", "rr_0000", response_url="https://evil.example/hook")
+    with caplog.at_level(logging.WARNING):
+        slack.dispatch(payload)
+    assert "a response_url that is not Slack's" in caplog.text
+    assert slack.webhooks.sent == [] and slack.client.methods() == []
+
+
+def test_listeners_get_the_workflow_and_notifier_from_the_context(slack):
+    seen = {}
+
+    @slack.app.command("/probe")
+    def probe(ack, workflow, notifier):
+        ack()
+        seen.update(workflow=workflow, notifier=notifier)
+
+    slack.dispatch({**slash_command(), "command": "/probe"})
+    assert seen["workflow"] is slack.workflow
+    assert seen["notifier"].client is slack.client
