@@ -283,7 +283,10 @@ class HttpServer:
         self._closed.set()
         self._server.task_dispatcher.shutdown(timeout=timeout)
         # wasyncore's map belongs to the loop's thread: close it there, and the loop ends.
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+        try:
+            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+        except OSError:  # the wake-up pipe is gone already: close from here; the loop ends once its map is empty
+            wasyncore.close_all(self._map)
         self._thread.join(timeout)
 
 
