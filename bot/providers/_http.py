@@ -9,6 +9,7 @@ Nothing here logs, and no exception raised from here carries a URL, a header or 
 from __future__ import annotations
 
 import html
+import ipaddress
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -170,6 +171,49 @@ def checked_url(url: str, what: str) -> str:
     if parts.query or parts.fragment:
         raise ValueError(f"{what} must not have a query string or fragment")
     return url
+
+
+_LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
+_LOOPBACK_V6 = ipaddress.ip_address("::1")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or localhost: the only hosts plain http:// may go to (CONTRACT: the URL rule)."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address == _LOOPBACK_V6 if address.version == 6 else address in _LOOPBACK_V4
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why a configured endpoint may not be used, as the end of a sentence naming its variable; None if it may.
+
+    The one URL rule for every endpoint the bot sends credentials or passwords to (Slack's Web
+    API and each provider's, bot/config.py and bot/providers/*/settings.py): `https://`, or
+    `http://` to a loopback host only, with no credentials, query or fragment. The sentence
+    never repeats the URL (a token pasted into the wrong variable must not be echoed).
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        return "is not a valid URL"
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        return "must be an https:// URL"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password (each credential has its own variable)"
+    if parts.query or parts.fragment:
+        return "must not have a query string or fragment"
+    if scheme == "http" and not is_loopback_host(host):
+        return ("must be https:// (http:// only to a loopback host: 127.0.0.0/8, ::1, localhost), so that "
+                "credentials and new passwords never cross the network in clear")
+    return None
 
 
 def timeout_pair(timeout) -> tuple[float, float]:
