@@ -326,17 +326,18 @@ def _split_documents(data: bytes) -> list[bytes]:
     return documents
 
 
-def _find_status(root: Element) -> tuple[Element | None, Element | None]:
-    """The `status` element and its sibling `statusmsg`; `passwd/status` first, then any."""
+def _find_status(root: Element) -> tuple[Element | None, Element | None, bool]:
+    """The `status` element, its sibling `statusmsg`, and whether they sit where a `passwd` answer has them
+    (`<passwd><passwd><status>`, providers.md §1.2); `passwd/status` first, then any."""
     if root.tag == "passwd":
         inner = root.find("passwd")
         if inner is not None and inner.find("status") is not None:
-            return inner.find("status"), inner.find("statusmsg")
+            return inner.find("status"), inner.find("statusmsg"), True
     for element in root.iter():
         status = element.find("status")
         if status is not None:
-            return status, element.find("statusmsg")
-    return None, None
+            return status, element.find("statusmsg"), False
+    return None, None, False
 
 
 def _status_is_one(value) -> bool | None:
@@ -411,11 +412,16 @@ def _text_without_rawout(element: Element) -> str:
 
 
 def _xml_verdict(root: Element) -> _Verdict:
-    status, statusmsg = _find_status(root)
+    status, statusmsg, passwd_shape = _find_status(root)
     message = "".join(statusmsg.itertext()) if statusmsg is not None else ""
     if status is None:  # no status at all: never a success, but the text may still say why
         return _text_rules(message or _text_without_rawout(root))
-    return _status_rules(status.text, message)
+    verdict = _status_rules(status.text, message)
+    if verdict.outcome in _SUCCESS_MESSAGES and not passwd_shape:
+        # A status of 1 (or the identical-password text) in any other document, an HTML page or another
+        # call's answer, is no proof that passwd ran: never a success (issue 9).
+        return _Verdict(Outcome.UNKNOWN, message, reason="not_a_passwd_answer")
+    return verdict
 
 
 def _json_verdict(document) -> _Verdict:
@@ -550,6 +556,12 @@ def _classify_passwd(answer: HttpAnswer, key: str, secrets: list[str], attempts:
         if verdict.reason == "disagreeing_documents":
             message = (
                 f"{PROVIDER} sent several answers that disagree; verify account {key} by logging in."
+            )
+            extra["reason"] = verdict.reason
+        elif verdict.reason == "not_a_passwd_answer":
+            message = (
+                f"{PROVIDER} answered with a document that is not a passwd answer; verify account {key}"
+                " by logging in."
             )
             extra["reason"] = verdict.reason
         else:
