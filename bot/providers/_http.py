@@ -1,6 +1,6 @@
 """What both provider clients share: one way to talk HTTP (a POST with a form body, read
-with a hard size cap), one way to parse XML (defusedxml, namespaces stripped), and the
-helpers that keep secrets out of what they report.
+with a hard size cap and an overall deadline), one way to parse XML (defusedxml, namespaces
+stripped), and the helpers that keep secrets out of what they report.
 
 Nothing here logs, and no exception raised from here carries a URL, a header or a body:
 `requests` exceptions embed the URL, so they are replaced by `TransportError(kind)`.
@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 import ipaddress
 import re
-import time
+import socket
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, urlsplit
@@ -34,6 +35,11 @@ from bot.secret import MASK
 MAX_RESPONSE_BYTES = 1 << 20  # CONTRACT: at most 1 MiB of an answer is read
 SNIPPET_CHARS = 512  # providers.md §2.7 / §4.4: bounded, redacted snippets only
 DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds, providers.md §1.1
+# The whole of one provider call (connect, send, headers, body, a retry included): requests' timeout
+# bounds each socket read only, so a server sending a byte now and then could hold a call for ever.
+CHANGE_DEADLINE = 90.0
+LOOKUP_DEADLINE = 20.0  # read-only account context: an approver does not wait longer for it
+DEADLINE_EXCEEDED = "no complete answer within the deadline"
 
 
 class TransportError(Exception):
@@ -82,31 +88,99 @@ def post_form(
     timeout: tuple[float, float],
     auth: tuple[str, str] | None = None,
     max_bytes: int = MAX_RESPONSE_BYTES,
+    deadline: float = CHANGE_DEADLINE,
 ) -> HttpAnswer:
-    try:
-        response = session.post(
-            url,
-            data=dict(form),
-            auth=auth,
-            timeout=timeout,
-            stream=True,
-            allow_redirects=False,  # a redirect would re-send credentials somewhere else
-            headers={"Accept": "application/xml, application/json, text/plain, */*"},
-        )
-    except (ConnectTimeout, SSLError):
-        raise TransportError("could not connect", sent=False) from None
-    except ReadTimeout:
-        raise TransportError("timed out waiting for the answer", sent=True) from None
-    except requests.ConnectionError as exc:
-        kind, sent = _connection_failure(exc)
-        raise TransportError(kind, sent=sent) from None
-    except requests.RequestException:
-        raise TransportError("request failed", sent=True) from None
-    try:
-        body, oversized = _read_capped(response, max_bytes, deadline=time.monotonic() + timeout[1])
-    finally:
-        response.close()
-    return HttpAnswer(status=response.status_code, body=body, oversized=oversized)
+    """POST `form` and read at most `max_bytes` of the answer, all within `deadline` seconds.
+
+    The exchange runs on a helper thread and the caller waits at most `deadline` for it; past
+    that it gets `TransportError(DEADLINE_EXCEEDED, sent=True)` (the request may have been
+    acted on) and the helper's socket is shut, so a trickled body stops at once. A server
+    that trickles its headers keeps only the helper thread, until it goes silent for the
+    read timeout or finishes; the call is released at the deadline either way.
+    """
+    exchange = _Exchange()
+    worker = threading.Thread(target=exchange.run, args=(session, url, form, timeout, auth, max_bytes),
+                              name="provider-http", daemon=True)
+    worker.start()
+    if not exchange.done.wait(max(0.0, deadline)):
+        exchange.abandon()
+        raise TransportError(DEADLINE_EXCEEDED, sent=True)
+    if exchange.error is not None:
+        raise exchange.error
+    assert exchange.answer is not None
+    return exchange.answer
+
+
+class _Exchange:
+    """One POST and its capped read on a helper thread, which the caller may abandon at its deadline."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.answer: HttpAnswer | None = None
+        self.error: Exception | None = None
+        self._lock = threading.Lock()
+        self._response: requests.Response | None = None
+        self._abandoned = False
+
+    def run(self, session, url, form, timeout, auth, max_bytes) -> None:
+        try:
+            self.answer = self._post(session, url, form, timeout, auth, max_bytes)
+        except Exception as exc:  # handed to the caller, which raises it on its own thread
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            response = self._response
+        if response is not None:
+            _shut(response)
+
+    def _post(self, session, url, form, timeout, auth, max_bytes) -> HttpAnswer:
+        try:
+            response = session.post(
+                url,
+                data=dict(form),
+                auth=auth,
+                timeout=timeout,
+                stream=True,
+                allow_redirects=False,  # a redirect would re-send credentials somewhere else
+                headers={"Accept": "application/xml, application/json, text/plain, */*"},
+            )
+        except (ConnectTimeout, SSLError):
+            raise TransportError("could not connect", sent=False) from None
+        except ReadTimeout:
+            raise TransportError("timed out waiting for the answer", sent=True) from None
+        except requests.ConnectionError as exc:
+            kind, sent = _connection_failure(exc)
+            raise TransportError(kind, sent=sent) from None
+        except requests.RequestException:
+            raise TransportError("request failed", sent=True) from None
+        try:
+            with self._lock:
+                self._response = response
+                abandoned = self._abandoned
+            if abandoned:
+                raise TransportError(DEADLINE_EXCEEDED, sent=True)
+            body, oversized = _read_capped(response, max_bytes)
+        finally:
+            response.close()
+        return HttpAnswer(status=response.status_code, body=body, oversized=oversized)
+
+
+def _shut(response: requests.Response) -> None:
+    """Shut the answer's socket from another thread: a read blocked on it returns at once."""
+    connection = getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is None:  # the connection may already be detached from the answer; its file still holds the socket
+        fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if isinstance(sock, socket.socket):
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's: TLS state is left to the reader
+        except OSError:
+            pass
 
 
 def _connection_failure(exc: requests.ConnectionError) -> tuple[str, bool]:
@@ -117,7 +191,7 @@ def _connection_failure(exc: requests.ConnectionError) -> tuple[str, bool]:
     return "connection lost", True
 
 
-def _read_capped(response: requests.Response, max_bytes: int, *, deadline: float) -> tuple[bytes, bool]:
+def _read_capped(response: requests.Response, max_bytes: int) -> tuple[bytes, bool]:
     chunks: list[bytes] = []
     size = 0
     try:
@@ -126,8 +200,6 @@ def _read_capped(response: requests.Response, max_bytes: int, *, deadline: float
             size += len(chunk)
             if size > max_bytes:
                 return b"".join(chunks)[:max_bytes], True
-            if time.monotonic() > deadline:  # a server trickling bytes must not hold us forever
-                raise TransportError("timed out reading the answer", sent=True)
     except (ProtocolError, ReadTimeoutError, ChunkedEncodingError, ContentDecodingError, OSError):
         raise TransportError("connection lost while reading the answer", sent=True) from None
     return b"".join(chunks), False

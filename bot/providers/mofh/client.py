@@ -28,7 +28,9 @@ from defusedxml import DefusedXmlException
 
 from bot.providers import AMBIGUOUS, ChangeResult, LookupResult, Outcome
 from bot.providers._http import (
+    CHANGE_DEADLINE,
     DEFAULT_TIMEOUT,
+    LOOKUP_DEADLINE,
     MAX_RESPONSE_BYTES,
     HttpAnswer,
     TransportError,
@@ -76,6 +78,8 @@ class MofhClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
         retry_delay: float = 1.0,
+        deadline: float = CHANGE_DEADLINE,
+        lookup_deadline: float = LOOKUP_DEADLINE,
     ) -> None:
         self.base_url = normalise_base_url(base_url)
         self._api_username = Secret(reveal(api_username) or "")
@@ -84,6 +88,9 @@ class MofhClient:
         require_tls_verification(self._session)
         self.timeout = timeout_pair(timeout)
         self.retry_delay = max(0.0, float(retry_delay))
+        # Seconds one passwd call, or one lookup, may take in all, both attempts included (bot/providers/_http.py).
+        self.deadline = float(deadline)
+        self.lookup_deadline = float(lookup_deadline)
         self._sleep = time.sleep
 
     def __repr__(self) -> str:
@@ -113,7 +120,7 @@ class MofhClient:
             )
         secrets = self._secrets(password)
         form = {"user": account_key, "pass": password}
-        exchange = self._exchange(self.passwd_url, form)
+        exchange = self._exchange(self.passwd_url, form, deadline=self.deadline)
         if isinstance(exchange, _Failure):
             return exchange.as_result(ChangeResult, secrets)
         answer, attempts = exchange
@@ -160,7 +167,7 @@ class MofhClient:
             "api_key": self._api_password.reveal(),
             field: subject,
         }
-        exchange = self._exchange(url, form)
+        exchange = self._exchange(url, form, deadline=self.lookup_deadline)
         if isinstance(exchange, _Failure):
             return exchange.as_result(LookupResult, secrets)
         answer, attempts = exchange
@@ -181,15 +188,21 @@ class MofhClient:
         basic = base64.b64encode(credentials.encode("latin-1", errors="replace")).decode("ascii")
         return secret_variants([password, self._api_password.reveal(), basic])
 
-    def _exchange(self, url: str, form: Mapping[str, str]) -> tuple[HttpAnswer, int] | _Failure:
-        """POST with at most 2 attempts; the second only after a timeout, connection error or 5xx."""
+    def _exchange(self, url: str, form: Mapping[str, str], *, deadline: float) -> tuple[HttpAnswer, int] | _Failure:
+        """POST with at most 2 attempts; the second only after a timeout, connection error or 5xx, and only
+        while the call's `deadline` (seconds, both attempts together) has time left."""
         auth = (self._api_username.reveal(), self._api_password.reveal())
+        ends = time.monotonic() + deadline
         failure: _Failure | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            if attempt > 1 and self.retry_delay:
-                self._sleep(self.retry_delay)
+            if attempt > 1:
+                if ends - time.monotonic() <= self.retry_delay:
+                    break  # no time left for a second attempt
+                if self.retry_delay:
+                    self._sleep(self.retry_delay)
+            left = ends - time.monotonic()
             try:
-                answer = post_form(self._session, url, form, timeout=self.timeout, auth=auth)
+                answer = post_form(self._session, url, form, timeout=self.timeout, auth=auth, deadline=left)
             except TransportError as transport:
                 sent = transport.sent or (failure is not None and failure.sent)
                 failure = _Failure(kind=transport.kind, attempts=attempt, sent=sent, retryable=True)
