@@ -36,14 +36,24 @@ class Execution:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def execute(self, request_id: str, lease_owner: str) -> RequestView | None:
-        """Call the provider for a request this replica holds the lease on, then record the outcome."""
+    def execute(self, request_id: str, lease_owner: str, epoch: int = 1) -> RequestView | None:
+        """Call the provider for a request this replica holds the lease on, then record the outcome.
+
+        `epoch` is the claim of the lease (the approval's own call is 1, decisions.py; each
+        takeover raises it). A claim that no longer holds the lease calls nothing.
+        """
         ctx = self.ctx
         with transaction(ctx.sessions) as session:
             request = repo.get_request(session, request_id)
             sealed_password, sealed_input = repo.sealed_values(session, request_id)
+            held = request is not None and request.status is Status.EXECUTING and repo.renew_lease(
+                session, request_id, owner=lease_owner, epoch=epoch, until=ctx.db_now(session) + ctx.lease)
         if request is None or request.status is not Status.EXECUTING:
             return request
+        if not held:  # taken over while this call waited for a worker: the new owner calls
+            log.warning("request %s is no longer leased to %s (claim %s); not calling the provider",
+                        request_id, lease_owner, epoch)
+            return None
         gateway = ctx.providers.get(request.provider)
         try:
             new_password = (ctx.sealer.open(sealed_password, request_id=request.id, purpose=PASSWORD)
@@ -59,42 +69,46 @@ class Execution:
                 result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0,
                                       message=f"{ctx.label(request.provider)} is not enabled on this replica.")
             else:
-                with self._lease_kept(request.id, lease_owner):
+                with self._lease_kept(request.id, lease_owner, epoch):
                     result = gateway.execute(account=request.account, method=request.method,
                                              new_password=new_password, secret_input=secret_input)
-        return self._record_outcome(request, result, lease_owner, gateway)
+        return self._record_outcome(request, result, lease_owner, epoch, gateway)
 
     def recover_executions(self) -> int:
-        """Take over executions whose replica died (lapsed lease): retry or mark the outcome unknown."""
+        """Take over executions whose replica died (lapsed lease): retry or mark the outcome unknown.
+
+        Lapsed is judged by the database's clock, so a replica whose own clock runs ahead
+        never takes over a lease its owner keeps renewing.
+        """
         ctx = self.ctx
-        now = ctx.clock()
         recovered = 0
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)
             lapsed = repo.executions_with_lapsed_lease(session, now)
-            claimed = [rid for rid in lapsed
-                       if repo.take_over_lease(session, rid, owner=ctx.replica_id, now=now, until=now + ctx.lease)]
-        for request_id in claimed:
+            claims = [(rid, epoch) for rid in lapsed
+                      if (epoch := repo.take_over_lease(session, rid, owner=ctx.replica_id, now=now,
+                                                        until=now + ctx.lease)) is not None]
+        for request_id, epoch in claims:
             recovered += 1
             with transaction(ctx.sessions) as session:
                 request = ctx.get(session, request_id)
-                attempts = repo.execution_attempts(session, request_id)
-                repo.add_audit(session, at=now, action="execution_recovered", request=request,
-                               detail={"attempt": attempts})
+                repo.add_audit(session, at=ctx.db_now(session), action="execution_recovered", request=request,
+                               detail={"attempt": epoch})
             gateway = ctx.providers.get(request.provider)
-            if gateway is not None and gateway.same_password_retry_is_safe and attempts <= MAX_EXECUTION_ATTEMPTS:
-                ctx.background.run(self.execute, request_id, ctx.replica_id)
+            if gateway is not None and gateway.same_password_retry_is_safe and epoch <= MAX_EXECUTION_ATTEMPTS:
+                ctx.background.run(self.execute, request_id, ctx.replica_id, epoch)
             else:
                 unknown = ChangeResult(
                     outcome=Outcome.UNKNOWN, certainty=AMBIGUOUS, attempts=0,
                     message=f"The bot stopped while calling {ctx.label(request.provider)}, so the outcome is "
                             "unknown — verify by logging in to the account before asking again.",
                 )
-                self._record_outcome(request, unknown, ctx.replica_id, None)
+                self._record_outcome(request, unknown, ctx.replica_id, epoch, None)
         return recovered
 
     @contextmanager
-    def _lease_kept(self, request_id: str, owner: str) -> Iterator[None]:
-        """Renew the execution lease while the provider call runs (it may take 2 × 60 s)."""
+    def _lease_kept(self, request_id: str, owner: str, epoch: int) -> Iterator[None]:
+        """Renew the execution lease while the provider call runs (it may take 2 × 60 s), by the database's clock."""
         ctx = self.ctx
         done = threading.Event()
 
@@ -103,9 +117,9 @@ class Execution:
             while not done.wait(interval):
                 try:
                     with transaction(ctx.sessions) as session:
-                        now = ctx.clock()
-                        if not repo.renew_lease(session, request_id, owner=owner, until=now + ctx.lease):
-                            return
+                        until = ctx.db_now(session) + ctx.lease
+                        if not repo.renew_lease(session, request_id, owner=owner, epoch=epoch, until=until):
+                            return  # taken over: the new owner's claim is not ours to extend
                 except Exception:  # the database is away: the next tick tries again
                     log.warning("could not renew the lease of %s", request_id)
 
@@ -116,29 +130,29 @@ class Execution:
         finally:
             done.set()
 
-    def _record_outcome(self, request: RequestView, result: ChangeResult, lease_owner: str,
+    def _record_outcome(self, request: RequestView, result: ChangeResult, lease_owner: str, epoch: int,
                         gateway: ProviderGateway | None) -> RequestView | None:
+        """Record the outcome, fenced: only while `lease_owner`'s claim `epoch` still holds the lease."""
         ctx = self.ctx
-        now = ctx.clock()
         detail: dict[str, Any] = {"outcome": result.outcome.value, "attempts": result.attempts}
         if result.error_numbers:
             detail["error_numbers"] = list(result.error_numbers)
         if result.account_status:
             detail["account_status"] = result.account_status
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)
             row = ctx.get(session, request.id)
-            attempts_so_far = repo.execution_attempts(session, request.id)
             retry_later = (
                 gateway is not None and gateway.same_password_retry_is_safe and result.retryable
-                and attempts_so_far < MAX_EXECUTION_ATTEMPTS
+                and epoch < MAX_EXECUTION_ATTEMPTS
             )
             if retry_later:
                 # Same sealed password, later: MyOwnFreeHost answers a repeat as
-                # success (Outcome.CHANGED_IDEMPOTENT in bot/providers/mofh.py).
+                # success (Outcome.CHANGED_IDEMPOTENT in bot/providers/mofh/client.py).
                 retry_note = f"{result.message} The bot will try again with the same password in a minute."
-                repo.set_fields(session, request.id, lease_expires_at=now + MOFH_RETRY_BACKOFF,
-                                outcome=result.outcome.value, outcome_message=retry_note)
-                repo.add_audit(session, at=now, action="provider_retry_scheduled", request=row, detail=detail)
+                recorded = repo.renew_lease(session, request.id, owner=lease_owner, epoch=epoch,
+                                            until=now + MOFH_RETRY_BACKOFF, outcome=result.outcome.value,
+                                            outcome_message=retry_note)
                 final = None
             else:
                 status = _status_for(result, gateway)
@@ -150,14 +164,21 @@ class Execution:
                                   reveal_expires_at=now + ctx.reveal_ttl)
                 else:
                     values.update(sealed_password=None)
-                if not repo.transition(session, request.id, from_status=Status.EXECUTING, to_status=status, now=now,
-                                       held_by=lease_owner, **values):
-                    log.warning("request %s was finished by another replica; outcome %s not recorded",
-                                request.id, result.outcome.value)
-                    return None
+                recorded = repo.transition(session, request.id, from_status=Status.EXECUTING, to_status=status,
+                                           now=now, held_by=lease_owner, epoch=epoch, **values)
+                detail["status"] = status.value
+            if not recorded:
+                # Another claim holds the lease now (or finished the request): its outcome stands.
+                log.warning("request %s is no longer leased to %s (claim %s); outcome %s not recorded",
+                            request.id, lease_owner, epoch, result.outcome.value)
+                repo.add_audit(session, at=now, action="provider_outcome_not_recorded", request=row,
+                               detail={**detail, "claim": epoch})
+                return None
+            if retry_later:
+                repo.add_audit(session, at=now, action="provider_retry_scheduled", request=row, detail=detail)
+            else:
                 final = repo.get_request(session, request.id)
-                repo.add_audit(session, at=now, action="provider_outcome", request=final,
-                               detail={**detail, "status": status.value})
+                repo.add_audit(session, at=now, action="provider_outcome", request=final, detail=detail)
         if final is None:
             ctx.notifier.tell_requester(replace(row, outcome_message=retry_note))
             return row

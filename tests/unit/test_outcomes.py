@@ -1,0 +1,160 @@
+"""Outcomes (issue 9, items 1–3 and 5): the database's clock, fenced leases, retries, "may be set", UserIds.
+
+Against a real database (SQLite, and PostgreSQL when RESETBOT_TEST_POSTGRES_URL is set) and fake gateways.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text, update
+
+from bot.domain import Role, Status
+from bot.providers import ChangeResult, Outcome
+from bot.providers.mofh.passwords import MOFH_RULES
+from bot.sealing import Sealer, ephemeral_key
+from bot.workflow import ResetWorkflow, utcnow
+from storage import repository as repo
+from storage.budget import DatabaseCallBudget
+from storage.db import make_sessionmaker, transaction
+from storage.models import ResetRequest
+from tests.unit.conftest import APPROVER, ENGINEER, InlineExecutor, mofh_form
+
+SKEW = timedelta(seconds=45)
+
+
+def replica(engine, gateways, notifier, name, *, ahead=timedelta(0), lease_seconds=30.0, sealer=None):
+    """A replica on the database's real clock whose own clock runs `ahead`."""
+    return ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways, sealer=sealer or SEALER,
+                         notifier=notifier, executor=InlineExecutor(), clock=lambda: utcnow() + ahead,
+                         replica_id=name, lease_seconds=lease_seconds)
+
+
+SEALER = Sealer(ephemeral_key())
+
+
+def grant(flow):
+    flow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="t")
+    flow.admin.grant(APPROVER, Role.APPROVER, None, actor="t")
+
+
+def lease_of(engine):
+    with engine.connect() as db:
+        return db.execute(text("select lease_owner, lease_expires_at, execution_attempts from reset_requests")).one()
+
+
+def lapse_lease(engine):
+    """The lease ran out (its replica stopped renewing, e.g. cut off from the database): an hour ago."""
+    with make_sessionmaker(engine).begin() as session:
+        session.execute(update(ResetRequest).values(lease_expires_at=datetime.now(UTC) - timedelta(hours=1)))
+
+
+# --- item 3: the database's clock and fenced takeovers ----------------------------------------
+
+
+def test_db_now_is_the_database_servers_clock_and_aware_utc(engine):
+    with make_sessionmaker(engine).begin() as session:
+        now = repo.db_now(session)
+    assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
+    assert abs((now - datetime.now(UTC)).total_seconds()) < 5  # the test's database runs on this machine
+
+
+def test_a_replica_45_s_ahead_does_not_take_over_a_healthy_renewed_lease(engine, gateways, notifier):
+    a = replica(engine, gateways, notifier, "a", lease_seconds=3.0)  # renewed every second
+    fast = replica(engine, gateways, notifier, "fast", ahead=SKEW, lease_seconds=3.0)
+    grant(a)
+    request, _ = a.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
+    gate = threading.Event()
+    gateways["mofh"].gate = gate
+    approving = threading.Thread(target=a.decisions.approve, args=(request.id, APPROVER))
+    approving.start()
+    try:
+        seen, deadline = set(), time.monotonic() + 15
+        while time.monotonic() < deadline and len(seen) < 3:  # the lease was renewed at least twice
+            owner, until, _ = lease_of(engine)
+            if owner == "a":
+                seen.add(until)
+            assert fast.execution.recover_executions() == 0
+            time.sleep(0.05)
+        assert len(seen) >= 3
+        assert lease_of(engine)[0] == "a"
+    finally:
+        gate.set()
+        approving.join(10)
+    assert a.lookups.get(request.id).status is Status.SUCCEEDED
+    assert len(gateways["mofh"].calls) == 1
+
+
+def test_a_replica_whose_lease_was_taken_over_cannot_record_its_outcome(engine, notifier):
+    """The first owner's late answer comes after a takeover: the new owner's outcome stands, fenced by the claim."""
+    first_call, release = threading.Event(), threading.Event()
+
+    class Gateway:
+        provider, same_password_retry_is_safe = "mofh", True
+        rules = MOFH_RULES
+        calls = 0
+
+        def lookup(self, *, vpanel_username):
+            return None
+
+        def execute(self, **_):
+            Gateway.calls += 1
+            if Gateway.calls == 1:  # the first owner's call hangs, then its answer is lost
+                first_call.set()
+                release.wait(10)
+                return ChangeResult(outcome=Outcome.PROVIDER_UNAVAILABLE, retryable=True, attempts=2,
+                                    message="MyOwnFreeHost did not answer.")
+            return ChangeResult(outcome=Outcome.CHANGED_IDEMPOTENT, message="Already had this password.")
+
+    gateways = {"mofh": Gateway()}
+    a = replica(engine, gateways, notifier, "a", lease_seconds=60)
+    b = replica(engine, gateways, notifier, "b", lease_seconds=60)
+    grant(a)
+    request, _ = a.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
+    approving = threading.Thread(target=a.decisions.approve, args=(request.id, APPROVER))
+    approving.start()
+    assert first_call.wait(10)
+    lapse_lease(engine)
+    assert b.execution.recover_executions() == 1
+    taken = a.lookups.get(request.id)
+    assert taken.status is Status.SUCCEEDED
+    release.set()
+    approving.join(10)
+    final = a.lookups.get(request.id)
+    assert final.status is Status.SUCCEEDED and final.outcome == "changed_idempotent"
+    assert final.outcome_message == taken.outcome_message  # not "the bot will try again"
+    actions = [r.action for r in a.admin.audit_trail() if r.request_id == request.id]
+    assert "provider_outcome_not_recorded" in actions and "provider_retry_scheduled" not in actions
+    told = [r for kind, r in notifier.events if kind == "tell_requester"]
+    assert "try again" not in (told[-1].outcome_message or "")
+
+
+def test_approval_expiry_is_judged_by_the_database_clock(engine, gateways, notifier):
+    a = replica(engine, gateways, notifier, "a")
+    late = replica(engine, gateways, notifier, "late", ahead=timedelta(hours=2))  # its clock is past the TTL
+    grant(a)
+    request, _ = a.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
+    assert late.decisions.approve(request.id, APPROVER).status is Status.EXECUTING
+    assert late.sweeper.sweep() == 0
+    assert a.lookups.get(request.id).status is Status.SUCCEEDED
+
+
+def test_the_hourly_cap_is_counted_on_the_database_clock(engine, gateways, notifier):
+    a = replica(engine, gateways, notifier, "a")
+    ahead = replica(engine, gateways, notifier, "ahead", ahead=timedelta(minutes=61))
+    grant(a)
+    for n in range(20):
+        a.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id=f"V{n}")
+    with pytest.raises(Exception, match="20 reset requests in the last hour"):
+        ahead.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V20")
+
+
+def test_the_shared_call_budget_window_is_on_the_database_clock(engine):
+    budgets = [DatabaseCallBudget(make_sessionmaker(engine)) for _ in range(2)]
+    waits = [budgets[n % 2].try_acquire("namecheap:api", limit=3, window_seconds=60) for n in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0] and 59 < waits[3] <= 60
+    with transaction(make_sessionmaker(engine)) as session:
+        assert session.execute(text("select count(*) from call_budget")).scalar() == 3
