@@ -4,7 +4,10 @@ Crash safety: the password is sealed and the request EXECUTING with a lease *bef
 provider is called (bot/workflow/decisions.py). A replica renews its lease while the call
 runs; one that dies leaves a lapsed lease, and a live replica then retries MyOwnFreeHost
 with the same sealed password (an identical password counts as success) or marks Namecheap
-"outcome unknown". No provider call ever runs inside a transaction.
+"outcome unknown". A MyOwnFreeHost answer that failed or could not be read is retried the
+same way, up to MAX_EXECUTION_ATTEMPTS, before it is "outcome unknown". Leases are
+measured by the database's clock and fenced by each claim's epoch. No provider call ever
+runs inside a transaction.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
-MOFH_RETRY_BACKOFF = timedelta(seconds=60)
-MAX_EXECUTION_ATTEMPTS = 3
+MOFH_RETRY_BACKOFF = timedelta(seconds=60)  # between the attempts of a same-password retry
+MAX_EXECUTION_ATTEMPTS = 3  # a request's provider calls (each up to the client's own 2 tries), takeovers included
 
 
 class Execution:
@@ -143,12 +146,14 @@ class Execution:
             now = ctx.db_now(session)
             row = ctx.get(session, request.id)
             retry_later = (
-                gateway is not None and gateway.same_password_retry_is_safe and result.retryable
-                and epoch < MAX_EXECUTION_ATTEMPTS
+                gateway is not None and gateway.same_password_retry_is_safe and epoch < MAX_EXECUTION_ATTEMPTS
+                and (result.retryable or _status_for(result, gateway) is Status.UNKNOWN)
             )
             if retry_later:
-                # Same sealed password, later: MyOwnFreeHost answers a repeat as
-                # success (Outcome.CHANGED_IDEMPOTENT in bot/providers/mofh/client.py).
+                # Same sealed password, later: MyOwnFreeHost answers a repeat as success
+                # (Outcome.CHANGED_IDEMPOTENT in bot/providers/mofh/client.py). That holds for a
+                # transport failure and as much for an answer that could not be read (garbage,
+                # a body cut short): it is retried before it may become "outcome unknown".
                 retry_note = f"{result.message} The bot will try again with the same password in a minute."
                 recorded = repo.renew_lease(session, request.id, owner=lease_owner, epoch=epoch,
                                             until=now + MOFH_RETRY_BACKOFF, outcome=result.outcome.value,

@@ -13,10 +13,13 @@ import pytest
 from sqlalchemy import text, update
 
 from bot.domain import Role, Status
-from bot.providers import ChangeResult, Outcome
+from bot.forms import RequestForm
+from bot.providers import AMBIGUOUS, ChangeResult, Outcome
 from bot.providers.mofh.passwords import MOFH_RULES
 from bot.sealing import Sealer, ephemeral_key
+from bot.secret import Secret
 from bot.workflow import ResetWorkflow, utcnow
+from bot.workflow.execution import MAX_EXECUTION_ATTEMPTS
 from storage import repository as repo
 from storage.budget import DatabaseCallBudget
 from storage.db import make_sessionmaker, transaction
@@ -34,6 +37,16 @@ def replica(engine, gateways, notifier, name, *, ahead=timedelta(0), lease_secon
 
 
 SEALER = Sealer(ephemeral_key())
+
+
+def submit(flow, form=None, view_id="V1"):
+    request, _ = flow.intake.submit(form or mofh_form(), requester_id=ENGINEER, source_view_id=view_id)
+    return request
+
+
+def namecheap_form(method="current_password", secret="Old~Pass2024", account="acmeshop"):
+    return RequestForm(provider="namecheap", account=account, reason="Owner lost access to the account.",
+                       method=method, secret_input=Secret(secret) if secret else None)
 
 
 def grant(flow):
@@ -158,3 +171,59 @@ def test_the_shared_call_budget_window_is_on_the_database_clock(engine):
     assert waits[:3] == [0.0, 0.0, 0.0] and 59 < waits[3] <= 60
     with transaction(make_sessionmaker(engine)) as session:
         assert session.execute(text("select count(*) from call_budget")).scalar() == 3
+
+
+# --- item 1: an unreadable MyOwnFreeHost answer is retried with the same password -------------
+
+
+def unreadable(message="MyOwnFreeHost gave an answer that could not be classified; verify account webq7k2m."):
+    return ChangeResult(outcome=Outcome.UNKNOWN, certainty=AMBIGUOUS, attempts=1, message=message)
+
+
+def sealed_password(engine):
+    with engine.connect() as db:
+        return db.execute(text("select sealed_password from reset_requests")).scalar()
+
+
+def test_an_unreadable_mofh_answer_is_retried_with_the_same_password(workflow, gateways, clock, engine, notifier):
+    gateways["mofh"].results += [unreadable(),
+                                 ChangeResult(outcome=Outcome.CHANGED_IDEMPOTENT, message="Already had it.")]
+    request = submit(workflow)
+    workflow.decisions.approve(request.id, APPROVER)
+    waiting = workflow.lookups.get(request.id)
+    assert waiting.status is Status.EXECUTING and sealed_password(engine) is not None
+    assert "try again with the same password" in waiting.outcome_message
+    clock.advance(61)
+    workflow.sweeper.sweep()
+    done = workflow.lookups.get(request.id)
+    assert done.status is Status.SUCCEEDED and done.outcome == "changed_idempotent"
+    first, second = gateways["mofh"].calls
+    assert first["password"] == second["password"]
+    _, secret = workflow.reveal.begin(done.reveal_token, ENGINEER)
+    assert secret.reveal() == first["password"]
+    actions = [r.action for r in workflow.admin.audit_trail() if r.request_id == request.id]
+    assert actions.count("provider_retry_scheduled") == 1
+
+
+def test_an_unreadable_answer_is_unknown_only_once_the_attempts_run_out(workflow, gateways, clock):
+    gateways["mofh"].results += [unreadable() for _ in range(MAX_EXECUTION_ATTEMPTS)]
+    request = submit(workflow)
+    workflow.decisions.approve(request.id, APPROVER)
+    for _ in range(MAX_EXECUTION_ATTEMPTS - 1):
+        assert workflow.lookups.get(request.id).status is Status.EXECUTING
+        clock.advance(61)
+        workflow.sweeper.sweep()
+    final = workflow.lookups.get(request.id)
+    assert final.status is Status.UNKNOWN and "verify" in final.outcome_message
+    assert len(gateways["mofh"].calls) == MAX_EXECUTION_ATTEMPTS
+    assert len({call["password"] for call in gateways["mofh"].calls}) == 1
+
+
+def test_a_namecheap_unknown_is_never_retried(workflow, gateways, clock):
+    gateways["namecheap"].results.append(unreadable("Namecheap's answer was not the expected XML; verify."))
+    request = submit(workflow, namecheap_form())
+    workflow.decisions.approve(request.id, APPROVER)
+    assert workflow.lookups.get(request.id).status is Status.UNKNOWN
+    clock.advance(3600)
+    workflow.sweeper.sweep()
+    assert len(gateways["namecheap"].calls) == 1
