@@ -331,7 +331,8 @@ def mark_customer_informed(session: Session, request_id: str, *, requester_id: s
         session,
         update(ResetRequest)
         .where(ResetRequest.id == request_id, ResetRequest.requester_id == requester_id,
-               ResetRequest.status == Status.SUCCEEDED.value, ResetRequest.customer_informed_at.is_(None))
+               ResetRequest.status.in_([Status.SUCCEEDED.value, Status.UNKNOWN.value]),  # unknown: a "may be set" one
+               ResetRequest.customer_informed_at.is_(None))
         .values(customer_informed_at=now)
     )
     return changed == 1

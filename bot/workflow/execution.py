@@ -31,6 +31,10 @@ from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
+# The statuses after which the new password is (or may be) the account's: it is kept for the
+# one reveal until RESETBOT_REVEAL_TTL (handlers/blocks.py says "may be set" for UNKNOWN).
+MAY_HAVE_SET = frozenset({Status.SUCCEEDED, Status.UNKNOWN})
+
 MOFH_RETRY_BACKOFF = timedelta(seconds=60)  # between the attempts of a same-password retry
 MAX_EXECUTION_ATTEMPTS = 3  # a request's provider calls (each up to the client's own 2 tries), takeovers included
 
@@ -164,7 +168,9 @@ class Execution:
                 values: dict[str, Any] = dict(
                     outcome=result.outcome.value, outcome_message=_outcome_sentence(result, status),
                     sealed_input=None, lease_owner=None, lease_expires_at=None, email=result.email)
-                if status is Status.SUCCEEDED and request.method.sets_new_password:
+                if status in MAY_HAVE_SET and request.method.sets_new_password:
+                    # Set, or maybe set (outcome unknown): destroying it unrevealed could lock the
+                    # customer out with a password nobody knows, so it stays revealable until the TTL.
                     values.update(reveal_state=RevealState.READY.value, reveal_token="sec_" + secrets.token_urlsafe(18),
                                   reveal_expires_at=now + ctx.reveal_ttl)
                 else:

@@ -12,7 +12,7 @@ import pytest
 
 from bot.domain import Status
 from bot.workflow import execution
-from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER
+from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER, HELPDESK, REASON
 
 
 @pytest.fixture
@@ -62,3 +62,38 @@ def test_an_unreadable_mofh_answer_is_retried_with_the_same_password(sweeping, m
     modal = reveal(bot)
     assert bot.sandbox.mofh_account("webq7k2m").password in modal.visible_text
     assert "Outcome unknown" not in sim.messages(APPROVALS)[-1].visible_text
+
+
+# --- item 2 ---------------------------------------------------------------------------------
+
+
+def request_namecheap(bot, method, secret, account="acmeshop"):
+    sim = bot.sim
+    sim.slash_command(ENGINEER, "/reset-password", f"namecheap {account}", channel=HELPDESK)
+    sim.wait_for(lambda: sim.current_view(ENGINEER), message="modal did not open")
+    sim.fill(ENGINEER, {"Method": method})
+    sim.wait_for(lambda: method in sim.current_view(ENGINEER).labels, message=f"no {method} input")
+    sim.fill(ENGINEER, {method: secret, "Reason": REASON})
+    assert sim.submit(ENGINEER).errors is None
+    bot.card()
+    sim.click(APPROVER, "Approve", channel=APPROVALS)
+
+
+def test_a_namecheap_answer_that_cannot_be_read_keeps_the_password_revealable_as_may_be_set(bot_over_socket):
+    bot, sim = bot_over_socket, bot_over_socket.sim
+    before = bot.sandbox.namecheap_user("acmeshop").password
+    bot.sandbox.set_failure("namecheap", "acmeshop", "truncated", times=1)  # changed; the answer is cut short
+    request_namecheap(bot, "Current password", before)
+    card = sim.wait_for(lambda: next((m for m in sim.messages(APPROVALS) if "Outcome unknown" in m.visible_text),
+                                     None), timeout=15, message="card does not say the outcome is unknown")
+    assert "may be set" in card.visible_text
+    sim.wait_for(lambda: any("may be set" in e.visible_text for e in sim.ephemerals(ENGINEER)),
+                 message="the requester was not told the password may be set")
+    dm = sim.wait_for(lambda: next((m for m in sim.dm_messages(ENGINEER) if "Reveal password" in m.buttons), None),
+                      timeout=10, message="no Reveal password button")
+    assert "may be set" in dm.visible_text
+    modal = reveal(bot)
+    now_set = bot.sandbox.namecheap_user("acmeshop").password
+    assert now_set != before and now_set in modal.visible_text and "may be set" in modal.visible_text
+    assert the_request(bot).status is Status.UNKNOWN
+    assert len([c for c in bot.sandbox.calls() if c.provider == "namecheap"]) == 1  # never repeated

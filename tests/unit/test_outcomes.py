@@ -5,14 +5,16 @@ Against a real database (SQLite, and PostgreSQL when RESETBOT_TEST_POSTGRES_URL 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text, update
 
-from bot.domain import Role, Status
+from bot.domain import RevealState, Role, Status
 from bot.forms import RequestForm
 from bot.providers import AMBIGUOUS, ChangeResult, Outcome
 from bot.providers.mofh.passwords import MOFH_RULES
@@ -20,6 +22,7 @@ from bot.sealing import Sealer, ephemeral_key
 from bot.secret import Secret
 from bot.workflow import ResetWorkflow, utcnow
 from bot.workflow.execution import MAX_EXECUTION_ATTEMPTS
+from handlers import blocks
 from storage import repository as repo
 from storage.budget import DatabaseCallBudget
 from storage.db import make_sessionmaker, transaction
@@ -227,3 +230,97 @@ def test_a_namecheap_unknown_is_never_retried(workflow, gateways, clock):
     clock.advance(3600)
     workflow.sweeper.sweep()
     assert len(gateways["namecheap"].calls) == 1
+
+
+# --- item 2: a password that may be set stays revealable, and says so -------------------------
+
+
+def timed_out_after_sending():
+    return ChangeResult(outcome=Outcome.PROVIDER_UNAVAILABLE, certainty=AMBIGUOUS, attempts=1,
+                        message="Namecheap could not be reached (timed out waiting for the answer); verify by "
+                                "logging in as user acmeshop before trying again.")
+
+
+def test_a_namecheap_unknown_keeps_the_new_password_revealable(workflow, gateways, engine, notifier):
+    gateways["namecheap"].results.append(timed_out_after_sending())
+    request = submit(workflow, namecheap_form())
+    workflow.decisions.approve(request.id, APPROVER)
+    unknown = workflow.lookups.get(request.id)
+    assert unknown.status is Status.UNKNOWN and unknown.reveal_state is RevealState.READY
+    assert sealed_password(engine) is not None
+    assert "send_reveal" in notifier.kinds()
+    _, secret = workflow.reveal.begin(unknown.reveal_token, ENGINEER)
+    assert secret.reveal() == gateways["namecheap"].calls[0]["password"]
+    workflow.reveal.finish(unknown.reveal_token, ENGINEER)
+    assert sealed_password(engine) is None
+    assert workflow.reveal.customer_informed(request.id, ENGINEER).customer_informed_at is not None
+
+
+def test_a_namecheap_call_whose_replica_died_keeps_the_password_revealable(workflow, gateways, clock, engine):
+    workflow.execution.execute, original = (lambda *a: None), workflow.execution.execute  # dies mid-call
+    request = submit(workflow, namecheap_form())
+    workflow.decisions.approve(request.id, APPROVER)
+    workflow.execution.execute = original
+    clock.advance(91)
+    assert workflow.execution.recover_executions() == 1
+    unknown = workflow.lookups.get(request.id)
+    assert unknown.status is Status.UNKNOWN and unknown.reveal_state is RevealState.READY
+    assert gateways["namecheap"].calls == []  # never called twice: a repeat is refused by Namecheap
+    _, secret = workflow.reveal.begin(unknown.reveal_token, ENGINEER)
+    assert len(secret.reveal()) >= 8
+
+
+def test_a_may_be_set_password_is_destroyed_when_the_reveal_ttl_ends(workflow, gateways, clock, engine):
+    gateways["namecheap"].results.append(timed_out_after_sending())
+    request = submit(workflow, namecheap_form())
+    workflow.decisions.approve(request.id, APPROVER)
+    clock.advance(899)
+    workflow.sweeper.sweep()
+    assert sealed_password(engine) is not None
+    clock.advance(2)
+    workflow.sweeper.sweep()
+    assert workflow.lookups.get(request.id).reveal_state is RevealState.EXPIRED and sealed_password(engine) is None
+
+
+def test_an_unknown_mofh_outcome_after_the_retries_keeps_the_password(workflow, gateways, clock, engine):
+    gateways["mofh"].results += [unreadable() for _ in range(MAX_EXECUTION_ATTEMPTS)]
+    request = submit(workflow)
+    workflow.decisions.approve(request.id, APPROVER)
+    for _ in range(MAX_EXECUTION_ATTEMPTS - 1):
+        clock.advance(61)
+        workflow.sweeper.sweep()
+    unknown = workflow.lookups.get(request.id)
+    assert unknown.status is Status.UNKNOWN and unknown.reveal_state is RevealState.READY
+    _, secret = workflow.reveal.begin(unknown.reveal_token, ENGINEER)
+    assert secret.reveal() == gateways["mofh"].calls[0]["password"]
+
+
+def test_an_unknown_emailed_link_has_no_password_to_keep(workflow, gateways, engine):
+    gateways["namecheap"].results.append(timed_out_after_sending())
+    request = submit(workflow, namecheap_form(method="email_link", secret=None))
+    workflow.decisions.approve(request.id, APPROVER)
+    unknown = workflow.lookups.get(request.id)
+    assert unknown.status is Status.UNKNOWN and unknown.reveal_state is RevealState.NONE
+
+
+def shown(surface) -> str:
+    return json.dumps(surface, ensure_ascii=False)
+
+
+def test_the_card_the_requester_the_dm_and_the_modal_say_may_be_set(workflow, gateways):
+    gateways["namecheap"].results.append(timed_out_after_sending())
+    request = submit(workflow, namecheap_form())
+    workflow.decisions.approve(request.id, APPROVER)
+    unknown = workflow.lookups.get(request.id)
+    catalog = workflow.catalog
+    card = shown(blocks.approval_card(unknown, catalog=catalog))
+    assert "Outcome unknown — verify" in card and "may be set" in card
+    assert "may be set" in blocks.requester_status(unknown, catalog=catalog)
+    text, dm = blocks.reveal_dm(unknown, catalog=catalog)
+    assert "may be set" in text and "may be set" in shown(dm) and "Reveal password" in shown(dm)
+    modal = blocks.reveal_modal(unknown, Secret("Xy9~example00"), catalog=catalog)
+    assert "may be set" in shown(modal) and modal["title"]["text"] == "New password"
+    _, after = blocks.reveal_dm_after(replace(unknown, reveal_state=RevealState.REVEALED), catalog=catalog)
+    assert "may be set" in shown(after) and "I told the customer" in shown(after)
+    _, expired = blocks.reveal_dm_after(replace(unknown, reveal_state=RevealState.EXPIRED), catalog=catalog)
+    assert "may be set" in shown(expired)
