@@ -36,6 +36,7 @@ from storage.models import (
     DirectoryEntry,
     Draft,
     ProcessedEvent,
+    ProviderAccount,
     ResetRequest,
     RoleAssignment,
 )
@@ -466,6 +467,32 @@ def directory_entries(session: Session) -> list[tuple[str, str, str | None]]:
         )
     )
     return [(r.account_key, r.vpanel_username, r.domain) for r in rows]
+
+
+# --- the providers' own ids of accounts (Namecheap's UserId) --------------------------------------
+
+
+def known_user_id(session: Session, provider: str, account: str) -> str | None:
+    return session.scalar(select(ProviderAccount.user_id).where(ProviderAccount.provider == provider,
+                                                                ProviderAccount.account == account.lower()))
+
+
+def accounts_with_user_id(session: Session, provider: str, user_id: str) -> list[str]:
+    return list(session.scalars(select(ProviderAccount.account).where(ProviderAccount.provider == provider,
+                                                                      ProviderAccount.user_id == user_id)
+                                .order_by(ProviderAccount.account)))
+
+
+def remember_user_id(session: Session, provider: str, account: str, user_id: str, now: datetime) -> None:
+    """What the provider calls `account` (the latest answer that named it wins)."""
+    key = (ProviderAccount.provider == provider, ProviderAccount.account == account.lower())
+    if _rows_changed(session, update(ProviderAccount).where(*key).values(user_id=user_id, seen_at=now)):
+        return
+    try:
+        with session.begin_nested():
+            session.add(ProviderAccount(provider=provider, account=account.lower(), user_id=user_id, seen_at=now))
+    except IntegrityError:  # another replica stored it first: this answer is as new
+        session.execute(update(ProviderAccount).where(*key).values(user_id=user_id, seen_at=now))
 
 
 # --- Events API dedupe and shared call budgets -------------------------------------------------------

@@ -13,12 +13,13 @@ runs inside a transaction.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import RequestView, RevealState, Status
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 # The statuses after which the new password is (or may be) the account's: it is kept for the
 # one reveal until RESETBOT_REVEAL_TTL (handlers/blocks.py says "may be set" for UNKNOWN).
 MAY_HAVE_SET = frozenset({Status.SUCCEEDED, Status.UNKNOWN})
+
+# What the provider's answer said of the account a reset code changed (detail "user_id_check"):
+# these are never a plain success for the approved account.
+UNMATCHED = frozenset({"missing", "never_seen", "differs"})
+_USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 MOFH_RETRY_BACKOFF = timedelta(seconds=60)  # between the attempts of a same-password retry
 MAX_EXECUTION_ATTEMPTS = 3  # a request's provider calls (each up to the client's own 2 tries), takeovers included
@@ -165,6 +171,9 @@ class Execution:
                 final = None
             else:
                 status = _status_for(result, gateway)
+                unmatched = self._match_account(session, request, result, detail, now) if result.ok else None
+                if unmatched is not None:  # changed, but maybe not the approved account: never a plain success
+                    status, result = Status.UNKNOWN, replace(result, message=unmatched)
                 values: dict[str, Any] = dict(
                     outcome=result.outcome.value, outcome_message=_outcome_sentence(result, status),
                     sealed_input=None, lease_owner=None, lease_expires_at=None, email=result.email)
@@ -190,11 +199,54 @@ class Execution:
             else:
                 final = repo.get_request(session, request.id)
                 repo.add_audit(session, at=now, action="provider_outcome", request=final, detail=detail)
+                if detail.get("user_id_check") in UNMATCHED:
+                    repo.add_audit(session, at=now, action="user_id_unmatched", request=final, detail=detail)
         if final is None:
             ctx.notifier.tell_requester(replace(row, outcome_message=retry_note))
             return row
         ctx.notify_final(final)
         return final
+
+    def _match_account(self, session: Any, request: RequestView, result: ChangeResult, detail: dict[str, Any],
+                       now: datetime) -> str | None:
+        """Check the account the provider says it changed (its UserId) against the approved one.
+
+        A call that named the account (Namecheap way 1) teaches the bot that account's UserId;
+        a reset code changes whichever account the code belongs to, so its answer must carry the
+        UserId the bot knows for the approved account. Returns the sentence for people when it
+        does not (or the bot cannot tell), else None.
+        """
+        user_id = _clean_user_id(result.user_id)
+        if user_id is not None:
+            detail["user_id"] = user_id
+        if not request.method.account_from_secret:
+            if user_id is not None:
+                repo.remember_user_id(session, request.provider, request.account, user_id, now)
+            return None
+        label, account = self.ctx.label(request.provider), request.account
+        advice = (f"Verify by logging in as {account} which account the reset code belonged to before giving "
+                  "the new password to anyone.")
+        if user_id is None:
+            detail["user_id_check"] = "missing"
+            return (f"{label} says it changed a password but not of which account (no UserId), so it could not be "
+                    f"matched to the account {account}. {advice}")
+        known = repo.known_user_id(session, request.provider, account)
+        if known == user_id:
+            detail["user_id_check"] = "matches"
+            return None
+        changed = f"{label} changed the password of UserId {user_id}, which could not be matched to the account"
+        if known is None:
+            detail["user_id_check"] = "never_seen"
+            return f"{changed} {account}: the bot has never seen the UserId of {account}. {advice}"
+        detail.update(user_id_check="differs", known_user_id=known)
+        others = [name for name in repo.accounts_with_user_id(session, request.provider, user_id) if name != account]
+        whose = f" (UserId {user_id} is {', '.join(others)})" if others else ""
+        return f"{changed} {account}: {account} is UserId {known}{whose}. {advice}"
+
+
+def _clean_user_id(value: str | None) -> str | None:
+    """A provider's account id as people may be shown it; anything else counts as none given."""
+    return value if isinstance(value, str) and _USER_ID.fullmatch(value) else None
 
 
 def _status_for(result: ChangeResult, gateway: ProviderGateway | None) -> Status:

@@ -324,3 +324,73 @@ def test_the_card_the_requester_the_dm_and_the_modal_say_may_be_set(workflow, ga
     assert "may be set" in shown(after) and "I told the customer" in shown(after)
     _, expired = blocks.reveal_dm_after(replace(unknown, reveal_state=RevealState.EXPIRED), catalog=catalog)
     assert "may be set" in shown(expired)
+
+
+# --- item 5: a reset code is reported for the account Namecheap says it changed ----------------
+
+
+def changed(user_id):
+    return ChangeResult(outcome=Outcome.CHANGED, message="Namecheap changed the password of the account.",
+                        user_id=user_id)
+
+
+def learn_acmeshop(workflow, gateways, account="acmeshop", user_id="48213"):
+    """A way-1 change (it names the account) teaches the bot the account's UserId."""
+    gateways["namecheap"].results.append(changed(user_id))
+    request = submit(workflow, namecheap_form(account=account), view_id=f"V-learn-{account}")
+    workflow.decisions.approve(request.id, APPROVER)
+    assert workflow.lookups.get(request.id).status is Status.SUCCEEDED
+
+
+def reset_code_request(workflow, view_id="V-code", account="acmeshop"):
+    request = submit(workflow, namecheap_form(method="reset_code", secret="c0ffee9a1b2c3d4e5f60718293a4b5c6d",
+                                              account=account), view_id=view_id)
+    workflow.decisions.approve(request.id, APPROVER)
+    return workflow.lookups.get(request.id)
+
+
+def test_a_reset_code_that_changed_another_userid_is_never_a_plain_success(workflow, gateways):
+    learn_acmeshop(workflow, gateways)
+    learn_acmeshop(workflow, gateways, account="otherco", user_id="48215")
+    gateways["namecheap"].results.append(changed("48215"))
+    done = reset_code_request(workflow)
+    assert done.status is Status.UNKNOWN and done.outcome == "changed"
+    assert "UserId 48215" in done.outcome_message and "could not be matched to the account acmeshop" in \
+        done.outcome_message
+    assert "acmeshop is UserId 48213 (UserId 48215 is otherco)" in done.outcome_message
+    assert done.reveal_state is RevealState.READY  # it WAS set, on some account: kept, with the sentence
+    card = shown(blocks.approval_card(done, catalog=workflow.catalog))
+    assert "could not be matched" in card and "Result" not in card and "may be set" in card
+    assert "could not be matched" in blocks.requester_status(done, catalog=workflow.catalog)
+    unmatched = [r for r in workflow.admin.audit_trail() if r.action == "user_id_unmatched"]
+    assert [(r.request_id, r.detail["user_id"], r.detail["known_user_id"], r.detail["user_id_check"])
+            for r in unmatched] == [(done.id, "48215", "48213", "differs")]
+
+
+def test_a_reset_code_for_an_account_whose_userid_was_never_seen_is_unmatched(workflow, gateways):
+    gateways["namecheap"].results.append(changed("48213"))
+    done = reset_code_request(workflow)
+    assert done.status is Status.UNKNOWN
+    assert "UserId 48213" in done.outcome_message and "never seen the UserId of acmeshop" in done.outcome_message
+
+
+def test_a_reset_code_answer_without_a_userid_is_unmatched(workflow, gateways):
+    learn_acmeshop(workflow, gateways)
+    gateways["namecheap"].results.append(changed(None))
+    done = reset_code_request(workflow)
+    assert done.status is Status.UNKNOWN and "no UserId" in done.outcome_message
+
+
+def test_a_reset_code_for_the_known_userid_is_a_success(workflow, gateways):
+    learn_acmeshop(workflow, gateways, account="AcmeShop")  # Namecheap ignores the case of usernames
+    gateways["namecheap"].results.append(changed("48213"))
+    done = reset_code_request(workflow)
+    assert done.status is Status.SUCCEEDED and done.reveal_state is RevealState.READY
+    assert not [r for r in workflow.admin.audit_trail() if r.action == "user_id_unmatched"]
+
+
+def test_a_userid_that_is_not_an_id_is_not_shown_or_trusted(workflow, gateways):
+    learn_acmeshop(workflow, gateways)
+    gateways["namecheap"].results.append(changed("<!channel> 48213"))
+    done = reset_code_request(workflow)
+    assert done.status is Status.UNKNOWN and "<!channel>" not in done.outcome_message
