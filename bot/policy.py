@@ -51,9 +51,17 @@ def already_decided(request: RequestView) -> str:
     return f"This request was already decided{who}: it is {request.status.value}."
 
 
-def can_reveal(user_id: str, request: RequestView, now: datetime) -> Decision:
+def can_reveal(user_id: str, request: RequestView, now: datetime, *, roles: set[Role] | None = None,
+               provider_label: str = "this provider") -> Decision:
+    """The requester only, while still a requester for the provider (`roles`: what they hold now), once."""
     if user_id != request.requester_id:
         return Decision.deny("Only the engineer who asked for this reset can reveal the password.")
+    if roles is not None and Role.REQUESTER not in roles:
+        return Decision.deny(
+            f"You no longer have the requester role for {provider_label}, so the password can't be revealed to "
+            "you. It is not used up: an admin can grant the role again (`resetbot roles grant`) before the reveal "
+            "window ends."
+        )
     if request.reveal_state in (RevealState.REVEALED, RevealState.OPENING):
         return Decision.deny("This password was already revealed; it is shown only once.")
     if request.reveal_state is RevealState.EXPIRED or (

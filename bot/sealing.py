@@ -3,18 +3,30 @@
 Fernet is authenticated encryption (AES-CBC + HMAC-SHA256). The request id and the
 purpose are sealed inside the token and checked on opening, so a sealed value copied
 into another row or column does not open there.
+
+A value sealed *to a button* (`seal_bound`) opens only with the seal key and the button's
+value together: the key is derived from both (HKDF-SHA256), and the button's value lives
+only in the Slack message, never in the database, which keeps a lookup of it
+(`button_lookup`, a one-way hash). A copy of the database plus the seal key cannot open it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.secret import Secret
+
+BUTTON_PREFIX = "rv_"  # a Reveal button value that a sealed password is bound to (bot/workflow/reveal.py)
 
 
 class SealBroken(Exception):
@@ -23,20 +35,56 @@ class SealBroken(Exception):
 
 class Sealer:
     def __init__(self, key: Secret) -> None:
+        self._key = base64.urlsafe_b64decode(key.reveal().encode())
         self._fernet = Fernet(key.reveal().encode())
 
     def seal(self, secret: Secret, *, request_id: str, purpose: str) -> bytes:
-        payload = json.dumps({"r": request_id, "p": purpose, "v": secret.reveal()}).encode()
-        return self._fernet.encrypt(payload)
+        return _seal(self._fernet, secret, request_id, purpose)
 
     def open(self, token: bytes, *, request_id: str, purpose: str) -> Secret:
-        try:
-            payload = json.loads(self._fernet.decrypt(bytes(token)))
-        except (InvalidToken, ValueError, TypeError):
-            raise SealBroken("sealed value failed authentication") from None
-        if payload.get("r") != request_id or payload.get("p") != purpose:
-            raise SealBroken("sealed value belongs to another request")
-        return Secret(payload["v"])
+        return _open(self._fernet, token, request_id, purpose)
+
+    def seal_bound(self, secret: Secret, *, request_id: str, purpose: str, button: Secret) -> bytes:
+        """Seal so that only the seal key together with `button` (a Reveal button's value) opens it."""
+        return _seal(self._bound(button), secret, request_id, purpose)
+
+    def open_bound(self, token: bytes, *, request_id: str, purpose: str, button: Secret) -> Secret:
+        return _open(self._bound(button), token, request_id, purpose)
+
+    def _bound(self, button: Secret) -> Fernet:
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=self._key,
+                       info=b"resetbot reveal button v1").derive(button.reveal().encode())
+        return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _seal(fernet: Fernet, secret: Secret, request_id: str, purpose: str) -> bytes:
+    payload = json.dumps({"r": request_id, "p": purpose, "v": secret.reveal()}).encode()
+    return fernet.encrypt(payload)
+
+
+def _open(fernet: Fernet, token: bytes, request_id: str, purpose: str) -> Secret:
+    try:
+        payload = json.loads(fernet.decrypt(bytes(token)))
+    except (InvalidToken, ValueError, TypeError):
+        raise SealBroken("sealed value failed authentication") from None
+    if payload.get("r") != request_id or payload.get("p") != purpose:
+        raise SealBroken("sealed value belongs to another request")
+    return Secret(payload["v"])
+
+
+def new_button() -> Secret:
+    """A fresh Reveal button value: 256 random bits, never stored."""
+    return Secret(BUTTON_PREFIX + secrets.token_urlsafe(32))
+
+
+def is_button(value: str) -> bool:
+    return value.startswith(BUTTON_PREFIX)
+
+
+def button_lookup(button: Secret) -> str:
+    """What the database keeps to find a button's request: a one-way hash, from which the button (and so
+    the key it derives) cannot be recovered."""
+    return hashlib.sha256(b"resetbot reveal lookup v1\0" + button.reveal().encode()).hexdigest()
 
 
 class KeyFileProblem(Exception):

@@ -16,7 +16,7 @@ from handlers.home import publish_home
 log = logging.getLogger(__name__)
 
 
-BUTTON_VALUE = re.compile(r"[A-Za-z0-9_-]{1,100}")  # request ids (rr_…) and reveal tokens (sec_…)
+BUTTON_VALUE = re.compile(r"[A-Za-z0-9_-]{1,100}")  # request ids (rr_…) and Reveal buttons (rv_…, sec_…)
 
 
 def _button_value(body: dict) -> str | None:
@@ -27,15 +27,27 @@ def _button_value(body: dict) -> str | None:
     return value if isinstance(value, str) and BUTTON_VALUE.fullmatch(value) else None
 
 
-def _clicked_message(body: dict) -> MessageRef | None:
-    """The card that was clicked: lets a click that beats the card's own bookkeeping still update it."""
+def _clicked_card(body: dict, request_id: str) -> MessageRef | None:
+    """The clicked message, when it is this request's approval card: the clicked button sits in the
+    block that names the request, and the message Slack sent back has that block. A click anywhere
+    else (another request's card, a message in another channel, the App Home) names no card."""
     container = body.get("container")
-    if not isinstance(container, dict) or container.get("type") != "message":
+    if not isinstance(container, dict) or container.get("type") != "message" or container.get("is_ephemeral"):
         return None
     channel, ts = container.get("channel_id"), container.get("message_ts")
-    if isinstance(channel, str) and isinstance(ts, str) and len(channel) < 32 and len(ts) < 32:
-        return MessageRef(channel, ts)
-    return None
+    if not (isinstance(channel, str) and isinstance(ts, str) and len(channel) < 32 and len(ts) < 32):
+        return None
+    block_id = blocks.card_actions_block(request_id)
+    action = (body.get("actions") or [{}])[0]
+    message = body.get("message")
+    if not isinstance(action, dict) or action.get("block_id") != block_id or not isinstance(message, dict):
+        return None
+    shown = message.get("blocks")
+    if message.get("ts") != ts or not isinstance(shown, list):
+        return None
+    if not any(isinstance(b, dict) and b.get("block_id") == block_id for b in shown):
+        return None
+    return MessageRef(channel, ts)
 
 
 def _decide(body: dict, client, workflow: ResetWorkflow, verb: Callable[..., object]) -> None:
@@ -44,7 +56,7 @@ def _decide(body: dict, client, workflow: ResetWorkflow, verb: Callable[..., obj
     try:
         if request_id is None:
             raise DomainError("This button does not name a reset request.")
-        verb(request_id, user_id, seen_card=_clicked_message(body))
+        verb(request_id, user_id, seen_card=_clicked_card(body, request_id))
     finally:
         if (body.get("view") or {}).get("type") == "home" and isinstance(user_id, str):
             _refresh_home(client, workflow, user_id)  # the clicked card leaves "waiting for your approval"

@@ -310,7 +310,7 @@ def approval_card(request: RequestView, context: str | None = None, *, catalog: 
     if request.status is Status.PENDING:
         blocks.append({
             "type": "actions",
-            "block_id": f"approval_actions_{request.id}",
+            "block_id": card_actions_block(request.id),
             "elements": [
                 {
                     "type": "button",
@@ -350,6 +350,19 @@ def approval_card(request: RequestView, context: str | None = None, *, catalog: 
         blocks.append({"type": "section", "block_id": f"decision_{request.id}_{request.status.value}",
                        "text": _md(decision_words(request, catalog=catalog))})
     return blocks
+
+
+def card_being_posted(request: RequestView, *, catalog: ProviderCatalog) -> list[dict]:
+    """The card as first posted: no buttons until the bot has recorded where it is."""
+    shown = [b for b in approval_card(request, catalog=catalog) if b.get("block_id") != card_actions_block(request.id)]
+    return [*shown, {"type": "context", "block_id": f"posting_{request.id}",
+                     "elements": [_md("Posting this request… the Approve and Deny buttons appear here once the bot "
+                                      "has recorded the card.")]}]
+
+
+def card_actions_block(request_id: str) -> str:
+    """The block id of a card's Approve and Deny buttons: names the request the card is for."""
+    return f"approval_actions_{request_id}"
 
 
 def status_words(request: RequestView) -> str:

@@ -33,9 +33,11 @@ class SlackNotifier:
         self.webhook_client = webhook_client  # response_url calls; tests record them instead
 
     def post_card(self, request: RequestView) -> MessageRef | None:
+        """Post the card without its buttons: the workflow records where it is, then `update_card` adds them
+        (bot/workflow/intake.py: post_approval_card), so a card the bot lost track of never has buttons."""
         response = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
                               text=blocks.card_text(request, catalog=self.catalog),
-                              blocks=blocks.approval_card(request, catalog=self.catalog))
+                              blocks=blocks.card_being_posted(request, catalog=self.catalog))
         if response is None:
             return None
         return MessageRef(response["channel"], response["ts"])
@@ -94,6 +96,10 @@ class SlackNotifier:
         text, dm_blocks = blocks.reveal_dm_after(request, catalog=self.catalog)
         self._call("chat.update", self.client.chat_update, channel=request.dm.channel, ts=request.dm.ts, text=text,
                    blocks=dm_blocks)
+
+    def withdraw(self, message: MessageRef) -> None:
+        """Delete a card or Reveal DM that another one replaced (two posters raced; one was stored)."""
+        self._call("chat.delete", self.client.chat_delete, channel=message.channel, ts=message.ts)
 
     def _call(self, name: str, method, **kwargs):
         try:

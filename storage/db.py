@@ -4,7 +4,9 @@
 strings and logs (security.md §5). SQLite gets WAL and a busy timeout so the bot's
 threads and a CLI command can share the file; the file is created 0600 before SQLite
 opens it (SQLite gives its -wal, -shm and -journal files the database file's mode), and
-an existing one that group or others may read is narrowed to 0600.
+an existing one that group or others may read is narrowed to 0600. `secure_delete` makes a
+destroyed sealed value overwritten with zeros rather than left in a free page; `scrub` then
+empties the WAL, which otherwise keeps the older copies of the page (README "Secrets at rest").
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def make_engine(url: str) -> Engine:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
@@ -105,6 +108,25 @@ def schema_revision(engine: Engine) -> str | None:
     """The migration the database is at, or None for an empty one."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def scrub(sessions: sessionmaker[Session]) -> bool:
+    """After a sealed value was destroyed: copy the WAL into the database and truncate it (SQLite).
+
+    With `secure_delete` on, the database file then holds zeros where the value was, and no
+    WAL frame keeps an older copy. True when the checkpoint completed (or there is nothing to
+    do: PostgreSQL, an in-memory database); False when a reader kept it from finishing, in
+    which case the next scrub finishes it.
+    """
+    try:
+        with sessions() as session:
+            connection = session.connection()
+            if connection.dialect.name != "sqlite" or connection.engine.url.database in (None, "", ":memory:"):
+                return True
+            busy, _log, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+            return busy == 0
+    except (OperationalError, InterfaceError):  # locked or away: the next scrub checkpoints what this one left
+        return False
 
 
 @contextmanager

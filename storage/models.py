@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -59,11 +70,18 @@ class Draft(Base):
     created_at: Mapped[datetime] = _ts()
 
 
+# A request is open while it waits or is being changed: at most one per provider and account
+# (migration 0003b), so two replicas racing two submits cannot both store one.
+OPEN_REQUEST_WHERE = "status IN ('pending', 'executing')"
+
+
 class ResetRequest(Base):
     __tablename__ = "reset_requests"
     __table_args__ = (
         Index("ix_reset_requests_status", "status"),
         Index("ix_reset_requests_requester", "requester_id", "created_at"),
+        Index("uq_reset_requests_open_account", "provider", "account", unique=True,
+              sqlite_where=text(OPEN_REQUEST_WHERE), postgresql_where=text(OPEN_REQUEST_WHERE)),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -89,6 +107,9 @@ class ResetRequest(Base):
     email: Mapped[str | None] = mapped_column(String(255))
     card_channel: Mapped[str | None] = mapped_column(String(32))
     card_ts: Mapped[str | None] = mapped_column(String(32))
+    # Who is posting the approval card, since when: one poster at a time (storage/repository.py: claim_card_post).
+    card_claim: Mapped[str | None] = mapped_column(String(80))
+    card_claimed_at: Mapped[datetime | None] = _ts()
     dm_channel: Mapped[str | None] = mapped_column(String(32))
     dm_ts: Mapped[str | None] = mapped_column(String(32))
     # Crash safety: who is executing, until when; a live replica takes over after the lease.
@@ -97,6 +118,9 @@ class ResetRequest(Base):
     execution_attempts: Mapped[int] = mapped_column(Integer, default=0)
     sealed_password: Mapped[bytes | None] = mapped_column(LargeBinary)
     sealed_input: Mapped[bytes | None] = mapped_column(LargeBinary)  # reset code or current password
+    # The password sealed under the seal key alone, kept only while its Reveal DM is being posted; then
+    # `sealed_password` is sealed to the DM's button (bot/workflow/reveal.py: send_reveal_dm).
+    sealed_until_sent: Mapped[bytes | None] = mapped_column(LargeBinary)
     reveal_state: Mapped[str] = mapped_column(String(16), default="none")
     reveal_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     reveal_expires_at: Mapped[datetime | None] = _ts()

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Executable, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,16 +133,52 @@ def delete_drafts_before(session: Session, cutoff: datetime) -> int:
 # --- requests ----------------------------------------------------------------------------------
 
 
+OPEN_STATUSES = (Status.PENDING.value, Status.EXECUTING.value)  # the partial unique index's (storage/models.py)
+
+
+class OpenRequestExists(Exception):
+    """The provider and account already have an open request (`request`): the index refused a second."""
+
+    def __init__(self, request: RequestView) -> None:
+        super().__init__(f"request {request.id} is open for this account")
+        self.request = request
+
+
 def add_request(session: Session, **fields) -> RequestView | None:
-    """Insert a new request; None when its source view was already turned into one (a resubmit)."""
+    """Insert a new request; None when its source view was already turned into one (a resubmit).
+
+    Raises OpenRequestExists when the provider and account already have an open request (the
+    partial unique index decides, so two replicas racing two submits cannot both insert), and
+    re-raises any other IntegrityError: it is a bug, never a resubmit.
+    """
     check_transition(None, Status(fields["status"]))
     row = ResetRequest(**fields)
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        return None
+        # The conflicting row is committed by now (PostgreSQL waits for its inserter; SQLite writes one at
+        # a time), so what it collided with can be read back; the savepoint left the transaction usable.
+        view_id = fields.get("source_view_id")
+        if view_id and request_by_view_id(session, view_id) is not None:
+            return None
+        open_request = _open_request(session, fields["provider"], fields["account"])
+        if open_request is not None:
+            raise OpenRequestExists(open_request) from None
+        raise
     return to_view(row)
+
+
+def open_request_for(session: Session, provider: str, account: str) -> RequestView | None:
+    """The request waiting or being changed for this provider and account, if any."""
+    return _open_request(session, provider, account)
+
+
+def _open_request(session: Session, provider: str, account: str) -> RequestView | None:
+    row = session.scalar(select(ResetRequest).where(ResetRequest.provider == provider,
+                                                    ResetRequest.account == account,
+                                                    ResetRequest.status.in_(OPEN_STATUSES)).limit(1))
+    return to_view(row) if row else None
 
 
 def lock_request(session: Session, request_id: str) -> RequestView | None:
@@ -233,6 +269,8 @@ def claim_reveal(session: Session, token: str, *, now: datetime, stale_before: d
 def set_reveal_state(session: Session, token: str, *, from_state: RevealState, to_state: RevealState,
                      now: datetime, **values) -> bool:
     check_reveal_transition(from_state, to_state)
+    if to_state in (RevealState.REVEALED, RevealState.EXPIRED):  # nothing is left to send: no copy stays
+        values.setdefault("sealed_until_sent", None)
     changed = _rows_changed(
         session,
         update(ResetRequest)
@@ -240,6 +278,51 @@ def set_reveal_state(session: Session, token: str, *, from_state: RevealState, t
         .values(reveal_state=to_state.value, updated_at=now, **values)
     )
     return changed == 1
+
+
+def release_stale_reveal_claims(session: Session, *, now: datetime, stale_before: datetime,
+                                token: str | None = None) -> int:
+    """OPENING → READY for claims older than `stale_before` (a replica died mid-reveal): the reveal is not
+    used up. Only `token`'s when given; past the reveal TTL the expiry destroys it instead."""
+    check_reveal_transition(RevealState.OPENING, RevealState.READY)
+    condition = [ResetRequest.reveal_state == RevealState.OPENING.value, ResetRequest.reveal_claimed_at < stale_before,
+                 ResetRequest.reveal_expires_at > now]
+    if token is not None:
+        condition.append(ResetRequest.reveal_token == token)
+    return _rows_changed(
+        session,
+        update(ResetRequest).where(*condition).values(reveal_state=RevealState.READY.value, reveal_claimed_at=None,
+                                                      updated_at=now))
+
+
+def bind_reveal(session: Session, request_id: str, *, from_token: str, to_token: str, sealed_password: bytes,
+                until_sent: bytes, now: datetime) -> bool:
+    """Before its Reveal DM is posted: the button's lookup becomes the reveal token and the password is
+    stored sealed to that button, with the seal-key copy kept in `sealed_until_sent` until the DM is
+    posted (bot/workflow/reveal.py: send_reveal_dm). One sender at a time wins."""
+    changed = _rows_changed(
+        session,
+        update(ResetRequest)
+        .where(ResetRequest.id == request_id, ResetRequest.reveal_token == from_token,
+               ResetRequest.reveal_state == RevealState.READY.value, ResetRequest.dm_ts.is_(None))
+        .values(reveal_token=to_token, sealed_password=sealed_password, sealed_until_sent=until_sent, updated_at=now)
+    )
+    return changed == 1
+
+
+def reveal_sent(session: Session, request_id: str, *, token: str, dm: MessageRef) -> bool:
+    """The DM whose button `token` looks up was posted: record it and destroy the seal-key copy."""
+    changed = _rows_changed(
+        session,
+        update(ResetRequest)
+        .where(ResetRequest.id == request_id, ResetRequest.reveal_token == token, ResetRequest.dm_ts.is_(None))
+        .values(dm_channel=dm.channel, dm_ts=dm.ts, sealed_until_sent=None)
+    )
+    return changed == 1
+
+
+def sealed_until_sent(session: Session, request_id: str) -> bytes | None:
+    return session.scalar(select(ResetRequest.sealed_until_sent).where(ResetRequest.id == request_id))
 
 
 def _claimable(query, session: Session):
@@ -270,14 +353,59 @@ def reveals_past_expiry(session: Session, now: datetime, limit: int = 50) -> lis
     return list(session.scalars(_claimable(query, session)))
 
 
-def pending_without_card(session: Session, created_before: datetime, limit: int = 20) -> list[str]:
+def pending_without_card(session: Session, stale_before: datetime, limit: int = 20) -> list[str]:
+    """Pending requests with no card stored whose posting nobody claimed since `stale_before`."""
     query = (
         select(ResetRequest.id)
         .where(ResetRequest.status == Status.PENDING.value, ResetRequest.card_ts.is_(None),
-               ResetRequest.created_at <= created_before)
+               _card_claim_lapsed(stale_before))
+        .order_by(ResetRequest.created_at)
         .limit(limit)
     )
-    return list(session.scalars(_claimable(query, session)))
+    return list(session.scalars(query))
+
+
+def _card_claim_lapsed(stale_before: datetime):
+    return or_(and_(ResetRequest.card_claim.is_(None), ResetRequest.created_at <= stale_before),
+               ResetRequest.card_claimed_at <= stale_before)
+
+
+def claim_card_post(session: Session, request_id: str, *, claim: str, now: datetime,
+                    stale_before: datetime | None = None) -> bool:
+    """Claim posting a pending request's approval card: True for one poster only.
+
+    Without `stale_before`, only a card nobody claimed yet (the first post, after the submit);
+    with it, also a claim older than that (a poster that died or whose post failed). The
+    compare-and-set is committed before Slack is called, so two sweeps never both post.
+    """
+    condition = [ResetRequest.id == request_id, ResetRequest.status == Status.PENDING.value,
+                 ResetRequest.card_ts.is_(None)]
+    condition.append(ResetRequest.card_claim.is_(None) if stale_before is None else _card_claim_lapsed(stale_before))
+    changed = _rows_changed(
+        session, update(ResetRequest).where(*condition).values(card_claim=claim, card_claimed_at=now))
+    return changed == 1
+
+
+def store_card(session: Session, request_id: str, *, claim: str, card: MessageRef) -> bool:
+    """Record where the claimed card was posted; False when no card may be stored by this claim any more
+    (another poster took the claim over, or a card is already stored)."""
+    changed = _rows_changed(
+        session,
+        update(ResetRequest)
+        .where(ResetRequest.id == request_id, ResetRequest.card_ts.is_(None), ResetRequest.card_claim == claim)
+        .values(card_channel=card.channel, card_ts=card.ts)
+    )
+    return changed == 1
+
+
+def adopt_card(session: Session, request_id: str, card: MessageRef) -> bool:
+    """Record a card the request has none stored for (a click on it proved it is the request's card)."""
+    changed = _rows_changed(
+        session,
+        update(ResetRequest).where(ResetRequest.id == request_id, ResetRequest.card_ts.is_(None))
+        .values(card_channel=card.channel, card_ts=card.ts)
+    )
+    return changed == 1
 
 
 def reveals_without_dm(session: Session, finished_before: datetime, now: datetime, limit: int = 20) -> list[str]:

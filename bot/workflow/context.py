@@ -36,7 +36,7 @@ from bot.providers.gateway import ProviderGateway
 from bot.providers.plugin import ProviderPlugin
 from bot.sealing import Sealer
 from storage import repository as repo
-from storage.db import transaction
+from storage.db import scrub
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class Notifier(Protocol):
     def tell_requester(self, request: RequestView) -> None: ...
     def send_reveal(self, request: RequestView) -> MessageRef | None: ...
     def update_reveal(self, request: RequestView) -> None: ...
+    def withdraw(self, message: MessageRef) -> None: ...  # delete a card or DM that lost to another one
 
 
 class Background:
@@ -177,11 +178,15 @@ class Context(BaseContext):
         return [name for name in registry.names() if name in self.providers]
 
     def notify_final(self, request: RequestView) -> None:
-        """Tell everyone a request ended: the card, the requester, and the Reveal button when there is one."""
+        """Tell everyone a request ended: the card, the requester, and the Reveal button when there is one.
+
+        Ending a request destroyed its typed secret (and any password nobody will reveal): the
+        SQLite files are scrubbed of their old copies first (storage/db.py: scrub).
+        """
+        scrub(self.sessions)
         self.notifier.update_card(request)
         self.notifier.tell_requester(request)
         if request.reveal_state is RevealState.READY:
-            dm = self.notifier.send_reveal(request)
-            if dm is not None:
-                with transaction(self.sessions) as session:
-                    repo.set_fields(session, request.id, dm_channel=dm.channel, dm_ts=dm.ts)
+            from bot.workflow.reveal import send_reveal_dm  # reveal.py builds on this module
+
+            send_reveal_dm(self, request)

@@ -88,9 +88,13 @@ class Decisions:
 
 
 def _adopt_card(session: Any, request: RequestView, seen_card: MessageRef | None) -> None:
-    """An allowed click can arrive before announce() has stored the card it was made on."""
+    """A card posted before cards were stored first and armed after (bot/workflow/intake.py:
+    post_approval_card) may be clicked before its place is stored. `seen_card` is the clicked
+    message only when the transport checked that it is this request's card (its buttons' block
+    names the request: handlers/actions.py); it is kept only while no card is stored, so a
+    click elsewhere can never point the request at another request's card."""
     if request.card is None and seen_card is not None:
-        repo.set_fields(session, request.id, card_channel=seen_card.channel, card_ts=seen_card.ts)
+        repo.adopt_card(session, request.id, seen_card)
 
 
 def expire_if_due(session: Any, request: RequestView, now: datetime) -> RequestView | None:

@@ -3,19 +3,28 @@
 The provider's part of the form (method, account, typed secret) is checked by its plugin
 (bot/providers/plugin.py: read_request), with the account directory bound to this unit of
 work; intake checks the rest. A view submitted twice yields the first request again, so a
-double submit never posts two cards. The approval card is posted after the modal's ack;
-while it waits, approvers get read-only account context from the provider.
+double submit never posts two cards. A provider and account with an open request (waiting
+or being changed) take no second one: an input error under Account that names it, also
+when two submits race on two replicas (a partial unique index decides: storage/models.py).
+
+The approval card is posted after the modal's ack, by whoever claims it (storage/repository.py:
+claim_card_post): first without buttons, then, once its place is stored, with them
+(`post_approval_card`), so there is never more than one card with buttons for a request.
+While it waits, approvers get read-only account context from the provider.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 from bot import policy
 from bot.domain import (
     InputErrors,
+    MessageRef,
     Method,
     NotAllowed,
     ProviderInfo,
@@ -28,7 +37,7 @@ from bot.domain import (
 from bot.forms import Draft, RequestForm, typed_text
 from bot.providers import LookupResult, Outcome
 from bot.secret import Secret
-from bot.workflow.context import INPUT, Context, audit_refusal, refusal
+from bot.workflow.context import INPUT, Context, Notifier, audit_refusal, refusal
 from storage import repository as repo
 from storage.db import transaction
 
@@ -89,7 +98,7 @@ class Intake:
         double submit never posts two cards.
         """
         ctx = self.ctx
-        with transaction(ctx.sessions) as session:
+        with _open_request_is_an_input_error(), transaction(ctx.sessions) as session:
             now = ctx.db_now(session)  # expiry and the hourly window are on the database's clock (context.py)
             if source_view_id:
                 existing = repo.request_by_view_id(session, source_view_id)
@@ -105,6 +114,8 @@ class Intake:
                 refused = refusal(decision.reason, audit_refusal(
                     session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
                     account=account, why=decision.reason))
+            elif (open_request := repo.open_request_for(session, provider, account)) is not None:
+                raise InputErrors({"account": open_request_sentence(open_request)})
             elif wait := repo.take_budget_slot(session, f"requests:{requester_id}",
                                                limit=REQUESTS_PER_HOUR_PER_ENGINEER, window=timedelta(hours=1),
                                                now=now):
@@ -149,7 +160,8 @@ class Intake:
                 )
                 if request is None:  # a concurrent duplicate submit of the same view won
                     winner = repo.request_by_view_id(session, source_view_id or "")
-                    assert winner is not None  # add_request refuses only a second row for one view
+                    if winner is None:  # add_request says None only for a stored view id: never here
+                        raise RuntimeError("a request insert was refused as a resubmit of no stored view")
                     return winner, False
                 repo.add_audit(session, at=now, action="requested", actor_id=requester_id, request=request,
                                detail={"method": method.value, "reason": request.reason, "ticket": request.ticket,
@@ -162,10 +174,12 @@ class Intake:
     def announce(self, request: RequestView) -> RequestView:
         """Post the approval card and tell the requester it waits (after the modal's ack)."""
         ctx = self.ctx
-        card = ctx.notifier.post_card(request)
+        claim = new_card_claim(ctx.replica_id)
+        with transaction(ctx.sessions) as session:
+            claimed = repo.claim_card_post(session, request.id, claim=claim, now=ctx.clock())
+        card = post_approval_card(ctx, request, claim) if claimed else None
         if card is not None:
             with transaction(ctx.sessions) as session:
-                repo.set_fields(session, request.id, card_channel=card.channel, card_ts=card.ts)
                 request = repo.get_request(session, request.id) or request
             ctx.lookup_runner.run(self._add_account_context, request.id)
         ctx.notifier.tell_requester(request)
@@ -215,6 +229,51 @@ class Intake:
         errors.update(fields.errors)
         to_seal = form.secret_input if plugin.secret_input_for(fields.method) is not None else None
         return provider, fields.account, fields.method, to_seal, errors
+
+
+@contextmanager
+def _open_request_is_an_input_error() -> Iterator[None]:
+    """Another replica stored a request for this account after our check (the index refused ours)."""
+    try:
+        yield
+    except repo.OpenRequestExists as race:
+        raise InputErrors({"account": open_request_sentence(race.request)}) from None
+
+
+def open_request_sentence(request: RequestView) -> str:
+    """The input error for a second request while `request` is open (CONTRACT "What a person sees")."""
+    state = "waiting for approval" if request.status is Status.PENDING else "being changed"
+    return (f"This account already has an open reset request, {request.id} ({state}). Wait for it to end, "
+            "or ask an approver to deny it, before asking again.")
+
+
+def new_card_claim(replica_id: str) -> str:
+    return f"{replica_id[:60]}:{secrets.token_hex(6)}"
+
+
+def post_approval_card(ctx: Context, request: RequestView, claim: str) -> MessageRef | None:
+    """Post the card of a request whose posting `claim` holds; its place, or None when it was not kept.
+
+    Two steps, so that only a card whose place is stored ever has buttons: Slack gets the
+    card without them, the place is stored (a compare-and-set on the claim), then the card
+    is rewritten with them (or with the decision, if one came meanwhile from the App Home).
+    A replica killed between Slack's answer and the store leaves a card without buttons;
+    the sweep posts the card again. A post that lost its claim meanwhile (a sweep took over
+    a poster that was too slow) is deleted.
+    """
+    notifier: Notifier = ctx.notifier
+    card = notifier.post_card(request)
+    if card is None:
+        return None
+    with transaction(ctx.sessions) as session:
+        stored = repo.store_card(session, request.id, claim=claim, card=card)
+        current = ctx.get(session, request.id)
+    if not stored:
+        if current.card != card:
+            notifier.withdraw(card)
+        return None
+    notifier.update_card(current)
+    return card
 
 
 def _account_context(label: str, vpanel: str, result: LookupResult) -> str:

@@ -2,22 +2,35 @@
 
 Response wrapping: the DM carries a Reveal button, never the password. One click claims the
 reveal (READY → OPENING), the modal shows the password, and `finish` destroys the sealed
-value; a modal that could not be shown gives the reveal back (`abandon`). Unrevealed
-passwords are destroyed at RESETBOT_REVEAL_TTL (`expire_reveal`, also called by the sweep).
+value; a modal that could not be shown gives the reveal back (`abandon`), and so does a
+claim left by a replica that died mid-reveal, once it is REVEAL_CLAIM_TIMEOUT old (the
+next click or the sweep releases it). Unrevealed passwords are destroyed at
+RESETBOT_REVEAL_TTL (`expire_reveal`, also called by the sweep). Every click re-checks the
+person's roles: a requester who lost the role is refused, and the reveal is not used up.
+
+Secrets at rest: until its DM is posted the password is sealed under the seal key only.
+`send_reveal_dm` seals it again to a fresh button value that only the DM carries
+(bot/sealing.py: seal_bound), stores that seal and the button's one-way lookup, posts the DM,
+then destroys the seal-key copy. From then on the database plus the seal key cannot open it;
+after every destroy the SQLite files are scrubbed (storage/db.py: scrub).
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import policy
-from bot.domain import Decision, NotAllowed, RequestNotFound, RequestView, RevealState
-from bot.sealing import SealBroken
+from bot.domain import Decision, MessageRef, NotAllowed, RequestNotFound, RequestView, RevealState, Role
+from bot.sealing import SealBroken, button_lookup, is_button, new_button
 from bot.secret import Secret
 from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
 from storage import repository as repo
-from storage.db import transaction
+from storage.db import scrub, transaction
+
+log = logging.getLogger(__name__)
 
 REVEAL_CLAIM_TIMEOUT = timedelta(seconds=30)
 
@@ -26,14 +39,22 @@ class Reveal:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def begin(self, token: str, user_id: str) -> tuple[RequestView, Secret]:
-        """Claim the one reveal; the caller shows the secret, then calls `finish` or `abandon`."""
+    def begin(self, button: str, user_id: str) -> tuple[RequestView, Secret]:
+        """Claim the one reveal; the caller shows the secret, then calls `finish` or `abandon`.
+
+        `button` is the Reveal button's value, as Slack sent it back.
+        """
         ctx = self.ctx
+        token = stored_token(button)
         expired, repeated = None, False
         with transaction(ctx.sessions) as session:
             now = ctx.db_now(session)  # the reveal TTL is on the database's clock (context.py)
+            # A claim left by a click whose replica died gives the reveal back first (not used up).
+            repo.release_stale_reveal_claims(session, now=now, stale_before=now - REVEAL_CLAIM_TIMEOUT, token=token)
             request = _by_token(session, token)
-            decision = policy.can_reveal(user_id, request, now)
+            roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id))
+            decision = policy.can_reveal(user_id, request, now, roles=roles,
+                                         provider_label=ctx.label(request.provider))
             if decision.allowed and not repo.claim_reveal(session, token, now=now,
                                                           stale_before=now - REVEAL_CLAIM_TIMEOUT):
                 decision = Decision.deny("This password was already revealed; it is shown only once.")
@@ -44,36 +65,50 @@ class Reveal:
             else:
                 sealed, _ = repo.sealed_values(session, request.id)
         if expired is not None:
+            scrub(ctx.sessions)
             ctx.notifier.update_reveal(expired)
         if not decision.allowed:
             raise refusal(decision.reason, repeated)
         try:
             if sealed is None:
                 raise SealBroken("nothing is sealed for this reveal")
+            if is_button(button):
+                return request, ctx.sealer.open_bound(sealed, request_id=request.id, purpose=PASSWORD,
+                                                      button=Secret(button))
             return request, ctx.sealer.open(sealed, request_id=request.id, purpose=PASSWORD)
         except SealBroken:
             with transaction(ctx.sessions) as session:
                 repo.set_reveal_state(session, token, from_state=RevealState.OPENING, to_state=RevealState.EXPIRED,
                                       now=now, sealed_password=None)
+            scrub(ctx.sessions)
             raise NotAllowed(
                 "The stored password could not be opened, so it was destroyed. Ask for a new reset.") from None
 
-    def finish(self, token: str, user_id: str) -> RequestView:
+    def finish(self, button: str, user_id: str) -> RequestView:
         ctx = self.ctx
         now = ctx.clock()
+        token = stored_token(button)
         with transaction(ctx.sessions) as session:
             repo.set_reveal_state(session, token, from_state=RevealState.OPENING, to_state=RevealState.REVEALED,
                                   now=now, sealed_password=None)
             request = _by_token(session, token)
             repo.add_audit(session, at=now, action="revealed", actor_id=user_id, request=request)
+        scrub(ctx.sessions)
         ctx.notifier.update_reveal(request)
         return request
 
-    def abandon(self, token: str) -> None:
+    def abandon(self, button: str) -> None:
         """The modal could not be shown: the reveal is not used up."""
         with transaction(self.ctx.sessions) as session:
-            repo.set_reveal_state(session, token, from_state=RevealState.OPENING, to_state=RevealState.READY,
-                                  now=self.ctx.clock())
+            repo.set_reveal_state(session, stored_token(button), from_state=RevealState.OPENING,
+                                  to_state=RevealState.READY, now=self.ctx.clock())
+
+    def release_stale_claims(self) -> int:
+        """Give back reveals claimed by clicks whose replica died before the modal opened or was recorded."""
+        ctx = self.ctx
+        now = ctx.clock()
+        with transaction(ctx.sessions) as session:
+            return repo.release_stale_reveal_claims(session, now=now, stale_before=now - REVEAL_CLAIM_TIMEOUT)
 
     def customer_informed(self, request_id: str, user_id: str) -> RequestView:
         """The engineer confirms the customer was told and asked to change the password (ASVS V6.3.6)."""
@@ -81,25 +116,105 @@ class Reveal:
         now = ctx.clock()
         with transaction(ctx.sessions) as session:
             request = ctx.get(session, request_id)
-            if not repo.mark_customer_informed(session, request.id, requester_id=user_id, now=now):
-                if user_id != request.requester_id:
-                    raise NotAllowed("Only the engineer who asked for this reset can confirm that.")
-                raise NotAllowed("This was already confirmed.")
-            request = ctx.get(session, request.id)
-            repo.add_audit(session, at=now, action="customer_informed", actor_id=user_id, request=request)
+            roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id))
+            refusal = None
+            if user_id != request.requester_id:
+                refusal = "Only the engineer who asked for this reset can confirm that."
+            elif Role.REQUESTER not in roles:
+                refusal = (f"You no longer have the requester role for {ctx.label(request.provider)}, so you can't "
+                           "confirm this. Ask an admin to run `resetbot roles grant` for you.")
+            elif not repo.mark_customer_informed(session, request.id, requester_id=user_id, now=now):
+                refusal = "This was already confirmed."
+            if refusal is not None:
+                repo.add_audit(session, at=now, action="customer_informed_refused", actor_id=user_id,
+                               request=request, detail={"why": refusal})
+            else:
+                request = ctx.get(session, request.id)
+                repo.add_audit(session, at=now, action="customer_informed", actor_id=user_id, request=request)
+        if refusal is not None:
+            raise NotAllowed(refusal)
         ctx.notifier.update_reveal(request)
         return request
+
+
+LEGACY_TOKEN_PREFIX = "sec_"  # a Reveal button sent before passwords were bound to it: the stored token itself
+
+
+def stored_token(button: str) -> str:
+    """The reveal token the database keeps for a button value: the lookup of a bound button, or a token
+    from before buttons were bound (it is its own lookup). Any other value (a stored lookup sent back
+    as if it were a button, say) matches nothing."""
+    if is_button(button):
+        return button_lookup(Secret(button))
+    return button if button.startswith(LEGACY_TOKEN_PREFIX) else "!"
 
 
 def _by_token(session: Any, token: str) -> RequestView:
     request = repo.request_by_reveal_token(session, token)
     if request is None:
-        raise RequestNotFound("This reveal button no longer matches a reset request.")
+        raise RequestNotFound("This reveal button no longer matches a reset request. If the bot sent you a newer "
+                              "Reveal password message, use that one.")
     return request
 
 
+def send_reveal_dm(ctx: Context, request: RequestView) -> MessageRef | None:
+    """Post the requester's Reveal button, the password sealed to it; None when nothing was sent.
+
+    Before the post, one compare-and-set makes a fresh button's lookup the reveal token and
+    stores the password sealed to that button, keeping the seal-key copy (`sealed_until_sent`)
+    in case the DM never reaches Slack; so a click on the DM works the moment it appears.
+    Once Slack has the DM, its place is stored and the seal-key copy destroyed (and scrubbed
+    from the files). A DM that failed, or whose replica died before storing it, is sent again
+    by the sweep (bot/workflow/sweeper.py) with a new button; the old button then matches
+    nothing, and says so. A DM that lost its compare-and-set to a newer one is deleted.
+    """
+    with transaction(ctx.sessions) as session:
+        current = repo.get_request(session, request.id)
+        sealed, _ = repo.sealed_values(session, request.id)
+        in_flight = repo.sealed_until_sent(session, request.id)
+    if current is None or current.reveal_state is not RevealState.READY or current.dm is not None \
+            or not current.reveal_token:
+        return None
+    key_sealed = in_flight if in_flight is not None else sealed  # a copy sealed to no button
+    try:
+        password = ctx.sealer.open(key_sealed, request_id=current.id, purpose=PASSWORD) if key_sealed else None
+    except SealBroken:
+        password = None
+    if password is None or key_sealed is None:  # nothing opens: the old button, whose click says so
+        dm = ctx.notifier.send_reveal(current)
+        if dm is not None:
+            with transaction(ctx.sessions) as session:
+                repo.set_fields(session, current.id, dm_channel=dm.channel, dm_ts=dm.ts)
+        return dm
+    button = new_button()
+    token = button_lookup(button)
+    bound = ctx.sealer.seal_bound(password, request_id=current.id, purpose=PASSWORD, button=button)
+    del password
+    with transaction(ctx.sessions) as session:
+        bound_now = repo.bind_reveal(session, current.id, from_token=current.reveal_token, to_token=token,
+                                     sealed_password=bound, until_sent=key_sealed, now=ctx.clock())
+    if not bound_now:  # another sender (the sweep, a racing replica) has it
+        return None
+    dm = ctx.notifier.send_reveal(replace(current, reveal_token=button.reveal()))
+    if dm is None:
+        return None
+    with transaction(ctx.sessions) as session:
+        stored = repo.reveal_sent(session, current.id, token=token, dm=dm)
+        after = repo.get_request(session, current.id)
+    if not stored:
+        log.warning("a newer Reveal DM replaced the one just posted for %s; it is withdrawn", current.id)
+        ctx.notifier.withdraw(dm)
+        return None
+    scrub(ctx.sessions)  # the copy sealed under the seal key alone leaves the files
+    if after is not None and after.reveal_state in (RevealState.REVEALED, RevealState.EXPIRED):
+        ctx.notifier.update_reveal(after)  # revealed (or expired) before its place was stored
+    return dm
+
+
 def expire_reveal(session: Any, token: str, now: datetime) -> RequestView | None:
-    """Destroy an unrevealed password past its reveal TTL (READY or OPENING → EXPIRED)."""
+    """Destroy an unrevealed password past its reveal TTL (READY or OPENING → EXPIRED).
+
+    The caller scrubs the files after its transaction (storage/db.py: scrub)."""
     request = repo.request_by_reveal_token(session, token)
     if request is None or request.reveal_expires_at is None or now < request.reveal_expires_at:
         return None

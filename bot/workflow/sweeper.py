@@ -1,8 +1,10 @@
 """Sweeper: what every replica does periodically and on start so nothing waits forever.
 
-It expires requests nobody approved and passwords nobody revealed, forgets old drafts and
-event ids, posts approval cards Slack refused, resends Reveal buttons a dead replica never
-sent, and recovers executions whose lease lapsed (bot/workflow/execution.py).
+It expires requests nobody approved and passwords nobody revealed, gives back reveals a
+dead replica claimed, forgets old drafts and event ids, posts approval cards Slack refused
+or a dead replica lost track of (one poster at a time: it claims the post in the database
+first), resends Reveal buttons a dead replica never sent, and recovers executions whose
+lease lapsed (bot/workflow/execution.py).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from bot.domain import RequestView
 from bot.workflow.context import Context
 from bot.workflow.decisions import expire_if_due
 from bot.workflow.execution import Execution
-from bot.workflow.reveal import expire_reveal
+from bot.workflow.intake import new_card_claim, post_approval_card
+from bot.workflow.reveal import REVEAL_CLAIM_TIMEOUT, expire_reveal, send_reveal_dm
 from storage import repository as repo
-from storage.db import transaction
+from storage.db import scrub, transaction
 
 CARD_GRACE = timedelta(seconds=15)  # time for the first post of a card before the sweep posts it again
 
@@ -42,43 +45,44 @@ class Sweeper:
                 expired = expire_reveal(session, token, now)
                 if expired:
                     reveals.append(expired)
+            released = repo.release_stale_reveal_claims(session, now=now, stale_before=now - REVEAL_CLAIM_TIMEOUT)
             repo.delete_drafts_before(session, now - timedelta(hours=1))
             repo.forget_events_before(session, now - timedelta(hours=2))
+        if reveals:
+            scrub(ctx.sessions)
         for request in touched:
             ctx.notify_final(request)
         for request in reveals:
             ctx.notifier.update_reveal(request)
-        return (len(touched) + len(reveals) + self.execution.recover_executions() + self.repost_missing_cards()
-                + self.resend_missing_reveals())
+        return (len(touched) + len(reveals) + released + self.execution.recover_executions()
+                + self.repost_missing_cards() + self.resend_missing_reveals())
 
     def repost_missing_cards(self, grace: timedelta | None = None) -> int:
-        """A card Slack refused to post (5xx, outage) is posted again, so no request waits unseen."""
+        """A card Slack refused to post (5xx, outage), or whose place a dead replica never stored, is posted
+        again, so no request waits unseen. Each is claimed first (a compare-and-set committed before Slack
+        is called), so of several replicas sweeping at once exactly one posts it."""
         ctx = self.ctx
         with transaction(ctx.sessions) as session:
-            cutoff = ctx.db_now(session) - (CARD_GRACE if grace is None else grace)
-            missing = [ctx.get(session, rid) for rid in repo.pending_without_card(session, cutoff)]
+            now = ctx.db_now(session)  # the grace period is on the database's clock (context.py)
+            cutoff = now - (CARD_GRACE if grace is None else grace)
+            missing = repo.pending_without_card(session, cutoff)
         posted = 0
-        for request in missing:
-            card = ctx.notifier.post_card(request)
-            if card is not None:
+        for request_id in missing:
+            claim = new_card_claim(ctx.replica_id)
+            with transaction(ctx.sessions) as session:
+                claimed = repo.claim_card_post(session, request_id, claim=claim, now=now, stale_before=cutoff)
+                request = ctx.get(session, request_id) if claimed else None
+            if request is not None and post_approval_card(ctx, request, claim) is not None:
                 posted += 1
-                with transaction(ctx.sessions) as session:
-                    repo.set_fields(session, request.id, card_channel=card.channel, card_ts=card.ts)
         return posted
 
     def resend_missing_reveals(self, grace: timedelta | None = None) -> int:
         """A replica that died between recording success and sending the DM leaves a password
-        nobody can reveal: a live replica sends the Reveal button (the same one-time token)."""
+        nobody can reveal: a live replica sends the Reveal button (bound to the password as the first
+        one would have been: bot/workflow/reveal.py: send_reveal_dm)."""
         ctx = self.ctx
         with transaction(ctx.sessions) as session:
             now = ctx.db_now(session)
             cutoff = now - (CARD_GRACE if grace is None else grace)
             waiting = [ctx.get(session, rid) for rid in repo.reveals_without_dm(session, cutoff, now)]
-        sent = 0
-        for request in waiting:
-            dm = ctx.notifier.send_reveal(request)
-            if dm is not None:
-                sent += 1
-                with transaction(ctx.sessions) as session:
-                    repo.set_fields(session, request.id, dm_channel=dm.channel, dm_ts=dm.ts)
-        return sent
+        return sum(send_reveal_dm(ctx, request) is not None for request in waiting)

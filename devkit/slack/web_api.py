@@ -77,14 +77,16 @@ class WebApi:
             return [c for c in self._calls if c.method == method]
 
     def fail_next(self, method: str, status: int = 429, retry_after: int = 1, count: int = 1,
-                  error: str | None = None) -> None:
+                  error: str | None = None, after_effect: bool = False) -> None:
         """The next ``count`` calls of ``method`` answer ``status`` (429 with Retry-After).
 
-        ``status=200, error="…"`` makes them answer ``{"ok": false, "error": error}``."""
+        ``status=200, error="…"`` makes them answer ``{"ok": false, "error": error}``.
+        ``after_effect=True``: the call takes effect first (the message is posted) and only its
+        answer is lost, as when Slack times out after posting or the app dies before reading it."""
         with self._lock:
             for _ in range(count):
                 self._faults.setdefault(method, []).append(
-                    {"status": status, "retry_after": retry_after, "error": error}
+                    {"status": status, "retry_after": retry_after, "error": error, "after_effect": after_effect}
                 )
 
     def wait_for_call(self, method: str, predicate: Callable[[RecordedCall], bool] | None = None,
@@ -154,6 +156,14 @@ class WebApi:
         with self._lock:
             faults = self._faults.get(method)
             fault = faults.pop(0) if faults else None
+        if fault is not None and fault.get("after_effect"):
+            with self._lock:
+                handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+                if handler is not None and not self._check_token(method, token):
+                    try:
+                        handler(params)
+                    except ApiError:
+                        pass
         if fault is not None:
             status = fault["status"]
             if status == 429:

@@ -37,6 +37,7 @@ from bot.app import Runtime, build_runtime
 from bot.domain import RevealState, Role, Status
 from bot.forms import Draft, RequestForm
 from bot.server import dispatch_envelope, socket_mode_handler
+from bot.workflow.reveal import stored_token
 from devkit.sandbox import Sandbox
 from devkit.slack import SlackSim
 from handlers.guard import response_hosts_for
@@ -179,7 +180,10 @@ def world(tmp_path_factory):
         workflow.intake.announce(pending)
         draft_id = "dr_" + uuid.uuid4().hex[:16]
         workflow.intake.save_draft(draft_id, Draft(ENGINEER, HELPDESK, None))
-        w = World(sim, sandbox, runtime, logs, pending.id, done.reveal_token, draft_id)
+        # What the Reveal button in the engineer's DM carries (the database keeps only its lookup).
+        reveal_button = next(e["value"] for m in sim.dm_messages(ENGINEER) for b in m.blocks
+                             if b.get("type") == "actions" for e in b["elements"] if e.get("action_id") == "reveal_secret")
+        w = World(sim, sandbox, runtime, logs, pending.id, reveal_button, draft_id)
         # The engineer's reset modal, opened through the real command listener with a fresh trigger.
         slash = P.fill_live(copy.deepcopy(P.SLASH_ENVELOPE["payload"]), {})
         slash.update(trigger_id=sim._issue_trigger(ENGINEER), response_url=sim._issue_response_url(ENGINEER, HELPDESK))
@@ -315,7 +319,7 @@ def test_someone_elses_reveal_token_reveals_nothing(world, user, trigger):
     before = {v.id for u in (user,) for v in world.sim.views(u)} if isinstance(user, str) else set()
     throw(world, "interactive", payload)
     with transaction(world.runtime.workflow.context.sessions) as session:
-        request = repo.request_by_reveal_token(session, world.reveal_token)
+        request = repo.request_by_reveal_token(session, stored_token(world.reveal_token))
     assert request.reveal_state is RevealState.READY, "someone else's click used up the reveal"
     if isinstance(user, str):
         opened = [v for v in world.sim.views(user) if v.id not in before and v.title == "New password"]
@@ -449,8 +453,9 @@ def test_legitimate_flow_still_works_over_socket_mode(world):
         world.logs.take()
         # The fixture's slash command, as Slack would send it now: a fresh trigger_id and response_url.
         slash = copy.deepcopy(P.SLASH_ENVELOPE["payload"])
+        # Another account than the module's pending request's: an account takes one open request at a time.
         slash.update(user_id=ENGINEER2, user_name="kim", trigger_id=sim._issue_trigger(ENGINEER2),
-                     response_url=sim._issue_response_url(ENGINEER2, HELPDESK))
+                     response_url=sim._issue_response_url(ENGINEER2, HELPDESK), text="mofh susp01x")
         ack = sim.deliver_raw("slash_commands", slash, transport="socket", accepts_response_payload=True)
         assert ack.ok and not ack.timed_out
         modal = sim.wait_for(lambda: sim.current_view(ENGINEER2), message="modal did not open")
@@ -460,7 +465,7 @@ def test_legitimate_flow_still_works_over_socket_mode(world):
         card = sim.wait_for(lambda: next((m for m in reversed(sim.messages(APPROVALS))
                                           if "Approve" in m.buttons and "<@U0ENGINEER2>" in m.text), None),
                             message="no approval card for the legitimate request")
-        assert "webq7k2m" in card.visible_text
+        assert "susp01x" in card.visible_text
         # The approver approves the module's real pending request: exactly one provider call.
         pending = workflow.lookups.get(world.pending_id)
         assert pending.card is not None

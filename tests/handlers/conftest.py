@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -157,9 +157,18 @@ class Slack:
         return self.workflow.intake.announce(request)
 
     def revealable_request(self):
+        """A request whose password waits to be revealed; its `reveal_token` is the value the Reveal button in
+        the requester's DM carries (the database keeps only a lookup of it: bot/workflow/reveal.py)."""
         request = self.pending_request()
         self.workflow.decisions.approve(request.id, APPROVER)
-        return self.workflow.lookups.get(request.id)
+        return replace(self.workflow.lookups.get(request.id), reveal_token=self.reveal_button())
+
+    def reveal_button(self) -> str:
+        """The value of the latest Reveal password button the bot sent."""
+        values = [e["value"] for m in self.client.to("chat.postMessage") for b in m.get("blocks") or []
+                  if b.get("type") == "actions" for e in b["elements"] if e.get("action_id") == "reveal_secret"]
+        assert values, "no Reveal password button was sent"
+        return values[-1]
 
 
 @pytest.fixture

@@ -96,6 +96,15 @@ class RecordingNotifier:
     def update_reveal(self, request):
         self.events.append(("update_reveal", request))
 
+    def withdraw(self, message):
+        self.events.append(("withdraw", message))
+
+    def reveal_button(self, request_id: str | None = None) -> str:
+        """The value of the latest Reveal button sent (for `request_id`): what the requester's click sends back."""
+        sent = [r for kind, r in self.events if kind == "send_reveal" and request_id in (None, r.id)]
+        assert sent, "no Reveal DM was sent"
+        return sent[-1].reveal_token
+
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
 

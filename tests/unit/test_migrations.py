@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -109,5 +110,50 @@ def test_the_alembic_cli_of_a_checkout_migrates_database_url(tmp_path):
     try:
         with engine.connect() as db:
             assert db.execute(sa.text("select version_num from alembic_version")).scalar() == HEAD
+    finally:
+        engine.dispose()
+
+
+def _insert_request(db, request_id: str, account: str, status: str, created: str) -> None:
+    db.execute(sa.text(
+        "insert into reset_requests (id, provider, account, account_input, method, reason, requester_id, status, "
+        "created_at, updated_at, expires_at, execution_attempts, reveal_state) values (:id, 'mofh', :account, "
+        ":account, 'set_password', 'a reason of some length', 'U0OLD00001', :status, :created, :created, "
+        ":created, 0, 'none')"), {"id": request_id, "account": account, "status": status, "created": created})
+
+
+def test_the_open_request_index_upgrade_expires_later_waiting_duplicates_and_then_holds(database_url):
+    engine = make_engine(database_url)
+    try:
+        _upgrade_to(engine, "0002")
+        with engine.begin() as db:  # what an older version let in: two or three open for one account
+            _insert_request(db, "rr_a_first", "webq7k2m", "pending", "2026-01-01 10:00:00")
+            _insert_request(db, "rr_a_second", "webq7k2m", "pending", "2026-01-01 10:05:00")
+            _insert_request(db, "rr_b_waiting", "susp01x", "pending", "2026-01-01 10:00:00")
+            _insert_request(db, "rr_b_changing", "susp01x", "executing", "2026-01-01 10:01:00")
+            _insert_request(db, "rr_c_done", "slow01", "succeeded", "2026-01-01 09:00:00")
+        migrate(engine)
+        with engine.connect() as db:
+            statuses = dict(db.execute(sa.text("select id, status from reset_requests")).all())
+        assert statuses == {"rr_a_first": "pending", "rr_a_second": "expired", "rr_b_waiting": "expired",
+                            "rr_b_changing": "executing", "rr_c_done": "succeeded"}
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as db:
+            _insert_request(db, "rr_a_third", "webq7k2m", "pending", "2026-01-01 11:00:00")
+        with engine.begin() as db:  # an ended request does not count: the index is partial
+            _insert_request(db, "rr_c_again", "slow01", "pending", "2026-01-01 11:00:00")
+            _insert_request(db, "rr_a_denied", "webq7k2m", "denied", "2026-01-01 11:00:00")
+    finally:
+        engine.dispose()
+
+
+def test_the_open_request_index_upgrade_stops_with_a_sentence_on_two_changes_at_once(database_url):
+    engine = make_engine(database_url)
+    try:
+        _upgrade_to(engine, "0002")
+        with engine.begin() as db:
+            _insert_request(db, "rr_one", "webq7k2m", "executing", "2026-01-01 10:00:00")
+            _insert_request(db, "rr_two", "webq7k2m", "executing", "2026-01-01 10:01:00")
+        with pytest.raises(RuntimeError, match="being changed at once; let them finish"):
+            migrate(engine)
     finally:
         engine.dispose()

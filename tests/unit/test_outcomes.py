@@ -162,10 +162,10 @@ def test_the_hourly_cap_is_counted_on_the_database_clock(engine, gateways, notif
     a = replica(engine, gateways, notifier, "a")
     ahead = replica(engine, gateways, notifier, "ahead", ahead=timedelta(minutes=61))
     grant(a)
-    for n in range(20):
-        a.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id=f"V{n}")
+    for n in range(20):  # twenty accounts: one account takes one open request (bot/workflow/intake.py)
+        a.intake.submit(mofh_form(f"acct{n:04d}"), requester_id=ENGINEER, source_view_id=f"V{n}")
     with pytest.raises(Exception, match="20 reset requests in the last hour"):
-        ahead.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V20")
+        ahead.intake.submit(mofh_form("acct0020"), requester_id=ENGINEER, source_view_id="V20")
 
 
 def test_the_shared_call_budget_window_is_on_the_database_clock(engine):
@@ -202,7 +202,7 @@ def test_an_unreadable_mofh_answer_is_retried_with_the_same_password(workflow, g
     assert done.status is Status.SUCCEEDED and done.outcome == "changed_idempotent"
     first, second = gateways["mofh"].calls
     assert first["password"] == second["password"]
-    _, secret = workflow.reveal.begin(done.reveal_token, ENGINEER)
+    _, secret = workflow.reveal.begin(notifier.reveal_button(done.id), ENGINEER)
     assert secret.reveal() == first["password"]
     actions = [r.action for r in workflow.admin.audit_trail() if r.request_id == request.id]
     assert actions.count("provider_retry_scheduled") == 1
@@ -249,14 +249,14 @@ def test_a_namecheap_unknown_keeps_the_new_password_revealable(workflow, gateway
     assert unknown.status is Status.UNKNOWN and unknown.reveal_state is RevealState.READY
     assert sealed_password(engine) is not None
     assert "send_reveal" in notifier.kinds()
-    _, secret = workflow.reveal.begin(unknown.reveal_token, ENGINEER)
+    _, secret = workflow.reveal.begin(notifier.reveal_button(unknown.id), ENGINEER)
     assert secret.reveal() == gateways["namecheap"].calls[0]["password"]
-    workflow.reveal.finish(unknown.reveal_token, ENGINEER)
+    workflow.reveal.finish(notifier.reveal_button(unknown.id), ENGINEER)
     assert sealed_password(engine) is None
     assert workflow.reveal.customer_informed(request.id, ENGINEER).customer_informed_at is not None
 
 
-def test_a_namecheap_call_whose_replica_died_keeps_the_password_revealable(workflow, gateways, clock, engine):
+def test_a_namecheap_call_whose_replica_died_keeps_the_password_revealable(workflow, gateways, clock, engine, notifier):
     workflow.execution.execute, original = (lambda *a: None), workflow.execution.execute  # dies mid-call
     request = submit(workflow, namecheap_form())
     workflow.decisions.approve(request.id, APPROVER)
@@ -266,7 +266,7 @@ def test_a_namecheap_call_whose_replica_died_keeps_the_password_revealable(workf
     unknown = workflow.lookups.get(request.id)
     assert unknown.status is Status.UNKNOWN and unknown.reveal_state is RevealState.READY
     assert gateways["namecheap"].calls == []  # never called twice: a repeat is refused by Namecheap
-    _, secret = workflow.reveal.begin(unknown.reveal_token, ENGINEER)
+    _, secret = workflow.reveal.begin(notifier.reveal_button(unknown.id), ENGINEER)
     assert len(secret.reveal()) >= 8
 
 
@@ -282,7 +282,7 @@ def test_a_may_be_set_password_is_destroyed_when_the_reveal_ttl_ends(workflow, g
     assert workflow.lookups.get(request.id).reveal_state is RevealState.EXPIRED and sealed_password(engine) is None
 
 
-def test_an_unknown_mofh_outcome_after_the_retries_keeps_the_password(workflow, gateways, clock, engine):
+def test_an_unknown_mofh_outcome_after_the_retries_keeps_the_password(workflow, gateways, clock, engine, notifier):
     gateways["mofh"].results += [unreadable() for _ in range(MAX_EXECUTION_ATTEMPTS)]
     request = submit(workflow)
     workflow.decisions.approve(request.id, APPROVER)
@@ -291,7 +291,7 @@ def test_an_unknown_mofh_outcome_after_the_retries_keeps_the_password(workflow, 
         workflow.sweeper.sweep()
     unknown = workflow.lookups.get(request.id)
     assert unknown.status is Status.UNKNOWN and unknown.reveal_state is RevealState.READY
-    _, secret = workflow.reveal.begin(unknown.reveal_token, ENGINEER)
+    _, secret = workflow.reveal.begin(notifier.reveal_button(unknown.id), ENGINEER)
     assert secret.reveal() == gateways["mofh"].calls[0]["password"]
 
 

@@ -1,0 +1,61 @@
+"""SQLite keeps no copy of a destroyed sealed value: secure_delete zeroes it, `scrub` empties the WAL (item 14)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from storage.db import make_engine, make_sessionmaker, migrate, scrub, transaction
+
+PIECE = b"sealed-value-marker-"
+MARKER = b"gAAAAA" + PIECE * 10  # as long as a sealed password
+
+
+def _files(tmp_path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(tmp_path.iterdir()) if p.name.startswith("bot.db"))
+
+
+def test_a_destroyed_value_leaves_neither_the_database_file_nor_the_wal(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        migrate(engine)
+        sessions = make_sessionmaker(engine)
+        now = datetime.now(UTC).isoformat(sep=" ")
+        with transaction(sessions) as session:  # its row among others, as in a real table
+            for n in range(5):
+                session.execute(text(
+                    "insert into reset_requests (id, provider, account, account_input, method, reason, "
+                    "requester_id, status, created_at, updated_at, expires_at, execution_attempts, reveal_state, "
+                    "sealed_password) values (:id, 'mofh', 'webq7k2m', 'webq7k2m', 'set_password', "
+                    "'a reason of some length', 'U0ENGINEER1', 'succeeded', :now, :now, :now, 1, 'ready', :sealed)"),
+                    {"id": f"rr_{n}", "now": now, "sealed": MARKER if n == 2 else None})
+        with sessions() as session:  # a checkpoint: the value is in the database file itself now
+            session.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert MARKER in _files(tmp_path)
+        with transaction(sessions) as session:
+            session.execute(text("update reset_requests set sealed_password = NULL where id = 'rr_2'"))
+        assert MARKER in _files(tmp_path)  # the WAL still holds the page as it was
+        assert scrub(sessions) is True
+        assert PIECE not in _files(tmp_path)  # not even a fragment in a free part of the page
+    finally:
+        engine.dispose()
+
+
+def test_scrub_is_a_no_op_for_an_in_memory_database():
+    engine = make_engine("sqlite://")
+    try:
+        migrate(engine)
+        assert scrub(make_sessionmaker(engine)) is True
+    finally:
+        engine.dispose()
+
+
+def test_every_sqlite_connection_overwrites_what_it_deletes(tmp_path):
+    """secure_delete: a freed cell or page is zeroed, not left in the file for whoever copies it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    finally:
+        engine.dispose()
