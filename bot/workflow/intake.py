@@ -176,7 +176,7 @@ class Intake:
         ctx = self.ctx
         claim = new_card_claim(ctx.replica_id)
         with transaction(ctx.sessions) as session:
-            claimed = repo.claim_card_post(session, request.id, claim=claim, now=ctx.clock())
+            claimed = repo.claim_card_post(session, request.id, claim=claim, now=ctx.db_now(session))
         card = post_approval_card(ctx, request, claim) if claimed else None
         if card is not None:
             with transaction(ctx.sessions) as session:

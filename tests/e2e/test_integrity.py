@@ -82,8 +82,10 @@ def approve_and_wait_for_dm(bot: Bot, account: str):
     card = bot.sim.wait_for(lambda: next(iter(live_cards(bot, request_id_of(bot, account))), None),
                             message=f"no live card for {account}")
     bot.sim.click(APPROVER, "Approve", channel=APPROVALS, message_ts=card.ts)
-    bot.sim.wait_for(lambda: bot.workflow.lookups.get(request_id_of(bot, account)).status is Status.SUCCEEDED,
-                     timeout=10, message=f"{account} was not changed")
+    # A reset code of an account whose Namecheap UserId the bot has not seen yet ends "may be set" (unknown),
+    # with the password kept for the reveal like a success (bot/workflow/execution.py).
+    bot.sim.wait_for(lambda: bot.workflow.lookups.get(request_id_of(bot, account)).status
+                     in (Status.SUCCEEDED, Status.UNKNOWN), timeout=10, message=f"{account} was not changed")
     dm = reveal_dm(bot)
     assert bot.workflow.background.wait_idle(10)  # the DM's place is stored once the provider work is done
     return dm
@@ -191,7 +193,8 @@ def test_an_integrity_error_that_is_no_resubmit_keeps_the_modal_open_with_an_err
 
 def _sweep_cards(runtime, start: threading.Barrier, posted: list[int]) -> None:
     start.wait()
-    posted.append(runtime.workflow.sweeper.repost_missing_cards())
+    # No grace: the fake clock the test advances is not the database's, which the grace is measured on.
+    posted.append(runtime.workflow.sweeper.repost_missing_cards(grace=timedelta(0)))
 
 
 def test_concurrent_sweeps_post_one_card_for_a_request(two_replicas):
