@@ -1,7 +1,8 @@
 """The collaborators the use cases share, and the few helpers every one of them uses.
 
 `BaseContext` is what reading and writing records needs (sessions, clock, the admins from
-RESETBOT_ADMINS): all the admin use case needs, so the CLI builds only that. `Context`
+RESETBOT_ADMINS, the default approval policy): all the admin and policies use cases need, so
+the CLI builds only that. `Context`
 adds what the reset itself needs (providers, sealer, notifier, background runner, TTLs,
 replica id, lease); the provider plugins it reads from the registry at call time. The
 composition root (bot/app.py) builds one `Context` and every use case in bot/workflow/
@@ -14,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from bot.domain import (
     Role,
     RoleGrant,
 )
+from bot.policy import ApprovalPolicy
 from bot.providers import registry
 from bot.providers.gateway import ProviderGateway
 from bot.providers.plugin import ProviderPlugin
@@ -94,6 +96,9 @@ class BaseContext:
     sessions: Any  # a sessionmaker from storage/db.py: make_sessionmaker (bot/ names no SQL types)
     clock: Callable[[], datetime] = utcnow
     admins: frozenset[str] = frozenset()
+    # The policy of a provider with none stored: RESETBOT_APPROVAL_TTL and RESETBOT_REQUESTS_PER_HOUR
+    # over CONTRACT.md's defaults (bot/workflow/policies.py).
+    default_policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
 
     def roles(self, user_id: str, provider: ProviderName, grants: list[RoleGrant]) -> set[Role]:
         return policy.roles_for(user_id, provider, grants, self.admins)
