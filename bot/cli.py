@@ -246,7 +246,7 @@ def _audit_export(args) -> int:
             since = since.replace(tzinfo=UTC)
     admin = _admin()
     columns = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail"]
-    writer = csv.writer(sys.stdout) if args.format == "csv" else None
+    writer = csv.writer(sys.stdout, quoting=csv.QUOTE_ALL) if args.format == "csv" else None
     if writer:
         writer.writerow(columns)
     for record in admin.audit_trail(since):
@@ -254,10 +254,21 @@ def _audit_export(args) -> int:
                "request_id": record.request_id, "provider": record.provider, "account": record.account,
                "detail": record.detail}
         if writer:
-            writer.writerow([json.dumps(row[c], sort_keys=True) if c == "detail" else row[c] for c in columns])
+            writer.writerow([_csv_cell(json.dumps(row[c], sort_keys=True) if c == "detail" else row[c])
+                             for c in columns])
         else:
             print(json.dumps(row, sort_keys=True))
     return 0
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV Injection"):
+# such a cell gets a leading ' (CONTRACT.md), and every cell is quoted so no reader splits one.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
 
 
 def _policies():

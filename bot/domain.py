@@ -253,6 +253,11 @@ class NotAllowed(DomainError):
     pass
 
 
+class AlreadyTold(NotAllowed):
+    """A refusal the person was given moments ago for the same click (bot/workflow/context.py:
+    audit_refusal): counted on the first one's audit row, and not told again."""
+
+
 class InvalidTransition(DomainError):
     """A state change the state machine does not allow: a bug in the caller, never a race."""
 

@@ -1,39 +1,117 @@
-"""Logging that cannot leak a secret (security.md §5).
+"""Logging that cannot leak a secret (security.md §5), whatever level an operator turns a logger to.
 
-Chatty libraries are held at WARNING (slack_sdk logs request and response bodies at DEBUG,
-SQLAlchemy bound parameters at INFO), and a filter on our handler masks secret-looking
-key=value pairs and Slack tokens, as a second line behind never logging them at all.
+Chatty libraries are held at WARNING (slack_sdk logs request and response bodies at DEBUG, Bolt
+the Socket Mode envelopes it receives, SQLAlchemy bound parameters at INFO). An operator may turn
+them up anyway, so every record is cleaned when it is made (a log record factory, so any handler,
+ours or theirs, only ever sees the clean text), and again by the filter on our own handler:
+
+* every record: secret-looking key=value pairs (also in JSON, and in URL-encoded text such as
+  `payload=%7B%22reset_code%22%3A...`, which is decoded first) and Slack tokens are masked;
+* a record from a library (any logger outside this project) keeps only its shape: every quoted
+  value and every form value is masked, since a library's DEBUG record may carry a whole Slack
+  payload (a typed reset code, a revealed password) under keys nobody can list in advance.
+
+Our own code never passes a request body or a secret to a log call; this is the line behind that.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote_plus
 
 from bot.secret import MASK
 
-_KEYS = r"(?:password|pass|newpassword|oldpassword|resetcode|reset_code|apikey|api_key|token|secret|signing_secret)"
-_PAIR = re.compile(rf"(?i)(\b{_KEYS}\b\s*[=:]\s*['\"]?)([^\s&'\",}}]+)")
-_TOKENS = re.compile(r"\bx(?:ox[abprs]|app)-[A-Za-z0-9-]+")
+_KEYS = (r"(?:password|pass|passwd|newpassword|oldpassword|resetcode|reset_code|apikey|api_key|token|secret"
+         r"|signing_secret|authorization)")
+# key, optionally closing its quote (JSON, repr), "=" or ":", then a quoted or a bare value
+_PAIR = re.compile(rf"(?i)(\b{_KEYS}\b['\"]?\s*[=:]\s*)(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s&'\",}})\]]+)")
+_TOKENS = re.compile(r"\bx(?:ox[a-z]|app)-[A-Za-z0-9-]+")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# A quoted literal that opens a value (not an apostrophe inside a word), as JSON and Python reprs write them.
+_QUOTED = re.compile(r"""(?<![\w'"])(?:b?"(?:[^"\\]|\\.)*"|b?'(?:[^'\\]|\\.)*')(\s*:)?""")
+# name=value in a form body or a query string (a name starts only where a run of name characters does)
+_FORM_VALUE = re.compile(r"(?<![\w%.\[\]-])([\w.\[\]-]+=)([^&\s'\",)}\]]+)")
 
+# The loggers of this project; every other logger is a library's.
+OURS = ("resetbot", "bot", "handlers", "storage", "devkit")
 QUIET = ("slack_sdk", "slack_bolt", "sqlalchemy.engine", "urllib3", "websockets", "alembic")
 
 
+def _decoded(text: str) -> str:
+    """URL-encoded text, decoded (twice-encoded too), so what it carries can be recognised."""
+    for _ in range(3):
+        if not _ESCAPE.search(text):
+            break
+        text = unquote_plus(text)
+    return text
+
+
+def _mask_pair(match: re.Match[str]) -> str:
+    value = match.group(2)
+    if value[:1] in ("'", '"'):
+        return match.group(1) + value[0] + MASK + value[0]
+    return match.group(1) + MASK
+
+
 def redact(text: str) -> str:
-    text = _PAIR.sub(lambda m: m.group(1) + MASK, text)
+    """Secret-looking pairs and Slack tokens masked, in plain, JSON or URL-encoded text."""
+    text = _PAIR.sub(_mask_pair, _decoded(text))
     return _TOKENS.sub(MASK, text)
+
+
+def _mask_quoted(match: re.Match[str]) -> str:
+    if match.group(1) is not None:  # a key: kept, so the shape stays readable
+        return match.group(0)
+    return MASK
+
+
+def shape_only(text: str) -> str:
+    """A library's text with every form value and quoted value masked: keys, numbers and words stay."""
+    text = _FORM_VALUE.sub(lambda m: m.group(1) + MASK, text)
+    text = _QUOTED.sub(_mask_quoted, _decoded(text))
+    return redact(text)
+
+
+def is_ours(name: str) -> bool:
+    return name.split(".", 1)[0] in OURS
+
+
+def clean(record: logging.LogRecord) -> None:
+    """Rewrite the record in place: its message (args merged in) and its traceback, redacted."""
+    if getattr(record, "_resetbot_clean", False):
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: logging reports it when a handler formats the record
+        return
+    record.msg, record.args = (redact(message) if is_ours(record.name) else shape_only(message)), None
+    if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+        # Formatters use exc_text when it is set; exc_info stays for code that inspects the exception.
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    record._resetbot_clean = True
 
 
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        if clean != message or record.args:
-            record.msg, record.args = clean, None
+        clean(record)
         return True
+
+
+def _cleaning_factory(make: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        clean(record)
+        return record
+
+    factory._resetbot_cleaning = True  # type: ignore[attr-defined]
+    return factory
 
 
 class _BotHandler(logging.StreamHandler):
@@ -41,7 +119,10 @@ class _BotHandler(logging.StreamHandler):
 
 
 def configure(level: int = logging.INFO) -> None:
-    """Idempotent: one stderr handler of ours; handlers others installed (pytest's) stay."""
+    """Idempotent: records are cleaned as they are made; one stderr handler of ours; others' handlers stay."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "_resetbot_cleaning", False):
+        logging.setLogRecordFactory(_cleaning_factory(current))
     root = logging.getLogger()
     if not any(isinstance(h, _BotHandler) for h in root.handlers):
         handler = _BotHandler()

@@ -2,18 +2,25 @@
 
 Part of the composition root: it is where the Bolt app meets a transport. Bolt builds its
 request and context from the payload before any middleware runs, so both transports screen
-the payload (handlers.guard.problem_with) first. A payload that is not one Slack would send is
-answered (acked over Socket Mode, 400 over HTTP) and dropped with a warning; an unexpected
-failure is logged at ERROR with its traceback and an error id.
+the payload (handlers.guard.problem_with) first; over HTTP the signature is checked before
+that, on the raw bytes, so nothing of an unauthenticated body is parsed or logged. A payload
+that is not one Slack would send is answered (acked over Socket Mode, 400 over HTTP) and
+dropped with a warning; an unexpected failure is logged at ERROR with its traceback and an
+error id.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import re
+import resource
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -28,7 +35,10 @@ from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from waitress import wasyncore
-from waitress.server import create_server
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 
 from handlers.guard import problem_with, response_hosts_for
 
@@ -43,13 +53,21 @@ log = logging.getLogger("resetbot")
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY = 1 << 20
+# Slack's rule: a request whose timestamp is more than 5 minutes off is refused (replays).
+MAX_REQUEST_AGE = 300
 # Bolt acks within 3 s and runs listeners on its own pool (bot/app.py), so a waitress thread is
-# held only until the ack; 16 bound what one process serves at once.
+# held only until the ack; 16 bound what one process serves at once. waitress reads headers and
+# bodies on its one I/O thread and hands a worker only a request that has fully arrived, so a
+# slow client holds a connection, never a thread.
 HTTP_THREADS = 16
-HTTP_CONNECTIONS = 100
-# An idle or stalled connection (headers or body trickling in) is closed after this long;
-# Slack gives up on a request after 3 s anyway.
-HTTP_CHANNEL_TIMEOUT = 30
+# Open connections at most (each one a file descriptor): enough that a few hundred stalled
+# clients still leave room for Slack; beyond it waitress stops accepting until some close.
+HTTP_CONNECTIONS = 1000
+# Slack sends a request in one go and gives up on the answer after 3 s: a connection silent for
+# this long is closed, and so is one whose request (headers and body) has not fully arrived this
+# long after its first byte, however steadily it trickles.
+HTTP_CHANNEL_TIMEOUT = 10
+HTTP_READ_DEADLINE = 10
 HTTP_MAX_HEADER = 64 * 1024
 
 # What a payload of the wrong shape makes Bolt raise while it builds its request (a string where
@@ -186,15 +204,22 @@ class FormAwareBoltRequest(BoltRequest):
 
 
 class ResetbotWsgiApp(SlackRequestHandler):
-    """Bolt's WSGI adapter, plus GET /healthz, the body limit and the payload screen.
+    """Bolt's WSGI adapter, plus GET /healthz, the body limit, the signature check and the payload screen.
 
-    POST /slack/events goes to Bolt, which verifies the signature (401 when bad or stale);
-    a body over MAX_BODY is 413 before it is read, a malformed request 400; anything else 404.
+    POST /slack/events: a malformed Content-Length is 400 and a body over MAX_BODY 413, both before
+    a byte of the body is read (and never more than Content-Length is read); then the signature is
+    checked on the raw bytes (401 when missing, bad or stale, logged without the body); only then
+    is the body decoded, screened (400 when malformed) and handed to Bolt, whose own check of the
+    signature stays on as a second line. Anything else is 404.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime.app, path=EVENTS_PATH)
         self.runtime = runtime
+        secret = runtime.settings.slack_signing_secret
+        if secret is None:  # Settings.problems_for_run refuses `run --http` without it
+            raise ValueError("SLACK_SIGNING_SECRET is not set")
+        self._signing_secret = secret.reveal().encode()
         self.response_hosts = response_hosts_for(runtime.app)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -213,12 +238,17 @@ class ResetbotWsgiApp(SlackRequestHandler):
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
         length = _content_length(request.environ) or 0
-        # Not UTF-8: the replacement characters then fail the signature check (401), as any edited body does.
-        raw = request.environ["wsgi.input"].read(length).decode("utf-8", errors="replace") if length else ""
+        raw: bytes = request.environ["wsgi.input"].read(length) if length else b""
+        refused = signature_problem(self._signing_secret, raw, request.environ, time.time())
+        if refused is not None:
+            log.info("refused an HTTP request: %s", refused)  # never the body: it may carry a reset code
+            return BoltResponse(status=401, body="unauthorized", headers={"content-type": "text/plain"})
         why: str | None
         try:
-            bolt_request = FormAwareBoltRequest(body=raw, query=request.query_string,
+            bolt_request = FormAwareBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
                                                 headers=request.get_headers())
+        except UnicodeDecodeError:
+            why = "the body is not UTF-8"
         except UNREADABLE as exc:
             why = f"Bolt could not read it ({type(exc).__name__})"
         else:
@@ -233,12 +263,36 @@ def make_wsgi_app(runtime: Runtime) -> ResetbotWsgiApp:
     return ResetbotWsgiApp(runtime)
 
 
+_DIGITS = re.compile(r"[0-9]{1,15}")
+
+
+def signature_problem(secret: bytes, body: bytes, environ: WSGIEnvironment, now: float) -> str | None:
+    """Why this request is not one Slack signed in the last 5 minutes, or None (Slack's v0 scheme).
+
+    Strict where slack_sdk's verifier raises (a timestamp that is not an integer) or is lenient
+    (a signature header that is present but empty, a non-ASCII one): each is a refusal.
+    """
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+    if not timestamp:
+        return "no timestamp"
+    if not _DIGITS.fullmatch(timestamp):
+        return "the timestamp is not an integer"
+    if abs(now - int(timestamp)) > MAX_REQUEST_AGE:
+        return "the timestamp is more than 5 minutes off"
+    if not signature:
+        return "no signature"
+    expected = b"v0=" + hmac.new(secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest().encode()
+    # WSGI gives header values as latin-1 text: every value encodes back to the bytes that came
+    if not hmac.compare_digest(expected, signature.encode("latin-1", "replace")):
+        return "the signature does not match"
+    return None
+
+
 def _content_length(environ: WSGIEnvironment) -> int | None:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    return length if length >= 0 else None
+    """The declared body length; None when it is not a plain decimal number ("-1", "+5", "1e3", "abc")."""
+    value = environ.get("CONTENT_LENGTH") or "0"
+    return int(value) if _DIGITS.fullmatch(value) else None
 
 
 def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]:
@@ -247,34 +301,102 @@ def _plain(start_response: StartResponse, status: str, text: str) -> list[bytes]
     return [body]
 
 
+class _DeadlineChannel(HTTPChannel):
+    """waitress's channel, stamped with when the request it is still reading began to arrive."""
+
+    request_began: float | None = None
+
+    def received(self, data: bytes) -> bool:
+        fresh = self.request is None
+        accepted = super().received(data)
+        if self.request is None:  # nothing half-read: every request in `data` arrived whole
+            self.request_began = None
+        elif fresh or self.request_began is None:
+            self.request_began = time.time()  # waitress's own clock for last_activity
+        return accepted
+
+
+class _DeadlineServer(TcpWSGIServer):
+    """waitress's TCP server that also closes a connection whose request arrives too slowly.
+
+    waitress's channel_timeout closes a connection that has been silent; a client sending one
+    byte every few seconds is never silent, so each maintenance pass (every cleanup_interval)
+    also closes one still reading a request that began more than `read_deadline` ago.
+    """
+
+    channel_class = _DeadlineChannel
+    read_deadline: float = HTTP_READ_DEADLINE
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)
+        cutoff = now - self.read_deadline
+        for channel in self.active_channels.values():
+            began = getattr(channel, "request_began", None)
+            if began is not None and began < cutoff and not channel.requests:
+                channel.will_close = True
+
+
+def _affordable_connections(wanted: int, spare: int = 64) -> int:
+    """`wanted`, or fewer when the process may not open that many files (each connection is one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted + spare:
+        target = wanted + spare if hard == resource.RLIM_INFINITY else min(hard, wanted + spare)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft < wanted + spare:
+        log.warning("open-file limit %s: serving at most %s HTTP connections", soft, max(soft - spare, 1))
+        return max(soft - spare, 1)
+    return wanted
+
+
 class HttpServer:
     """waitress serving ResetbotWsgiApp on a background thread, in this process.
 
     One process on purpose: the listener and provider pools and the SQLite writer live here, and
     a forking server would split them. waitress bounds the threads and the open connections,
-    refuses bodies over MAX_BODY (413) before reading them, times out idle or stalled
-    connections, and keeps no access log (nothing of a request body is ever logged).
+    refuses bodies over MAX_BODY (413, chunked ones as soon as they pass it) before reading them
+    further, closes connections that stall or trickle (HTTP_CHANNEL_TIMEOUT, HTTP_READ_DEADLINE),
+    and keeps no access log (nothing of a request body is ever logged). The limits are arguments
+    so that tests can make them small.
     """
 
-    def __init__(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0, *,
+                 connection_limit: int = HTTP_CONNECTIONS, channel_timeout: int = HTTP_CHANNEL_TIMEOUT,
+                 read_deadline: float = HTTP_READ_DEADLINE, cleanup_interval: int = 1) -> None:
         # One listening socket of our own, whatever the host name resolves to, so port 0 gives one real port.
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                       flags=socket.AI_PASSIVE)[0]
-        listener = socket.create_server(address, family=family)
+        listener = socket.create_server(address, family=family, backlog=1024)
         self._map: dict[int, Any] = {}  # waitress's socket map: file descriptor -> dispatcher
-        self._server = create_server(
-            make_wsgi_app(runtime), map=self._map, sockets=[listener],
-            threads=HTTP_THREADS, connection_limit=HTTP_CONNECTIONS,
-            max_request_body_size=MAX_BODY, max_request_header_size=HTTP_MAX_HEADER,
-            channel_timeout=HTTP_CHANNEL_TIMEOUT, cleanup_interval=5,
+        # max_request_body_size is the first size refused: a body of exactly MAX_BODY bytes is accepted.
+        adjustments = Adjustments(
+            threads=HTTP_THREADS, connection_limit=_affordable_connections(connection_limit),
+            max_request_body_size=MAX_BODY + 1, max_request_header_size=HTTP_MAX_HEADER,
+            channel_timeout=channel_timeout, cleanup_interval=cleanup_interval, backlog=1024,
             asyncore_use_poll=True, expose_tracebacks=False, ident="resetbot",
         )
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(adjustments.threads)
+        # What waitress.create_server builds for one listening socket, with the deadline added.
+        self._server = _DeadlineServer(
+            make_wsgi_app(runtime), self._map, True, listener, dispatcher=dispatcher, adj=adjustments,
+            bind_socket=False, sockinfo=(listener.family, listener.type, listener.proto, listener.getsockname()),
+        )
+        self._server.read_deadline = read_deadline
+        self.connection_limit: int = adjustments.connection_limit
         self.host = host
         self.port: int = listener.getsockname()[1]
         self.url = f"http://{host}:{self.port}{EVENTS_PATH}"
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
         self._thread.start()
+
+    def open_connections(self) -> int:
+        """Connections waitress holds open now (the listener not counted)."""
+        return len(self._server.active_channels)
 
     def close(self, timeout: float = 5.0) -> None:
         """Let requests being served finish (up to `timeout`), then close the listener and connections."""
@@ -290,8 +412,8 @@ class HttpServer:
         self._thread.join(timeout)
 
 
-def start_http_server(runtime: Runtime, host: str = "127.0.0.1", port: int = 0) -> HttpServer:
-    return HttpServer(runtime, host, port)
+def start_http_server(runtime: Runtime, host: str = "127.0.0.1", port: int = 0, **limits: Any) -> HttpServer:
+    return HttpServer(runtime, host, port, **limits)
 
 
 def serve_http(runtime: Runtime, host: str, port: int, stop: threading.Event) -> None:

@@ -5,6 +5,13 @@ inputs and buttons by them. A provider's words (its label, Account field, method
 from its plugin as `ProviderInfo`, which the workflow hands the transports
 (`workflow.catalog`); no builder names a provider. No builder ever receives a password
 except `reveal_modal`.
+
+What people type (reason, ticket) goes through the helpers under "Text people typed": it is
+normalised (bot/forms.py: typed_text), escaped, quoted on every line and fitted to Block Kit's
+limits after escaping, so it is shown as typed, inside its quote, and never pings or links.
+Every mrkdwn text object is `verbatim`, so Slack does not turn bare URLs, channel names or
+@-words into links or mentions; the manual `<@U…>` and `<!date…>` strings the bot writes
+itself still render.
 """
 
 from __future__ import annotations
@@ -13,23 +20,23 @@ import json
 from datetime import datetime
 
 from bot.domain import Method, ProviderCatalog, ProviderInfo, RequestView, RevealState, Status
-from bot.forms import RequestForm
+from bot.forms import RequestForm, typed_text
 from bot.secret import Secret
 from handlers.ids import Ids
 
 MAX_METADATA = 3000
 
 
-def _text(text: str) -> dict:
-    return {"type": "plain_text", "text": text, "emoji": True}
+def _text(text: str, limit: int = 2000) -> dict:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
 
 
 def _md(text: str) -> dict:
-    return {"type": "mrkdwn", "text": text}
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def _option(text: str, value: str) -> dict:
-    return {"text": _text(text), "value": value}
+    return {"text": _text(text, OPTION_TEXT_MAX), "value": value}
 
 
 def when(moment: datetime | None) -> str:
@@ -43,6 +50,79 @@ def when(moment: datetime | None) -> str:
 def escape(text: str | None) -> str:
     """Neutralise mrkdwn control characters in text a person typed."""
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- text people typed ---------------------------------------------------------------------------
+# Block Kit's limits (docs.slack.dev, reference/block-kit): they hold for the text as sent, that is
+# AFTER escaping (`&` is 5 characters on the wire). Lengths are counted in UTF-16 code units, as
+# Slack's JavaScript does; that is never fewer than Python's len(), which slack_sdk checks.
+
+SECTION_TEXT_MAX = 3000  # a section's text
+FIELD_TEXT_MAX = 2000  # each of a section's fields
+CONTEXT_TEXT_MAX = 2000  # a context element (text objects allow 3000; kept lower)
+OPTION_TEXT_MAX = 75  # an option of a select (headers 150, buttons 75: the bot's own words, all shorter)
+ACCOUNT_TEXT_MAX = 100  # an account named in a field (plugins allow at most 64 characters)
+ELLIPSIS = "…"
+SHORTENED = "(shortened)"  # said where a surface shows less than was typed; the audit trail has it all
+
+
+def slack_length(text: str) -> int:
+    """Characters as Slack counts them (UTF-16 code units: an emoji outside the BMP is 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` (already escaped or plain, never split further) in at most `limit`, with an ellipsis when cut."""
+    if slack_length(text) <= limit:
+        return text
+    kept, used, budget = [], 0, limit - slack_length(ELLIPSIS)
+    for ch in text:
+        used += slack_length(ch)
+        if used > budget:
+            break
+        kept.append(ch)
+    return "".join(kept) + ELLIPSIS
+
+
+def fit(raw: str | None, limit: int, *, quote: bool = False, multiline: bool = True) -> tuple[str, bool]:
+    """What a person typed as mrkdwn in at most `limit` characters: (text, shortened).
+
+    Normalised (bot/forms.py: typed_text), then escaped one character at a time, so a cut never
+    splits an escape such as `&amp;`; with `quote`, every line starts with `>`, so nothing typed
+    can appear outside the quote (a typed line reading ":white_check_mark: *Approved*" stays quoted).
+    """
+    pieces = [("\n>" if quote else "\n") if ch == "\n" else escape(ch)
+              for ch in typed_text(raw, multiline=multiline)]
+    head = ">" if quote else ""
+    if slack_length(head) + sum(slack_length(p) for p in pieces) <= limit:
+        return head + "".join(pieces), False
+    kept, used, budget = [head], slack_length(head), limit - slack_length(ELLIPSIS)
+    for piece in pieces:
+        used += slack_length(piece)
+        if used > budget:
+            break
+        kept.append(piece)
+    return "".join(kept) + ELLIPSIS, True
+
+
+def typed_section(label: str, raw: str | None, limit: int = SECTION_TEXT_MAX, *, multiline: bool = True,
+                  empty: str = "—") -> str:
+    """`*Label*` over what was typed, quoted on every line, within `limit`; says (shortened) when cut."""
+    if not typed_text(raw, multiline=multiline):
+        return f"*{label}*\n{empty}"
+    note = f" {SHORTENED}"
+    body, shortened = fit(raw, limit - slack_length(f"*{label}*{note}\n"), quote=True, multiline=multiline)
+    return f"*{label}*{note if shortened else ''}\n{body}"
+
+
+def _account(account: str | None) -> str:
+    """An account as the card names it (its plugin allows only ASCII letters, digits and . _ -)."""
+    return shown(account, ACCOUNT_TEXT_MAX)
+
+
+def shown(text: str | None, limit: int) -> str:
+    """Text from elsewhere (a provider's message, the account context), inert and fitted to `limit`."""
+    return fit(text, limit)[0]
 
 
 # --- the request modal ---------------------------------------------------------------------------
@@ -194,20 +274,20 @@ def parse_metadata(view: dict) -> dict:
 
 
 def request_summary(request: RequestView, *, catalog: ProviderCatalog) -> list[dict]:
-    account = f"`{escape(request.account)}`"
+    account = f"`{_account(request.account)}`"
     if request.account_input and request.account_input != request.account:
-        account += f" (entered as `{escape(request.account_input)}`)"
+        account += f" (entered as `{_account(request.account_input)}`)"
     fields = [
         _md(f"*Requester*\n<@{request.requester_id}>"),
         _md(f"*Provider*\n{catalog.label(request.provider)}"),
         _md(f"*Account*\n{account}"),
         _md(f"*Method*\n{request.method.label}"),
-        _md(f"*Ticket*\n{escape(request.ticket) or '—'}"),
+        _md(typed_section("Ticket", request.ticket, FIELD_TEXT_MAX, multiline=False)),
         _md(f"*Requested*\n{when(request.created_at)}"),
     ]
     return [
         {"type": "section", "block_id": f"summary_{request.id}", "fields": fields},
-        {"type": "section", "block_id": f"reason_{request.id}", "text": _md(f"*Reason*\n>{escape(request.reason)}")},
+        {"type": "section", "block_id": f"reason_{request.id}", "text": _md(typed_section("Reason", request.reason))},
     ]
 
 
@@ -225,7 +305,8 @@ def approval_card(request: RequestView, context: str | None = None, *, catalog: 
         *request_summary(request, catalog=catalog),
     ]
     if context and request.status is Status.PENDING:
-        blocks.append({"type": "context", "block_id": f"account_{request.id}", "elements": [_md(escape(context))]})
+        blocks.append({"type": "context", "block_id": f"account_{request.id}",
+                       "elements": [_md(shown(context, CONTEXT_TEXT_MAX))]})
     if request.status is Status.PENDING:
         blocks.append({
             "type": "actions",
@@ -294,7 +375,8 @@ def decision_words(request: RequestView, *, catalog: ProviderCatalog) -> str:
         return f":hourglass_flowing_sand: {head} Changing the password at {catalog.label(request.provider)}…"
     icon = {Status.SUCCEEDED: ":white_check_mark:", Status.FAILED: ":x:", Status.UNKNOWN: ":warning:"}[request.status]
     label = {Status.SUCCEEDED: "Result", Status.FAILED: "Failed", Status.UNKNOWN: "Outcome unknown — verify"}
-    return f"{icon} {head}\n*{label[request.status]}:* {escape(request.outcome_message) or status_words(request)}"
+    said = shown(request.outcome_message, SECTION_TEXT_MAX - 200) or status_words(request)  # 200: the words around it
+    return f"{icon} {head}\n*{label[request.status]}:* {said}"
 
 
 def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from slack_bolt.context import BoltContext
 from slack_bolt.kwargs_injection import Args
 
-from bot.domain import DomainError, InputErrors, ServiceUnavailable
+from bot.domain import AlreadyTold, DomainError, InputErrors, ServiceUnavailable
 from handlers.ids import FIELD_BLOCKS, Ids
 from handlers.notifier import SlackNotifier
 
@@ -62,7 +62,8 @@ def answer_error(error: Exception, args: Args) -> None:
             return
         if ack.response is None:
             ack()
-        tell_actor(args.context, str(error))
+        if not isinstance(error, AlreadyTold):  # a repeat of a refusal told moments ago: once is enough
+            tell_actor(args.context, str(error))
         return
     error_id = log_unexpected(error, kind)
     if submitting:

@@ -122,7 +122,8 @@ class ResetRequest(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: rows are inserted, never updated or deleted by the application."""
+    """Append-only: rows are inserted, never deleted by the application, and never updated, except that
+    an identical refusal repeated within a minute raises its row's `count` (repository.py: count_repeated_refusal)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_at", "at"),)

@@ -397,6 +397,42 @@ def add_audit(session: Session, *, at: datetime, action: str, actor_id: str | No
     )
 
 
+def count_repeated_refusal(session: Session, *, at: datetime, since: datetime, action: str, actor_id: str,
+                           why: str, request: RequestView | None = None, provider: str | None = None,
+                           account: str | None = None) -> bool:
+    """Count a refusal on the identical one audited at or after `since`; False when there is none.
+
+    Identical: the same action, person, request (or provider and account when there is no
+    request) and reason. The row's detail gains `count` (how many refusals it stands for) and
+    `last_at`; it is the only change ever made to an audit row (models.py: AuditEvent).
+    """
+    # Serialised per person and action, so two replicas (or listener threads) counting at once neither
+    # lose a count nor both add a first row: an advisory lock on PostgreSQL; SQLite locks the whole
+    # database on the first write, which this no-op UPDATE is.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(f"refusal:{action}:{actor_id}".encode()))))
+    else:
+        session.execute(update(AuditEvent).where(AuditEvent.id == -1).values(detail=AuditEvent.detail))
+    same_request = (AuditEvent.request_id == request.id) if request else AuditEvent.request_id.is_(None)
+    provider, account = (request.provider, request.account) if request else (provider, account)
+    rows = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == action, AuditEvent.actor_id == actor_id, AuditEvent.at >= since, same_request,
+               AuditEvent.provider.is_(None) if provider is None else AuditEvent.provider == provider,
+               AuditEvent.account.is_(None) if account is None else AuditEvent.account == account)
+        .order_by(AuditEvent.id)
+    )
+    for row in rows:
+        detail = json.loads(row.detail or "{}")
+        if detail.get("why") == why:
+            detail["count"] = int(detail.get("count", 1)) + 1
+            detail["last_at"] = at.isoformat()
+            row.detail = json.dumps(detail, sort_keys=True)
+            session.flush()
+            return True
+    return False
+
+
 def audit_events(session: Session, since: datetime | None = None) -> Iterator[AuditRecord]:
     query = select(AuditEvent).order_by(AuditEvent.at, AuditEvent.id)
     if since is not None:

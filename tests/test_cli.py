@@ -157,6 +157,33 @@ def test_audit_export_csv(tmp_path, database_url):
     assert rows[0]["action"] == "role_granted" and json.loads(rows[0]["detail"])["role"] == "admin"
 
 
+def test_audit_export_csv_neutralises_every_cell_a_spreadsheet_would_run_as_a_formula(database_url, monkeypatch,
+                                                                                       capsys):
+    from datetime import UTC, datetime
+
+    from storage import repository as repo
+    from storage.db import make_engine, make_sessionmaker, migrate, transaction
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    hostile = ["=HYPERLINK(\"http://e.x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
+    with transaction(make_sessionmaker(engine)) as session:
+        for value in hostile:
+            repo.add_audit(session, at=datetime(2026, 11, 29, 12, tzinfo=UTC), action=value, actor_id=value,
+                           provider=value[:16], account=value, detail={"why": value})
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RESETBOT_SEAL_KEY", SEAL_KEY)
+    assert cli.main(["audit", "export", "--format", "csv"]) == 0  # in process: a pipe in text mode would turn \r
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out, newline="")))
+    assert len(rows) == 1 + len(hostile)
+    for row, value in zip(rows[1:], hostile, strict=True):
+        assert row[2:7] == ["'" + value, "'" + value, "", "'" + value[:16], "'" + value]  # actor … account
+        assert json.loads(row[7]) == {"why": value}  # the detail cell starts with { and keeps the value
+    assert all(not cell.startswith(cli.CSV_FORMULA_STARTS) for row in rows for cell in row)
+    assert all(cli._csv_cell(v) == "'" + v for v in hostile) and cli._csv_cell("{") == "{"
+
+
 def test_check_names_each_problem_variable(tmp_path, database_url):
     result = resetbot("check", db=database_url, env={"RESETBOT_REVEAL_TTL": "soon", "MOFH_API_USERNAME": "r"})
     assert result.returncode == 2

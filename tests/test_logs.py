@@ -1,6 +1,7 @@
 import logging
 
-from bot.logs import RedactingFilter, redact
+from bot import logs
+from bot.logs import RedactingFilter, redact, shape_only
 
 
 def test_redact_masks_secret_pairs_and_tokens():
@@ -19,3 +20,61 @@ def test_filter_rewrites_the_record_and_its_traceback():
         record.exc_info = (type(exc), exc, exc.__traceback__)
     RedactingFilter().filter(record)
     assert "hunter22" not in record.getMessage() and "xoxb-secret-1" not in (record.exc_text or "")
+
+
+def test_redact_masks_url_encoded_json_and_json_pairs():
+    line = ("body: payload=%7B%22type%22%3A+%22view_submission%22%2C+%22reset_code%22%3A+%22C0de5ecret%22%7D "
+            '{"password": "two words", "api_key": \'K9\'} reset_code%253DDoubleEnc0ded')
+    clean = redact(line)
+    for secret in ("C0de5ecret", "two words", "K9", "DoubleEnc0ded"):
+        assert secret not in clean, clean
+    assert '"type": "view_submission"' in clean  # decoded, so the rest stays readable
+
+
+def test_a_library_record_keeps_its_shape_and_loses_every_value():
+    # What slack_sdk logs at DEBUG for the reveal modal, and Bolt at INFO for a forged request.
+    views_open = ("Sending a request - url: http://127.0.0.1:1/api/views.open, json_body: {'view': {'type': 'modal', "
+                  "'blocks': [{'type': 'section', 'text': {'type': 'mrkdwn', 'text': \"it's `Xq7vN2mLp9`\"}}]}}")
+    forged = ("Invalid request signature detected (signature: v0=00ff, timestamp: 1700000000, "
+              "body: payload=%7B%22view%22%3A+%7B%22state%22%3A+%7B%22v%22%3A+%22C0de5ecret%22%7D%7D%7D&x=1)")
+    envelope = ('on_message invoked: (message: {"payload": {"state": {"values": {"b": {"a": '
+                '{"type": "plain_text_input", "value": "Curr~Secret"}}}}}, "retry_attempt": 0})')
+    for text, secret in ((views_open, "Xq7vN2mLp9"), (forged, "C0de5ecret"), (envelope, "Curr~Secret")):
+        record = logging.LogRecord("slack_sdk.web.base_client", logging.DEBUG, __file__, 1, "%s", (text,), None)
+        RedactingFilter().filter(record)
+        assert secret not in record.getMessage()
+    assert "'blocks': [{'type': ***" in shape_only(views_open) and "url: http://127.0.0.1:1/api/views.open" in \
+        shape_only(views_open)
+    # Our own records keep their quoted words; only secret-looking pairs go.
+    ours = logging.LogRecord("resetbot", logging.INFO, __file__, 1, "account %r: password=%s", ("webq7k2m", "pw1"), None)
+    RedactingFilter().filter(ours)
+    assert ours.getMessage() == "account 'webq7k2m': password=***"
+
+
+def test_after_configure_every_handler_sees_clean_records_even_with_libraries_at_debug():
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.DEBUG)
+            self.texts = []
+
+        def emit(self, record):
+            self.texts.append(self.format(record))
+
+    logger = logging.getLogger("slack_bolt.RequestVerification")
+    level = logger.level
+    keep = Keep()  # an operator's own handler, on the library's logger: our filter is not on it
+    logs.configure(logging.WARNING)
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(keep)
+    try:
+        logger.info("Invalid request signature detected (signature: v0=1, timestamp: 1, body: %s)",
+                    "payload=%7B%22reset_code%22%3A%22C0de5ecret%22%7D")
+        try:
+            raise ValueError("token=xoxb-1-secret")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+    assert len(keep.texts) == 2
+    assert all("C0de5ecret" not in t and "xoxb-1-secret" not in t for t in keep.texts), keep.texts

@@ -21,7 +21,9 @@ from typing import Any, Protocol
 
 from bot import policy
 from bot.domain import (
+    AlreadyTold,
     MessageRef,
+    NotAllowed,
     ProviderCatalog,
     ProviderName,
     RequestNotFound,
@@ -44,9 +46,34 @@ log = logging.getLogger(__name__)
 PASSWORD = "password"
 INPUT = "input"
 
+# The same person refused the same way (action, request, reason) again within this window: the
+# refusal is counted on the first one's audit row and not told again (README "What the bot guarantees").
+REFUSAL_REPEAT_WINDOW = timedelta(seconds=60)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def audit_refusal(session: Any, *, now: datetime, action: str, actor_id: str, why: str,
+                  request: RequestView | None = None, provider: str | None = None,
+                  account: str | None = None) -> bool:
+    """Audit a refusal once per minute: True when it repeats one audited in the last REFUSAL_REPEAT_WINDOW.
+
+    A repeat adds no row: it raises the first row's `count` (storage/repository.py:
+    count_repeated_refusal). Raise `refusal(reason, repeated)` afterwards, so a repeat is not told again.
+    """
+    if repo.count_repeated_refusal(session, at=now, since=now - REFUSAL_REPEAT_WINDOW, action=action,
+                                   actor_id=actor_id, why=why, request=request, provider=provider, account=account):
+        return True
+    repo.add_audit(session, at=now, action=action, actor_id=actor_id, request=request, provider=provider,
+                   account=account, detail={"why": why})
+    return False
+
+
+def refusal(reason: str, repeated: bool) -> NotAllowed:
+    """The refusal to raise after `audit_refusal`: one told moments ago is acknowledged without a word."""
+    return AlreadyTold(reason) if repeated else NotAllowed(reason)
 
 
 class Notifier(Protocol):

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot import passwords, policy
 from bot.domain import Decision, MessageRef, NotAllowed, RequestView, Status
-from bot.workflow.context import PASSWORD, Context
+from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
 from bot.workflow.execution import Execution
 from storage import repository as repo
 from storage.db import transaction
@@ -62,7 +62,7 @@ class Decisions:
         """Policy check, then `move` (a compare-and-set); refusals and expiry are audited and told."""
         ctx = self.ctx
         now = ctx.clock()
-        expired = None
+        expired, repeated = None, False
         with transaction(ctx.sessions) as session:
             request = ctx.get(session, request_id)
             roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id))
@@ -78,12 +78,12 @@ class Decisions:
             else:
                 expired = expire_if_due(session, request, now)
             if not decision.allowed:
-                repo.add_audit(session, at=now, action=f"{verb}_refused", actor_id=approver_id, request=request,
-                               detail={"why": decision.reason})
+                repeated = audit_refusal(session, now=now, action=f"{verb}_refused", actor_id=approver_id,
+                                         request=request, why=decision.reason)
         if expired is not None:
             ctx.notify_final(expired)
         if not decision.allowed:
-            raise NotAllowed(decision.reason)
+            raise refusal(decision.reason, repeated)
         return request
 
 

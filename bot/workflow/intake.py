@@ -25,10 +25,10 @@ from bot.domain import (
     Role,
     Status,
 )
-from bot.forms import Draft, RequestForm
+from bot.forms import Draft, RequestForm, typed_text
 from bot.providers import LookupResult, Outcome
 from bot.secret import Secret
-from bot.workflow.context import INPUT, Context
+from bot.workflow.context import INPUT, Context, audit_refusal, refusal
 from bot.workflow.policies import effective_policy
 from storage import repository as repo
 from storage.db import transaction
@@ -102,9 +102,9 @@ class Intake:
             rules = effective_policy(session, ctx, provider)  # the provider's approval policy, as of now
             decision = policy.can_request(ctx.roles(requester_id, provider, grants), ctx.label(provider))
             if not decision.allowed:
-                repo.add_audit(session, at=now, action="request_refused", actor_id=requester_id,
-                               provider=provider, account=account, detail={"why": decision.reason})
-                refused = NotAllowed(decision.reason)
+                refused = refusal(decision.reason, audit_refusal(
+                    session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
+                    account=account, why=decision.reason))
             elif rules.requests_per_hour and (
                     wait := repo.take_budget_slot(session, f"requests:{requester_id}:{provider}",
                                                   limit=rules.requests_per_hour, window=timedelta(hours=1), now=now)):
@@ -115,9 +115,8 @@ class Intake:
                     f"{ctx.label(provider)}, the most its policy allows. Try again in {max(1, round(wait / 60))} "
                     "min or ask an admin."
                 )
-                repo.add_audit(session, at=now, action="request_refused", actor_id=requester_id,
-                               provider=provider, account=account,
-                               detail={"why": "hourly cap", "requests_per_hour": rules.requests_per_hour})
+                audit_refusal(session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
+                              account=account, why="hourly cap")
             else:
                 refused = None
             if refused is None:
@@ -132,8 +131,8 @@ class Intake:
                     account=account,
                     account_input=(form.account or "").strip(),
                     method=method.value,
-                    reason=(form.reason or "").strip(),
-                    ticket=(form.ticket or "").strip() or None,
+                    reason=typed_text(form.reason),  # normalised as _validate checked it (bot/forms.py)
+                    ticket=typed_text(form.ticket, multiline=False) or None,
                     requester_id=requester_id,
                     origin_channel=(draft.channel_id if draft else origin_channel),
                     response_url=draft.response_url if draft else None,
@@ -160,7 +159,7 @@ class Intake:
                     assert winner is not None  # add_request refuses only a second row for one view
                     return winner, False
                 repo.add_audit(session, at=now, action="requested", actor_id=requester_id, request=request,
-                               detail={"method": method.value, "ticket": request.ticket,
+                               detail={"method": method.value, "reason": request.reason, "ticket": request.ticket,
                                        "account_input": request.account_input})
         if refused is not None:
             raise refused
@@ -208,12 +207,12 @@ class Intake:
             errors["provider"] = "Choose a provider."
         elif provider not in self.ctx.providers:
             errors["provider"] = f"{plugin.label} is not enabled on this bot."
-        reason = (form.reason or "").strip()
+        reason = typed_text(form.reason)
         if len(reason) < 10:
             errors["reason"] = "Give a reason of at least 10 characters: it goes to the approvers and the audit trail."
         elif len(reason) > 1000:
             errors["reason"] = "Keep the reason under 1000 characters."
-        if form.ticket and len(form.ticket.strip()) > 64:
+        if len(typed_text(form.ticket, multiline=False)) > 64:
             errors["ticket"] = "A ticket reference is at most 64 characters."
         if plugin is None:
             return provider, (form.account or "").strip(), None, None, errors

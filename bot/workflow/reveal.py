@@ -15,7 +15,7 @@ from bot import policy
 from bot.domain import Decision, NotAllowed, RequestNotFound, RequestView, RevealState
 from bot.sealing import SealBroken
 from bot.secret import Secret
-from bot.workflow.context import PASSWORD, Context
+from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
 from storage import repository as repo
 from storage.db import transaction
 
@@ -30,7 +30,7 @@ class Reveal:
         """Claim the one reveal; the caller shows the secret, then calls `finish` or `abandon`."""
         ctx = self.ctx
         now = ctx.clock()
-        expired = None
+        expired, repeated = None, False
         with transaction(ctx.sessions) as session:
             request = _by_token(session, token)
             decision = policy.can_reveal(user_id, request, now)
@@ -38,15 +38,15 @@ class Reveal:
                                                           stale_before=now - REVEAL_CLAIM_TIMEOUT):
                 decision = Decision.deny("This password was already revealed; it is shown only once.")
             if not decision.allowed:
-                repo.add_audit(session, at=now, action="reveal_refused", actor_id=user_id, request=request,
-                               detail={"why": decision.reason})
+                repeated = audit_refusal(session, now=now, action="reveal_refused", actor_id=user_id, request=request,
+                                         why=decision.reason)
                 expired = expire_reveal(session, token, now)
             else:
                 sealed, _ = repo.sealed_values(session, request.id)
         if expired is not None:
             ctx.notifier.update_reveal(expired)
         if not decision.allowed:
-            raise NotAllowed(decision.reason)
+            raise refusal(decision.reason, repeated)
         try:
             if sealed is None:
                 raise SealBroken("nothing is sealed for this reveal")

@@ -106,3 +106,51 @@ def _truthy(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes")
     return bool(value)
+
+
+# Block Kit's length limits that real Slack enforces (docs.slack.dev, reference/block-kit): a block
+# over one is refused with `invalid_blocks` (messages) or `invalid_arguments` (views), the way
+# Slack answers, so a bot that escapes after checking a length finds out here too.
+_TEXT_LIMITS = {"section": 3000, "header": 150}
+_FIELD_LIMIT, _CONTEXT_ELEMENT_LIMIT, _BUTTON_LIMIT, _OPTION_LIMIT, _LABEL_LIMIT = 2000, 3000, 75, 75, 2000
+_CONFIRM_LIMITS = {"title": 100, "text": 300, "confirm": 30, "deny": 30}
+
+
+def text_limit_problems(blocks: Iterable[dict] | None, pointer: str) -> list[str]:
+    """Slack's error lines for every text in `blocks` longer than Block Kit allows ([] when none is)."""
+    problems: list[str] = []
+
+    def check(obj: Any, limit: int, where: str) -> None:
+        text = obj.get("text") if isinstance(obj, dict) else None
+        if isinstance(text, str) and len(text) > limit:
+            problems.append(f"[ERROR] must be less than {limit + 1} characters [json-pointer:{where}/text]")
+
+    def check_element(element: dict, where: str) -> None:
+        if element.get("type") in ("button", "workflow_button"):
+            check(element.get("text"), _BUTTON_LIMIT, f"{where}/text")
+        for n, option in enumerate(_all_options(element)):
+            check(option.get("text") if isinstance(option, dict) else None, _OPTION_LIMIT,
+                  f"{where}/options/{n}/text")
+        confirm = element.get("confirm")
+        if isinstance(confirm, dict):
+            for key, limit in _CONFIRM_LIMITS.items():
+                check(confirm.get(key), limit, f"{where}/confirm/{key}")
+
+    for i, block in enumerate(blocks or []):
+        if not isinstance(block, dict):
+            continue
+        here, kind = f"{pointer}/{i}", block.get("type")
+        if kind in _TEXT_LIMITS:
+            check(block.get("text"), _TEXT_LIMITS[kind], f"{here}/text")
+        for n, field in enumerate(block.get("fields") or [] if kind == "section" else []):
+            check(field, _FIELD_LIMIT, f"{here}/fields/{n}")
+        if kind == "context":
+            for n, element in enumerate(block.get("elements") or []):
+                if isinstance(element, dict) and element.get("type") != "image":
+                    check(element, _CONTEXT_ELEMENT_LIMIT, f"{here}/elements/{n}")
+        if kind == "input":
+            check(block.get("label"), _LABEL_LIMIT, f"{here}/label")
+            check(block.get("hint"), _LABEL_LIMIT, f"{here}/hint")
+        for n, element in enumerate(_element_children(block)):
+            check_element(element, f"{here}/elements/{n}" if kind == "actions" else f"{here}/element")
+    return problems

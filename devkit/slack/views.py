@@ -7,7 +7,7 @@ import secrets
 import uuid
 from typing import Any
 
-from devkit.slack.blocks import _iter_stateful
+from devkit.slack.blocks import _iter_stateful, text_limit_problems
 from devkit.slack.records import OpenView
 from devkit.slack.rendering import _one_line, _plain
 from devkit.slack.web_api import ApiError
@@ -78,6 +78,7 @@ class Views:
                 problems.append("[ERROR] must define `submit` to use input block [json-pointer:/view]")
         if len(blocks) > 100:
             problems.append("[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]")
+        problems += text_limit_problems(blocks, "/view/blocks")
         if len(raw.get("private_metadata") or "") > 3000:
             problems.append("[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]")
         if problems:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from devkit.slack.blocks import text_limit_problems
 from devkit.slack.records import RecordedCall
 from devkit.slack.rendering import _one_line
 
@@ -244,6 +245,11 @@ class WebApi:
         if not ch.bot_member:
             raise ApiError("not_in_channel")
 
+    def _check_text_limits(self, blocks: list | None) -> None:
+        problems = text_limit_problems(blocks, "/blocks")
+        if problems:
+            raise ApiError("invalid_blocks", response_metadata={"messages": problems})
+
     def _api_chat_postMessage(self, p: dict) -> dict:
         with self._lock:
             channel = self._resolve_post_channel(str(p.get("channel") or ""))
@@ -251,6 +257,7 @@ class WebApi:
             text, blocks = p.get("text") or "", self._normalize_blocks(p.get("blocks"))
             if not text and not blocks and not p.get("attachments"):
                 raise ApiError("no_text")
+            self._check_text_limits(blocks)
             if len(blocks) > 50:
                 too_many = "[ERROR] no more than 50 items allowed [json-pointer:/blocks]"
                 raise ApiError("invalid_blocks", response_metadata={"messages": [too_many]})
@@ -271,6 +278,7 @@ class WebApi:
             if m.user != self.bot_user_id:
                 raise ApiError("cant_update_message")
             blocks = self._normalize_blocks(p["blocks"]) if "blocks" in p else None
+            self._check_text_limits(blocks)
             text = p.get("text") if "text" in p else None
             if text is None and blocks is None and "attachments" not in p:
                 raise ApiError("no_text")
@@ -311,6 +319,7 @@ class WebApi:
             text, blocks = p.get("text") or "", self._normalize_blocks(p.get("blocks"))
             if not text and not blocks and not p.get("attachments"):
                 raise ApiError("no_text")
+            self._check_text_limits(blocks)
         e = self._add_ephemeral(channel, uid, text, blocks, "chat.postEphemeral")
         return {"ok": True, "message_ts": e.ts}
 

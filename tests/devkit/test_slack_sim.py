@@ -385,6 +385,29 @@ def test_web_api_rules():
         assert e.value.response["error"] == "not_allowed_token_type"
 
 
+def test_blocks_over_block_kits_text_limits_are_refused_as_slack_refuses_them():
+    with make_sim() as sim:
+        client = WebClient(token="xoxb-sim", base_url=sim.api_url)
+        too_long = [{"type": "section", "text": {"type": "mrkdwn", "text": "&amp;" * 601}}]
+        with pytest.raises(SlackApiError) as e:
+            client.chat_postMessage(channel=APPROVALS, text="x", blocks=too_long)
+        assert e.value.response["error"] == "invalid_blocks"
+        assert "[json-pointer:/blocks/0/text/text]" in e.value.response["response_metadata"]["messages"][0]
+        with pytest.raises(SlackApiError) as e:
+            client.views_publish(user_id=APPROVER, view={"type": "home", "blocks": too_long})
+        assert e.value.response["error"] == "invalid_arguments"
+        fields = [{"type": "section", "fields": [{"type": "mrkdwn", "text": "x" * 2001}]}]
+        with pytest.raises(SlackApiError):
+            client.chat_postMessage(channel=APPROVALS, text="x", blocks=fields)
+        button = [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 76},
+                                                    "action_id": "a", "value": "v"}]}]
+        with pytest.raises(SlackApiError):
+            client.chat_postMessage(channel=APPROVALS, text="x", blocks=button)
+        fits = [{"type": "section", "text": {"type": "mrkdwn", "text": "&amp;" * 600}}]
+        assert client.chat_postMessage(channel=APPROVALS, text="x", blocks=fits)["ok"]
+        assert sim.messages(APPROVALS)[-1].blocks[0]["text"]["text"] == "&amp;" * 600
+
+
 def test_rate_limit_injection_visible_to_the_app_client():
     with make_sim() as sim:
         client = WebClient(token="xoxb-sim", base_url=sim.api_url)

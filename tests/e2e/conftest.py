@@ -17,7 +17,7 @@ from bot.providers import registry
 from bot.providers.mofh import MofhSettings
 from bot.providers.namecheap import NamecheapSettings
 from bot.secret import Secret
-from bot.server import socket_mode_handler, start_http_server
+from bot.server import HttpServer, socket_mode_handler, start_http_server
 from devkit.sandbox import Sandbox, default_seed
 from devkit.slack import SlackSim
 
@@ -32,6 +32,7 @@ class Bot:
     sandbox: Sandbox
     runtime: Runtime
     database_url: str
+    http_server: HttpServer | None = None  # bot_over_http's
 
     @property
     def db_path(self) -> str:
@@ -127,7 +128,7 @@ def bot_over_http(database_url):
     server = start_http_server(runtime, "127.0.0.1", 0)
     sim.http_url = server.url
     try:
-        yield Bot(sim, sandbox, runtime, database_url)
+        yield Bot(sim, sandbox, runtime, database_url, server)
     finally:
         server.close()
         sandbox.stop()

@@ -3,12 +3,16 @@ front of Bolt, unexpected failures logged at ERROR with an error id, and waitres
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import socket
 import threading
+import time
 import types
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -16,6 +20,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
+from bot.secret import Secret
 from bot.server import MAX_BODY, dispatch_envelope, socket_mode_handler, start_http_server
 from devkit.slack import SlackSim
 from handlers.guard import response_hosts_for
@@ -103,12 +108,35 @@ def test_an_unexpected_failure_in_socket_mode_is_an_error_with_its_traceback_not
 # --- HTTP ------------------------------------------------------------------------------------------
 
 
+SIGNING_SECRET = "s3cret"
+
+
+def signed(body: bytes | str, timestamp: str | None = None) -> dict[str, str]:
+    """Slack's signing headers for `body`, as Slack computes them (v0, HMAC-SHA256)."""
+    raw = body.encode() if isinstance(body, str) else body
+    ts = timestamp if timestamp is not None else str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), b"v0:" + ts.encode() + b":" + raw, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" + digest}
+
+
+def http_runtime(healthy: threading.Event | None = None, api_url: str | None = None) -> types.SimpleNamespace:
+    """What the HTTP transport needs of a Runtime: the app, the signing secret, the database ping.
+
+    Without `api_url` (a simulated Slack's) the app cannot reach Slack: a signed command fails (500).
+    """
+    ping = healthy.is_set if healthy is not None else (lambda: True)
+    app = _bare_app(api_url, signing_secret=SIGNING_SECRET) if api_url else _bare_app(signing_secret=SIGNING_SECRET)
+    return types.SimpleNamespace(app=app,
+                                 settings=types.SimpleNamespace(slack_signing_secret=Secret(SIGNING_SECRET)),
+                                 workflow=types.SimpleNamespace(lookups=types.SimpleNamespace(ping=ping)))
+
+
 @pytest.fixture
 def http():
     healthy = threading.Event()
     healthy.set()
-    app = _bare_app(signing_secret="s3cret")
-    runtime = types.SimpleNamespace(app=app, workflow=types.SimpleNamespace(lookups=types.SimpleNamespace(ping=healthy.is_set)))
+    runtime = http_runtime(healthy)
+    app = runtime.app
     server = start_http_server(runtime, "127.0.0.1", 0)
     try:
         yield types.SimpleNamespace(server=server, app=app, healthy=healthy,
@@ -156,7 +184,7 @@ def test_a_malformed_content_length_is_400(http, length):
 def test_a_malformed_payload_is_400_with_a_warning(http, caplog):
     with caplog.at_level(logging.WARNING):
         answer = requests.post(f"{http.base}/slack/events", data="[1, 2]",
-                               headers={"Content-Type": "application/json"}, timeout=5)
+                               headers={"Content-Type": "application/json", **signed("[1, 2]")}, timeout=5)
     assert answer.status_code == 400
     assert "dropped a malformed HTTP request" in caplog.text and _errors(caplog) == []
 
@@ -166,8 +194,10 @@ def test_an_unexpected_failure_over_http_is_an_error_with_its_traceback(http, ca
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(http.app, "dispatch", broken)
+    body = urlencode(COMMAND)
     with caplog.at_level(logging.WARNING):
-        answer = requests.post(f"{http.base}/slack/events", data=COMMAND, timeout=5)
+        answer = requests.post(f"{http.base}/slack/events", data=body, timeout=5,
+                               headers={"Content-Type": "application/x-www-form-urlencoded", **signed(body)})
     assert answer.status_code == 500
     (record,) = _errors(caplog)
     assert re.fullmatch(r"unexpected failure dispatching an HTTP request \(error id [0-9a-f]{8}\)",

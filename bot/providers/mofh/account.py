@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 
-from bot.providers._names import DOMAIN
+from bot.providers._names import DOMAIN, non_ascii_problem
 from bot.providers.plugin import AccountDirectory, AccountField, ParsedAccount
 
-ACCOUNT_KEY = re.compile(r"^[A-Za-z0-9]{1,8}\Z")
+# re.ASCII throughout: IGNORECASE alone lets U+212A KELVIN SIGN pass as `k` (bot/providers/_names.py).
+ACCOUNT_KEY = re.compile(r"^[A-Za-z0-9]{1,8}\Z", re.ASCII)
 # A vPanel username: prefix, underscore, 6 to 10 digits (hname_12345678; older panels show 9).
-VPANEL_USERNAME = re.compile(r"^[a-z0-9]{1,16}_[0-9]{6,10}\Z", re.IGNORECASE)
+VPANEL_USERNAME = re.compile(r"^[a-z0-9]{1,16}_[0-9]{6,10}\Z", re.IGNORECASE | re.ASCII)
 # Anything of that shape, to tell the engineer why it cannot be sent as a key.
-VPANEL_LIKE = re.compile(r"^[a-z0-9]+_[0-9]+\Z", re.IGNORECASE)
+VPANEL_LIKE = re.compile(r"^[a-z0-9]+_[0-9]+\Z", re.IGNORECASE | re.ASCII)
 
 LABEL = "Account (key, vPanel username or domain)"
 HINT = "MyOwnFreeHost: the 8-character account key; a vPanel username or domain is looked up in the directory."
@@ -28,6 +29,8 @@ def parse(raw: str, directory: AccountDirectory) -> ParsedAccount:
     raw = raw.strip()
     if not raw:
         return ParsedAccount(raw, "Enter the account key, vPanel username or domain.")
+    if problem := non_ascii_problem(raw):
+        return ParsedAccount(raw, problem)
     if ACCOUNT_KEY.match(raw):
         return ParsedAccount(raw)
     if VPANEL_USERNAME.match(raw):

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import re
 
+from bot.providers._names import non_ascii_problem
 from bot.providers.plugin import AccountDirectory, AccountField, ParsedAccount
 
 USERNAME_MAX = 20
 # The documents give only "at most 20"; Namecheap usernames are letters and digits, and the
 # charset keeps what engineers type free of Slack mrkdwn (handlers/blocks.py shows the account).
-USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,20}\Z")
+USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,20}\Z", re.ASCII)
 USERNAME_RULE = f"at most {USERNAME_MAX} letters, digits, dots, dashes or underscores"
-RESET_CODE = re.compile(r"^[A-Za-z0-9]{1,50}\Z")
+RESET_CODE = re.compile(r"^[A-Za-z0-9]{1,50}\Z", re.ASCII)
 OLD_PASSWORD_MAX = 20
 
 LABEL = "Account (Namecheap username)"
@@ -27,6 +28,8 @@ def parse(raw: str, directory: AccountDirectory) -> ParsedAccount:
     raw = raw.strip()
     if not raw:
         return ParsedAccount(raw, "Enter the Namecheap username.")
+    if problem := non_ascii_problem(raw):
+        return ParsedAccount(raw, problem)
     if not USERNAME.match(raw):
         return ParsedAccount(raw, f"A Namecheap username is {USERNAME_RULE}.")
     return ParsedAccount(raw)
