@@ -34,8 +34,11 @@ from storage.db import make_engine, make_sessionmaker, migrate
 
 log = logging.getLogger(__name__)
 
-# Provider calls can take 2 × 60 s; they run here, never on Bolt's listener threads.
+# Provider calls can take up to their deadline (bot/providers/_http.py); they run here, never on Bolt's
+# listener threads. Read-only lookups (approver context) get their own few workers: however many of them
+# wait on a slow provider, an approved change never queues behind them.
 PROVIDER_WORKERS = 32
+LOOKUP_WORKERS = 4
 LISTENER_WORKERS = 32
 
 
@@ -81,6 +84,7 @@ class Runtime:
     engine: Disposable
     provider_executor: DrainableExecutor
     listener_executor: DrainableExecutor
+    lookup_executor: DrainableExecutor | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _sweeper: threading.Thread | None = None
 
@@ -104,6 +108,8 @@ class Runtime:
         drained = self.workflow.background.wait_idle(timeout)
         self.provider_executor.shutdown(wait=drained)
         self.listener_executor.shutdown(wait=False)
+        if self.lookup_executor is not None:  # read-only: nothing to finish
+            self.lookup_executor.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
         return drained
 
@@ -141,7 +147,8 @@ def make_providers(settings: Settings, sessions, clock: Callable[[], datetime]) 
         raise ValueError(f"settings name providers the registry does not list: {', '.join(unknown)}")
     budget = DatabaseCallBudget(sessions, clock)  # one limit per API user across every replica
     return {
-        plugin.name: plugin.build_gateway(settings.providers[plugin.name], session=pooled_session(PROVIDER_WORKERS),
+        plugin.name: plugin.build_gateway(settings.providers[plugin.name],
+                                          session=pooled_session(PROVIDER_WORKERS + LOOKUP_WORKERS),
                                           budget=budget)
         for plugin in registry.plugins()
         if plugin.name in settings.providers
@@ -157,6 +164,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
     client = slack_client or make_slack_client(settings)
     listener_executor = DrainableExecutor(max_workers=LISTENER_WORKERS, thread_name_prefix="bolt")
     provider_executor = DrainableExecutor(max_workers=PROVIDER_WORKERS, thread_name_prefix="provider")
+    lookup_executor = DrainableExecutor(max_workers=LOOKUP_WORKERS, thread_name_prefix="lookup")
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None,
@@ -179,6 +187,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         clock=clock,
         replica_id=replica_id or f"{socket.gethostname()}-{os.getpid()}",
         lease_seconds=settings.execution_lease,
+        lookup_executor=lookup_executor,
     )
     handlers.register(app, workflow, notifier)
-    return Runtime(settings, app, workflow, notifier, engine, provider_executor, listener_executor)
+    return Runtime(settings, app, workflow, notifier, engine, provider_executor, listener_executor, lookup_executor)

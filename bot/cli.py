@@ -24,6 +24,7 @@ from bot.domain import DomainError, Role
 from bot.policy import FIELDS, ApprovalPolicy, InvalidPolicy, format_duration, parse_duration
 from bot.providers import registry
 from bot.providers.mofh.account import ACCOUNT_KEY, VPANEL_USERNAME
+from bot.sealing import KeyFileProblem, key_beside_sqlite
 
 log = logging.getLogger("resetbot")
 
@@ -143,6 +144,17 @@ def _settings() -> Settings:
     return settings
 
 
+def _key_file(settings: Settings, *, create: bool) -> None:
+    """The seal key file beside a SQLite database, when RESETBOT_SEAL_KEY is not set: `run` creates it, every
+    command refuses one that group or others can open or that holds no key (one line naming the file)."""
+    if settings.seal_key is not None:
+        return
+    try:
+        key_beside_sqlite(settings.database_url, create=create)
+    except KeyFileProblem as problem:
+        raise UsageError(str(problem)) from None
+
+
 def _admin():
     """The admin use case for the operator commands: migrates, needs no Slack or provider credentials."""
     from bot.workflow.admin import Admin
@@ -150,8 +162,9 @@ def _admin():
     from storage.db import make_engine, make_sessionmaker, migrate
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    _key_file(settings, create=False)
     try:
+        engine = make_engine(settings.database_url)
         migrate(engine)
     except Exception as exc:  # an unreachable or unwritable database is an operator problem
         raise UsageError(f"DATABASE_URL: cannot open the database ({type(exc).__name__})") from None
@@ -278,8 +291,9 @@ def _policies():
     from storage.db import make_engine, make_sessionmaker, migrate
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    _key_file(settings, create=False)  # as for every operator command (_admin)
     try:
+        engine = make_engine(settings.database_url)
         migrate(engine)
     except Exception as exc:  # an unreachable or unwritable database is an operator problem
         raise UsageError(f"DATABASE_URL: cannot open the database ({type(exc).__name__})") from None
@@ -369,15 +383,18 @@ def _db_upgrade(args) -> int:
     from storage.db import make_engine, migrate, schema_revision
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    _key_file(settings, create=False)
+    engine = None
     try:
+        engine = make_engine(settings.database_url)
         before = schema_revision(engine)
         migrate(engine)
         after = schema_revision(engine)
     except Exception as exc:  # an unreachable or unwritable database is an operator problem
         raise UsageError(f"DATABASE_URL: cannot open or migrate the database ({type(exc).__name__})") from None
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     print(f"database schema at {after}" + (f" (was {before or 'empty'})" if before != after else ", already newest"))
     return 0
 
@@ -385,14 +402,19 @@ def _db_upgrade(args) -> int:
 def _check(args) -> int:
     settings = Settings.from_env()
     http = settings.slack_app_token is None and settings.slack_signing_secret is not None
-    database = settings.database_url.split("@")[-1] if settings.is_postgres else settings.database_url
-    print(f"database: {database}")
+    print(f"database: {settings.database_shown}")
     print(f"providers enabled: {', '.join(settings.enabled_providers) or 'none'}")
     print(f"transport: {'HTTP (run --http)' if http else 'Socket Mode'}")
-    print(f"approvals channel: {settings.approvals_channel or 'not set'}; admins from RESETBOT_ADMINS: "
-          f"{len(settings.admins)}")
+    channel_problem = any(p.startswith("RESETBOT_APPROVALS_CHANNEL") for p in settings.problems)
+    channel = "not set" if settings.approvals_channel is None else "invalid" if channel_problem else \
+        settings.approvals_channel
+    print(f"approvals channel: {channel}; admins from RESETBOT_ADMINS: {len(settings.admins)}")
     print(f"approval TTL {settings.approval_ttl} s; reveal TTL {settings.reveal_ttl} s")
     problems = settings.problems_for_run(http=http)
+    try:
+        _key_file(settings, create=False)
+    except UsageError as key_problem:
+        problems.append(str(key_problem))
     for problem in problems:
         print(problem, file=sys.stderr)
     return 2 if problems else 0
@@ -403,6 +425,7 @@ def _run(args) -> int:
     problems = settings.problems_for_run(http=args.http)
     if problems:
         raise ConfigError(problems)
+    _key_file(settings, create=True)
     logs.configure()
     # From here the secrets live in Settings only: child processes do not inherit them, and
     # Bolt, which also reads SLACK_BOT_TOKEN, stops warning that the client's token wins.
@@ -413,6 +436,8 @@ def _run(args) -> int:
 
     try:
         runtime = build_runtime(settings, http=args.http)
+    except KeyFileProblem as problem:
+        raise UsageError(str(problem)) from None
     except Exception as exc:
         raise UsageError(f"DATABASE_URL: cannot open or migrate the database ({type(exc).__name__})") from None
     stop = threading.Event()

@@ -12,15 +12,16 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
 from bot.policy import MAX_REQUESTS_PER_HOUR
 from bot.providers import registry
-from bot.providers.plugin import env_text
-from bot.secret import Secret
+from bot.providers.plugin import env_text, url_problem
+from bot.secret import MASK, Secret
 
 DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -56,6 +57,24 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "providers", MappingProxyType(dict(self.providers)))
 
+    def __repr__(self) -> str:
+        """The dataclass repr with the database password masked (the Secret fields mask themselves)."""
+        def value(name: str) -> str:
+            if name == "database_url":
+                return repr(masked_url(self.database_url))
+            if name == "approvals_channel" and self.approvals_channel:
+                return shown_value(self.approvals_channel)
+            if name == "admins":
+                return "{" + ", ".join(shown_value(a) for a in sorted(self.admins)) + "}"
+            return repr(getattr(self, name))
+
+        return f"{type(self).__name__}({', '.join(f'{f.name}={value(f.name)}' for f in fields(self) if f.repr)})"
+
+    @property
+    def database_shown(self) -> str:
+        """DATABASE_URL as `check` and logs may show it: any password masked."""
+        return masked_url(self.database_url)
+
     @property
     def enabled_providers(self) -> list[str]:
         return list(self.providers)
@@ -78,7 +97,7 @@ class Settings:
             if raw is None:
                 return default
             if not raw.isdigit() or int(raw) <= 0:
-                problems.append(f"{name} must be a whole number of seconds above 0 (got {raw!r})")
+                problems.append(f"{name} must be a whole number of seconds above 0 (got {got(raw)})")
                 return default
             return int(raw)
 
@@ -86,9 +105,18 @@ class Settings:
             raw = text(name)
             return Secret(raw) if raw else None
 
+        # What a problem line may quote back: never a value that may be a secret pasted into the wrong variable.
+        known_secrets = [value for name in SECRET_VARIABLES if (value := text(name)) and len(value) >= 6]
+
+        def got(raw: str) -> str:
+            return shown_value(raw, known_secrets)
+
         slack_api_url = text("SLACK_API_URL") or DEFAULT_SLACK_API_URL
-        if not slack_api_url.endswith("/api/"):
-            problems.append(f"SLACK_API_URL must end in /api/ (got {slack_api_url!r})")
+        bad_url = url_problem("SLACK_API_URL", slack_api_url)
+        if bad_url:
+            problems.append(bad_url)
+        elif not slack_api_url.endswith("/api/"):
+            problems.append("SLACK_API_URL must end in /api/ (as https://slack.com/api/ does)")
 
         seal_key = secret("RESETBOT_SEAL_KEY")
         if seal_key is not None and not _is_fernet_key(seal_key.reveal()):
@@ -96,19 +124,19 @@ class Settings:
 
         bot_token = secret("SLACK_BOT_TOKEN")
         if bot_token is not None and not bot_token.reveal().startswith("xoxb-"):
-            problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+            problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-" + _kind_of(bot_token))
         app_token = secret("SLACK_APP_TOKEN")
         if app_token is not None and not app_token.reveal().startswith("xapp-"):
-            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+            problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-" + _kind_of(app_token))
 
         channel = text("RESETBOT_APPROVALS_CHANNEL")
         if channel is not None and channel[:1] not in ("C", "G"):
-            problems.append(f"RESETBOT_APPROVALS_CHANNEL must be a channel ID such as C0123ABCD (got {channel!r})")
+            problems.append(f"RESETBOT_APPROVALS_CHANNEL must be a channel ID such as C0123ABCD (got {got(channel)})")
 
         admins = frozenset(a.strip() for a in (text("RESETBOT_ADMINS") or "").split(",") if a.strip())
         for admin in sorted(admins):
             if admin[:1] not in ("U", "W"):
-                problems.append(f"RESETBOT_ADMINS holds {admin!r}, which is not a Slack user ID (U…)")
+                problems.append(f"RESETBOT_ADMINS holds {got(admin)}, which is not a Slack user ID (U…)")
 
         providers: dict[str, Any] = {}
         for plugin in registry.plugins():
@@ -165,6 +193,50 @@ class Settings:
         return problems
 
 
+# The variables whose values are secrets: never quoted back in a problem line, whatever variable they turn up in.
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "RESETBOT_SEAL_KEY",
+                    "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY")
+_TOKEN_LIKE = re.compile(r"^(?:xox[a-z]|xapp|xwf[a-z])-", re.IGNORECASE)
+_TOKEN_KINDS = {"xoxb-": "a bot token", "xapp-": "an app-level token", "xoxp-": "a user token"}
+_LONGEST_SHOWN = 40
+NOT_SHOWN = "a value withheld as it may be a secret"
+
+
+def shown_value(raw: str, secrets: Iterable[str] = ()) -> str:
+    """`raw` quoted for a problem line, or a phrase saying it is withheld: a Slack token, a long
+    opaque string, or anything holding one of the configured secrets is never echoed."""
+    if _TOKEN_LIKE.match(raw) or len(raw) > _LONGEST_SHOWN or any(value in raw for value in secrets):
+        return NOT_SHOWN
+    return repr(raw)
+
+
+def _kind_of(token: Secret) -> str:
+    """Which kind of token was given instead, by its prefix only (the value is never shown)."""
+    value = token.reveal()
+    kind = next((name for prefix, name in _TOKEN_KINDS.items() if value.startswith(prefix)), None)
+    return f" (this one starts like {kind})" if kind else ""
+
+
+def masked_url(url: str) -> str:
+    """A database URL with its password masked: `postgresql+psycopg://bot:***@db:5432/resetbot`.
+
+    Everything between the user name's `:` and the last `@` is masked (a password may hold
+    `/`, `?` or `@` unencoded: masking too much is harmless), and so is a `password=` query
+    parameter.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        at = rest.rfind("@")
+        colon = rest.find(":", 0, at) if at > 0 else -1
+        if colon >= 0 and "/" not in rest[:colon]:
+            rest = rest[:colon + 1] + MASK + rest[at:]
+    masked = scheme + sep + rest
+    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, masked)
+
+
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
+
+
 def _is_fernet_key(value: str) -> bool:
     try:
         return len(base64.urlsafe_b64decode(value.encode())) == 32
@@ -172,4 +244,4 @@ def _is_fernet_key(value: str) -> bool:
         return False
 
 
-__all__ = ["ConfigError", "Settings"]
+__all__ = ["ConfigError", "Settings", "masked_url", "shown_value"]

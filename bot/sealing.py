@@ -39,19 +39,35 @@ class Sealer:
         return Secret(payload["v"])
 
 
-def key_beside_sqlite(database_url: str) -> Secret | None:
+class KeyFileProblem(Exception):
+    """The key file beside a SQLite database cannot be used: one line for the operator, naming the file."""
+
+
+# Group or others may do anything with the key file: refused (CONTRACT.md: files the bot creates are 0600).
+_SHARED_BITS = 0o077
+
+
+def key_beside_sqlite(database_url: str, *, create: bool = True) -> Secret | None:
     """The key file for an embedded SQLite database, created 0600 on first use.
 
-    None for an in-memory database: the caller uses a process-lifetime key.
+    None for an in-memory database (the caller uses a process-lifetime key), and, with
+    `create=False`, when there is no key file yet. Raises `KeyFileProblem` when the file
+    is readable or writable by group or others, unreadable, or not a key; the message
+    names the file and never quotes what it holds.
     """
     path = sqlite_path(database_url)
     if path is None:
         return None
     key_path = Path(str(path) + ".key")
     if not key_path.exists():
-        # Written whole to a private temp file, then linked into place: a process starting at the
+        if not create:
+            return None
+        # Written whole to a private (0600) temp file, then linked into place: a process starting at the
         # same moment either wins the link or reads the complete key of the one that did.
-        fd, temp = tempfile.mkstemp(dir=key_path.parent, prefix=".resetbot-key-")
+        try:
+            fd, temp = tempfile.mkstemp(dir=key_path.parent, prefix=".resetbot-key-")
+        except OSError as exc:
+            raise KeyFileProblem(f"{key_path}: cannot create the seal key file ({exc.strerror})") from None
         try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(Fernet.generate_key().decode() + "\n")
@@ -60,7 +76,31 @@ def key_beside_sqlite(database_url: str) -> Secret | None:
             pass
         finally:
             os.unlink(temp)
-    return Secret(key_path.read_text().strip())
+    return _read_key_file(key_path)
+
+
+def _read_key_file(key_path: Path) -> Secret:
+    try:
+        mode = key_path.stat().st_mode
+        if mode & _SHARED_BITS:
+            raise KeyFileProblem(
+                f"{key_path}: the seal key file is open to group or others (mode {mode & 0o777:04o}); "
+                f"run chmod 600 {key_path}, or set RESETBOT_SEAL_KEY"
+            )
+        raw = key_path.read_text(encoding="ascii").strip()
+    except KeyFileProblem:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not text"
+        raise KeyFileProblem(f"{key_path}: cannot read the seal key file ({why})") from None
+    try:
+        Fernet(raw.encode())
+    except (ValueError, TypeError):
+        raise KeyFileProblem(
+            f"{key_path}: not a seal key (expected url-safe base64 of 32 bytes, as Fernet.generate_key() prints); "
+            "restore the file, or set RESETBOT_SEAL_KEY"
+        ) from None
+    return Secret(raw)
 
 
 def sqlite_path(database_url: str) -> Path | None:

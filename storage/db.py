@@ -2,11 +2,16 @@
 
 `hide_parameters=True` keeps bound values (sealed tokens included) out of SQL error
 strings and logs (security.md §5). SQLite gets WAL and a busy timeout so the bot's
-threads and a CLI command can share the file.
+threads and a CLI command can share the file; the file is created 0600 before SQLite
+opens it (SQLite gives its -wal, -shm and -journal files the database file's mode), and
+an existing one that group or others may read is narrowed to 0600.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +19,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -22,6 +27,10 @@ from sqlalchemy.pool import StaticPool
 from bot.domain import ServiceUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+
+# The files SQLite keeps beside a database (CONTRACT.md: files the bot creates are 0600).
+SIDECARS = ("-wal", "-shm", "-journal")
 
 
 def make_engine(url: str) -> Engine:
@@ -34,6 +43,12 @@ def make_engine(url: str) -> Engine:
             poolclass=StaticPool if memory else None,
         )
 
+        path = None if memory else _sqlite_file(url)
+        if path is not None:
+            @event.listens_for(engine, "do_connect")
+            def _private_files(_dialect, _record, _cargs, _cparams):
+                make_private(path)
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
@@ -45,6 +60,29 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for memory or a `file:` URI (its options decide)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def make_private(path: Path) -> None:
+    """Create the database file 0600 if it is missing; narrow it and its journal files to 0600 if group or
+    others may use them. Runs before every new connection, so a file replaced meanwhile is caught too."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # O_CREAT leaves an existing file's mode alone
+    for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SIDECARS)):
+        try:
+            mode = stat.S_IMODE(candidate.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            os.chmod(candidate, mode & 0o700)
+            log.warning("%s was open to group or others (mode %04o); narrowed to %04o", candidate, mode,
+                        mode & 0o700)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.domain import AccountInfo, Method, MethodInfo, ProviderInfo, SecretInputInfo
 from bot.passwords import PasswordRules
 from bot.providers import CallBudget
+from bot.providers._http import endpoint_problem
 from bot.providers.gateway import ProviderGateway
 
 if TYPE_CHECKING:
@@ -166,6 +167,12 @@ def env_text(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name, "").strip() or None
 
 
+def url_problem(name: str, url: str) -> str | None:
+    """The one line naming `name` when its URL breaks the URL rule (bot/providers/_http.py: endpoint_problem)."""
+    why = endpoint_problem(url)
+    return f"{name} {why}" if why else None
+
+
 __all__ = [
     "SEALED_INPUT_HINT",
     "AccountDirectory",
@@ -177,4 +184,5 @@ __all__ = [
     "SecretInput",
     "SettingsReader",
     "env_text",
+    "url_problem",
 ]

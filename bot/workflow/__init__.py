@@ -54,8 +54,11 @@ class ResetWorkflow:
         clock: Callable[[], datetime] = utcnow,
         replica_id: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        lookup_executor: Executor | None = None,
     ) -> None:
         self.background = Background(executor)
+        # Read-only lookups on their own pool when one is given (bot/app.py does), else on `executor`.
+        self.lookup_background = Background(lookup_executor) if lookup_executor is not None else None
         self.context = Context(
             sessions=sessions,
             clock=clock,
@@ -69,6 +72,7 @@ class ResetWorkflow:
             approval_ttl=timedelta(seconds=approval_ttl),
             reveal_ttl=timedelta(seconds=reveal_ttl),
             lease=timedelta(seconds=lease_seconds),
+            lookup_background=self.lookup_background,
         )
         self.intake = Intake(self.context)
         self.execution = Execution(self.context)

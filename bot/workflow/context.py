@@ -2,8 +2,8 @@
 
 `BaseContext` is what reading and writing records needs (sessions, clock, the admins from
 RESETBOT_ADMINS, the default approval policy): all the admin and policies use cases need, so
-the CLI builds only that. `Context`
-adds what the reset itself needs (providers, sealer, notifier, background runner, TTLs,
+the CLI builds only that. `Context` adds what the reset itself needs (providers, sealer,
+notifier, background runners, TTLs,
 replica id, lease); the provider plugins it reads from the registry at call time. The
 composition root (bot/app.py) builds one `Context` and every use case in bot/workflow/
 shares it.
@@ -150,6 +150,13 @@ class Context(BaseContext):
     approval_ttl: timedelta  # RESETBOT_APPROVAL_TTL
     reveal_ttl: timedelta  # RESETBOT_REVEAL_TTL
     lease: timedelta  # RESETBOT_EXECUTION_LEASE: how long a provider call may go unrenewed
+    # Read-only provider lookups (approver context) run here, on their own small pool, so that however many
+    # of them wait, an approved change never queues behind them; None: on `background` (tests, one executor).
+    lookup_background: Background | None = None
+
+    @property
+    def lookup_runner(self) -> Background:
+        return self.lookup_background or self.background
 
     @property
     def catalog(self) -> ProviderCatalog:

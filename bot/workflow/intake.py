@@ -174,7 +174,7 @@ class Intake:
             with transaction(ctx.sessions) as session:
                 repo.set_fields(session, request.id, card_channel=card.channel, card_ts=card.ts)
                 request = repo.get_request(session, request.id) or request
-            ctx.background.run(self._add_account_context, request.id)
+            ctx.lookup_runner.run(self._add_account_context, request.id)
         ctx.notifier.tell_requester(request)
         return request
 

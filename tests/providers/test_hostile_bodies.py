@@ -104,6 +104,24 @@ def test_mofh_invalid_utf8_is_never_success(server, make_mofh, body):
     assert result.outcome is Outcome.UNKNOWN and not result.ok
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"<foo><status>1</status></foo>",
+     b"<html><status>1</status></html>",
+     b'<?xml version="1.0"?><html><body><status>1</status></body></html>',
+     b"<passwd><status>1</status><statusmsg>Password changed</statusmsg></passwd>",
+     b"<createacct><result><status>1</status><statusmsg>done</statusmsg></result></createacct>",
+     b"<passwd><other><status>1</status></other></passwd>",
+     b"<foo><status>0</status><statusmsg>An error occured changing this password.</statusmsg></foo>"],
+)
+def test_mofh_success_needs_the_passwd_document_shape(server, make_mofh, body):
+    """Only `<passwd><passwd><status>1` (providers.md §1.2) says passwd ran; a status of 1 elsewhere does not."""
+    server.set_default(200, body)
+    result = _mofh(make_mofh)
+    assert not result.ok and result.outcome not in (Outcome.CHANGED, Outcome.CHANGED_IDEMPOTENT)
+    assert result.outcome in (Outcome.UNKNOWN, Outcome.PROVIDER_UNAVAILABLE)
+
+
 def test_namecheap_invalid_utf8_is_unknown(server, make_namecheap):
     server.set_default(200, NC_SUCCESS.replace(b"PHX01APIEXT07", b"PHX\xff\xfe"))
     result = _nc(make_namecheap)

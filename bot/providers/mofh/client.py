@@ -28,7 +28,9 @@ from defusedxml import DefusedXmlException
 
 from bot.providers import AMBIGUOUS, ChangeResult, LookupResult, Outcome
 from bot.providers._http import (
+    CHANGE_DEADLINE,
     DEFAULT_TIMEOUT,
+    LOOKUP_DEADLINE,
     MAX_RESPONSE_BYTES,
     HttpAnswer,
     TransportError,
@@ -76,6 +78,8 @@ class MofhClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
         retry_delay: float = 1.0,
+        deadline: float = CHANGE_DEADLINE,
+        lookup_deadline: float = LOOKUP_DEADLINE,
     ) -> None:
         self.base_url = normalise_base_url(base_url)
         self._api_username = Secret(reveal(api_username) or "")
@@ -84,6 +88,9 @@ class MofhClient:
         require_tls_verification(self._session)
         self.timeout = timeout_pair(timeout)
         self.retry_delay = max(0.0, float(retry_delay))
+        # Seconds one passwd call, or one lookup, may take in all, both attempts included (bot/providers/_http.py).
+        self.deadline = float(deadline)
+        self.lookup_deadline = float(lookup_deadline)
         self._sleep = time.sleep
 
     def __repr__(self) -> str:
@@ -113,7 +120,7 @@ class MofhClient:
             )
         secrets = self._secrets(password)
         form = {"user": account_key, "pass": password}
-        exchange = self._exchange(self.passwd_url, form)
+        exchange = self._exchange(self.passwd_url, form, deadline=self.deadline)
         if isinstance(exchange, _Failure):
             return exchange.as_result(ChangeResult, secrets)
         answer, attempts = exchange
@@ -160,7 +167,7 @@ class MofhClient:
             "api_key": self._api_password.reveal(),
             field: subject,
         }
-        exchange = self._exchange(url, form)
+        exchange = self._exchange(url, form, deadline=self.lookup_deadline)
         if isinstance(exchange, _Failure):
             return exchange.as_result(LookupResult, secrets)
         answer, attempts = exchange
@@ -181,15 +188,21 @@ class MofhClient:
         basic = base64.b64encode(credentials.encode("latin-1", errors="replace")).decode("ascii")
         return secret_variants([password, self._api_password.reveal(), basic])
 
-    def _exchange(self, url: str, form: Mapping[str, str]) -> tuple[HttpAnswer, int] | _Failure:
-        """POST with at most 2 attempts; the second only after a timeout, connection error or 5xx."""
+    def _exchange(self, url: str, form: Mapping[str, str], *, deadline: float) -> tuple[HttpAnswer, int] | _Failure:
+        """POST with at most 2 attempts; the second only after a timeout, connection error or 5xx, and only
+        while the call's `deadline` (seconds, both attempts together) has time left."""
         auth = (self._api_username.reveal(), self._api_password.reveal())
+        ends = time.monotonic() + deadline
         failure: _Failure | None = None
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            if attempt > 1 and self.retry_delay:
-                self._sleep(self.retry_delay)
+            if attempt > 1:
+                if ends - time.monotonic() <= self.retry_delay:
+                    break  # no time left for a second attempt
+                if self.retry_delay:
+                    self._sleep(self.retry_delay)
+            left = ends - time.monotonic()
             try:
-                answer = post_form(self._session, url, form, timeout=self.timeout, auth=auth)
+                answer = post_form(self._session, url, form, timeout=self.timeout, auth=auth, deadline=left)
             except TransportError as transport:
                 sent = transport.sent or (failure is not None and failure.sent)
                 failure = _Failure(kind=transport.kind, attempts=attempt, sent=sent, retryable=True)
@@ -326,17 +339,18 @@ def _split_documents(data: bytes) -> list[bytes]:
     return documents
 
 
-def _find_status(root: Element) -> tuple[Element | None, Element | None]:
-    """The `status` element and its sibling `statusmsg`; `passwd/status` first, then any."""
+def _find_status(root: Element) -> tuple[Element | None, Element | None, bool]:
+    """The `status` element, its sibling `statusmsg`, and whether they sit where a `passwd` answer has them
+    (`<passwd><passwd><status>`, providers.md §1.2); `passwd/status` first, then any."""
     if root.tag == "passwd":
         inner = root.find("passwd")
         if inner is not None and inner.find("status") is not None:
-            return inner.find("status"), inner.find("statusmsg")
+            return inner.find("status"), inner.find("statusmsg"), True
     for element in root.iter():
         status = element.find("status")
         if status is not None:
-            return status, element.find("statusmsg")
-    return None, None
+            return status, element.find("statusmsg"), False
+    return None, None, False
 
 
 def _status_is_one(value) -> bool | None:
@@ -411,11 +425,16 @@ def _text_without_rawout(element: Element) -> str:
 
 
 def _xml_verdict(root: Element) -> _Verdict:
-    status, statusmsg = _find_status(root)
+    status, statusmsg, passwd_shape = _find_status(root)
     message = "".join(statusmsg.itertext()) if statusmsg is not None else ""
     if status is None:  # no status at all: never a success, but the text may still say why
         return _text_rules(message or _text_without_rawout(root))
-    return _status_rules(status.text, message)
+    verdict = _status_rules(status.text, message)
+    if verdict.outcome in _SUCCESS_MESSAGES and not passwd_shape:
+        # A status of 1 (or the identical-password text) in any other document, an HTML page or another
+        # call's answer, is no proof that passwd ran: never a success (issue 9).
+        return _Verdict(Outcome.UNKNOWN, message, reason="not_a_passwd_answer")
+    return verdict
 
 
 def _json_verdict(document) -> _Verdict:
@@ -550,6 +569,12 @@ def _classify_passwd(answer: HttpAnswer, key: str, secrets: list[str], attempts:
         if verdict.reason == "disagreeing_documents":
             message = (
                 f"{PROVIDER} sent several answers that disagree; verify account {key} by logging in."
+            )
+            extra["reason"] = verdict.reason
+        elif verdict.reason == "not_a_passwd_answer":
+            message = (
+                f"{PROVIDER} answered with a document that is not a passwd answer; verify account {key}"
+                " by logging in."
             )
             extra["reason"] = verdict.reason
         else:

@@ -28,6 +28,7 @@ from defusedxml import DefusedXmlException
 
 from bot.providers import AMBIGUOUS, CallBudget, ChangeResult, Outcome
 from bot.providers._http import (
+    CHANGE_DEADLINE,
     DEFAULT_TIMEOUT,
     MAX_RESPONSE_BYTES,
     HttpAnswer,
@@ -157,6 +158,7 @@ class NamecheapClient:
         timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
         budget: CallBudget | None = None,
         rate_limit_backoff: Iterable[float] = (5.0, 15.0),
+        deadline: float = CHANGE_DEADLINE,
     ) -> None:
         self.endpoint_url = checked_url(endpoint_url, "Namecheap endpoint_url")
         self.api_user = reveal(api_user) or ""
@@ -167,6 +169,7 @@ class NamecheapClient:
         self.timeout = timeout_pair(timeout)
         self.budget: CallBudget = budget if budget is not None else DEFAULT_BUDGET
         self.rate_limit_backoff = tuple(max(0.0, float(delay)) for delay in rate_limit_backoff)
+        self.deadline = float(deadline)  # seconds one HTTP exchange may take in all (bot/providers/_http.py)
         self._sleep = time.sleep
         self._clock = time.monotonic
 
@@ -309,7 +312,8 @@ class NamecheapClient:
                 )
             attempts += 1
             try:
-                answer = post_form(self._session, self.endpoint_url, form, timeout=self.timeout)
+                answer = post_form(self._session, self.endpoint_url, form, timeout=self.timeout,
+                                   deadline=self.deadline)
             except TransportError as exc:
                 return ChangeResult(
                     Outcome.PROVIDER_UNAVAILABLE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.providers.plugin import env_text
+from bot.providers.plugin import env_text, url_problem
 from bot.secret import Secret
 
 API_URL, API_USER, API_KEY = "NAMECHEAP_API_URL", "NAMECHEAP_API_USER", "NAMECHEAP_API_KEY"
@@ -26,8 +26,12 @@ class NamecheapSettings:
 def from_env(env: Mapping[str, str]) -> tuple[NamecheapSettings | None, list[str]]:
     """Enabled when all three credentials are set; some but not all is a problem, and the provider stays off."""
     user, key, client_ip = (env_text(env, name) for name in (API_USER, API_KEY, CLIENT_IP))
+    api_url = env_text(env, API_URL) or DEFAULT_API_URL
+    bad_url = url_problem(API_URL, api_url)  # https://, or http:// to a loopback host only
+    if bad_url:
+        return None, [bad_url]
     if user and key and client_ip:
-        return NamecheapSettings(env_text(env, API_URL) or DEFAULT_API_URL, user, Secret(key), client_ip), []
+        return NamecheapSettings(api_url, user, Secret(key), client_ip), []
     if user or key or client_ip:
         missing = ", ".join(name for name, value in ((API_USER, user), (API_KEY, key), (CLIENT_IP, client_ip))
                             if not value)
