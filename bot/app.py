@@ -140,12 +140,13 @@ def make_slack_client(settings: Settings) -> WebClient:
     )
 
 
-def make_providers(settings: Settings, sessions, clock: Callable[[], datetime]) -> dict[str, ProviderGateway]:
+def make_providers(settings: Settings, sessions) -> dict[str, ProviderGateway]:
     """A gateway for every provider the settings enable, keyed by its registry name."""
     unknown = sorted(set(settings.providers) - set(registry.names()))
     if unknown:
         raise ValueError(f"settings name providers the registry does not list: {', '.join(unknown)}")
-    budget = DatabaseCallBudget(sessions, clock)  # one limit per API user across every replica
+    # One limit per API user across every replica, its window measured by the database's clock.
+    budget = DatabaseCallBudget(sessions)
     return {
         plugin.name: plugin.build_gateway(settings.providers[plugin.name],
                                           session=pooled_session(PROVIDER_WORKERS + LOOKUP_WORKERS),
@@ -176,7 +177,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
     notifier = SlackNotifier(client, settings.approvals_channel or "", clock, catalog=registry.catalog())
     workflow = ResetWorkflow(
         sessions=sessions,
-        providers=make_providers(settings, sessions, clock),
+        providers=make_providers(settings, sessions),
         sealer=Sealer(key),
         notifier=notifier,
         executor=provider_executor,

@@ -85,6 +85,11 @@ class Method(StrEnum):
     def sets_new_password(self) -> bool:
         return self is not Method.EMAIL_LINK
 
+    @property
+    def account_from_secret(self) -> bool:
+        """The provider changes whichever account the typed secret belongs to, not the one the request names."""
+        return self is Method.RESET_CODE
+
 
 METHOD_LABELS = {
     Method.SET_PASSWORD: "Set a new password",

@@ -375,8 +375,17 @@ def decision_words(request: RequestView, *, catalog: ProviderCatalog) -> str:
         return f":hourglass_flowing_sand: {head} Changing the password at {catalog.label(request.provider)}…"
     icon = {Status.SUCCEEDED: ":white_check_mark:", Status.FAILED: ":x:", Status.UNKNOWN: ":warning:"}[request.status]
     label = {Status.SUCCEEDED: "Result", Status.FAILED: "Failed", Status.UNKNOWN: "Outcome unknown — verify"}
-    said = shown(request.outcome_message, SECTION_TEXT_MAX - 200) or status_words(request)  # 200: the words around it
-    return f"{icon} {head}\n*{label[request.status]}:* {said}"
+    said = shown(request.outcome_message, SECTION_TEXT_MAX - 400) or status_words(request)  # 400: the words around it
+    words = f"{icon} {head}\n*{label[request.status]}:* {said}"
+    if may_be_set(request):
+        words += (f"\nThe new password may be set, so it is kept for <@{request.requester_id}> to reveal once "
+                  f"(until {when(request.reveal_expires_at)}) and try.")
+    return words
+
+
+def may_be_set(request: RequestView) -> bool:
+    """The outcome is unknown but a new password was kept for the one reveal (bot/workflow/execution.py)."""
+    return request.status is Status.UNKNOWN and request.reveal_state is not RevealState.NONE
 
 
 def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
@@ -397,6 +406,9 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
     if request.status is Status.EXPIRED:
         return f"Your password reset for {where} expired before anyone approved it. Ask again if it is still needed."
     if request.status is Status.UNKNOWN:
+        if may_be_set(request):
+            return (f"Outcome unknown — verify: {request.outcome_message} The new password may be set: open your "
+                    "DM from the bot to reveal it (once) and try it by logging in before asking again.")
         return f"Outcome unknown — verify: {request.outcome_message}"
     return f"Your password reset for {where} failed: {request.outcome_message}"
 
@@ -406,11 +418,18 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
 
 def reveal_dm(request: RequestView, *, catalog: ProviderCatalog) -> tuple[str, list[dict]]:
     label = catalog.label(request.provider)
-    text = f"Your password reset for {request.account} at {label} is ready."
+    if may_be_set(request):
+        text = (f"The outcome of your password reset for {request.account} at {label} is unknown: "
+                "the new password may be set.")
+        ready = _md(f":warning: *Outcome unknown — verify:* {shown(request.outcome_message, SECTION_TEXT_MAX - 600)}\n"
+                    f"The new password for `{escape(request.account)}` at {label} may be set. It is shown once, "
+                    "to you only: try it by logging in before you give it to anyone or ask again.")
+    else:
+        text = f"Your password reset for {request.account} at {label} is ready."
+        ready = _md(f"Your password reset for `{escape(request.account)}` at {label} is ready. "
+                    "The new password is shown once, to you only.")
     blocks: list[dict] = [
-        {"type": "section", "block_id": f"ready_{request.id}",
-         "text": _md(f"Your password reset for `{escape(request.account)}` at {label} is ready. "
-                     "The new password is shown once, to you only.")},
+        {"type": "section", "block_id": f"ready_{request.id}", "text": ready},
         {"type": "actions", "block_id": f"reveal_actions_{request.id}", "elements": [
             {"type": "button", "action_id": Ids.REVEAL, "text": _text("Reveal password"), "value": request.reveal_token,
              "style": "primary"},
@@ -424,13 +443,21 @@ def reveal_dm(request: RequestView, *, catalog: ProviderCatalog) -> tuple[str, l
 
 def reveal_dm_after(request: RequestView, *, catalog: ProviderCatalog) -> tuple[str, list[dict]]:
     where = f"`{escape(request.account)}` at {catalog.label(request.provider)}"
+    maybe = may_be_set(request)
     if request.reveal_state is not RevealState.REVEALED:
         words = (f"The new password for {where} was not revealed in time and has been destroyed. "
                  "Ask for a new reset if it is still needed.")
+        if maybe:
+            words = (f"The new password for {where}, which may be set, was not revealed in time and has been "
+                     "destroyed. Verify the account by logging in before asking for a new reset.")
         blocks_ = [{"type": "section", "block_id": f"reveal_done_{request.id}_expired", "text": _md(words)}]
     elif request.customer_informed_at is None:
         words = (f"The new password for {where} was revealed to you and is no longer stored. "
                  "Give it to the customer, ask them to change it at first login, then confirm below.")
+        if maybe:
+            words = (f"The new password for {where}, which may be set, was revealed to you and is no longer "
+                     "stored. Try it by logging in; if it works, give it to the customer, ask them to change it "
+                     "at first login, then confirm below.")
         blocks_ = [
             {"type": "section", "block_id": f"reveal_done_{request.id}", "text": _md(words)},
             {"type": "actions", "block_id": f"informed_actions_{request.id}", "elements": [
@@ -447,6 +474,13 @@ def reveal_dm_after(request: RequestView, *, catalog: ProviderCatalog) -> tuple[
 
 def reveal_modal(request: RequestView, password: Secret, *, catalog: ProviderCatalog) -> dict:
     """The only place a password is ever put into anything sent to Slack."""
+    advice = "This is shown once. Give it to the customer and ask them to change it at first login."
+    heading = f"New password for `{escape(request.account)}` at {catalog.label(request.provider)}:"
+    if may_be_set(request):
+        heading = (f":warning: The outcome is unknown: this new password for `{escape(request.account)}` at "
+                   f"{catalog.label(request.provider)} may be set.")
+        advice = ("This is shown once. Try it by logging in first; only if it works, give it to the customer and "
+                  "ask them to change it at first login.")
     return {
         "type": "modal",
         "callback_id": Ids.REVEAL_MODAL,
@@ -455,11 +489,9 @@ def reveal_modal(request: RequestView, password: Secret, *, catalog: ProviderCat
         "clear_on_close": True,
         "notify_on_close": False,
         "blocks": [
-            {"type": "section", "text": _md(f"New password for `{escape(request.account)}` at "
-                                            f"{catalog.label(request.provider)}:")},
+            {"type": "section", "text": _md(heading)},
             {"type": "section", "text": _md(f"```{password.reveal()}```")},
-            {"type": "context", "elements": [_md(
-                "This is shown once. Give it to the customer and ask them to change it at first login.")]},
+            {"type": "context", "elements": [_md(advice)]},
         ],
     }
 

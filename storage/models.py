@@ -190,3 +190,17 @@ class ProviderPolicy(Base):
     requests_per_hour: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = _ts()
     updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ProviderAccount(Base):
+    """The provider's own id of an account (Namecheap's UserId), learnt from an answer to a call
+    that named the account, so a later change that names it only by a secret (a reset code)
+    can be matched to it (bot/workflow/execution.py)."""
+
+    __tablename__ = "provider_accounts"
+    __table_args__ = (Index("ix_provider_accounts_user_id", "provider", "user_id"),)
+
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account: Mapped[str] = mapped_column(String(255), primary_key=True)  # lower-cased: both providers ignore case
+    user_id: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = _ts()

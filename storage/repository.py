@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Executable, delete, func, or_, select, update
@@ -37,6 +37,7 @@ from storage.models import (
     DirectoryEntry,
     Draft,
     ProcessedEvent,
+    ProviderAccount,
     ProviderPolicy,
     ResetRequest,
     RoleAssignment,
@@ -47,6 +48,23 @@ ALL_PROVIDERS = "*"
 
 def ping(session: Session) -> None:
     session.execute(select(1))
+
+
+def db_now(session: Session) -> datetime:
+    """The database server's clock, as an aware UTC datetime.
+
+    Every lease, expiry and budget window is measured by it, so replicas whose own clocks
+    disagree still agree on whose lease has lapsed. SQLite answers text in UTC (with
+    milliseconds, which CURRENT_TIMESTAMP lacks); PostgreSQL a timestamptz (the
+    transaction's start, like every CURRENT_TIMESTAMP in the same transaction).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        raw = session.scalar(select(func.strftime("%Y-%m-%d %H:%M:%f", "now")))
+        return datetime.fromisoformat(str(raw)).replace(tzinfo=UTC)
+    value = session.scalar(select(func.now()))
+    if not isinstance(value, datetime):
+        raise TypeError("the database answered no timestamp for now()")
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # --- roles -----------------------------------------------------------------------------------
@@ -159,11 +177,12 @@ def request_by_reveal_token(session: Session, token: str) -> RequestView | None:
 
 
 def transition(session: Session, request_id: str, *, from_status: Status, to_status: Status, now: datetime,
-               held_by: str | None = None, **values) -> bool:
+               held_by: str | None = None, epoch: int | None = None, **values) -> bool:
     """Compare-and-set on the request's state; True only for the one caller that moved it.
 
-    With `held_by`, the row must also still be leased to that owner: a replica whose
-    lease was taken over cannot finish the request a second time.
+    With `held_by`, the row must also still be leased to that owner, and with `epoch` to
+    that claim of it (`execution_attempts`, raised by every takeover): a replica whose
+    lease was taken over, even by its own sweep, cannot finish the request a second time.
     """
     check_transition(from_status, to_status)
     if "reveal_state" in values:  # only the move that ends an execution gives a request something to reveal
@@ -171,6 +190,8 @@ def transition(session: Session, request_id: str, *, from_status: Status, to_sta
     condition = [ResetRequest.id == request_id, ResetRequest.status == from_status.value]
     if held_by is not None:
         condition.append(ResetRequest.lease_owner == held_by)
+    if epoch is not None:
+        condition.append(ResetRequest.execution_attempts == epoch)
     changed = _rows_changed(
         session,
         update(ResetRequest).where(*condition).values(status=to_status.value, updated_at=now, **values)
@@ -280,8 +301,13 @@ def executions_with_lapsed_lease(session: Session, now: datetime, limit: int = 5
     return list(session.scalars(_claimable(query, session)))
 
 
-def take_over_lease(session: Session, request_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
-    """EXECUTING → EXECUTING under a new owner, for a lease that lapsed: one replica wins."""
+def take_over_lease(session: Session, request_id: str, *, owner: str, now: datetime,
+                    until: datetime) -> int | None:
+    """EXECUTING → EXECUTING under a new owner, for a lease that lapsed: one replica wins.
+
+    Returns the winner's epoch (the raised `execution_attempts`), which fences every later
+    write of its claim; None when the lease had not lapsed or another replica won.
+    """
     check_transition(Status.EXECUTING, Status.EXECUTING)
     changed = _rows_changed(
         session,
@@ -294,7 +320,9 @@ def take_over_lease(session: Session, request_id: str, *, owner: str, now: datet
         .values(lease_owner=owner, lease_expires_at=until, updated_at=now,
                 execution_attempts=ResetRequest.execution_attempts + 1)
     )
-    return changed == 1
+    if changed != 1:
+        return None
+    return execution_attempts(session, request_id)
 
 
 def execution_attempts(session: Session, request_id: str) -> int:
@@ -306,19 +334,22 @@ def mark_customer_informed(session: Session, request_id: str, *, requester_id: s
         session,
         update(ResetRequest)
         .where(ResetRequest.id == request_id, ResetRequest.requester_id == requester_id,
-               ResetRequest.status == Status.SUCCEEDED.value, ResetRequest.customer_informed_at.is_(None))
+               ResetRequest.status.in_([Status.SUCCEEDED.value, Status.UNKNOWN.value]),  # unknown: a "may be set" one
+               ResetRequest.customer_informed_at.is_(None))
         .values(customer_informed_at=now)
     )
     return changed == 1
 
 
-def renew_lease(session: Session, request_id: str, *, owner: str, until: datetime) -> bool:
+def renew_lease(session: Session, request_id: str, *, owner: str, epoch: int, until: datetime,
+                **values) -> bool:
+    """Extend (or, with `values`, reschedule) a lease only while `owner`'s claim `epoch` still holds it."""
     changed = _rows_changed(
         session,
         update(ResetRequest)
         .where(ResetRequest.id == request_id, ResetRequest.status == Status.EXECUTING.value,
-               ResetRequest.lease_owner == owner)
-        .values(lease_expires_at=until)
+               ResetRequest.lease_owner == owner, ResetRequest.execution_attempts == epoch)
+        .values(lease_expires_at=until, **values)
     )
     return changed == 1
 
@@ -518,6 +549,32 @@ def directory_entries(session: Session) -> list[tuple[str, str, str | None]]:
         )
     )
     return [(r.account_key, r.vpanel_username, r.domain) for r in rows]
+
+
+# --- the providers' own ids of accounts (Namecheap's UserId) --------------------------------------
+
+
+def known_user_id(session: Session, provider: str, account: str) -> str | None:
+    return session.scalar(select(ProviderAccount.user_id).where(ProviderAccount.provider == provider,
+                                                                ProviderAccount.account == account.lower()))
+
+
+def accounts_with_user_id(session: Session, provider: str, user_id: str) -> list[str]:
+    return list(session.scalars(select(ProviderAccount.account).where(ProviderAccount.provider == provider,
+                                                                      ProviderAccount.user_id == user_id)
+                                .order_by(ProviderAccount.account)))
+
+
+def remember_user_id(session: Session, provider: str, account: str, user_id: str, now: datetime) -> None:
+    """What the provider calls `account` (the latest answer that named it wins)."""
+    key = (ProviderAccount.provider == provider, ProviderAccount.account == account.lower())
+    if _rows_changed(session, update(ProviderAccount).where(*key).values(user_id=user_id, seen_at=now)):
+        return
+    try:
+        with session.begin_nested():
+            session.add(ProviderAccount(provider=provider, account=account.lower(), user_id=user_id, seen_at=now))
+    except IntegrityError:  # another replica stored it first: this answer is as new
+        session.execute(update(ProviderAccount).where(*key).values(user_id=user_id, seen_at=now))
 
 
 # --- Events API dedupe and shared call budgets -------------------------------------------------------

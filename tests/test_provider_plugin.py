@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -162,7 +161,7 @@ def test_resetbot_check_names_its_problem_and_lists_it_enabled(acme_registered, 
 
 def test_registered_the_composition_root_builds_its_gateway(acme_registered):
     settings = Settings(providers={"acme": AcmeSettings("https://api.acme.example", Secret("t0ken"))})
-    gateways = make_providers(settings, sessions=None, clock=lambda: datetime.now(UTC))
+    gateways = make_providers(settings, sessions=None)
     assert list(gateways) == ["acme"]
     gateway = gateways["acme"]
     assert isinstance(gateway, AcmeGateway) and gateway.client.settings is settings.providers["acme"]
@@ -173,7 +172,7 @@ def test_registered_the_composition_root_builds_its_gateway(acme_registered):
 def test_unregistered_settings_for_it_are_refused_not_ignored():
     settings = Settings(providers={"acme": AcmeSettings("https://api.acme.example", Secret("t0ken"))})
     with pytest.raises(ValueError, match="acme"):
-        make_providers(settings, sessions=None, clock=lambda: datetime.now(UTC))
+        make_providers(settings, sessions=None)
 
 
 def test_registered_the_runtime_hands_its_gateway_to_the_workflow(acme_registered, tmp_path):

@@ -30,6 +30,7 @@ from bot.workflow.lookups import HomeData, Lookups
 from bot.workflow.policies import Policies, PolicyChange
 from bot.workflow.reveal import Reveal
 from bot.workflow.sweeper import Sweeper
+from storage import repository as repo
 
 # A replica renews its lease every third of this while its provider call runs, so a lapse
 # means the replica died; with the sweep interval this keeps recovery under a minute.
@@ -55,6 +56,7 @@ class ResetWorkflow:
         replica_id: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         lookup_executor: Executor | None = None,
+        db_clock: Callable[[Any], datetime] | None = None,
     ) -> None:
         self.background = Background(executor)
         # Read-only lookups on their own pool when one is given (bot/app.py does), else on `executor`.
@@ -62,6 +64,7 @@ class ResetWorkflow:
         self.context = Context(
             sessions=sessions,
             clock=clock,
+            db_clock=db_clock or repo.db_now,  # None: the database server's own clock
             admins=frozenset(admins),
             default_policy=ApprovalPolicy(expire_after=approval_ttl, requests_per_hour=requests_per_hour),
             providers=providers,

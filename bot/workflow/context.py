@@ -121,11 +121,19 @@ class BaseContext:
     """What reading and writing records needs; all the admin use case (bot/workflow/admin.py) needs."""
 
     sessions: Any  # a sessionmaker from storage/db.py: make_sessionmaker (bot/ names no SQL types)
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = utcnow  # this replica's clock: only what no other replica compares
     admins: frozenset[str] = frozenset()
     # The policy of a provider with none stored: RESETBOT_APPROVAL_TTL and RESETBOT_REQUESTS_PER_HOUR
     # over CONTRACT.md's defaults (bot/workflow/policies.py).
     default_policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
+    # The database server's clock (storage/repository.py: db_now), read inside the caller's
+    # transaction: every lease, expiry and budget window is measured by it, never by `clock`,
+    # so a replica whose clock runs ahead cannot take over a healthy lease. Tests may stand in.
+    db_clock: Callable[[Any], datetime] = repo.db_now
+
+    def db_now(self, session: Any) -> datetime:
+        """Now, by the database's clock: for leases, expiries and budget windows."""
+        return self.db_clock(session)
 
     def roles(self, user_id: str, provider: ProviderName, grants: list[RoleGrant]) -> set[Role]:
         return policy.roles_for(user_id, provider, grants, self.admins)

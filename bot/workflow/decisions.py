@@ -61,9 +61,9 @@ class Decisions:
                 move: Callable[[Any, RequestView, datetime], bool]) -> RequestView:
         """Policy check, then `move` (a compare-and-set); refusals and expiry are audited and told."""
         ctx = self.ctx
-        now = ctx.clock()
         expired, repeated = None, False
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)  # expiry and the lease are on the database's clock (context.py)
             request = ctx.get(session, request_id)
             roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id))
             decision = policy.can_decide(approver_id, roles, request, now, verb,

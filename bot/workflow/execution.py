@@ -4,18 +4,22 @@ Crash safety: the password is sealed and the request EXECUTING with a lease *bef
 provider is called (bot/workflow/decisions.py). A replica renews its lease while the call
 runs; one that dies leaves a lapsed lease, and a live replica then retries MyOwnFreeHost
 with the same sealed password (an identical password counts as success) or marks Namecheap
-"outcome unknown". No provider call ever runs inside a transaction.
+"outcome unknown". A MyOwnFreeHost answer that failed or could not be read is retried the
+same way, up to MAX_EXECUTION_ATTEMPTS, before it is "outcome unknown". Leases are
+measured by the database's clock and fenced by each claim's epoch. No provider call ever
+runs inside a transaction.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import RequestView, RevealState, Status
@@ -28,22 +32,41 @@ from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
-MOFH_RETRY_BACKOFF = timedelta(seconds=60)
-MAX_EXECUTION_ATTEMPTS = 3
+# The statuses after which the new password is (or may be) the account's: it is kept for the
+# one reveal until RESETBOT_REVEAL_TTL (handlers/blocks.py says "may be set" for UNKNOWN).
+MAY_HAVE_SET = frozenset({Status.SUCCEEDED, Status.UNKNOWN})
+
+# What the provider's answer said of the account a reset code changed (detail "user_id_check"):
+# these are never a plain success for the approved account.
+UNMATCHED = frozenset({"missing", "never_seen", "differs"})
+_USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+MOFH_RETRY_BACKOFF = timedelta(seconds=60)  # between the attempts of a same-password retry
+MAX_EXECUTION_ATTEMPTS = 3  # a request's provider calls (each up to the client's own 2 tries), takeovers included
 
 
 class Execution:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def execute(self, request_id: str, lease_owner: str) -> RequestView | None:
-        """Call the provider for a request this replica holds the lease on, then record the outcome."""
+    def execute(self, request_id: str, lease_owner: str, epoch: int = 1) -> RequestView | None:
+        """Call the provider for a request this replica holds the lease on, then record the outcome.
+
+        `epoch` is the claim of the lease (the approval's own call is 1, decisions.py; each
+        takeover raises it). A claim that no longer holds the lease calls nothing.
+        """
         ctx = self.ctx
         with transaction(ctx.sessions) as session:
             request = repo.get_request(session, request_id)
             sealed_password, sealed_input = repo.sealed_values(session, request_id)
+            held = request is not None and request.status is Status.EXECUTING and repo.renew_lease(
+                session, request_id, owner=lease_owner, epoch=epoch, until=ctx.db_now(session) + ctx.lease)
         if request is None or request.status is not Status.EXECUTING:
             return request
+        if not held:  # taken over while this call waited for a worker: the new owner calls
+            log.warning("request %s is no longer leased to %s (claim %s); not calling the provider",
+                        request_id, lease_owner, epoch)
+            return None
         gateway = ctx.providers.get(request.provider)
         try:
             new_password = (ctx.sealer.open(sealed_password, request_id=request.id, purpose=PASSWORD)
@@ -59,42 +82,46 @@ class Execution:
                 result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0,
                                       message=f"{ctx.label(request.provider)} is not enabled on this replica.")
             else:
-                with self._lease_kept(request.id, lease_owner):
+                with self._lease_kept(request.id, lease_owner, epoch):
                     result = gateway.execute(account=request.account, method=request.method,
                                              new_password=new_password, secret_input=secret_input)
-        return self._record_outcome(request, result, lease_owner, gateway)
+        return self._record_outcome(request, result, lease_owner, epoch, gateway)
 
     def recover_executions(self) -> int:
-        """Take over executions whose replica died (lapsed lease): retry or mark the outcome unknown."""
+        """Take over executions whose replica died (lapsed lease): retry or mark the outcome unknown.
+
+        Lapsed is judged by the database's clock, so a replica whose own clock runs ahead
+        never takes over a lease its owner keeps renewing.
+        """
         ctx = self.ctx
-        now = ctx.clock()
         recovered = 0
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)
             lapsed = repo.executions_with_lapsed_lease(session, now)
-            claimed = [rid for rid in lapsed
-                       if repo.take_over_lease(session, rid, owner=ctx.replica_id, now=now, until=now + ctx.lease)]
-        for request_id in claimed:
+            claims = [(rid, epoch) for rid in lapsed
+                      if (epoch := repo.take_over_lease(session, rid, owner=ctx.replica_id, now=now,
+                                                        until=now + ctx.lease)) is not None]
+        for request_id, epoch in claims:
             recovered += 1
             with transaction(ctx.sessions) as session:
                 request = ctx.get(session, request_id)
-                attempts = repo.execution_attempts(session, request_id)
-                repo.add_audit(session, at=now, action="execution_recovered", request=request,
-                               detail={"attempt": attempts})
+                repo.add_audit(session, at=ctx.db_now(session), action="execution_recovered", request=request,
+                               detail={"attempt": epoch})
             gateway = ctx.providers.get(request.provider)
-            if gateway is not None and gateway.same_password_retry_is_safe and attempts <= MAX_EXECUTION_ATTEMPTS:
-                ctx.background.run(self.execute, request_id, ctx.replica_id)
+            if gateway is not None and gateway.same_password_retry_is_safe and epoch <= MAX_EXECUTION_ATTEMPTS:
+                ctx.background.run(self.execute, request_id, ctx.replica_id, epoch)
             else:
                 unknown = ChangeResult(
                     outcome=Outcome.UNKNOWN, certainty=AMBIGUOUS, attempts=0,
                     message=f"The bot stopped while calling {ctx.label(request.provider)}, so the outcome is "
                             "unknown — verify by logging in to the account before asking again.",
                 )
-                self._record_outcome(request, unknown, ctx.replica_id, None)
+                self._record_outcome(request, unknown, ctx.replica_id, epoch, None)
         return recovered
 
     @contextmanager
-    def _lease_kept(self, request_id: str, owner: str) -> Iterator[None]:
-        """Renew the execution lease while the provider call runs (it may take 2 × 60 s)."""
+    def _lease_kept(self, request_id: str, owner: str, epoch: int) -> Iterator[None]:
+        """Renew the execution lease while the provider call runs (it may take 2 × 60 s), by the database's clock."""
         ctx = self.ctx
         done = threading.Event()
 
@@ -103,9 +130,9 @@ class Execution:
             while not done.wait(interval):
                 try:
                     with transaction(ctx.sessions) as session:
-                        now = ctx.clock()
-                        if not repo.renew_lease(session, request_id, owner=owner, until=now + ctx.lease):
-                            return
+                        until = ctx.db_now(session) + ctx.lease
+                        if not repo.renew_lease(session, request_id, owner=owner, epoch=epoch, until=until):
+                            return  # taken over: the new owner's claim is not ours to extend
                 except Exception:  # the database is away: the next tick tries again
                     log.warning("could not renew the lease of %s", request_id)
 
@@ -116,53 +143,110 @@ class Execution:
         finally:
             done.set()
 
-    def _record_outcome(self, request: RequestView, result: ChangeResult, lease_owner: str,
+    def _record_outcome(self, request: RequestView, result: ChangeResult, lease_owner: str, epoch: int,
                         gateway: ProviderGateway | None) -> RequestView | None:
+        """Record the outcome, fenced: only while `lease_owner`'s claim `epoch` still holds the lease."""
         ctx = self.ctx
-        now = ctx.clock()
         detail: dict[str, Any] = {"outcome": result.outcome.value, "attempts": result.attempts}
         if result.error_numbers:
             detail["error_numbers"] = list(result.error_numbers)
         if result.account_status:
             detail["account_status"] = result.account_status
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)
             row = ctx.get(session, request.id)
-            attempts_so_far = repo.execution_attempts(session, request.id)
             retry_later = (
-                gateway is not None and gateway.same_password_retry_is_safe and result.retryable
-                and attempts_so_far < MAX_EXECUTION_ATTEMPTS
+                gateway is not None and gateway.same_password_retry_is_safe and epoch < MAX_EXECUTION_ATTEMPTS
+                and (result.retryable or _status_for(result, gateway) is Status.UNKNOWN)
             )
             if retry_later:
-                # Same sealed password, later: MyOwnFreeHost answers a repeat as
-                # success (Outcome.CHANGED_IDEMPOTENT in bot/providers/mofh.py).
+                # Same sealed password, later: MyOwnFreeHost answers a repeat as success
+                # (Outcome.CHANGED_IDEMPOTENT in bot/providers/mofh/client.py). That holds for a
+                # transport failure and as much for an answer that could not be read (garbage,
+                # a body cut short): it is retried before it may become "outcome unknown".
                 retry_note = f"{result.message} The bot will try again with the same password in a minute."
-                repo.set_fields(session, request.id, lease_expires_at=now + MOFH_RETRY_BACKOFF,
-                                outcome=result.outcome.value, outcome_message=retry_note)
-                repo.add_audit(session, at=now, action="provider_retry_scheduled", request=row, detail=detail)
+                recorded = repo.renew_lease(session, request.id, owner=lease_owner, epoch=epoch,
+                                            until=now + MOFH_RETRY_BACKOFF, outcome=result.outcome.value,
+                                            outcome_message=retry_note)
                 final = None
             else:
                 status = _status_for(result, gateway)
+                unmatched = self._match_account(session, request, result, detail, now) if result.ok else None
+                if unmatched is not None:  # changed, but maybe not the approved account: never a plain success
+                    status, result = Status.UNKNOWN, replace(result, message=unmatched)
                 values: dict[str, Any] = dict(
                     outcome=result.outcome.value, outcome_message=_outcome_sentence(result, status),
                     sealed_input=None, lease_owner=None, lease_expires_at=None, email=result.email)
-                if status is Status.SUCCEEDED and request.method.sets_new_password:
+                if status in MAY_HAVE_SET and request.method.sets_new_password:
+                    # Set, or maybe set (outcome unknown): destroying it unrevealed could lock the
+                    # customer out with a password nobody knows, so it stays revealable until the TTL.
                     values.update(reveal_state=RevealState.READY.value, reveal_token="sec_" + secrets.token_urlsafe(18),
                                   reveal_expires_at=now + ctx.reveal_ttl)
                 else:
                     values.update(sealed_password=None)
-                if not repo.transition(session, request.id, from_status=Status.EXECUTING, to_status=status, now=now,
-                                       held_by=lease_owner, **values):
-                    log.warning("request %s was finished by another replica; outcome %s not recorded",
-                                request.id, result.outcome.value)
-                    return None
+                recorded = repo.transition(session, request.id, from_status=Status.EXECUTING, to_status=status,
+                                           now=now, held_by=lease_owner, epoch=epoch, **values)
+                detail["status"] = status.value
+            if not recorded:
+                # Another claim holds the lease now (or finished the request): its outcome stands.
+                log.warning("request %s is no longer leased to %s (claim %s); outcome %s not recorded",
+                            request.id, lease_owner, epoch, result.outcome.value)
+                repo.add_audit(session, at=now, action="provider_outcome_not_recorded", request=row,
+                               detail={**detail, "claim": epoch})
+                return None
+            if retry_later:
+                repo.add_audit(session, at=now, action="provider_retry_scheduled", request=row, detail=detail)
+            else:
                 final = repo.get_request(session, request.id)
-                repo.add_audit(session, at=now, action="provider_outcome", request=final,
-                               detail={**detail, "status": status.value})
+                repo.add_audit(session, at=now, action="provider_outcome", request=final, detail=detail)
+                if detail.get("user_id_check") in UNMATCHED:
+                    repo.add_audit(session, at=now, action="user_id_unmatched", request=final, detail=detail)
         if final is None:
             ctx.notifier.tell_requester(replace(row, outcome_message=retry_note))
             return row
         ctx.notify_final(final)
         return final
+
+    def _match_account(self, session: Any, request: RequestView, result: ChangeResult, detail: dict[str, Any],
+                       now: datetime) -> str | None:
+        """Check the account the provider says it changed (its UserId) against the approved one.
+
+        A call that named the account (Namecheap way 1) teaches the bot that account's UserId;
+        a reset code changes whichever account the code belongs to, so its answer must carry the
+        UserId the bot knows for the approved account. Returns the sentence for people when it
+        does not (or the bot cannot tell), else None.
+        """
+        user_id = _clean_user_id(result.user_id)
+        if user_id is not None:
+            detail["user_id"] = user_id
+        if not request.method.account_from_secret:
+            if user_id is not None:
+                repo.remember_user_id(session, request.provider, request.account, user_id, now)
+            return None
+        label, account = self.ctx.label(request.provider), request.account
+        advice = (f"Verify by logging in as {account} which account the reset code belonged to before giving "
+                  "the new password to anyone.")
+        if user_id is None:
+            detail["user_id_check"] = "missing"
+            return (f"{label} says it changed a password but not of which account (no UserId), so it could not be "
+                    f"matched to the account {account}. {advice}")
+        known = repo.known_user_id(session, request.provider, account)
+        if known == user_id:
+            detail["user_id_check"] = "matches"
+            return None
+        changed = f"{label} changed the password of UserId {user_id}, which could not be matched to the account"
+        if known is None:
+            detail["user_id_check"] = "never_seen"
+            return f"{changed} {account}: the bot has never seen the UserId of {account}. {advice}"
+        detail.update(user_id_check="differs", known_user_id=known)
+        others = [name for name in repo.accounts_with_user_id(session, request.provider, user_id) if name != account]
+        whose = f" (UserId {user_id} is {', '.join(others)})" if others else ""
+        return f"{changed} {account}: {account} is UserId {known}{whose}. {advice}"
+
+
+def _clean_user_id(value: str | None) -> str | None:
+    """A provider's account id as people may be shown it; anything else counts as none given."""
+    return value if isinstance(value, str) and _USER_ID.fullmatch(value) else None
 
 
 def _status_for(result: ChangeResult, gateway: ProviderGateway | None) -> Status:

@@ -88,8 +88,8 @@ class Intake:
         double submit never posts two cards.
         """
         ctx = self.ctx
-        now = ctx.clock()
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)  # expiry and the hourly window are on the database's clock (context.py)
             if source_view_id:
                 existing = repo.request_by_view_id(session, source_view_id)
                 if existing is not None:

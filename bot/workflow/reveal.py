@@ -29,9 +29,9 @@ class Reveal:
     def begin(self, token: str, user_id: str) -> tuple[RequestView, Secret]:
         """Claim the one reveal; the caller shows the secret, then calls `finish` or `abandon`."""
         ctx = self.ctx
-        now = ctx.clock()
         expired, repeated = None, False
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)  # the reveal TTL is on the database's clock (context.py)
             request = _by_token(session, token)
             decision = policy.can_reveal(user_id, request, now)
             if decision.allowed and not repo.claim_reveal(session, token, now=now,

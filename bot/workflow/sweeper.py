@@ -28,15 +28,16 @@ class Sweeper:
     def sweep(self) -> int:
         """Expire what is due and recover executions whose replica died. Returns how many it touched."""
         ctx = self.ctx
-        now = ctx.clock()
         touched: list[RequestView] = []
         reveals: list[RequestView] = []
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)  # every expiry is on the database's clock (context.py)
             for request_id in repo.pending_past_expiry(session, now):
                 expired = expire_if_due(session, ctx.get(session, request_id), now)
                 if expired:
                     touched.append(expired)
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)
             for token in repo.reveals_past_expiry(session, now):
                 expired = expire_reveal(session, token, now)
                 if expired:
@@ -54,7 +55,7 @@ class Sweeper:
         """A card Slack refused to post (5xx, outage) is posted again, so no request waits unseen."""
         ctx = self.ctx
         with transaction(ctx.sessions) as session:
-            cutoff = ctx.clock() - (CARD_GRACE if grace is None else grace)
+            cutoff = ctx.db_now(session) - (CARD_GRACE if grace is None else grace)
             missing = [ctx.get(session, rid) for rid in repo.pending_without_card(session, cutoff)]
         posted = 0
         for request in missing:
@@ -69,8 +70,8 @@ class Sweeper:
         """A replica that died between recording success and sending the DM leaves a password
         nobody can reveal: a live replica sends the Reveal button (the same one-time token)."""
         ctx = self.ctx
-        now = ctx.clock()
         with transaction(ctx.sessions) as session:
+            now = ctx.db_now(session)
             cutoff = now - (CARD_GRACE if grace is None else grace)
             waiting = [ctx.get(session, rid) for rid in repo.reveals_without_dm(session, cutoff, now)]
         sent = 0

@@ -33,7 +33,8 @@ from xml.sax.saxutils import escape as _xml_escape
 
 from devkit.sandbox.server import _HTML_404, _HTML_503, _Answer, _basic_auth, _Request, _same, _text
 
-MOFH_FAILURES = frozenset({"timeout", "http_503", "empty", "garbage", "cut"})
+MOFH_FAILURES = frozenset({"timeout", "http_503", "empty", "garbage", "cut", "truncated"})
+PROCESSED_FAILURES = frozenset({"cut", "truncated"})  # the change happens; only the answer is damaged
 MOFH_STATES = frozenset({"a", "x", "r", "c"})
 MOFH_PASSWORD_SYMBOLS = "!@#$%^*()-_=+.~"
 _MOFH_PASSWORD_OK = re.compile(r"[A-Za-z0-9" + re.escape(MOFH_PASSWORD_SYMBOLS) + r"]*")
@@ -50,7 +51,7 @@ class MofhAccount:
     vpanel_username: str = ""  # derived from the key when empty
     domains: list[str] = field(default_factory=list)
     delay: float = 0.0
-    fail: str | None = None  # None | timeout | http_503 | empty | garbage | cut
+    fail: str | None = None  # None | timeout | http_503 | empty | garbage | cut | truncated
 
 
 # Bodies (providers.md §1.2, §1.4; tests/fixtures/providers/mofh)
@@ -205,7 +206,7 @@ class MofhSandbox:
 
         if fail == "timeout":
             record("fail:timeout", None)
-        if fail and fail != "cut":
+        if fail and fail not in PROCESSED_FAILURES:
             answer = self._injected(fail, html=_HTML_503)
             if fail != "timeout":
                 record(f"fail:{fail}", answer.status)
@@ -218,9 +219,9 @@ class MofhSandbox:
             outcome, answer = self._mofh_passwd(request, params, creds, json_api)
         else:
             outcome, answer = self._mofh_lookup(request, params, creds, command)
-        if fail == "cut":
-            answer.mode = "cut"
-            outcome = f"{outcome}+fail:cut"
+        if fail in PROCESSED_FAILURES:
+            answer.mode = fail
+            outcome = f"{outcome}+fail:{fail}"
         record(outcome, answer.status)
         return answer
 

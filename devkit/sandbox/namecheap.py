@@ -44,7 +44,7 @@ from xml.sax.saxutils import escape as _xml_escape
 
 from devkit.sandbox.server import _HTML_404, _HTML_500, RATE_LIMIT_BODY, _Answer, _Request, _same, _text
 
-NAMECHEAP_FAILURES = frozenset({"timeout", "http_500", "5050900", "http_405", "garbage", "cut"})
+NAMECHEAP_FAILURES = frozenset({"timeout", "http_500", "5050900", "http_405", "garbage", "cut", "truncated"})
 
 
 @dataclass
@@ -55,7 +55,7 @@ class NamecheapUser:
     status: str = "active"  # or "locked"
     domains: list[str] = field(default_factory=list)
     delay: float = 0.0
-    fail: str | None = None  # None | timeout | http_500 | 5050900 | http_405 | garbage | cut
+    fail: str | None = None  # None | timeout | http_500 | 5050900 | http_405 | garbage | cut | truncated
     user_id: str = ""  # assigned (48213, 48214, ...) when empty
     sub_user: bool = True  # False: belongs to another Namecheap account -> 1016103
 
@@ -188,7 +188,7 @@ class NamecheapSandbox:
 
         if fail == "timeout":
             record("fail:timeout", None)
-        if fail and fail not in ("cut", "5050900"):
+        if fail and fail not in ("cut", "truncated", "5050900"):
             answer = self._injected(fail, html=_HTML_500)
             if fail != "timeout":
                 record(f"fail:{fail}", answer.status)
@@ -199,9 +199,9 @@ class NamecheapSandbox:
 
         outcome, errors, body = self._namecheap(request, params, command, fail)
         answer = _text(body, content_type="text/xml; charset=utf-8")
-        if fail == "cut":
-            answer.mode = "cut"
-            outcome = f"{outcome}+fail:cut"
+        if fail in ("cut", "truncated"):
+            answer.mode = fail
+            outcome = f"{outcome}+fail:{fail}"
         record(outcome, answer.status, [n for n, _ in errors])
         return answer
 

@@ -2,9 +2,11 @@
 
 Failure modes (per account): "timeout" holds the request without answering until
 `stop()` (or `hold_seconds`), "cut" processes the request (the change happens) and sends
-the headers and half the body before closing, "http_503" / "http_500" an HTML page,
-"empty" a 0-byte 200, "garbage" non-provider bytes, "http_405" the rate-limit answer,
-"5050900" the Namecheap unhandled-exception error. Only "cut" changes state.
+the headers and half the body before closing, "truncated" processes it too but sends no
+Content-Length, so half the body and a closed connection read as a whole answer that
+cannot be parsed, "http_503" / "http_500" an HTML page, "empty" a 0-byte 200, "garbage"
+non-provider bytes, "http_405" the rate-limit answer, "5050900" the Namecheap
+unhandled-exception error. Only "cut" and "truncated" change state.
 `set_failure(..., times=N)` makes a failure clear itself after N answers (e.g. one lost
 answer, then a normal retry).
 

@@ -73,7 +73,7 @@ class _Answer:
     status: int = 200
     body: bytes = b""
     content_type: str = "text/html; charset=UTF-8"
-    mode: str = "normal"  # normal | cut | drop
+    mode: str = "normal"  # normal | cut | truncated | drop
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -169,11 +169,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", answer.content_type)
             for key, value in answer.headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(answer.body)))
+            if answer.mode == "truncated":  # no length: the body ends where the connection does
+                self.send_header("Connection", "close")
+            else:
+                self.send_header("Content-Length", str(len(answer.body)))
             if answer.mode == "cut":
                 self.send_header("Connection", "close")
             self.end_headers()
-            if answer.mode == "cut":
+            if answer.mode in ("cut", "truncated"):
                 self.wfile.write(answer.body[: len(answer.body) // 2])
                 self.wfile.flush()
                 self.close_connection = True

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from bot.app import build_runtime
 from bot.domain import Status
 from bot.server import socket_mode_handler
+from bot.workflow import execution
 from tests.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER, HELPDESK, Bot, _grant, _world, make_settings
 
@@ -142,17 +143,24 @@ def test_slack_5xx_on_a_card_update_is_retried_but_never_a_new_post(bot_over_soc
     assert updates[0].status == 500 and any(c.status == 200 for c in updates[1:])
 
 
-def test_provider_garbage_is_outcome_unknown_never_success(bot_over_socket):
+def test_provider_garbage_is_outcome_unknown_never_success(bot_over_socket, monkeypatch):
     bot, sim = bot_over_socket, bot_over_socket.sim
+    # An unreadable answer is first retried with the same password (issue 9 item 1): quickly here.
+    monkeypatch.setattr(execution, "MOFH_RETRY_BACKOFF", timedelta(seconds=0.2))
+    bot.runtime.start_sweeper(interval=0.1)
     bot.sandbox.set_failure("mofh", "webq7k2m", "garbage")
     bot.request_mofh()
     bot.card()
     sim.click(APPROVER, "Approve", channel=APPROVALS)
-    sim.wait_for(lambda: "Outcome unknown" in sim.messages(APPROVALS)[-1].visible_text, timeout=10,
+    sim.wait_for(lambda: "Outcome unknown" in sim.messages(APPROVALS)[-1].visible_text, timeout=15,
                  message="card does not say the outcome is unknown")
     request = bot.workflow.lookups.home_for(ENGINEER).requests[0]
     assert bot.workflow.lookups.get(request.id).status is Status.UNKNOWN
-    assert all("Reveal password" not in m.buttons for m in sim.dm_messages(ENGINEER))
+    assert [c.outcome for c in bot.mofh_passwd_calls()] == ["fail:garbage"] * execution.MAX_EXECUTION_ATTEMPTS
+    # Never a success; the password that may be set is kept for the one reveal (issue 9 item 2).
+    assert "Result" not in sim.messages(APPROVALS)[-1].visible_text
+    assert "may be set" in sim.messages(APPROVALS)[-1].visible_text
+    assert all("Done" not in e.visible_text for e in sim.ephemerals(ENGINEER))
 
 
 def test_provider_503_is_retried_later_with_the_same_password(bot_over_socket):

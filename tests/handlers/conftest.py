@@ -172,7 +172,7 @@ def slack(tmp_path):
     gateways = {provider: FakeGateway(provider) for provider in ("mofh", "namecheap")}
     workflow = ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways,
                              sealer=Sealer(ephemeral_key()), notifier=notifier, executor=InlineExecutor(),
-                             clock=clock, approval_ttl=3600, reveal_ttl=900)
+                             clock=clock, db_clock=lambda session: clock(), approval_ttl=3600, reveal_ttl=900)
     workflow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="test")
     workflow.admin.grant(APPROVER, Role.APPROVER, None, actor="test")
     listeners = DrainableExecutor(max_workers=4, thread_name_prefix="bolt-test")

@@ -127,7 +127,7 @@ def notifier():
 def workflow(engine, gateways, notifier, clock):
     flow = ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways, sealer=Sealer(ephemeral_key()),
                          notifier=notifier, executor=InlineExecutor(), clock=clock, approval_ttl=3600,
-                         reveal_ttl=900)
+                         reveal_ttl=900, db_clock=lambda session: clock())  # the fake clock stands in for the database's
     flow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="test")
     flow.admin.grant(APPROVER, Role.APPROVER, None, actor="test")
     return flow

@@ -11,8 +11,8 @@ from storage.db import make_engine, make_sessionmaker
 def test_two_replicas_share_one_budget(engine, database_url, clock):
     other_engine = make_engine(database_url)  # a second replica: its own engine and pool
     try:
-        replicas = [DatabaseCallBudget(make_sessionmaker(engine), clock),
-                    DatabaseCallBudget(make_sessionmaker(other_engine), clock)]
+        replicas = [DatabaseCallBudget(make_sessionmaker(engine), lambda session: clock()),
+                    DatabaseCallBudget(make_sessionmaker(other_engine), lambda session: clock())]
         with ThreadPoolExecutor(8) as pool:
             waits = list(pool.map(lambda i: replicas[i % 2].try_acquire("namecheap:api", limit=20, window_seconds=60),
                                   range(30)))
@@ -27,7 +27,7 @@ def test_two_replicas_share_one_budget(engine, database_url, clock):
 
 
 def test_wait_is_until_the_oldest_slot_frees(engine, clock):
-    budget = DatabaseCallBudget(make_sessionmaker(engine), clock)
+    budget = DatabaseCallBudget(make_sessionmaker(engine), lambda session: clock())
     assert budget.try_acquire("k", limit=2, window_seconds=60) == 0.0
     clock.advance(10)
     assert budget.try_acquire("k", limit=2, window_seconds=60) == 0.0

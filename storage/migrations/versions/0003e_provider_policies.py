@@ -1,14 +1,14 @@
 """provider_policies; the policy each request was made under; longer audit actors ("cli:<OS user>")
 
 Revision ID: 0003e
-Revises: 0002
+Revises: 0003a (written on 0002; chained after 0003a, provider_accounts, when main was merged in)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003e"
-down_revision = "0002"
+down_revision = "0003a"
 branch_labels = None
 depends_on = None
 
