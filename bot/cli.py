@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from importlib.metadata import entry_points
 from bot import logs
 from bot.config import ConfigError, Settings
 from bot.domain import DomainError, Role
+from bot.policy import FIELDS, ApprovalPolicy, InvalidPolicy, format_duration, parse_duration
 from bot.providers import registry
 from bot.providers.mofh.account import ACCOUNT_KEY, VPANEL_USERNAME
 from bot.sealing import KeyFileProblem, key_beside_sqlite
@@ -88,6 +90,23 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--since", help="ISO 8601 date or time")
     export.set_defaults(handler=_audit_export)
+
+    policies = commands.add_parser("policy", help="show and change each provider's approval policy"
+                                   ).add_subparsers(metavar="ACTION")
+    show = policies.add_parser("show", help="the approval policy of each provider, as in effect now")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(handler=_policy_show)
+    change = policies.add_parser("set", help="change one provider's policy; options not given keep their value",
+                                 description="DUR is 90s, 15m, 2h or 0 (off). --escalate-to is a Slack user "
+                                             "group (S…) or user (U…); `none` removes it.")
+    change.add_argument("provider", metavar="PROVIDER")
+    change.add_argument("--approvals", metavar="N", help="distinct approvers needed, 1 to 5")
+    change.add_argument("--expire-after", metavar="DUR", help="a request without its approvals by then expires")
+    change.add_argument("--remind-after", metavar="DUR", help="a reminder in the card's thread (0: none)")
+    change.add_argument("--escalate-after", metavar="DUR", help="a reply mentioning --escalate-to (0: none)")
+    change.add_argument("--escalate-to", metavar="ID", help="whose members may approve after escalation")
+    change.add_argument("--requests-per-hour", metavar="N", help="per engineer in any 60 minutes (0: no cap)")
+    change.set_defaults(handler=_policy_set)
 
     db = commands.add_parser("db", help="the database schema").add_subparsers(metavar="ACTION")
     db.add_parser("upgrade", help="migrate the schema to the newest version (a deploy step before the replicas)"
@@ -263,6 +282,101 @@ CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def _csv_cell(value: object) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(CSV_FORMULA_STARTS) else text
+
+
+def _policies():
+    """The policies use case for `resetbot policy`: migrates, needs no Slack or provider credentials."""
+    from bot.workflow.context import BaseContext
+    from bot.workflow.policies import Policies
+    from storage.db import make_engine, make_sessionmaker, migrate
+
+    settings = _settings()
+    _key_file(settings, create=False)  # as for every operator command (_admin)
+    try:
+        engine = make_engine(settings.database_url)
+        migrate(engine)
+    except Exception as exc:  # an unreachable or unwritable database is an operator problem
+        raise UsageError(f"DATABASE_URL: cannot open the database ({type(exc).__name__})") from None
+    defaults = ApprovalPolicy(expire_after=settings.approval_ttl, requests_per_hour=settings.requests_per_hour)
+    return Policies(BaseContext(sessions=make_sessionmaker(engine), admins=settings.admins, default_policy=defaults))
+
+
+# The option of each ApprovalPolicy field, for one-line mistakes that name what the operator typed.
+POLICY_OPTIONS = {name: "--" + name.replace("_", "-") for name in FIELDS}
+
+
+def _in_option_words(sentence: str) -> str:
+    for name, option in POLICY_OPTIONS.items():
+        sentence = sentence.replace(name, option)
+    return sentence
+
+
+def _policy_show(args) -> int:
+    shown = _policies().all()
+    if args.format == "json":
+        print(json.dumps({name: rules.as_dict() for name, rules in shown.items()}, indent=2))
+        return 0
+    header = ("provider", "approvals", "expire-after", "remind-after", "escalate-after", "escalate-to",
+              "requests-per-hour")
+    rows = [header] + [(name, str(rules.approvals), format_duration(rules.expire_after),
+                        format_duration(rules.remind_after), format_duration(rules.escalate_after),
+                        rules.escalate_to or "none", str(rules.requests_per_hour or "no cap"))
+                       for name, rules in shown.items()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _policy_set(args) -> int:
+    names = registry.names()
+    provider = args.provider.lower()
+    if provider not in names:
+        raise UsageError(f"PROVIDER must be {', '.join(names[:-1])} or {names[-1]} (got {args.provider!r})"
+                         if len(names) > 1 else f"PROVIDER must be {names[0]} (got {args.provider!r})")
+    changes: dict[str, object] = {}
+    try:
+        for name in ("approvals", "requests_per_hour"):
+            raw = getattr(args, name)
+            if raw is not None:
+                if not (raw.isascii() and raw.isdigit()):
+                    raise InvalidPolicy(name, f"{name} must be a whole number (got {raw!r})")
+                changes[name] = int(raw)
+        for name in ("expire_after", "remind_after", "escalate_after"):
+            raw = getattr(args, name)
+            if raw is not None:
+                changes[name] = parse_duration(raw, name)
+        if args.escalate_to is not None:
+            changes["escalate_to"] = None if args.escalate_to.lower() in ("none", "") else args.escalate_to
+        change = _policies().set(provider, changes, actor=_cli_actor())
+    except InvalidPolicy as problem:
+        raise UsageError(_in_option_words(str(problem)).rstrip(".")) from None
+    if not change.changed:
+        print(f"{provider}: no change")
+        return 0
+    for name in change.changed:
+        old, new = getattr(change.old, name), getattr(change.new, name)
+        print(f"{provider}: {POLICY_OPTIONS[name].removeprefix('--')} {_shown(name, old)} → {_shown(name, new)}")
+    for loosening in change.weakened:
+        print(f"{provider}: note: this loosens the policy ({loosening})")
+    return 0
+
+
+def _shown(name: str, value) -> str:
+    if name in ("expire_after", "remind_after", "escalate_after"):
+        return format_duration(value)
+    if name == "requests_per_hour":
+        return str(value) if value else "no cap"
+    return "none" if value is None else str(value)
+
+
+def _cli_actor() -> str:
+    """Who runs an operator command, for the audit trail: "cli:" and the OS user."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment and no passwd entry (some containers)
+        user = f"uid{os.getuid()}"
+    return f"cli:{user}"[:64]
 
 
 def _db_upgrade(args) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from bot.policy import MAX_REQUESTS_PER_HOUR
 from bot.providers import registry
 from bot.providers.plugin import env_text, url_problem
 from bot.secret import MASK, Secret
@@ -48,6 +49,7 @@ class Settings:
     approval_ttl: int = 3600
     execution_lease: int = 30
     sweep_interval: int = 10
+    requests_per_hour: int = 20  # RESETBOT_REQUESTS_PER_HOUR: every provider's default cap; 0 = no cap
     # Provider name → that plugin's settings, for the enabled providers only, in registry order.
     providers: Mapping[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = field(default=(), compare=False)
@@ -149,6 +151,14 @@ class Settings:
         if database_url.startswith("postgresql") and seal_key is None:
             problems.append("RESETBOT_SEAL_KEY is required with PostgreSQL (every replica must share it)")
 
+        requests_per_hour = 20
+        if (raw_cap := text("RESETBOT_REQUESTS_PER_HOUR")) is not None:
+            if raw_cap.isascii() and raw_cap.isdigit() and int(raw_cap) <= MAX_REQUESTS_PER_HOUR:
+                requests_per_hour = int(raw_cap)
+            else:
+                problems.append(f"RESETBOT_REQUESTS_PER_HOUR must be a whole number of requests from 0 (no cap) "
+                                f"to {MAX_REQUESTS_PER_HOUR} (got {raw_cap!r})")
+
         return cls(
             database_url=database_url,
             slack_bot_token=bot_token,
@@ -162,6 +172,7 @@ class Settings:
             approval_ttl=seconds("RESETBOT_APPROVAL_TTL", 3600),
             execution_lease=seconds("RESETBOT_EXECUTION_LEASE", 30),
             sweep_interval=seconds("RESETBOT_SWEEP_INTERVAL", 10),
+            requests_per_hour=requests_per_hour,
             providers=providers,
             problems=tuple(problems),
         )

@@ -231,6 +231,11 @@ class RequestView:
     response_url_expires_at: datetime | None = None
     email: str | None = None  # Namecheap: where the reset link went
     customer_informed_at: datetime | None = None  # the engineer confirmed telling the customer
+    # The provider policy the request was made under (bot/policy.py: ApprovalPolicy), kept as it was then.
+    approvals_needed: int = 1
+    remind_at: datetime | None = None  # None: no reminder
+    escalate_at: datetime | None = None  # None: no escalation
+    escalate_to: str | None = None  # the user group or user escalate_at mentions
 
 
 @dataclass(frozen=True)

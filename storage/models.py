@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -126,6 +127,12 @@ class ResetRequest(Base):
     reveal_expires_at: Mapped[datetime | None] = _ts()
     reveal_claimed_at: Mapped[datetime | None] = _ts()
     customer_informed_at: Mapped[datetime | None] = _ts()
+    # The provider policy the request was made under (ProviderPolicy; bot/policy.py: ApprovalPolicy):
+    # later changes to the policy do not touch it. Rows older than policies need one approval.
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    remind_at: Mapped[datetime | None] = _ts()  # None: no reminder
+    escalate_at: Mapped[datetime | None] = _ts()  # None: no escalation
+    escalate_to: Mapped[str | None] = mapped_column(String(32))  # a user group S… or user U…/W…
 
 
 class AuditEvent(Base):
@@ -137,7 +144,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = _ts()
-    actor_id: Mapped[str | None] = mapped_column(String(32))
+    actor_id: Mapped[str | None] = mapped_column(String(64))  # a Slack user id, or "cli:<OS user>"
     action: Mapped[str] = mapped_column(String(40))
     request_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("reset_requests.id"))
     provider: Mapped[str | None] = mapped_column(String(16))
@@ -173,6 +180,30 @@ class CallBudgetSlot(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     budget_key: Mapped[str] = mapped_column(String(80))
     at: Mapped[datetime] = _ts()
+
+
+class ProviderPolicy(Base):
+    """One provider's approval policy (CONTRACT.md "Approval policy"); no row: the defaults from the settings.
+
+    Durations are seconds, 0 = off (expire_after is never 0); requests_per_hour 0 = no cap.
+    """
+
+    __tablename__ = "provider_policies"
+    __table_args__ = (
+        CheckConstraint("approvals BETWEEN 1 AND 5", name="ck_provider_policies_approvals"),
+        CheckConstraint("expire_after > 0 AND remind_after >= 0 AND escalate_after >= 0 AND requests_per_hour >= 0",
+                        name="ck_provider_policies_non_negative"),
+    )
+
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    approvals: Mapped[int] = mapped_column(Integer)
+    expire_after: Mapped[int] = mapped_column(Integer)
+    remind_after: Mapped[int] = mapped_column(Integer)
+    escalate_after: Mapped[int] = mapped_column(Integer)
+    escalate_to: Mapped[str | None] = mapped_column(String(32))
+    requests_per_hour: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = _ts()
+    updated_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class ProviderAccount(Base):

@@ -30,6 +30,7 @@ from bot.domain import (
     check_reveal_transition,
     check_transition,
 )
+from bot.policy import ApprovalPolicy
 from storage.models import (
     AuditEvent,
     CallBudgetSlot,
@@ -37,6 +38,7 @@ from storage.models import (
     Draft,
     ProcessedEvent,
     ProviderAccount,
+    ProviderPolicy,
     ResetRequest,
     RoleAssignment,
 )
@@ -528,6 +530,10 @@ def to_view(row: ResetRequest) -> RequestView:
         response_url_expires_at=row.response_url_expires_at,
         email=row.email,
         customer_informed_at=row.customer_informed_at,
+        approvals_needed=row.approvals_needed or 1,
+        remind_at=row.remind_at,
+        escalate_at=row.escalate_at,
+        escalate_to=row.escalate_to,
     )
 
 
@@ -593,6 +599,46 @@ def audit_events(session: Session, since: datetime | None = None) -> Iterator[Au
     for row in session.scalars(query.execution_options(yield_per=500)):
         yield AuditRecord(row.id, row.at, row.actor_id, row.action, row.request_id, row.provider, row.account,
                           json.loads(row.detail or "{}"))
+
+
+# --- approval policies (bot/policy.py: ApprovalPolicy) -----------------------------------------------
+
+
+def get_policy(session: Session, provider: str) -> ApprovalPolicy | None:
+    """The stored policy of one provider; None when it has none (the settings' defaults apply)."""
+    row = session.get(ProviderPolicy, provider, populate_existing=True)
+    return _policy(row) if row else None
+
+
+def all_policies(session: Session) -> dict[str, ApprovalPolicy]:
+    """Every stored policy, by provider name."""
+    return {row.provider: _policy(row) for row in session.scalars(select(ProviderPolicy))}
+
+
+def lock_policy(session: Session, provider: str) -> ApprovalPolicy | None:
+    """get_policy, with changes to that provider's policy serialised until the transaction ends
+    (whether or not a row exists yet), so a read-modify-write audits the true old values."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(f"policy:{provider}".encode()))))
+    else:  # SQLite: a first write takes the database's write lock before the read
+        session.execute(update(ProviderPolicy).where(ProviderPolicy.provider == provider)
+                        .values(provider=ProviderPolicy.provider))
+    return get_policy(session, provider)
+
+
+def put_policy(session: Session, provider: str, policy: ApprovalPolicy, *, now: datetime,
+               updated_by: str | None) -> None:
+    """Store one provider's policy, replacing what it had (call lock_policy first in the same transaction)."""
+    values = {**policy.as_dict(), "updated_at": now, "updated_by": updated_by}
+    if not _rows_changed(session, update(ProviderPolicy).where(ProviderPolicy.provider == provider).values(**values)):
+        session.add(ProviderPolicy(provider=provider, **values))
+        session.flush()
+
+
+def _policy(row: ProviderPolicy) -> ApprovalPolicy:
+    return ApprovalPolicy(approvals=row.approvals, expire_after=row.expire_after, remind_after=row.remind_after,
+                          escalate_after=row.escalate_after, escalate_to=row.escalate_to,
+                          requests_per_hour=row.requests_per_hour)
 
 
 # --- MyOwnFreeHost directory --------------------------------------------------------------------

@@ -31,7 +31,7 @@ def resetbot(*args, env=None, db=None, input_text=None):
 
 def test_help_lists_every_command():
     out = resetbot("--help").stdout
-    for command in ("run", "demo", "sandbox", "roles", "accounts", "audit", "db", "check"):
+    for command in ("run", "demo", "sandbox", "roles", "policy", "accounts", "audit", "db", "check"):
         assert command in out
 
 
@@ -224,3 +224,125 @@ def test_unreachable_or_wrong_database_is_one_line_naming_database_url():
         result = resetbot("roles", "list", db=url)
         assert result.returncode == 2 and "DATABASE_URL" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# --- policy show / set (CONTRACT.md "Approval policy") -------------------------------------------------
+
+
+def _policies_json(database_url, env=None) -> dict:
+    shown = resetbot("policy", "show", "--format", "json", db=database_url, env=env)
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)
+
+
+def test_policy_show_on_a_fresh_database_gives_every_provider_the_settings_defaults(database_url):
+    env = {"RESETBOT_REQUESTS_PER_HOUR": "7", "RESETBOT_APPROVAL_TTL": "900"}
+    default = {"approvals": 1, "expire_after": 900, "remind_after": 0, "escalate_after": 0, "escalate_to": None,
+               "requests_per_hour": 7}
+    assert _policies_json(database_url, env) == {"mofh": default, "namecheap": default}
+    text = resetbot("policy", "show", db=database_url, env=env)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].split() == ["provider", "approvals", "expire-after", "remind-after", "escalate-after",
+                                "escalate-to", "requests-per-hour"]
+    assert [line.split() for line in lines[1:]] == [["mofh", "1", "15m", "off", "off", "none", "7"],
+                                                    ["namecheap", "1", "15m", "off", "off", "none", "7"]]
+    no_cap = _policies_json(database_url, {"RESETBOT_REQUESTS_PER_HOUR": "0"})
+    assert no_cap["mofh"]["requests_per_hour"] == 0 and no_cap["mofh"]["expire_after"] == 3600
+
+
+def test_policy_set_changes_the_options_given_and_is_audited_with_the_os_user(database_url):
+    env = {"LOGNAME": "opsperson"}  # getpass.getuser() reads LOGNAME first
+    done = resetbot("policy", "set", "mofh", "--approvals", "2", "--expire-after", "15m", "--remind-after", "90s",
+                    "--escalate-after", "10m", "--escalate-to", "S0LEADS01", "--requests-per-hour", "5",
+                    db=database_url, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "mofh: approvals 1 → 2" in done.stdout and "mofh: expire-after 1h → 15m" in done.stdout
+    strict = {"approvals": 2, "expire_after": 900, "remind_after": 90, "escalate_after": 600,
+              "escalate_to": "S0LEADS01", "requests_per_hour": 5}
+    shown = _policies_json(database_url)
+    assert shown["mofh"] == strict and shown["namecheap"]["approvals"] == 1
+    looser = resetbot("policy", "set", "MOFH", "--requests-per-hour", "0", "--remind-after", "0", db=database_url,
+                      env=env)
+    assert looser.returncode == 0, looser.stderr
+    assert "loosens the policy (a higher cap (5/h → no cap))" in looser.stdout
+    assert _policies_json(database_url)["mofh"] == {**strict, "requests_per_hour": 0, "remind_after": 0}
+    unchanged = resetbot("policy", "set", "mofh", "--approvals", "2", db=database_url, env=env)
+    assert unchanged.returncode == 0 and unchanged.stdout.strip() == "mofh: no change"
+    audit = [json.loads(line) for line in resetbot("audit", "export", db=database_url).stdout.splitlines()]
+    changes = [e for e in audit if e["action"] == "policy_changed"]
+    assert [(e["actor_id"], e["provider"]) for e in changes] == [("cli:opsperson", "mofh")] * 2
+    assert changes[0]["detail"]["old"]["approvals"] == 1 and changes[0]["detail"]["new"] == strict
+    assert changes[1]["detail"]["old"] == strict
+    assert changes[1]["detail"]["changed"] == ["remind_after", "requests_per_hour"]
+
+
+def test_policy_set_can_remove_the_escalation_target_once_escalation_is_off(database_url):
+    assert resetbot("policy", "set", "namecheap", "--escalate-after", "5m", "--escalate-to", "U0LEAD0001",
+                    db=database_url).returncode == 0
+    refused = resetbot("policy", "set", "namecheap", "--escalate-to", "none", db=database_url)
+    assert refused.returncode == 2 and "--escalate-after needs --escalate-to" in refused.stderr
+    done = resetbot("policy", "set", "namecheap", "--escalate-after", "0", "--escalate-to", "none", db=database_url)
+    assert done.returncode == 0, done.stderr
+    assert _policies_json(database_url)["namecheap"]["escalate_to"] is None
+
+
+@pytest.mark.parametrize("args, names", [
+    (("aws", "--approvals", "2"), "PROVIDER"),
+    (("mofh", "--approvals", "0"), "--approvals"),
+    (("mofh", "--approvals", "6"), "--approvals"),
+    (("mofh", "--approvals", "two"), "--approvals"),
+    (("mofh", "--requests-per-hour", "-1"), "--requests-per-hour"),
+    (("mofh", "--requests-per-hour", "1.5"), "--requests-per-hour"),
+    (("mofh", "--expire-after", "0"), "--expire-after"),
+    (("mofh", "--expire-after", "90"), "--expire-after"),
+    (("mofh", "--remind-after", "1h30m"), "--remind-after"),
+    (("mofh", "--remind-after", "2h"), "--remind-after"),  # not shorter than the 1 h expiry
+    (("mofh", "--escalate-after", "10m"), "--escalate-to"),  # escalation to nobody
+    (("mofh", "--escalate-to", "C0CHANNEL1"), "--escalate-to"),
+    (("mofh", "--escalate-to", "<!subteam^S0LEADS01>"), "--escalate-to"),
+    (("mofh", "--approvals"), "--approvals"),
+    (("mofh", "--quorum", "2"), "--quorum"),
+    ((), "PROVIDER"),
+])
+def test_policy_mistakes_get_one_line_naming_the_argument_and_exit_2(args, names, tmp_path):
+    result = resetbot("policy", "set", *args, db=f"sqlite:///{tmp_path / 'resetbot.db'}")
+    assert result.returncode == 2, result.stdout
+    assert names in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_refused_policy_change_changes_nothing(database_url):
+    assert resetbot("policy", "set", "mofh", "--approvals", "3", db=database_url).returncode == 0
+    for mistake in (("--approvals", "2", "--remind-after", "2h"), ("--approvals", "2", "--escalate-after", "5m")):
+        assert resetbot("policy", "set", "mofh", *mistake, db=database_url).returncode == 2
+    assert _policies_json(database_url)["mofh"]["approvals"] == 3
+    audit = resetbot("audit", "export", db=database_url).stdout
+    assert [json.loads(line)["action"] for line in audit.splitlines()] == ["policy_changed"]
+
+
+def test_policy_show_with_a_bad_format_is_one_line(database_url):
+    result = resetbot("policy", "show", "--format", "yaml", db=database_url)
+    assert result.returncode == 2 and "--format" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("raw, value", [(None, 20), ("0", 0), ("35", 35), ("1000000", 1000000)])
+def test_requests_per_hour_setting(raw, value):
+    settings = Settings.from_env({} if raw is None else {"RESETBOT_REQUESTS_PER_HOUR": raw})
+    assert settings.requests_per_hour == value and settings.problems == ()
+
+
+@pytest.mark.parametrize("raw", ["-1", "ten", "1.5", "²", "1000001", " "])
+def test_a_bad_requests_per_hour_is_one_problem_naming_the_variable(raw):
+    settings = Settings.from_env({"RESETBOT_REQUESTS_PER_HOUR": raw})
+    if raw.strip():
+        assert [p for p in settings.problems if "RESETBOT_REQUESTS_PER_HOUR" in p] == list(settings.problems)
+        assert len(settings.problems) == 1
+    else:  # an empty variable is an unset one, as for every other variable
+        assert settings.problems == () and settings.requests_per_hour == 20
+
+
+def test_policy_commands_with_a_bad_requests_per_hour_exit_2_naming_it(database_url):
+    result = resetbot("policy", "show", db=database_url, env={"RESETBOT_REQUESTS_PER_HOUR": "lots"})
+    assert result.returncode == 2 and "RESETBOT_REQUESTS_PER_HOUR" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

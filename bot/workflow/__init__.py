@@ -1,7 +1,7 @@
 """The reset workflow: use cases over one shared set of collaborators, composed once.
 
 request → approval → provider call → one-time reveal, with the audit trail. Each use case
-is one module (intake, decisions, execution, reveal, sweeper, admin, lookups) over the
+is one module (intake, decisions, execution, reveal, sweeper, admin, lookups, policies) over the
 one `Context` (context.py). The workflow owns transactions: every use case opens its
 own short unit of work through `storage.db.transaction`, and no provider call ever runs
 inside one. Slack is behind the `Notifier` port; providers
@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import ProviderCatalog, ProviderName
+from bot.policy import ApprovalPolicy
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer
 from bot.workflow.admin import Admin
@@ -26,6 +27,7 @@ from bot.workflow.decisions import Decisions
 from bot.workflow.execution import Execution
 from bot.workflow.intake import Intake
 from bot.workflow.lookups import HomeData, Lookups
+from bot.workflow.policies import Policies, PolicyChange
 from bot.workflow.reveal import Reveal
 from bot.workflow.sweeper import Sweeper
 from storage import repository as repo
@@ -49,6 +51,7 @@ class ResetWorkflow:
         admins: Iterable[str] = (),
         approval_ttl: int = 3600,
         reveal_ttl: int = 900,
+        requests_per_hour: int = 20,
         clock: Callable[[], datetime] = utcnow,
         replica_id: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -63,6 +66,7 @@ class ResetWorkflow:
             clock=clock,
             db_clock=db_clock or repo.db_now,  # None: the database server's own clock
             admins=frozenset(admins),
+            default_policy=ApprovalPolicy(expire_after=approval_ttl, requests_per_hour=requests_per_hour),
             providers=providers,
             sealer=sealer,
             notifier=notifier,
@@ -80,6 +84,7 @@ class ResetWorkflow:
         self.sweeper = Sweeper(self.context, self.execution)
         self.admin = Admin(self.context)
         self.lookups = Lookups(self.context)
+        self.policies = Policies(self.context)
 
     @property
     def catalog(self) -> ProviderCatalog:
@@ -88,4 +93,4 @@ class ResetWorkflow:
 
 
 __all__ = ["Admin", "Background", "BaseContext", "Context", "Decisions", "Execution", "HomeData", "Intake",
-           "Lookups", "Notifier", "ResetWorkflow", "Reveal", "Sweeper", "utcnow"]
+           "Lookups", "Notifier", "Policies", "PolicyChange", "ResetWorkflow", "Reveal", "Sweeper", "utcnow"]

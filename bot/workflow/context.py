@@ -1,8 +1,9 @@
 """The collaborators the use cases share, and the few helpers every one of them uses.
 
 `BaseContext` is what reading and writing records needs (sessions, clock, the admins from
-RESETBOT_ADMINS): all the admin use case needs, so the CLI builds only that. `Context`
-adds what the reset itself needs (providers, sealer, notifier, background runners, TTLs,
+RESETBOT_ADMINS, the default approval policy): all the admin and policies use cases need, so
+the CLI builds only that. `Context` adds what the reset itself needs (providers, sealer,
+notifier, background runners, TTLs,
 replica id, lease); the provider plugins it reads from the registry at call time. The
 composition root (bot/app.py) builds one `Context` and every use case in bot/workflow/
 shares it.
@@ -14,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ from bot.domain import (
     Role,
     RoleGrant,
 )
+from bot.policy import ApprovalPolicy
 from bot.providers import registry
 from bot.providers.gateway import ProviderGateway
 from bot.providers.plugin import ProviderPlugin
@@ -122,6 +124,9 @@ class BaseContext:
     sessions: Any  # a sessionmaker from storage/db.py: make_sessionmaker (bot/ names no SQL types)
     clock: Callable[[], datetime] = utcnow  # this replica's clock: only what no other replica compares
     admins: frozenset[str] = frozenset()
+    # The policy of a provider with none stored: RESETBOT_APPROVAL_TTL and RESETBOT_REQUESTS_PER_HOUR
+    # over CONTRACT.md's defaults (bot/workflow/policies.py).
+    default_policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
     # The database server's clock (storage/repository.py: db_now), read inside the caller's
     # transaction: every lease, expiry and budget window is measured by it, never by `clock`,
     # so a replica whose clock runs ahead cannot take over a healthy lease. Tests may stand in.

@@ -38,12 +38,11 @@ from bot.forms import Draft, RequestForm, typed_text
 from bot.providers import LookupResult, Outcome
 from bot.secret import Secret
 from bot.workflow.context import INPUT, Context, Notifier, audit_refusal, refusal
+from bot.workflow.policies import effective_policy
 from storage import repository as repo
 from storage.db import transaction
 
 RESPONSE_URL_LIFETIME = timedelta(minutes=29)  # Slack keeps it 30 minutes
-REQUESTS_PER_HOUR_PER_ENGINEER = 20
-
 
 
 class SessionDirectory:
@@ -109,6 +108,7 @@ class Intake:
                 raise InputErrors(errors)
             assert method is not None  # no errors: the plugin chose one
             grants = repo.grants_for(session, requester_id)
+            rules = effective_policy(session, ctx, provider)  # the provider's approval policy, as of now
             decision = policy.can_request(ctx.roles(requester_id, provider, grants), ctx.label(provider))
             if not decision.allowed:
                 refused = refusal(decision.reason, audit_refusal(
@@ -116,13 +116,15 @@ class Intake:
                     account=account, why=decision.reason))
             elif (open_request := repo.open_request_for(session, provider, account)) is not None:
                 raise InputErrors({"account": open_request_sentence(open_request)})
-            elif wait := repo.take_budget_slot(session, f"requests:{requester_id}",
-                                               limit=REQUESTS_PER_HOUR_PER_ENGINEER, window=timedelta(hours=1),
-                                               now=now):
-                # The same shared, locked budget as Namecheap's: replicas cannot let an extra one in.
+            elif rules.requests_per_hour and (
+                    wait := repo.take_budget_slot(session, f"requests:{requester_id}:{provider}",
+                                                  limit=rules.requests_per_hour, window=timedelta(hours=1), now=now)):
+                # The same shared, locked budget as Namecheap's, per engineer and provider: replicas cannot let an
+                # extra one in. A refusal takes no slot; 0 = no cap takes none either.
                 refused = NotAllowed(
-                    f"You have made {REQUESTS_PER_HOUR_PER_ENGINEER} reset requests in the last hour, the most "
-                    f"the bot allows. Try again in {max(1, round(wait / 60))} min or ask an admin."
+                    f"You have made {rules.requests_per_hour} reset requests in the last hour for "
+                    f"{ctx.label(provider)}, the most its policy allows. Try again in {max(1, round(wait / 60))} "
+                    "min or ask an admin."
                 )
                 audit_refusal(session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
                               account=account, why="hourly cap")
@@ -150,7 +152,12 @@ class Intake:
                     status=Status.PENDING.value,
                     created_at=now,
                     updated_at=now,
-                    expires_at=now + ctx.approval_ttl,
+                    expires_at=now + timedelta(seconds=rules.expire_after),
+                    # The request keeps the policy it was made under (bot/workflow/policies.py).
+                    approvals_needed=rules.approvals,
+                    remind_at=now + timedelta(seconds=rules.remind_after) if rules.remind_after else None,
+                    escalate_at=now + timedelta(seconds=rules.escalate_after) if rules.escalate_after else None,
+                    escalate_to=rules.escalate_to if rules.escalate_after else None,
                     execution_attempts=0,
                     reveal_state=RevealState.NONE.value,
                     sealed_input=(

@@ -157,3 +157,26 @@ def test_the_open_request_index_upgrade_stops_with_a_sentence_on_two_changes_at_
             migrate(engine)
     finally:
         engine.dispose()
+
+
+def test_requests_made_before_policies_need_one_approval_and_neither_remind_nor_escalate(database_url):
+    from storage import repository as repo
+    from storage.db import make_sessionmaker
+
+    engine = make_engine(database_url)
+    try:
+        _upgrade_to(engine, "0002")
+        with engine.begin() as db:
+            db.execute(sa.text(
+                "insert into reset_requests (id, provider, account, account_input, method, reason, requester_id, "
+                "status, created_at, updated_at, expires_at, execution_attempts, reveal_state) values ('rr_old', "
+                "'mofh', 'webq7k2m', 'webq7k2m', 'set_password', 'Locked out, verified.', 'U0OLD00001', "
+                "'pending', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0, 'none')"))
+        migrate(engine)
+        with make_sessionmaker(engine).begin() as session:
+            old = repo.get_request(session, "rr_old")
+            assert repo.all_policies(session) == {}
+        assert old is not None
+        assert (old.approvals_needed, old.remind_at, old.escalate_at, old.escalate_to) == (1, None, None, None)
+    finally:
+        engine.dispose()
