@@ -1,4 +1,4 @@
-"""The `resetbot` console script (CONTRACT.md "Commands").
+"""The `resetbot` console script (docs/CONTRACT.md "Commands").
 
 Exit status: 0 success; 2 bad usage or bad configuration, with one line on stderr that
 names the variable or argument. An operator mistake never prints a traceback.
@@ -275,7 +275,7 @@ def _audit_export(args) -> int:
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV Injection"):
-# such a cell gets a leading ' (CONTRACT.md), and every cell is quoted so no reader splits one.
+# such a cell gets a leading ' (docs/CONTRACT.md), and every cell is quoted so no reader splits one.
 CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 

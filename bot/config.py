@@ -1,4 +1,4 @@
-"""Settings read once from the environment (CONTRACT.md "Configuration").
+"""Settings read once from the environment (docs/CONTRACT.md "Configuration").
 
 `Settings.from_env()` collects every problem instead of stopping at the first, so
 `resetbot check` can print one line per problem and `run` can refuse to start with

@@ -1,4 +1,4 @@
-"""Logging that cannot leak a secret (security.md §5), whatever level an operator turns a logger to.
+"""Logging that cannot leak a secret (docs/security.md §5), whatever level an operator turns a logger to.
 
 Chatty libraries are held at WARNING (slack_sdk logs request and response bodies at DEBUG, Bolt
 the Socket Mode envelopes it receives, SQLAlchemy bound parameters at INFO). An operator may turn

@@ -1,7 +1,7 @@
 """Who may request, approve and reveal, and each provider's approval policy: pure functions and values.
 
 Each refusal is a sentence for the person who acted. No I/O here. `ApprovalPolicy` is one
-provider's policy (CONTRACT.md "Approval policy"), stored by storage/repository.py and applied
+provider's policy (docs/CONTRACT.md "Approval policy"), stored by storage/repository.py and applied
 by bot/workflow/policies.py; `weakened` says which changes loosen it.
 """
 
@@ -77,7 +77,7 @@ def can_reveal(user_id: str, request: RequestView, now: datetime, *, roles: set[
     return Decision.allow()
 
 
-# --- approval policy (CONTRACT.md "Approval policy") ------------------------------------------------
+# --- approval policy (docs/CONTRACT.md "Approval policy") ------------------------------------------------
 
 MAX_APPROVALS = 5
 MAX_SECONDS = 2**31 - 1  # what an INTEGER column holds on every database (about 68 years)
@@ -100,7 +100,7 @@ class InvalidPolicy(DomainError):
 class ApprovalPolicy:
     """One provider's approval policy. Durations are whole seconds; 0 turns a reminder, an escalation or the cap off.
 
-    The defaults are CONTRACT.md's, except that expire_after and requests_per_hour come from
+    The defaults are docs/CONTRACT.md's, except that expire_after and requests_per_hour come from
     RESETBOT_APPROVAL_TTL and RESETBOT_REQUESTS_PER_HOUR (bot/workflow/policies.py).
     """
 
@@ -174,7 +174,7 @@ def format_duration(seconds: int) -> str:
 def weakened(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
     """How `new` is looser than `old`, one phrase per loosening; empty when it is as strict or stricter.
 
-    CONTRACT.md: fewer approvals, a higher or no cap, a longer expiry, removing a reminder or an
+    docs/CONTRACT.md: fewer approvals, a higher or no cap, a longer expiry, removing a reminder or an
     escalation. Also, because they loosen the same way: a later reminder or escalation (removing one
     is the limit of postponing it), and an escalation to someone new (added, or escalate_to
     changed), since escalate_to's members may approve the requests it is posted for.

@@ -1,4 +1,4 @@
-"""Sealing secrets held until reveal (security.md; architecture §0.2).
+"""Sealing secrets held until reveal (docs/security.md).
 
 Fernet is authenticated encryption (AES-CBC + HMAC-SHA256). The request id and the
 purpose are sealed inside the token and checked on opening, so a sealed value copied
@@ -91,7 +91,7 @@ class KeyFileProblem(Exception):
     """The key file beside a SQLite database cannot be used: one line for the operator, naming the file."""
 
 
-# Group or others may do anything with the key file: refused (CONTRACT.md: files the bot creates are 0600).
+# Group or others may do anything with the key file: refused (docs/CONTRACT.md: files the bot creates are 0600).
 _SHARED_BITS = 0o077
 
 

@@ -1,6 +1,6 @@
 """Block Kit builders and parsers: pure functions, no Slack calls.
 
-Visible words follow CONTRACT.md ("What a person sees in Slack"); outside tools find
+Visible words follow docs/CONTRACT.md ("What a person sees in Slack"); outside tools find
 inputs and buttons by them. A provider's words (its label, Account field, methods) come
 from its plugin as `ProviderInfo`, which the workflow hands the transports
 (`workflow.catalog`); no builder names a provider. No builder ever receives a password

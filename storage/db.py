@@ -1,7 +1,7 @@
 """Engine, sessions and migrations.
 
 `hide_parameters=True` keeps bound values (sealed tokens included) out of SQL error
-strings and logs (security.md §5). SQLite gets WAL and a busy timeout so the bot's
+strings and logs (docs/security.md §5). SQLite gets WAL and a busy timeout so the bot's
 threads and a CLI command can share the file; the file is created 0600 before SQLite
 opens it (SQLite gives its -wal, -shm and -journal files the database file's mode), and
 an existing one that group or others may read is narrowed to 0600. `secure_delete` makes a
@@ -31,7 +31,7 @@ from bot.domain import ServiceUnavailable
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
 
-# The files SQLite keeps beside a database (CONTRACT.md: files the bot creates are 0600).
+# The files SQLite keeps beside a database (docs/CONTRACT.md: files the bot creates are 0600).
 SIDECARS = ("-wal", "-shm", "-journal")
 
 

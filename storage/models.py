@@ -153,7 +153,7 @@ class AuditEvent(Base):
 
 
 class DirectoryEntry(Base):
-    """MyOwnFreeHost: the 8-character account key behind a vPanel username or domain (providers.md §1.3)."""
+    """MyOwnFreeHost: the 8-character account key behind a vPanel username or domain (docs/providers.md §1.3)."""
 
     __tablename__ = "mofh_directory"
 
@@ -163,7 +163,7 @@ class DirectoryEntry(Base):
 
 
 class ProcessedEvent(Base):
-    """Events API dedupe: one row per event_id (slack-bolt.md §3)."""
+    """Events API dedupe: one row per event_id (docs/slack-bolt.md §3)."""
 
     __tablename__ = "processed_events"
 
@@ -183,7 +183,7 @@ class CallBudgetSlot(Base):
 
 
 class ProviderPolicy(Base):
-    """One provider's approval policy (CONTRACT.md "Approval policy"); no row: the defaults from the settings.
+    """One provider's approval policy (docs/CONTRACT.md "Approval policy"); no row: the defaults from the settings.
 
     Durations are seconds, 0 = off (expire_after is never 0); requests_per_hour 0 = no cap.
     """

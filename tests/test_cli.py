@@ -226,7 +226,7 @@ def test_unreachable_or_wrong_database_is_one_line_naming_database_url():
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-# --- policy show / set (CONTRACT.md "Approval policy") -------------------------------------------------
+# --- policy show / set (docs/CONTRACT.md "Approval policy") -------------------------------------------------
 
 
 def _policies_json(database_url, env=None) -> dict:

@@ -1,4 +1,4 @@
-"""manifest.yml describes the app the code serves (slack-bolt.md §14)."""
+"""manifest.yml describes the app the code serves (docs/slack-bolt.md §14)."""
 
 from pathlib import Path
 

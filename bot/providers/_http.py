@@ -33,8 +33,8 @@ from urllib3.exceptions import NewConnectionError, ProtocolError, ReadTimeoutErr
 from bot.secret import MASK
 
 MAX_RESPONSE_BYTES = 1 << 20  # CONTRACT: at most 1 MiB of an answer is read
-SNIPPET_CHARS = 512  # providers.md §2.7 / §4.4: bounded, redacted snippets only
-DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds, providers.md §1.1
+SNIPPET_CHARS = 512  # docs/providers.md §2.7 / §4.4: bounded, redacted snippets only
+DEFAULT_TIMEOUT = (5.0, 60.0)  # (connect, read) seconds, docs/providers.md §1.1
 # The whole of one provider call (connect, send, headers, body, a retry included): requests' timeout
 # bounds each socket read only, so a server sending a byte now and then could hold a call for ever.
 CHANGE_DEADLINE = 90.0

@@ -125,7 +125,7 @@ class BaseContext:
     clock: Callable[[], datetime] = utcnow  # this replica's clock: only what no other replica compares
     admins: frozenset[str] = frozenset()
     # The policy of a provider with none stored: RESETBOT_APPROVAL_TTL and RESETBOT_REQUESTS_PER_HOUR
-    # over CONTRACT.md's defaults (bot/workflow/policies.py).
+    # over docs/CONTRACT.md's defaults (bot/workflow/policies.py).
     default_policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
     # The database server's clock (storage/repository.py: db_now), read inside the caller's
     # transaction: every lease, expiry and budget window is measured by it, never by `clock`,

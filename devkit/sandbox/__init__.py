@@ -1,4 +1,4 @@
-"""Loopback servers that speak the MyOwnFreeHost and Namecheap wire protocols (providers.md §1, §2).
+"""Loopback servers that speak the MyOwnFreeHost and Namecheap wire protocols (docs/providers.md §1, §2).
 
 `resetbot sandbox`, `resetbot demo` and the end-to-end tests run the real provider clients
 against these servers. Accounts live in memory; every request is recorded in `calls()`

@@ -1,6 +1,6 @@
 """The sandbox MyOwnFreeHost: its accounts, the passwd and lookup endpoints, and their exact bodies.
 
-Decisions where the real API is undocumented (providers.md §5 open questions):
+Decisions where the real API is undocumented (docs/providers.md §5 open questions):
 
 MyOwnFreeHost (`/xml-api/passwd[.php]`, `/json-api/passwd[.php]`)
 * Checks, in order: injected failure / delay of the named account, credentials (no
@@ -39,7 +39,7 @@ MOFH_STATES = frozenset({"a", "x", "r", "c"})
 MOFH_PASSWORD_SYMBOLS = "!@#$%^*()-_=+.~"
 _MOFH_PASSWORD_OK = re.compile(r"[A-Za-z0-9" + re.escape(MOFH_PASSWORD_SYMBOLS) + r"]*")
 # The "Only letters and numbers" check lets "_" through: a vPanel username such as tccsc_41654245
-# got only the 8-characters-maximum message (providers.md §0, MOFH-API-Docs#67).
+# got only the 8-characters-maximum message (docs/providers.md §0, MOFH-API-Docs#67).
 _MOFH_USER_CHARS = re.compile(r"[A-Za-z0-9_]+")
 
 
@@ -54,7 +54,7 @@ class MofhAccount:
     fail: str | None = None  # None | timeout | http_503 | empty | garbage | cut | truncated
 
 
-# Bodies (providers.md §1.2, §1.4; tests/fixtures/providers/mofh)
+# Bodies (docs/providers.md §1.2, §1.4; tests/fixtures/providers/mofh)
 
 _MOFH_E1 = "An error occured changing this password."
 _MOFH_E2 = (

@@ -1,6 +1,6 @@
 """The sandbox Namecheap: its users, reset codes and e-mails, and the `/xml.response` commands.
 
-Decisions where the real API is undocumented (providers.md §5 open questions):
+Decisions where the real API is undocumented (docs/providers.md §5 open questions):
 
 
 Namecheap (`/xml.response`, GET or POST, parameter names case-insensitive)

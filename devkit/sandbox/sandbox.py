@@ -76,7 +76,7 @@ class SandboxCall:
     remote_ip: str
     api_user: str | None
     account: str | None  # MOFH key / Namecheap username the request targeted, when known
-    outcome: str  # providers.md §4.2 vocabulary, or fail:<mode> / method_not_allowed / not_found
+    outcome: str  # docs/providers.md §4.2 vocabulary, or fail:<mode> / method_not_allowed / not_found
     http_status: int | None  # None when no answer was sent (timeout)
     error_numbers: tuple[int, ...] = ()
     params: dict[str, str] = field(default_factory=dict)  # secrets masked

@@ -1,7 +1,7 @@
 """A provider's policy set with `resetbot policy set` applies to the running bot's next /reset-password.
 
 The real app over Socket Mode with the simulated Slack; the policy is changed by the real CLI
-process on the same database while the bot runs (CONTRACT.md: "A running bot applies it to
+process on the same database while the bot runs (docs/CONTRACT.md: "A running bot applies it to
 requests made after the change").
 """
 

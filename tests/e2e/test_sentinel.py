@@ -1,4 +1,4 @@
-"""security.md §5: a sentinel password appears in exactly one Slack call (the reveal) and nowhere else."""
+"""docs/security.md §5: a sentinel password appears in exactly one Slack call (the reveal) and nowhere else."""
 
 from __future__ import annotations
 

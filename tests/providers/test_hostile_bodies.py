@@ -115,7 +115,7 @@ def test_mofh_invalid_utf8_is_never_success(server, make_mofh, body):
      b"<foo><status>0</status><statusmsg>An error occured changing this password.</statusmsg></foo>"],
 )
 def test_mofh_success_needs_the_passwd_document_shape(server, make_mofh, body):
-    """Only `<passwd><passwd><status>1` (providers.md §1.2) says passwd ran; a status of 1 elsewhere does not."""
+    """Only `<passwd><passwd><status>1` (docs/providers.md §1.2) says passwd ran; a status of 1 elsewhere does not."""
     server.set_default(200, body)
     result = _mofh(make_mofh)
     assert not result.ok and result.outcome not in (Outcome.CHANGED, Outcome.CHANGED_IDEMPOTENT)

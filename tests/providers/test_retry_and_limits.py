@@ -1,4 +1,4 @@
-"""Retry rules (providers.md §1.6, §2.8) and the Namecheap client-side call budget."""
+"""Retry rules (docs/providers.md §1.6, §2.8) and the Namecheap client-side call budget."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""MyOwnFreeHost reseller API client: `passwd` and the read-only lookups (providers.md §1).
+"""MyOwnFreeHost reseller API client: `passwd` and the read-only lookups (docs/providers.md §1).
 
 Every call is a POST with a form body and HTTP Basic auth (the lookups also carry
 `api_user`/`api_key` in the body, as the MOFH docs show); nothing secret is ever put in a
-URL. Answers are classified with the algorithm of providers.md §1.5. The client never
+URL. Answers are classified with the algorithm of docs/providers.md §1.5. The client never
 raises for a provider answer or a transport failure, and it logs nothing.
 
 Lookup outcomes (`account_info`): `lookup_ok`, `lookup_empty` (`null`, `[]`, or an empty
@@ -341,7 +341,7 @@ def _split_documents(data: bytes) -> list[bytes]:
 
 def _find_status(root: Element) -> tuple[Element | None, Element | None, bool]:
     """The `status` element, its sibling `statusmsg`, and whether they sit where a `passwd` answer has them
-    (`<passwd><passwd><status>`, providers.md §1.2); `passwd/status` first, then any."""
+    (`<passwd><passwd><status>`, docs/providers.md §1.2); `passwd/status` first, then any."""
     if root.tag == "passwd":
         inner = root.find("passwd")
         if inner is not None and inner.find("status") is not None:
@@ -364,7 +364,7 @@ def _status_is_one(value) -> bool | None:
 
 
 # ----------------------------------------------------------------------------------------------
-# classification (providers.md §1.5)
+# classification (docs/providers.md §1.5)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -383,7 +383,7 @@ class _Verdict:
 
 
 def _text_rules(text: str) -> _Verdict:
-    """providers.md §1.5 step 5: case-insensitive substrings, in this order."""
+    """docs/providers.md §1.5 step 5: case-insensitive substrings, in this order."""
     low = collapse(text).lower()
     if "does not match the allowed ip" in low:
         shown = _IP_SHOWN.search(text)
@@ -402,7 +402,7 @@ def _text_rules(text: str) -> _Verdict:
 
 
 def _status_rules(status_value, message: str) -> _Verdict:
-    """providers.md §1.5 step 3/4 once the status and its message are known."""
+    """docs/providers.md §1.5 step 3/4 once the status and its message are known."""
     if _status_is_one(status_value):
         return _Verdict(Outcome.CHANGED, message)
     if _IDEMPOTENT.search(message):
@@ -415,7 +415,7 @@ def _status_rules(status_value, message: str) -> _Verdict:
 
 
 def _text_without_rawout(element: Element) -> str:
-    """All text of the document except `rawout`, which must never be read (providers.md §1.5 step 6)."""
+    """All text of the document except `rawout`, which must never be read (docs/providers.md §1.5 step 6)."""
     if element.tag == "rawout":
         return element.tail or ""
     parts = [element.text or ""]

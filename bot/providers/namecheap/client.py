@@ -1,8 +1,8 @@
-"""Namecheap `namecheap.users.changePassword` / `namecheap.users.resetPassword` client (providers.md §2).
+"""Namecheap `namecheap.users.changePassword` / `namecheap.users.resetPassword` client (docs/providers.md §2).
 
 Every call is a POST with a form body (ApiUser, ApiKey, ClientIp, Command, and UserName only
 where the command takes it); nothing secret is ever put in a URL. Answers are parsed with
-defusedxml (no DTDs, no entities) and classified per providers.md §2.7. Calls are sent exactly
+defusedxml (no DTDs, no entities) and classified per docs/providers.md §2.7. Calls are sent exactly
 once, except after HTTP 405 (Namecheap's rate-limit signal), and every HTTP request first takes
 a slot from a `CallBudget`: at most 20 calls in any rolling 60 s per API user, across every
 client in the process (the app may inject a database-backed budget to share it across
@@ -93,7 +93,7 @@ DEFAULT_BUDGET: CallBudget = InProcessCallBudget()
 
 
 # ----------------------------------------------------------------------------------------------
-# error-number tables (providers.md §2.2, §2.3, §2.4, §2.5)
+# error-number tables (docs/providers.md §2.2, §2.3, §2.4, §2.5)
 # ----------------------------------------------------------------------------------------------
 
 IP_ERRORS = {1011150, 1017150, 1017105, 1011147}
@@ -105,7 +105,7 @@ REJECTED_ERRORS = {4022335, 4011331}
 PROVIDER_ERRORS = {5050900, 1050900, 4027153}
 AMBIGUOUS_ERRORS = {5050900}  # "Unhandled exceptions": the command may or may not have run
 
-# Highest first: providers.md §2.7 step 4, with the two account-level globals placed after auth.
+# Highest first: docs/providers.md §2.7 step 4, with the two account-level globals placed after auth.
 PRECEDENCE = (
     Outcome.IP_NOT_ALLOWED,
     Outcome.AUTH_FAILED,
