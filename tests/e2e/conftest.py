@@ -49,6 +49,15 @@ class Bot:
         self.sim.fill(user, {"Reason": reason, "Ticket": "SUP-1"})
         return self.sim.submit(user)
 
+    def request_namecheap(self, method, secret, account="acmeshop", user=ENGINEER, reason=REASON, channel=HELPDESK):
+        """/reset-password for a Namecheap account by "Reset code" or "Current password" (the input of that name)."""
+        self.sim.slash_command(user, "/reset-password", f"namecheap {account}", channel=channel)
+        self.sim.wait_for(lambda: self.sim.current_view(user), message="modal did not open")
+        self.sim.fill(user, {"Method": method})
+        self.sim.wait_for(lambda: method in self.sim.current_view(user).labels, message=f"no {method} input")
+        self.sim.fill(user, {method: secret, "Reason": reason})
+        return self.sim.submit(user)
+
     def card(self):
         return self.sim.wait_for(
             lambda: next((m for m in reversed(self.sim.messages(APPROVALS)) if "Approve" in m.buttons), None),

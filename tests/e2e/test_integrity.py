@@ -32,8 +32,6 @@ from tests.e2e.conftest import (
     APPROVALS,
     APPROVER,
     ENGINEER,
-    HELPDESK,
-    REASON,
     SEAL_KEY,
     Bot,
     _grant,
@@ -324,16 +322,6 @@ def test_a_requester_who_lost_the_role_cannot_reveal_or_confirm_and_the_reveal_i
 FERNET_TOKEN = re.compile(rb"gAAAAA[A-Za-z0-9_\-]{40,}={0,2}")
 
 
-def _request_namecheap(bot: Bot, username: str, method: str, secret_label: str, secret: str) -> None:
-    sim = bot.sim
-    sim.slash_command(ENGINEER, "/reset-password", f"namecheap {username}", channel=HELPDESK)
-    sim.wait_for(lambda: sim.current_view(ENGINEER), message="modal did not open")
-    sim.fill(ENGINEER, {"Method": method})
-    sim.wait_for(lambda: secret_label in sim.current_view(ENGINEER).labels, message=f"no {secret_label} input")
-    sim.fill(ENGINEER, {secret_label: secret, "Reason": REASON})
-    assert sim.submit(ENGINEER).errors is None
-
-
 def _what_opens(bot: Bot, copy_dir: Path | None) -> list[str]:
     """Every sealed value a copy of the database (plus the seal key) yields: for SQLite every Fernet token
     anywhere in the copied files (database, WAL, shared memory), then every sealed column."""
@@ -384,7 +372,7 @@ def test_a_copy_of_the_database_files_and_the_seal_key_opens_no_revealed_or_expi
     bot.request_mofh()
     approve_and_wait_for_dm(bot, "webq7k2m")
     code = bot.sandbox.issue_reset_code("acmeshop")
-    _request_namecheap(bot, "acmeshop", "Reset code", "Reset code", code)
+    assert bot.request_namecheap("Reset code", code).errors is None
     approve_and_wait_for_dm(bot, "acmeshop")
     bot.request_mofh(account="slow01")
     approve_and_wait_for_dm(bot, "slow01")
@@ -401,7 +389,7 @@ def test_a_copy_of_the_database_files_and_the_seal_key_opens_no_revealed_or_expi
     secrets_seen = [bot.sandbox.mofh_account("webq7k2m").password, bot.sandbox.mofh_account("slow01").password,
                     bot.sandbox.namecheap_user("acmeshop").password, code]
     # A fourth by Namecheap's current password (the customer's live password, typed by the engineer) ...
-    _request_namecheap(bot, "acmeshop", "Current password", "Current password", secrets_seen[2])
+    assert bot.request_namecheap("Current password", secrets_seen[2]).errors is None
     dm = approve_and_wait_for_dm(bot, "acmeshop")
     sim.click(ENGINEER, "Reveal password", channel=dm.channel, message_ts=dm.ts)
     reveal_modal(bot, "acmeshop")

@@ -19,7 +19,7 @@ import pytest
 
 from bot import logs
 from devkit.sandbox.namecheap import NamecheapUser
-from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER, HELPDESK, REASON, SEAL_KEY
+from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER, SEAL_KEY
 
 CURRENT_PASSWORD = "Curr~Secret2024q"
 
@@ -73,15 +73,9 @@ def _reveal(sim) -> str:
 
 
 def _namecheap(bot, account: str, method: str, secret: str) -> None:
-    sim = bot.sim
-    sim.slash_command(ENGINEER, "/reset-password", f"namecheap {account}", channel=HELPDESK)
-    sim.wait_for(lambda: sim.current_view(ENGINEER), message="modal did not open")
-    sim.fill(ENGINEER, {"Method": method})
-    sim.wait_for(lambda: method in sim.current_view(ENGINEER).labels, message=f"no {method} input")
-    sim.fill(ENGINEER, {method: secret, "Reason": REASON})
-    assert sim.submit(ENGINEER).errors is None
+    assert bot.request_namecheap(method, secret, account=account).errors is None
     bot.card()
-    sim.click(APPROVER, "Approve", channel=APPROVALS)
+    bot.sim.click(APPROVER, "Approve", channel=APPROVALS)
 
 
 def _whole_flow(bot) -> list[str]:

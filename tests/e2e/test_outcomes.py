@@ -13,7 +13,7 @@ import pytest
 from bot.domain import Status
 from bot.workflow import execution
 from devkit.sandbox import NamecheapUser
-from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER, HELPDESK, REASON
+from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER
 
 
 @pytest.fixture
@@ -75,15 +75,9 @@ def test_an_unreadable_mofh_answer_is_retried_with_the_same_password(sweeping, m
 
 
 def request_namecheap(bot, method, secret, account="acmeshop"):
-    sim = bot.sim
-    sim.slash_command(ENGINEER, "/reset-password", f"namecheap {account}", channel=HELPDESK)
-    sim.wait_for(lambda: sim.current_view(ENGINEER), message="modal did not open")
-    sim.fill(ENGINEER, {"Method": method})
-    sim.wait_for(lambda: method in sim.current_view(ENGINEER).labels, message=f"no {method} input")
-    sim.fill(ENGINEER, {method: secret, "Reason": REASON})
-    assert sim.submit(ENGINEER).errors is None
+    assert bot.request_namecheap(method, secret, account=account).errors is None
     bot.card()
-    sim.click(APPROVER, "Approve", channel=APPROVALS)
+    bot.sim.click(APPROVER, "Approve", channel=APPROVALS)
 
 
 def test_a_namecheap_answer_that_cannot_be_read_keeps_the_password_revealable_as_may_be_set(bot_over_socket):
