@@ -203,6 +203,14 @@ class MessageRef:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """One approver's approval of a request, and when it was recorded (on the database's clock)."""
+
+    approver_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class RequestView:
     """A read-only snapshot of a reset request, safe to render anywhere (it holds no secret)."""
 
@@ -236,6 +244,14 @@ class RequestView:
     remind_at: datetime | None = None  # None: no reminder
     escalate_at: datetime | None = None  # None: no escalation
     escalate_to: str | None = None  # the user group or user escalate_at mentions
+    # Who approved it so far, first approval first (request_approvals); the N-th distinct one started the change.
+    approvals: tuple[Approval, ...] = ()
+    deny_reason: str | None = None  # what the denying approver typed (normalised: bot/forms.py typed_text)
+
+    @property
+    def approvers(self) -> list[str]:
+        """The approvers so far, first approval first."""
+        return [a.approver_id for a in self.approvals]
 
 
 @dataclass(frozen=True)

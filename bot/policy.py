@@ -223,3 +223,18 @@ def approvals_still_needed(needed: int, approvals: Iterable[str], requester_id: 
     provider's current policy.
     """
     return max(0, needed - len(counted_approvers(approvals, requester_id)))
+
+
+def approval_count(request: RequestView) -> int:
+    """How many distinct approvers count towards the request's quorum so far."""
+    return len(counted_approvers(request.approvers, request.requester_id))
+
+
+def can_add_approval(user_id: str, request: RequestView) -> Decision:
+    """One person counts once: a second Approve by someone who already approved changes nothing."""
+    if user_id not in request.approvers:
+        return Decision.allow()
+    still = approvals_still_needed(request.approvals_needed, request.approvers, request.requester_id)
+    more = f"{still} more approval{'' if still == 1 else 's'}"
+    return Decision.deny(f"You already approved this request. It needs {more}, from another approver: "
+                         "one person counts once.")

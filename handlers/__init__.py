@@ -47,6 +47,7 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
 
     app.action(Ids.APPROVE.value)(mapped_errors(actions.handle_approve_click))
     app.action(Ids.DENY.value)(mapped_errors(actions.handle_deny_click))
+    app.view(Ids.DENY_MODAL.value)(mapped_errors(views.handle_deny_submission))
     app.action(Ids.CUSTOMER_INFORMED.value)(mapped_errors(actions.handle_customer_informed_click))
     app.action(Ids.REVEAL.value)(mapped_errors(actions.handle_reveal_click))
 

@@ -1,4 +1,7 @@
-"""Approve, Deny, Customer informed and Reveal buttons. Each acks first; a refusal is a DomainError."""
+"""Approve, Deny, Customer informed and Reveal buttons. Each acks first; a refusal is a DomainError.
+
+Deny opens a modal for its optional Reason; its submission is handled in handlers/views.py.
+"""
 
 from __future__ import annotations
 
@@ -75,8 +78,29 @@ def handle_approve_click(ack, body, client, workflow: ResetWorkflow) -> None:
 
 
 def handle_deny_click(ack, body, client, workflow: ResetWorkflow) -> None:
+    """Open the Deny modal (its optional Reason); a person who may not deny is refused now, privately.
+
+    The denial itself is the modal's submission (handlers/views.py: handle_deny_submission).
+    """
     ack()
-    _decide(body, client, workflow, workflow.decisions.deny)
+    user_id = body["user"]["id"]  # the guard middleware checked the shape
+    request_id = _button_value(body)
+    from_home = (body.get("view") or {}).get("type") == "home"
+    try:
+        if request_id is None:
+            raise DomainError("This button does not name a reset request.")
+        request = workflow.decisions.check_deny(request_id, user_id, seen_card=_clicked_card(body, request_id))
+    except DomainError:
+        if from_home and isinstance(user_id, str):
+            _refresh_home(client, workflow, user_id)  # the tab shows what the refusal found (decided, expired)
+        raise
+    try:
+        client.views_open(trigger_id=body.get("trigger_id"),
+                          view=blocks.deny_modal(request, catalog=workflow.catalog, from_home=from_home))
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        failure = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        log.warning("deny modal could not be opened: %s", failure)
+        raise DomainError("Slack could not open the Deny window, so nothing was changed. Click Deny again.") from None
 
 
 def handle_customer_informed_click(ack, body, client, workflow: ResetWorkflow) -> None:

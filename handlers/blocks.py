@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from bot import policy
 from bot.domain import Method, ProviderCatalog, ProviderInfo, RequestView, RevealState, Status
 from bot.forms import RequestForm, typed_text
 from bot.secret import Secret
@@ -61,6 +62,7 @@ SECTION_TEXT_MAX = 3000  # a section's text
 FIELD_TEXT_MAX = 2000  # each of a section's fields
 CONTEXT_TEXT_MAX = 2000  # a context element (text objects allow 3000; kept lower)
 OPTION_TEXT_MAX = 75  # an option of a select (headers 150, buttons 75: the bot's own words, all shorter)
+REQUESTER_TEXT_MAX = 3000  # a message's text (Slack takes 4000; kept lower, as for a section)
 ACCOUNT_TEXT_MAX = 100  # an account named in a field (plugins allow at most 64 characters)
 ELLIPSIS = "…"
 SHORTENED = "(shortened)"  # said where a surface shows less than was typed; the audit trail has it all
@@ -113,6 +115,16 @@ def typed_section(label: str, raw: str | None, limit: int = SECTION_TEXT_MAX, *,
     note = f" {SHORTENED}"
     body, shortened = fit(raw, limit - slack_length(f"*{label}*{note}\n"), quote=True, multiline=multiline)
     return f"*{label}*{note if shortened else ''}\n{body}"
+
+
+def typed_after(head: str, raw: str | None, limit: int) -> str:
+    """`head.` alone, or `head:` over what was typed, quoted on every line, all within `limit`
+    (says (shortened) when cut): a deny reason after "Denied by @x"."""
+    if not typed_text(raw):
+        return f"{head}."
+    note = f" {SHORTENED}"
+    body, shortened = fit(raw, limit - slack_length(f"{head}:{note}\n"), quote=True)
+    return f"{head}:{note if shortened else ''}\n{body}"
 
 
 def _account(account: str | None) -> str:
@@ -307,6 +319,9 @@ def approval_card(request: RequestView, context: str | None = None, *, catalog: 
     if context and request.status is Status.PENDING:
         blocks.append({"type": "context", "block_id": f"account_{request.id}",
                        "elements": [_md(shown(context, CONTEXT_TEXT_MAX))]})
+    if request.status is Status.PENDING and (request.approvals_needed > 1 or request.approvals):
+        blocks.append({"type": "context", "block_id": f"approvals_{request.id}",
+                       "elements": [_md(approvals_words(request))]})
     if request.status is Status.PENDING:
         blocks.append({
             "type": "actions",
@@ -320,26 +335,18 @@ def approval_card(request: RequestView, context: str | None = None, *, catalog: 
                     "value": request.id,
                     "confirm": {
                         "title": _text("Approve this reset?"),
-                        "text": _md(f"The password of `{escape(request.account)}` at {label} "
-                                    "changes as soon as you confirm."),
+                        "text": _md(approve_confirm_words(request, label)),
                         "confirm": _text("Approve"),
                         "deny": _text("Cancel"),
                         "style": "primary",
                     },
                 },
-                {
+                {  # no confirm dialog: the click opens the Deny modal (deny_modal), which asks for a reason
                     "type": "button",
                     "action_id": Ids.DENY,
                     "text": _text("Deny"),
                     "style": "danger",
                     "value": request.id,
-                    "confirm": {
-                        "title": _text("Deny this reset?"),
-                        "text": _md("The requester is told that it was denied."),
-                        "confirm": _text("Deny"),
-                        "deny": _text("Cancel"),
-                        "style": "danger",
-                    },
                 },
             ],
         })
@@ -350,6 +357,33 @@ def approval_card(request: RequestView, context: str | None = None, *, catalog: 
         blocks.append({"type": "section", "block_id": f"decision_{request.id}_{request.status.value}",
                        "text": _md(decision_words(request, catalog=catalog))})
     return blocks
+
+
+def approvals_words(request: RequestView) -> str:
+    """`Approvals: 1 of 2` and who approved when (CONTRACT.md "What a person sees in Slack")."""
+    counted = policy.counted_approvers(request.approvers, request.requester_id)
+    head = f"*Approvals: {len(counted)} of {request.approvals_needed}*"
+    if not counted:
+        return f"{head}: it needs {request.approvals_needed} different approvers; the requester cannot be one."
+    return f"{head}: {_approved_by(request)}."
+
+
+def _approved_by(request: RequestView, verb: str = " approved") -> str:
+    """`<@A> approved <date>, <@B> approved <date>`: the counted approvals, first first."""
+    counted = set(policy.counted_approvers(request.approvers, request.requester_id))
+    return ", ".join(f"<@{a.approver_id}>{verb} {when(a.at)}" for a in request.approvals
+                     if a.approver_id in counted)
+
+
+def approve_confirm_words(request: RequestView, label: str) -> str:
+    """The Approve dialog: the change happens on the approval that completes the quorum, not before."""
+    where = f"`{escape(request.account)}` at {label}"
+    still = policy.approvals_still_needed(request.approvals_needed, request.approvers, request.requester_id)
+    if still <= 1:
+        return f"The password of {where} changes as soon as you confirm."
+    counted = policy.approval_count(request)
+    return (f"Yours is approval {counted + 1} of {request.approvals_needed}: the password of {where} changes "
+            f"once {request.approvals_needed} different approvers have approved.")
 
 
 def card_being_posted(request: RequestView, *, catalog: ProviderCatalog) -> list[dict]:
@@ -382,8 +416,14 @@ def decision_words(request: RequestView, *, catalog: ProviderCatalog) -> str:
     if request.status is Status.EXPIRED:
         return f":hourglass: *Expired* {when(request.expires_at)}: nobody approved it in time."
     if request.status is Status.DENIED:
-        return f":no_entry: *Denied* by {decider} {when(request.decided_at)}."
-    head = f"*Approved* by {decider} {when(request.decided_at)}."
+        head = f":no_entry: *Denied* by {decider} {when(request.decided_at)}"
+        if request.approvals:
+            head += f" (after approvals: {policy.approval_count(request)} of {request.approvals_needed})"
+        return typed_after(head, request.deny_reason, SECTION_TEXT_MAX)
+    if len(request.approvals) > 1:  # N of M: every approver, first first
+        head = f"*Approved* by {_approved_by(request, verb='')}."
+    else:
+        head = f"*Approved* by {decider} {when(request.decided_at)}."
     if request.status is Status.EXECUTING:
         return f":hourglass_flowing_sand: {head} Changing the password at {catalog.label(request.provider)}…"
     icon = {Status.SUCCEEDED: ":white_check_mark:", Status.FAILED: ":x:", Status.UNKNOWN: ":warning:"}[request.status]
@@ -415,7 +455,8 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
             return f"Done: {label} e-mailed a password reset link{to} for {where}."
         return f"Done: the password for {where} was changed. Open your DM from the bot to reveal it (once)."
     if request.status is Status.DENIED:
-        return f"Your password reset for {where} was denied by <@{request.decided_by}>."
+        return typed_after(f"Your password reset for {where} was denied by <@{request.decided_by}>",
+                           request.deny_reason, REQUESTER_TEXT_MAX)
     if request.status is Status.EXPIRED:
         return f"Your password reset for {where} expired before anyone approved it. Ask again if it is still needed."
     if request.status is Status.UNKNOWN:
@@ -424,6 +465,42 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
                     "DM from the bot to reveal it (once) and try it by logging in before asking again.")
         return f"Outcome unknown — verify: {request.outcome_message}"
     return f"Your password reset for {where} failed: {request.outcome_message}"
+
+
+# --- the Deny modal ------------------------------------------------------------------------------
+
+
+def deny_modal(request: RequestView, *, catalog: ProviderCatalog, from_home: bool = False) -> dict:
+    """Opened by a card's Deny button: an optional Reason, which the requester, the card and the audit trail see."""
+    where = f"`{escape(request.account)}` at {catalog.label(request.provider)}"
+    metadata = {"request": request.id, **({"home": "1"} if from_home else {})}
+    return {
+        "type": "modal",
+        "callback_id": Ids.DENY_MODAL,
+        "title": _text("Deny this reset?"),
+        "submit": _text("Deny"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": [
+            {"type": "section", "block_id": f"deny_what_{request.id}",
+             "text": _md(f"Deny the password reset of {where} that <@{request.requester_id}> asked for? "
+                         "It ends the request: the password is not changed.")},
+            {
+                "type": "input",
+                "block_id": Ids.DENY_REASON_BLOCK,
+                "optional": True,
+                "label": _text("Reason"),
+                "hint": _text("Optional. The requester is told it; the card and the audit trail show it."),
+                "element": {"type": "plain_text_input", "action_id": Ids.DENY_REASON_INPUT, "multiline": True,
+                            "max_length": 1000},
+            },
+        ],
+    }
+
+
+def parse_deny_form(view: dict) -> tuple[str | None, str | None]:
+    """(the request id the Deny modal was opened for, the reason typed or None)."""
+    return parse_metadata(view).get("request"), state_value(view, Ids.DENY_REASON_BLOCK, Ids.DENY_REASON_INPUT)
 
 
 # --- the reveal ---------------------------------------------------------------------------------

@@ -68,8 +68,12 @@ def answer_error(error: Exception, args: Args) -> None:
     error_id = log_unexpected(error, kind)
     if submitting:
         # Keep the modal open with a sentence, rather than let it close as if the request went through.
-        sentence = f"Something went wrong and the request was not saved (error id {error_id}). Try again."
-        ack(response_action="errors", errors={Ids.REASON_BLOCK.value: sentence})
+        view = args.view or {}
+        if view.get("callback_id") == Ids.RESET_MODAL:
+            sentence = f"Something went wrong and the request was not saved (error id {error_id}). Try again."
+        else:
+            sentence = f"Something went wrong and nothing was changed (error id {error_id}). Try again."
+        ack(response_action="errors", errors={_block_for(view, Ids.REASON_BLOCK): sentence})
         return
     if ack.response is None:
         ack()
@@ -115,8 +119,17 @@ def modal_errors(view: dict[str, Any], error: DomainError) -> dict[str, str]:
     if isinstance(error, InputErrors):
         return errors_under_inputs(view, error.errors)
     if isinstance(error, ServiceUnavailable):
-        return {Ids.REASON_BLOCK.value: str(error)}
-    return {Ids.PROVIDER_BLOCK.value: str(error)}
+        return {_block_for(view, Ids.REASON_BLOCK): str(error)}
+    return {_block_for(view, Ids.PROVIDER_BLOCK): str(error)}
+
+
+def _block_for(view: dict[str, Any], preferred: Ids) -> str:
+    """`preferred` when the view has that input, else its first input (the Deny modal has only Reason):
+    Slack rejects errors keyed by a block the view does not have."""
+    inputs = [b.get("block_id") for b in view.get("blocks") or [] if isinstance(b, dict) and b.get("type") == "input"]
+    if preferred.value in inputs or not inputs or not isinstance(inputs[0], str):
+        return preferred.value
+    return inputs[0]
 
 
 def errors_under_inputs(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
@@ -127,6 +140,6 @@ def errors_under_inputs(view: dict[str, Any], errors: dict[str, str]) -> dict[st
     for field, text in errors.items():
         block = FIELD_BLOCKS.get(field, Ids.ACCOUNT_BLOCK).value
         if block not in present:
-            block = Ids.PROVIDER_BLOCK.value
+            block = _block_for(view, Ids.PROVIDER_BLOCK)
         placed[block] = f"{placed[block]} {text}" if block in placed else text
     return placed

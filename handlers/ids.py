@@ -7,6 +7,7 @@ class Ids(StrEnum):
     COMMAND = "/reset-password"
     RESET_MODAL = "reset_password_modal"
     REVEAL_MODAL = "reveal_password_modal"
+    DENY_MODAL = "deny_reset_modal"
 
     PROVIDER_BLOCK = "provider_block"
     PROVIDER_SELECT = "provider_select"
@@ -20,6 +21,8 @@ class Ids(StrEnum):
     METHOD_SELECT = "method_select"
     SECRET_BLOCK = "secret_block"
     SECRET_INPUT = "secret_input"
+    DENY_REASON_BLOCK = "deny_reason_block"
+    DENY_REASON_INPUT = "deny_reason_input"
 
     APPROVE = "approve_reset"
     DENY = "deny_reset"

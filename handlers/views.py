@@ -1,4 +1,4 @@
-"""The request modal: live updates for Namecheap's Method, and the submission."""
+"""The request modal (live updates for Namecheap's Method, and the submission), and the Deny modal's submission."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import DomainError, Method
 from bot.workflow import ResetWorkflow
 from handlers import blocks
+from handlers.home import publish_home
 from handlers.ids import Ids
 
 log = logging.getLogger(__name__)
@@ -64,3 +65,21 @@ def handle_reset_form_submission(ack, body, view, workflow: ResetWorkflow) -> No
 
 def handle_reset_form_closed(ack) -> None:
     ack()  # nothing was stored; the draft is swept after an hour
+
+
+def handle_deny_submission(ack, body, view, client, workflow: ResetWorkflow) -> None:
+    """Deny with the typed Reason (optional). A refusal (decided or expired meanwhile, a role lost, a
+    reason too long) raises DomainError: handlers/errors.py shows it in the modal. The card and the
+    requester are told after the ack."""
+    user_id = body["user"]["id"]  # the guard middleware checked the shape
+    request_id, reason = blocks.parse_deny_form(view)
+    if request_id is None:
+        raise DomainError("This form does not name a reset request.")
+    request = workflow.decisions.record_deny(request_id, user_id, reason=reason)
+    ack()
+    workflow.decisions.announce_end(request)
+    if blocks.parse_metadata(view).get("home"):
+        try:
+            publish_home(client, workflow, user_id)  # the denied request leaves "Waiting for your approval"
+        except DomainError:  # the database did not answer: the tab keeps what it showed
+            pass

@@ -133,6 +133,21 @@ class ResetRequest(Base):
     remind_at: Mapped[datetime | None] = _ts()  # None: no reminder
     escalate_at: Mapped[datetime | None] = _ts()  # None: no escalation
     escalate_to: Mapped[str | None] = mapped_column(String(32))  # a user group S… or user U…/W…
+    deny_reason: Mapped[str | None] = mapped_column(Text)  # what the denying approver typed, normalised
+
+
+class RequestApproval(Base):
+    """One approver's approval of a request: one row per request and approver, so nobody counts twice.
+
+    The N-th distinct approval (the request's approvals_needed) is stored in the same unit of work as
+    the compare-and-set PENDING → EXECUTING, with the request row locked (bot/workflow/decisions.py).
+    """
+
+    __tablename__ = "request_approvals"
+
+    request_id: Mapped[str] = mapped_column(String(40), ForeignKey("reset_requests.id"), primary_key=True)
+    approver_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = _ts()
 
 
 class AuditEvent(Base):

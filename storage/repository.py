@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain import (
+    Approval,
     AuditRecord,
     MessageRef,
     Method,
@@ -39,6 +40,7 @@ from storage.models import (
     ProcessedEvent,
     ProviderAccount,
     ProviderPolicy,
+    RequestApproval,
     ResetRequest,
     RoleAssignment,
 )
@@ -192,7 +194,7 @@ def lock_request(session: Session, request_id: str) -> RequestView | None:
         session.execute(update(ResetRequest).where(ResetRequest.id == request_id)
                         .values(updated_at=ResetRequest.updated_at))
         row = session.get(ResetRequest, request_id, populate_existing=True)
-    return to_view(row) if row else None
+    return _view(session, row) if row else None
 
 
 def request_by_view_id(session: Session, source_view_id: str) -> RequestView | None:
@@ -202,14 +204,14 @@ def request_by_view_id(session: Session, source_view_id: str) -> RequestView | N
 
 def get_request(session: Session, request_id: str) -> RequestView | None:
     row = session.get(ResetRequest, request_id, populate_existing=True)
-    return to_view(row) if row else None
+    return _view(session, row) if row else None
 
 
 def request_by_reveal_token(session: Session, token: str) -> RequestView | None:
     row = session.scalar(
         select(ResetRequest).where(ResetRequest.reveal_token == token).execution_options(populate_existing=True)
     )
-    return to_view(row) if row else None
+    return _view(session, row) if row else None
 
 
 def transition(session: Session, request_id: str, *, from_status: Status, to_status: Status, now: datetime,
@@ -499,11 +501,12 @@ def pending_requests(session: Session, providers: Iterable[str], limit: int = 20
         .order_by(ResetRequest.created_at)
         .limit(limit)
     )
-    return [to_view(r) for r in rows]
+    return _views(session, list(rows))
 
 
 
-def to_view(row: ResetRequest) -> RequestView:
+def to_view(row: ResetRequest, approvals: Iterable[Approval] = ()) -> RequestView:
+    """The row as a RequestView; `approvals`: its request_approvals rows (_view and _views load them)."""
     return RequestView(
         id=row.id,
         provider=row.provider,
@@ -534,7 +537,49 @@ def to_view(row: ResetRequest) -> RequestView:
         remind_at=row.remind_at,
         escalate_at=row.escalate_at,
         escalate_to=row.escalate_to,
+        approvals=tuple(approvals),
+        deny_reason=row.deny_reason,
     )
+
+
+def _view(session: Session, row: ResetRequest) -> RequestView:
+    return to_view(row, approvals_of(session, row.id))
+
+
+def _views(session: Session, rows: list[ResetRequest]) -> list[RequestView]:
+    """RequestViews with their approvals, in one query for all of them."""
+    by_request: dict[str, list[Approval]] = {}
+    if rows:
+        found = session.scalars(select(RequestApproval)
+                                .where(RequestApproval.request_id.in_([r.id for r in rows]))
+                                .order_by(RequestApproval.at, RequestApproval.approver_id))
+        for approval in found:
+            by_request.setdefault(approval.request_id, []).append(Approval(approval.approver_id, approval.at))
+    return [to_view(row, by_request.get(row.id, ())) for row in rows]
+
+
+# --- approvals (N of M: bot/workflow/decisions.py) ---------------------------------------------------
+
+
+def approvals_of(session: Session, request_id: str) -> list[Approval]:
+    """The request's approvals, first approval first."""
+    rows = session.scalars(select(RequestApproval).where(RequestApproval.request_id == request_id)
+                           .order_by(RequestApproval.at, RequestApproval.approver_id))
+    return [Approval(row.approver_id, row.at) for row in rows]
+
+
+def add_approval(session: Session, request_id: str, approver_id: str, *, now: datetime) -> bool:
+    """Record one approver's approval; False when that approver had already approved the request.
+
+    Call it with the request locked (lock_request): the primary key (request, approver) keeps
+    one person from counting twice whatever the caller does.
+    """
+    try:
+        with session.begin_nested():
+            session.add(RequestApproval(request_id=request_id, approver_id=approver_id, at=now))
+    except IntegrityError:
+        return False
+    return True
 
 
 # --- audit -------------------------------------------------------------------------------------

@@ -1,8 +1,13 @@
-"""Decisions: an approver approves or denies a pending request, and a late click expires it.
+"""Decisions: approvers approve or deny a pending request, and a late click expires it.
 
-Approval wins the compare-and-set PENDING → EXECUTING with the new password already sealed
-and a lease taken, then hands the provider call to the execution use case in the background
-(bot/workflow/execution.py), so only the one winning click ever changes a password.
+A request needs `approvals_needed` distinct approvers (the policy it was made under; the
+requester never counts, nor one person twice). Each Approve is recorded (request_approvals)
+with the request row locked (storage/repository.py: lock_request), so approvals, denials and
+expiry on any replica happen one at a time; the approval that completes the quorum is, in the
+same unit of work, the one compare-and-set PENDING → EXECUTING, with the new password already
+sealed and a lease taken. It then hands the provider call to the execution use case in the
+background (bot/workflow/execution.py), so only that one click ever changes a password. One
+Deny by any approver ends the request, with the reason the approver typed, if any.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from bot import passwords, policy
-from bot.domain import Decision, MessageRef, NotAllowed, RequestView, Status
+from bot.domain import Decision, InputErrors, MessageRef, NotAllowed, RequestView, Status
+from bot.forms import typed_text
 from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
 from bot.workflow.execution import Execution
 from storage import repository as repo
 from storage.db import transaction
+
+MAX_DENY_REASON = 1000  # characters, after normalisation (bot/forms.py: typed_text), as the request's reason
 
 
 class Decisions:
@@ -25,56 +33,108 @@ class Decisions:
         self.execution = execution
 
     def approve(self, request_id: str, approver_id: str, seen_card: MessageRef | None = None) -> RequestView:
-        """Win the compare-and-set PENDING → EXECUTING, then run the provider call in the background."""
+        """Record the approval; the one that completes the quorum starts the provider call in the background."""
         ctx = self.ctx
+        started = False
 
-        def start_executing(session: Any, request: RequestView, now: datetime) -> bool:
-            gateway = ctx.providers.get(request.provider)
-            if gateway is None:
-                raise NotAllowed(f"{ctx.label(request.provider)} is no longer enabled on this bot.")
-            sealed = None
-            if request.method.sets_new_password:  # sealed and stored before the call: a crash can be resumed
-                sealed = ctx.sealer.seal(passwords.generate(gateway.rules), request_id=request.id, purpose=PASSWORD)
-            return repo.transition(
-                session, request.id, from_status=Status.PENDING, to_status=Status.EXECUTING, now=now,
-                decided_by=approver_id, decided_at=now, sealed_password=sealed,
-                lease_owner=ctx.replica_id, lease_expires_at=now + ctx.lease, execution_attempts=1,
-            )
+        def record_approval(session: Any, request: RequestView, now: datetime) -> Decision:
+            nonlocal started
+            decision = policy.can_add_approval(approver_id, request)
+            if not decision.allowed:
+                return decision
+            if not repo.add_approval(session, request.id, approver_id, now=now):  # the key: never twice
+                return policy.can_add_approval(approver_id, ctx.get(session, request.id))
+            counted = policy.counted_approvers([*request.approvers, approver_id], request.requester_id)
+            if len(counted) >= request.approvals_needed:
+                if not self._start_executing(session, request, approver_id, now):
+                    # The row is locked: nothing else can have moved it since it was read.
+                    raise RuntimeError(f"request {request.id} changed under its lock")
+                started = True
+            repo.add_audit(session, at=now, action="approved", actor_id=approver_id, request=request,
+                           detail={"approvals": f"{len(counted)} of {request.approvals_needed}"})
+            return Decision.allow()
 
-        request = self._decide(request_id, approver_id, "approve", "approved", seen_card, start_executing)
+        request = self._decide(request_id, approver_id, "approve", seen_card, record_approval)
         ctx.notifier.update_card(request)
-        # Looked up at call time, so a test can stand in for the execution (tests/unit/test_workflow.py).
-        ctx.background.run(self.execution.execute, request.id, ctx.replica_id)
+        if started:
+            # Looked up at call time, so a test can stand in for the execution (tests/unit/test_workflow.py).
+            ctx.background.run(self.execution.execute, request.id, ctx.replica_id)
         return request
 
-    def deny(self, request_id: str, approver_id: str, seen_card: MessageRef | None = None) -> RequestView:
-        def end_denied(session: Any, request: RequestView, now: datetime) -> bool:
-            return repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.DENIED,
+    def _start_executing(self, session: Any, request: RequestView, approver_id: str, now: datetime) -> bool:
+        """The compare-and-set PENDING → EXECUTING, with the new password sealed and stored first."""
+        ctx = self.ctx
+        gateway = ctx.providers.get(request.provider)
+        if gateway is None:
+            raise NotAllowed(f"{ctx.label(request.provider)} is no longer enabled on this bot.")
+        sealed = None
+        if request.method.sets_new_password:  # sealed and stored before the call: a crash can be resumed
+            sealed = ctx.sealer.seal(passwords.generate(gateway.rules), request_id=request.id, purpose=PASSWORD)
+        return repo.transition(
+            session, request.id, from_status=Status.PENDING, to_status=Status.EXECUTING, now=now,
+            decided_by=approver_id, decided_at=now, sealed_password=sealed,
+            lease_owner=ctx.replica_id, lease_expires_at=now + ctx.lease, execution_attempts=1,
+        )
+
+    def deny(self, request_id: str, approver_id: str, seen_card: MessageRef | None = None, *,
+             reason: str | None = None) -> RequestView:
+        """End the request; the card, the requester and the audit trail get the reason, if one was typed."""
+        request = self.record_deny(request_id, approver_id, seen_card, reason=reason)
+        self.announce_end(request)
+        return request
+
+    def record_deny(self, request_id: str, approver_id: str, seen_card: MessageRef | None = None, *,
+                    reason: str | None = None) -> RequestView:
+        """`deny` without telling anyone yet (a modal's submission is acked first; then `announce_end`).
+
+        Raises InputErrors (field "reason") for a reason too long, NotAllowed for a refusal.
+        """
+        typed = typed_text(reason) or None  # stored as the request's reason is (bot/workflow/intake.py)
+        if typed is not None and len(typed) > MAX_DENY_REASON:
+            raise InputErrors({"reason": f"Keep the reason under {MAX_DENY_REASON} characters."})
+
+        def end_denied(session: Any, request: RequestView, now: datetime) -> Decision:
+            if not repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.DENIED,
                                    now=now, decided_by=approver_id, decided_at=now, sealed_input=None,
-                                   outcome_message="Denied by an approver.")
+                                   outcome_message="Denied by an approver.", deny_reason=typed):
+                raise RuntimeError(f"request {request.id} changed under its lock")
+            detail: dict[str, Any] = {"reason": typed}
+            if request.approvals_needed > 1:
+                detail["approvals"] = f"{policy.approval_count(request)} of {request.approvals_needed}"
+            repo.add_audit(session, at=now, action="denied", actor_id=approver_id, request=request, detail=detail)
+            return Decision.allow()
 
-        request = self._decide(request_id, approver_id, "deny", "denied", seen_card, end_denied)
+        return self._decide(request_id, approver_id, "deny", seen_card, end_denied)
+
+    def announce_end(self, request: RequestView) -> None:
+        """Tell the card and the requester that the request ended (after `record_deny`)."""
         self.ctx.notify_final(request)
-        return request
 
-    def _decide(self, request_id: str, approver_id: str, verb: str, done: str, seen_card: MessageRef | None,
-                move: Callable[[Any, RequestView, datetime], bool]) -> RequestView:
-        """Policy check, then `move` (a compare-and-set); refusals and expiry are audited and told."""
+    def check_deny(self, request_id: str, approver_id: str, seen_card: MessageRef | None = None) -> RequestView:
+        """Whether this person may deny the request now (before the Deny modal opens): the request,
+        or NotAllowed with the sentence a denial would get, audited the same way. Changes nothing
+        about the request but this: a late click expires it, and a click on its card records the card."""
+        return self._decide(request_id, approver_id, "deny", seen_card, None)
+
+    def _decide(self, request_id: str, approver_id: str, verb: str, seen_card: MessageRef | None,
+                act: Callable[[Any, RequestView, datetime], Decision] | None) -> RequestView:
+        """Policy check, then `act` with the request locked (None: the check only); refusals and expiry are
+        audited and told."""
         ctx = self.ctx
         expired, repeated = None, False
         with transaction(ctx.sessions) as session:
+            # The lock first: on SQLite it is the first write, which waits for any other writer (storage/repository.py).
+            locked = repo.lock_request(session, request_id) if act is not None and isinstance(request_id, str) else None
             now = ctx.db_now(session)  # expiry and the lease are on the database's clock (context.py)
-            request = ctx.get(session, request_id)
+            request = locked or ctx.get(session, request_id)
             roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id))
             decision = policy.can_decide(approver_id, roles, request, now, verb,
                                          provider_label=ctx.label(request.provider))
             if decision.allowed:
                 _adopt_card(session, request, seen_card)
-                if move(session, request, now):
-                    request = ctx.get(session, request.id)
-                    repo.add_audit(session, at=now, action=done, actor_id=approver_id, request=request)
-                else:  # another click, approver or replica won the compare-and-set
-                    decision = Decision.deny(policy.already_decided(ctx.get(session, request.id)))
+                if act is not None:
+                    decision = act(session, request, now)
+                request = ctx.get(session, request.id)
             else:
                 expired = expire_if_due(session, request, now)
             if not decision.allowed:

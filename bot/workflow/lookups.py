@@ -30,7 +30,9 @@ class Lookups:
             grants = repo.grants_for(session, user_id)
             roles = {p: ctx.roles(user_id, p, grants) for p in ctx.enabled_providers()}
             approvable = [p for p, r in roles.items() if Role.APPROVER in r]
-            waiting = [r for r in repo.pending_requests(session, approvable) if r.requester_id != user_id]
+            # What waits for this person's approval: not their own request, nor one they already approved.
+            waiting = [r for r in repo.pending_requests(session, approvable)
+                       if r.requester_id != user_id and user_id not in r.approvers]
             return HomeData(requests=repo.requests_of(session, user_id), waiting=waiting, roles=roles)
 
     def get(self, request_id: str) -> RequestView:

@@ -76,7 +76,9 @@ def test_deny_rewrites_the_card_and_tells_the_requester(bot_over_socket):
     bot, sim = bot_over_socket, bot_over_socket.sim
     bot.request_mofh()
     bot.card()
-    sim.click(APPROVER, "Deny", channel=APPROVALS)
+    sim.click(APPROVER, "Deny", channel=APPROVALS)  # Deny opens a modal for an optional Reason (CONTRACT.md)
+    sim.wait_for(lambda: sim.current_view(APPROVER), message="the Deny modal did not open")
+    assert sim.submit(APPROVER).errors is None
     sim.wait_for(lambda: any("denied" in e.visible_text for e in sim.ephemerals(ENGINEER)), message="not told")
     assert "Denied" in sim.messages(APPROVALS)[-1].visible_text and sim.messages(APPROVALS)[-1].buttons == []
     assert bot.mofh_passwd_calls() == []

@@ -49,19 +49,21 @@ def test_the_requester_approving_their_own_request_is_told_privately(slack):
     assert slack.workflow.lookups.get(request.id).status is Status.PENDING
 
 
-def test_deny_ends_the_request_and_rewrites_the_card(slack):
+def test_deny_opens_the_deny_modal_and_ends_nothing_yet(slack):
+    # Deny opens a modal for its optional Reason (CONTRACT.md); its submission denies: tests/handlers/test_deny.py.
     request = slack.pending_request()
     slack.client.clear()
     slack.dispatch(button_click(APPROVER, "deny_reset", request.id))
-    assert slack.workflow.lookups.get(request.id).status is Status.DENIED
-    (update,) = [u for u in slack.client.to("chat.update") if u["channel"] == APPROVALS]
-    assert _buttons(update["blocks"]) == []
+    (opened,) = slack.client.to("views.open")
+    assert opened["view"]["callback_id"] == "deny_reset_modal"
+    assert slack.workflow.lookups.get(request.id).status is Status.PENDING
+    assert [u for u in slack.client.to("chat.update") if u["channel"] == APPROVALS] == []
     assert slack.gateways[request.provider].calls == []
 
 
 def test_a_second_decision_is_refused_privately(slack):
     request = slack.pending_request()
-    slack.dispatch(button_click(APPROVER, "deny_reset", request.id))
+    slack.workflow.decisions.deny(request.id, APPROVER)  # the Deny modal's submission (tests/handlers/test_deny.py)
     slack.webhooks.sent.clear()
     slack.dispatch(button_click(APPROVER, "approve_reset", request.id))
     ((_, message),) = slack.webhooks.sent
@@ -168,7 +170,7 @@ def test_an_unexpected_failure_is_logged_with_a_traceback_and_the_clicker_told_t
 
 def test_an_unexpected_failure_falls_back_to_an_ephemeral_then_a_dm(slack, monkeypatch):
     request = slack.pending_request()
-    monkeypatch.setattr(slack.workflow.decisions, "deny", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(slack.workflow.decisions, "check_deny", lambda *a, **k: 1 / 0)
     slack.webhooks.status = 500
     slack.client.fail_next("chat.postEphemeral", "user_not_in_channel")
     slack.client.clear()
