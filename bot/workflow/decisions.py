@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import passwords, policy
-from bot.domain import Decision, MessageRef, NotAllowed, RequestView, Status
+from bot.domain import Decision, MessageRef, NotAllowed, RequestView, Role, Status
 from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
 from bot.workflow.execution import Execution
 from storage import repository as repo
@@ -62,10 +62,12 @@ class Decisions:
         """Policy check, then `move` (a compare-and-set); refusals and expiry are audited and told."""
         ctx = self.ctx
         expired, repeated = None, False
+        # Approver groups' members, asked of Slack before the transaction; a group it cannot tell about refuses.
+        groups = ctx.member_groups(approver_id, Role.APPROVER, request_id=request_id, refused_as=f"{verb}_refused")
         with transaction(ctx.sessions) as session:
             now = ctx.db_now(session)  # expiry and the lease are on the database's clock (context.py)
             request = ctx.get(session, request_id)
-            roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id))
+            roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id), groups)
             decision = policy.can_decide(approver_id, roles, request, now, verb,
                                          provider_label=ctx.label(request.provider))
             if decision.allowed:
