@@ -118,7 +118,7 @@ class Runtime:
 # Methods that change nothing twice when repeated: only these are retried after a Slack 5xx,
 # which may have come after the change was made (a repeated chat.postMessage posts twice).
 IDEMPOTENT_SLACK_METHODS = frozenset({"auth.test", "chat.update", "conversations.open", "views.publish",
-                                      "users.info", "usergroups.users.list", "apps.connections.open"})
+                                      "usergroups.users.list", "apps.connections.open"})
 
 
 class IdempotentServerErrorRetryHandler(ServerErrorRetryHandler):
