@@ -28,6 +28,7 @@ from bot.providers._http import pooled_session
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer, ephemeral_key, key_beside_sqlite
 from bot.workflow import ResetWorkflow, utcnow
+from handlers.groups import SlackGroupMembers
 from handlers.notifier import SlackNotifier
 from storage.budget import DatabaseCallBudget
 from storage.db import make_engine, make_sessionmaker, migrate
@@ -117,7 +118,7 @@ class Runtime:
 # Methods that change nothing twice when repeated: only these are retried after a Slack 5xx,
 # which may have come after the change was made (a repeated chat.postMessage posts twice).
 IDEMPOTENT_SLACK_METHODS = frozenset({"auth.test", "chat.update", "conversations.open", "views.publish",
-                                      "users.info", "usergroups.users.list", "apps.connections.open"})
+                                      "usergroups.users.list", "apps.connections.open"})
 
 
 class IdempotentServerErrorRetryHandler(ServerErrorRetryHandler):
@@ -175,6 +176,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         process_before_response=False,
     )
     notifier = SlackNotifier(client, settings.approvals_channel or "", clock, catalog=registry.catalog())
+    group_members = SlackGroupMembers(client, clock)  # usergroups.users.list, at most 60 s old
     workflow = ResetWorkflow(
         sessions=sessions,
         providers=make_providers(settings, sessions),
@@ -189,6 +191,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         replica_id=replica_id or f"{socket.gethostname()}-{os.getpid()}",
         lease_seconds=settings.execution_lease,
         lookup_executor=lookup_executor,
+        group_members=group_members,
     )
-    handlers.register(app, workflow, notifier)
+    handlers.register(app, workflow, notifier, group_members)
     return Runtime(settings, app, workflow, notifier, engine, provider_executor, listener_executor, lookup_executor)

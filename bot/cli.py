@@ -12,6 +12,7 @@ import getpass
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -20,7 +21,7 @@ from importlib.metadata import entry_points
 
 from bot import logs
 from bot.config import ConfigError, Settings
-from bot.domain import DomainError, Role
+from bot.domain import DomainError, Role, is_user_group
 from bot.policy import FIELDS, ApprovalPolicy, InvalidPolicy, format_duration, parse_duration
 from bot.providers import registry
 from bot.providers.mofh.account import ACCOUNT_KEY, VPANEL_USERNAME
@@ -71,8 +72,11 @@ def _parser() -> argparse.ArgumentParser:
 
     roles = commands.add_parser("roles", help="grant, revoke and list roles").add_subparsers(metavar="ACTION")
     for action in ("grant", "revoke"):
-        sub = roles.add_parser(action, help=f"{action} a role (requester, approver or admin)")
-        sub.add_argument("user_id")
+        sub = roles.add_parser(action, help=f"{action} a role (requester, approver or admin)",
+                               description="SUBJECT is a Slack user ID (U…/W…) or a Slack user group ID (S…): "
+                                           "a group's grant holds for whoever Slack lists as its members at "
+                                           "the time of the click.")
+        sub.add_argument("subject", metavar="SUBJECT")
         sub.add_argument("role")
         sub.add_argument("--provider")
         sub.set_defaults(handler=_roles_change, action=action)
@@ -188,29 +192,38 @@ def _provider(value: str | None) -> str | None:
     return value.lower()
 
 
-def _user_id(value: str) -> str:
-    if value[:1] not in ("U", "W") or not value.isalnum():
-        raise UsageError(f"USER_ID must be a Slack user ID such as U0123ABCD (got {value!r})")
+# A Slack user (U…), Enterprise Grid user (W…) or user group (S…) ID, as the role_assignments column holds it.
+SUBJECT = re.compile(r"[UWS][A-Z0-9]{2,31}")
+GROUP_NOTE = "(user group: whoever Slack lists as its members)"
+
+
+def _subject(value: str) -> str:
+    if not SUBJECT.fullmatch(value):
+        raise UsageError("SUBJECT must be a Slack user ID such as U0123ABCD or a user group ID such as S0123ABCD "
+                         f"(got {value!r})")
     return value
 
 
 def _roles_change(args) -> int:
-    user, role, provider = _user_id(args.user_id), _role(args.role), _provider(args.provider)
+    subject, role, provider = _subject(args.subject), _role(args.role), _provider(args.provider)
     admin = _admin()
     scope = provider or "every provider"
+    shown = f"{subject} {GROUP_NOTE}" if is_user_group(subject) else subject
     if args.action == "grant":
-        changed = admin.grant(user, role, provider, actor="cli")
-        print(f"{'granted' if changed else 'already had'}: {user} {role.value} for {scope}")
+        changed = admin.grant(subject, role, provider, actor=_cli_actor())
+        print(f"{'granted' if changed else 'already had'}: {shown} {role.value} for {scope}")
     else:
-        changed = admin.revoke(user, role, provider, actor="cli")
-        print(f"{'revoked' if changed else 'had no such grant'}: {user} {role.value} for {scope}")
+        changed = admin.revoke(subject, role, provider, actor=_cli_actor())
+        print(f"{'revoked' if changed else 'had no such grant'}: {shown} {role.value} for {scope}")
     return 0
 
 
 def _roles_list(args) -> int:
     admin = _admin()
-    for grant in admin.grants():
-        print(f"{grant.user_id}\t{grant.role.value}\t{grant.provider or '*'}")
+    grants = admin.grants()
+    for grant in sorted(grants, key=lambda g: g.to_group):  # people first, then user groups
+        note = f"\t{GROUP_NOTE}" if grant.to_group else ""
+        print(f"{grant.user_id}\t{grant.role.value}\t{grant.provider or '*'}{note}")
     for user in admin.configured_admins():
         print(f"{user}\tadmin\t*\t(RESETBOT_ADMINS)")
     return 0

@@ -177,9 +177,18 @@ class ProviderCatalog:
 
 @dataclass(frozen=True)
 class RoleGrant:
-    user_id: str
+    user_id: str  # the subject: a Slack user (U…/W…) or a Slack user group (S…: is_user_group)
     role: Role
     provider: ProviderName | None  # None: every provider
+
+    @property
+    def to_group(self) -> bool:
+        return is_user_group(self.user_id)
+
+
+def is_user_group(subject: str) -> bool:
+    """A Slack user group ID (S…): a grant to it holds for whoever Slack lists as its members at the click."""
+    return subject[:1] == "S"
 
 
 @dataclass(frozen=True)
@@ -309,3 +318,19 @@ class InputErrors(DomainError):
 
 class ServiceUnavailable(DomainError):
     """The database did not answer; the person is asked to try again."""
+
+
+class GroupsUnavailable(NotAllowed):
+    """Slack could not say who is in a user group that a role is granted to: the click is refused, never allowed.
+
+    Raised by the workflow's `GroupMembers` port (bot/workflow/context.py; handlers/groups.py asks Slack);
+    `detail` is Slack's error code or the kind of failure, never anything typed.
+    """
+
+    def __init__(self, group_id: str, detail: str) -> None:
+        super().__init__(
+            f"Slack could not tell whether you are a member of the user group {group_id}, which holds the role "
+            f"this needs ({detail}), so it was refused: group members are checked at every click. Try again in a "
+            "minute; if it keeps failing, ask an admin.")
+        self.group_id = group_id
+        self.detail = detail

@@ -15,14 +15,36 @@ from datetime import datetime
 from bot.domain import Decision, DomainError, RequestView, RevealState, Role, RoleGrant, Status
 
 
-def roles_for(user_id: str, provider: str, grants: Iterable[RoleGrant], admins: Iterable[str]) -> set[Role]:
-    """The roles a user holds for one provider; admin implies requester and approver."""
-    roles = {g.role for g in grants if g.user_id == user_id and g.provider in (None, provider)}
+def roles_for(user_id: str, provider: str, grants: Iterable[RoleGrant], admins: Iterable[str],
+              groups: Iterable[str] = ()) -> set[Role]:
+    """The roles a user holds for one provider; admin implies requester and approver.
+
+    A grant counts when it is the user's own, or a user group's that `groups` lists: the groups
+    Slack says the user is a member of now (bot/workflow/context.py: member_groups). A group
+    Slack could not tell about is never in `groups`: unknown is not a member.
+    """
+    member_of = set(groups)
+    roles = {g.role for g in grants
+             if (g.user_id == user_id or (g.to_group and g.user_id in member_of)) and g.provider in (None, provider)}
     if user_id in set(admins):
         roles.add(Role.ADMIN)
     if Role.ADMIN in roles:
         roles |= {Role.REQUESTER, Role.APPROVER}
     return roles
+
+
+def groups_to_ask(user_id: str, provider: str, needed: Role, grants: Iterable[RoleGrant],
+                  admins: Iterable[str]) -> list[str]:
+    """The user groups whose members Slack must be asked about before `user_id` can be given `needed`.
+
+    None when the user's own grants (or RESETBOT_ADMINS) already give it: grants to users never need
+    Slack. Otherwise the groups granted `needed`, or admin (which implies it), for this provider.
+    """
+    grants = list(grants)
+    if needed in roles_for(user_id, provider, grants, admins):
+        return []
+    giving = {needed, Role.ADMIN}
+    return sorted({g.user_id for g in grants if g.to_group and g.role in giving and g.provider in (None, provider)})
 
 
 def can_request(roles: set[Role], provider_label: str) -> Decision:

@@ -13,29 +13,35 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
 from bot.workflow import ResetWorkflow
-from handlers import actions, commands, guard, home, views
+from handlers import actions, commands, groups, guard, home, views
 from handlers.errors import handle_unexpected_error, mapped_errors
 from handlers.ids import Ids
 from handlers.notifier import SlackNotifier
 
 
 class Collaborators(Middleware):
-    """Puts the workflow and the notifier into every request's context, where listeners take them by name."""
+    """Puts the workflow, the notifier and the user-group cache into every request's context, where listeners
+    take them by name."""
 
-    def __init__(self, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
+    def __init__(self, workflow: ResetWorkflow, notifier: SlackNotifier,
+                 group_members: groups.SlackGroupMembers | None = None) -> None:
         self.workflow = workflow
         self.notifier = notifier
+        self.group_members = group_members
 
     def process(self, *, req: BoltRequest, resp: BoltResponse,
                 next: Callable[[], BoltResponse]) -> BoltResponse | None:
         req.context["workflow"] = self.workflow
         req.context["notifier"] = self.notifier
+        req.context["groups"] = self.group_members
         return next()
 
 
-def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None:
+def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier,
+             group_members: groups.SlackGroupMembers | None = None) -> None:
+    """`group_members`: the cache the workflow asks (bot/app.py gives both the same), refreshed on its event."""
     app.use(guard.DropMalformedPayloads(guard.response_hosts_for(app)))
-    app.use(Collaborators(workflow, notifier))
+    app.use(Collaborators(workflow, notifier, group_members))
 
     app.command(Ids.COMMAND.value)(mapped_errors(commands.handle_reset_password_command))
 
@@ -52,5 +58,6 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier) -> None
     app.action(Ids.REVEAL.value)(mapped_errors(actions.handle_reveal_click))
 
     app.event("app_home_opened")(mapped_errors(home.handle_app_home_opened))
+    app.event("subteam_members_changed")(mapped_errors(groups.handle_subteam_members_changed))
 
     app.error(handle_unexpected_error)

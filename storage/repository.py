@@ -73,7 +73,11 @@ def db_now(session: Session) -> datetime:
 
 
 def grants_for(session: Session, user_id: str) -> list[RoleGrant]:
-    rows = session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user_id))
+    """The grants that may apply to this user: their own, and every user group's (S…), whose members
+    only Slack knows (bot/workflow/context.py: member_groups)."""
+    rows = session.scalars(select(RoleAssignment).where(
+        or_(RoleAssignment.user_id == user_id, RoleAssignment.user_id.like("S%"))
+    ).order_by(RoleAssignment.user_id, RoleAssignment.role))
     return [_grant(row) for row in rows]
 
 
@@ -94,8 +98,9 @@ def add_grant(session: Session, *, user_id: str, role: Role, provider: str | Non
     )
     if exists:
         return False
-    session.add(RoleAssignment(user_id=user_id, role=role.value, provider_scope=scope, granted_by=granted_by,
-                               granted_at=now))
+    # granted_by is a Slack user id or "cli:<OS user>"; the audit row keeps it whole (64), the grant its start.
+    session.add(RoleAssignment(user_id=user_id, role=role.value, provider_scope=scope,
+                               granted_by=granted_by[:32] if granted_by else granted_by, granted_at=now))
     session.flush()
     return True
 

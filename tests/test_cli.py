@@ -64,6 +64,25 @@ def test_roles_grant_list_revoke_on_a_fresh_database(tmp_path, database_url):
     assert [e["action"] for e in audit] == ["role_granted", "role_granted", "role_revoked"]
 
 
+def test_roles_grant_to_a_user_group_is_listed_as_a_group_and_audited_with_the_os_user(database_url):
+    env = {"LOGNAME": "opsperson"}  # getpass.getuser() reads LOGNAME first
+    granted = resetbot("roles", "grant", "S0123ABCD", "approver", "--provider", "mofh", db=database_url, env=env)
+    assert granted.returncode == 0, granted.stderr
+    assert granted.stdout.startswith("granted: S0123ABCD (user group") and "approver for mofh" in granted.stdout
+    assert resetbot("roles", "grant", "U0ENGINEER1", "requester", db=database_url, env=env).returncode == 0
+    listed = resetbot("roles", "list", db=database_url).stdout.splitlines()
+    assert listed == ["U0ENGINEER1\trequester\t*",
+                      "S0123ABCD\tapprover\tmofh\t(user group: whoever Slack lists as its members)"]
+    revoked = resetbot("roles", "revoke", "S0123ABCD", "approver", "--provider", "mofh", db=database_url, env=env)
+    assert revoked.returncode == 0 and "S0123ABCD" not in resetbot("roles", "list", db=database_url).stdout
+    audit = [json.loads(line) for line in resetbot("audit", "export", db=database_url).stdout.splitlines()]
+    assert [(e["action"], e["actor_id"], e["provider"], e["detail"]) for e in audit] == [
+        ("role_granted", "cli:opsperson", "mofh", {"user": "S0123ABCD", "role": "approver"}),
+        ("role_granted", "cli:opsperson", None, {"user": "U0ENGINEER1", "role": "requester"}),
+        ("role_revoked", "cli:opsperson", "mofh", {"user": "S0123ABCD", "role": "approver"}),
+    ]
+
+
 def test_the_dev_kit_commands_are_plug_ins_listed_with_their_help():
     declared = {e.name: e.value for e in entry_points(group=cli.COMMAND_PLUGINS)}
     assert declared == {"demo": "devkit.commands:demo", "sandbox": "devkit.commands:sandbox"}
@@ -123,11 +142,13 @@ def test_a_plug_in_that_fails_to_load_is_named_and_left_out(monkeypatch, capsys)
     "args, names",
     [
         (("roles", "grant", "U0X", "owner"), "ROLE"),
-        (("roles", "grant", "bob", "admin"), "USER_ID"),
+        (("roles", "grant", "bob", "admin"), "SUBJECT"),
+        (("roles", "grant", "<!subteam^S0123ABCD>", "approver"), "SUBJECT"),
+        (("roles", "revoke", "s0123abcd", "approver"), "SUBJECT"),
         (("roles", "grant", "U0X", "admin", "--provider", "aws"), "--provider"),
         (("audit", "export", "--since", "yesterday"), "--since"),
         (("accounts", "import", "/nonexistent.csv"), "FILE"),
-        (("roles", "grant"), "user_id"),
+        (("roles", "grant"), "SUBJECT"),
         (("audit", "export", "--format", "xml"), "--format"),
     ],
 )

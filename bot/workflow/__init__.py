@@ -4,9 +4,9 @@ request → approval → provider call → one-time reveal, with the audit trail
 is one module (intake, decisions, execution, reveal, sweeper, admin, lookups, policies) over the
 one `Context` (context.py). The workflow owns transactions: every use case opens its
 own short unit of work through `storage.db.transaction`, and no provider call ever runs
-inside one. Slack is behind the `Notifier` port; providers
-behind `ProviderGateway` (bot/providers/gateway.py). Which status may follow which is the
-domain's table (bot/domain.py: TRANSITIONS), checked on every write (storage/repository.py).
+inside one. Slack is behind the `Notifier` port, and who is in a user group behind
+`GroupMembers`; providers behind `ProviderGateway` (bot/providers/gateway.py). Which status
+may follow which is the domain's table (bot/domain.py: TRANSITIONS), checked on every write (storage/repository.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bot.policy import ApprovalPolicy
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer
 from bot.workflow.admin import Admin
-from bot.workflow.context import Background, BaseContext, Context, Notifier, utcnow
+from bot.workflow.context import Background, BaseContext, Context, GroupMembers, NoGroupMembers, Notifier, utcnow
 from bot.workflow.decisions import Decisions
 from bot.workflow.execution import Execution
 from bot.workflow.intake import Intake
@@ -57,6 +57,7 @@ class ResetWorkflow:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         lookup_executor: Executor | None = None,
         db_clock: Callable[[Any], datetime] | None = None,
+        group_members: GroupMembers | None = None,
     ) -> None:
         self.background = Background(executor)
         # Read-only lookups on their own pool when one is given (bot/app.py does), else on `executor`.
@@ -76,6 +77,7 @@ class ResetWorkflow:
             reveal_ttl=timedelta(seconds=reveal_ttl),
             lease=timedelta(seconds=lease_seconds),
             lookup_background=self.lookup_background,
+            group_members=group_members or NoGroupMembers(),  # None: grants to user groups count for nobody
         )
         self.intake = Intake(self.context)
         self.execution = Execution(self.context)
@@ -92,5 +94,5 @@ class ResetWorkflow:
         return self.context.catalog
 
 
-__all__ = ["Admin", "Background", "BaseContext", "Context", "Decisions", "Execution", "HomeData", "Intake",
-           "Lookups", "Notifier", "Policies", "PolicyChange", "ResetWorkflow", "Reveal", "Sweeper", "utcnow"]
+__all__ = ["Admin", "Background", "BaseContext", "Context", "Decisions", "Execution", "GroupMembers", "HomeData",
+           "Intake", "Lookups", "Notifier", "Policies", "PolicyChange", "ResetWorkflow", "Reveal", "Sweeper", "utcnow"]

@@ -1,8 +1,8 @@
 """The collaborators the use cases share, and the few helpers every one of them uses.
 
 `BaseContext` is what reading and writing records needs (sessions, clock, the admins from
-RESETBOT_ADMINS, the default approval policy): all the admin and policies use cases need, so
-the CLI builds only that. `Context` adds what the reset itself needs (providers, sealer,
+RESETBOT_ADMINS, the default approval policy, who is in a user group): all the admin and
+policies use cases need, so the CLI builds only that. `Context` adds what the reset itself needs (providers, sealer,
 notifier, background runners, TTLs,
 replica id, lease); the provider plugins it reads from the registry at call time. The
 composition root (bot/app.py) builds one `Context` and every use case in bot/workflow/
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bot import policy
 from bot.domain import (
     AlreadyTold,
+    GroupsUnavailable,
     MessageRef,
     NotAllowed,
     ProviderCatalog,
@@ -38,7 +39,7 @@ from bot.providers.gateway import ProviderGateway
 from bot.providers.plugin import ProviderPlugin
 from bot.sealing import Sealer
 from storage import repository as repo
-from storage.db import scrub
+from storage.db import scrub, transaction
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,23 @@ class Notifier(Protocol):
     def withdraw(self, message: MessageRef) -> None: ...  # delete a card or DM that lost to another one
 
 
+class GroupMembers(Protocol):
+    """Who Slack lists as a user group's members. Implemented with usergroups.users.list in handlers/groups.py.
+
+    `members` answers at most 60 s old (CONTRACT.md `roles grant`), or raises GroupsUnavailable when
+    Slack cannot tell: never an empty or stale answer in place of an unknown one.
+    """
+
+    def members(self, group_id: str) -> frozenset[str]: ...
+
+
+class NoGroupMembers:
+    """Where nothing can ask Slack (the operator CLI, tests without groups): every group is unknown."""
+
+    def members(self, group_id: str) -> frozenset[str]:
+        raise GroupsUnavailable(group_id, "this bot has no way to ask Slack")
+
+
 class Background:
     """Runs provider work off the caller's thread and knows when none is left (SIGTERM drain, tests)."""
 
@@ -131,13 +149,63 @@ class BaseContext:
     # transaction: every lease, expiry and budget window is measured by it, never by `clock`,
     # so a replica whose clock runs ahead cannot take over a healthy lease. Tests may stand in.
     db_clock: Callable[[Any], datetime] = repo.db_now
+    # Who is in a user group that holds a grant (bot/domain.py: is_user_group); asked by member_groups only.
+    group_members: GroupMembers = field(default_factory=NoGroupMembers)
 
     def db_now(self, session: Any) -> datetime:
         """Now, by the database's clock: for leases, expiries and budget windows."""
         return self.db_clock(session)
 
-    def roles(self, user_id: str, provider: ProviderName, grants: list[RoleGrant]) -> set[Role]:
-        return policy.roles_for(user_id, provider, grants, self.admins)
+    def roles(self, user_id: str, provider: ProviderName, grants: list[RoleGrant],
+              groups: Iterable[str] = ()) -> set[Role]:
+        """`groups`: what member_groups found, asked before the caller's transaction; without it, grants to
+        user groups count for nobody."""
+        return policy.roles_for(user_id, provider, grants, self.admins, groups)
+
+    def member_groups(self, user_id: str, needed: Role, providers: Iterable[ProviderName] = (), *,
+                      request_id: str | None = None, refused_as: str | None = None,
+                      strict: bool = True) -> frozenset[str]:
+        """The user groups holding a grant of `needed` that Slack lists `user_id` in now: pass them to `roles`.
+
+        Call it outside any transaction: it may ask Slack (ARCHITECTURE.md "Transactions"); each click
+        asks again, so a member removed from a group loses what the group gave at the next click. Only
+        the groups that matter are asked: none when the user's own grants or RESETBOT_ADMINS give `needed`
+        (policy.groups_to_ask), and no more once one has the user. `providers`: where `needed` is
+        needed, or the provider of `request_id`.
+
+        When Slack cannot tell about a group and nothing gives `needed` for any of the providers, the
+        click is refused with GroupsUnavailable's sentence (audited as `refused_as`, once a minute as
+        every refusal), never let through; `strict=False` (what a view merely shows) counts it as not
+        a member instead.
+        """
+        with transaction(self.sessions) as session:
+            request = self.get(session, request_id) if request_id is not None else None
+            grants = repo.grants_for(session, user_id)
+        names = [request.provider] if request is not None else list(providers)
+        found: set[str] = set()
+        unknown: GroupsUnavailable | None = None
+        for provider in names:
+            for group in policy.groups_to_ask(user_id, provider, needed, grants, self.admins):
+                if group in found:
+                    break
+                try:
+                    members = self.group_members.members(group)
+                except GroupsUnavailable as problem:  # unknown is not a member; another group may still tell
+                    unknown = unknown or problem
+                    continue
+                if user_id in members:
+                    found.add(group)
+                    break
+        given = any(needed in policy.roles_for(user_id, p, grants, self.admins, found) for p in names)
+        if unknown is None or given or not strict:
+            return frozenset(found)
+        repeated = False
+        if refused_as is not None:
+            with transaction(self.sessions) as session:
+                repeated = audit_refusal(session, now=self.db_now(session), action=refused_as, actor_id=user_id,
+                                         why=str(unknown), request=request,
+                                         provider=names[0] if request is None and len(names) == 1 else None)
+        raise refusal(str(unknown), repeated)
 
     def get(self, session: Any, request_id: str) -> RequestView:
         """The request, or RequestNotFound with a sentence for the person who asked."""

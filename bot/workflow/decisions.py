@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import passwords, policy
-from bot.domain import Decision, InputErrors, MessageRef, NotAllowed, RequestView, Status
+from bot.domain import Decision, InputErrors, MessageRef, NotAllowed, RequestView, Role, Status
 from bot.forms import typed_text
 from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
 from bot.workflow.execution import Execution
@@ -122,12 +122,14 @@ class Decisions:
         audited and told."""
         ctx = self.ctx
         expired, repeated = None, False
+        # Approver groups' members, asked of Slack before the transaction; a group it cannot tell about refuses.
+        groups = ctx.member_groups(approver_id, Role.APPROVER, request_id=request_id, refused_as=f"{verb}_refused")
         with transaction(ctx.sessions) as session:
             # The lock first: on SQLite it is the first write, which waits for any other writer (storage/repository.py).
             locked = repo.lock_request(session, request_id) if act is not None and isinstance(request_id, str) else None
             now = ctx.db_now(session)  # expiry and the lease are on the database's clock (context.py)
             request = locked or ctx.get(session, request_id)
-            roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id))
+            roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id), groups)
             decision = policy.can_decide(approver_id, roles, request, now, verb,
                                          provider_label=ctx.label(request.provider))
             if decision.allowed:

@@ -68,10 +68,13 @@ class Intake:
 
     def requestable_providers(self, user_id: str) -> list[ProviderInfo]:
         """The enabled providers this person may request for: what the modal offers them."""
+        enabled = self.ctx.enabled_providers()
+        # Requester groups' members, from Slack: refused with its sentence only when it cannot tell and nothing else
+        # lets this person request (context.py: member_groups).
+        groups = self.ctx.member_groups(user_id, Role.REQUESTER, enabled)
         with transaction(self.ctx.sessions) as session:
             grants = repo.grants_for(session, user_id)
-        return self._described([p for p in self.ctx.enabled_providers()
-                                if Role.REQUESTER in self.ctx.roles(user_id, p, grants)])
+        return self._described([p for p in enabled if Role.REQUESTER in self.ctx.roles(user_id, p, grants, groups)])
 
     def refusal_for_requester(self, user_id: str) -> str | None:
         """Why this person cannot use /reset-password at all, or None."""
@@ -97,6 +100,10 @@ class Intake:
         double submit never posts two cards.
         """
         ctx = self.ctx
+        chosen = (form.provider or "").strip()
+        # Requester groups' members, asked of Slack before the transaction; a group it cannot tell about refuses.
+        groups = ctx.member_groups(requester_id, Role.REQUESTER, [chosen] if chosen in ctx.providers else [],
+                                   refused_as="request_refused")
         with _open_request_is_an_input_error(), transaction(ctx.sessions) as session:
             now = ctx.db_now(session)  # expiry and the hourly window are on the database's clock (context.py)
             if source_view_id:
@@ -109,7 +116,7 @@ class Intake:
             assert method is not None  # no errors: the plugin chose one
             grants = repo.grants_for(session, requester_id)
             rules = effective_policy(session, ctx, provider)  # the provider's approval policy, as of now
-            decision = policy.can_request(ctx.roles(requester_id, provider, grants), ctx.label(provider))
+            decision = policy.can_request(ctx.roles(requester_id, provider, grants, groups), ctx.label(provider))
             if not decision.allowed:
                 refused = refusal(decision.reason, audit_refusal(
                     session, now=now, action="request_refused", actor_id=requester_id, provider=provider,

@@ -26,9 +26,14 @@ class Lookups:
 
     def home_for(self, user_id: str) -> HomeData:
         ctx = self.ctx
+        # What the Home tab shows only: a group Slack cannot tell about counts as not a member, and every click
+        # checks again (context.py: member_groups).
+        groups = {needed: ctx.member_groups(user_id, needed, ctx.enabled_providers(), strict=False)
+                  for needed in (Role.REQUESTER, Role.APPROVER)}
         with transaction(ctx.sessions) as session:
             grants = repo.grants_for(session, user_id)
-            roles = {p: ctx.roles(user_id, p, grants) for p in ctx.enabled_providers()}
+            roles = {p: ctx.roles(user_id, p, grants, groups[Role.REQUESTER] | groups[Role.APPROVER])
+                     for p in ctx.enabled_providers()}
             approvable = [p for p, r in roles.items() if Role.APPROVER in r]
             # What waits for this person's approval: not their own request, nor one they already approved.
             waiting = [r for r in repo.pending_requests(session, approvable)

@@ -48,11 +48,14 @@ class Reveal:
         token = stored_token(button)
         expired, repeated = None, False
         with transaction(ctx.sessions) as session:
+            clicked = _by_token(session, token)
+        groups = requester_groups(ctx, user_id, clicked, "reveal_refused")
+        with transaction(ctx.sessions) as session:
             now = ctx.db_now(session)  # the reveal TTL is on the database's clock (context.py)
             # A claim left by a click whose replica died gives the reveal back first (not used up).
             repo.release_stale_reveal_claims(session, now=now, stale_before=now - REVEAL_CLAIM_TIMEOUT, token=token)
             request = _by_token(session, token)
-            roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id))
+            roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id), groups)
             decision = policy.can_reveal(user_id, request, now, roles=roles,
                                          provider_label=ctx.label(request.provider))
             if decision.allowed and not repo.claim_reveal(session, token, now=now,
@@ -115,8 +118,11 @@ class Reveal:
         ctx = self.ctx
         now = ctx.clock()
         with transaction(ctx.sessions) as session:
+            clicked = ctx.get(session, request_id)
+        groups = requester_groups(ctx, user_id, clicked, "customer_informed_refused")
+        with transaction(ctx.sessions) as session:
             request = ctx.get(session, request_id)
-            roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id))
+            roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id), groups)
             refusal = None
             if user_id != request.requester_id:
                 refusal = "Only the engineer who asked for this reset can confirm that."
@@ -147,6 +153,14 @@ def stored_token(button: str) -> str:
     if is_button(button):
         return button_lookup(Secret(button))
     return button if button.startswith(LEGACY_TOKEN_PREFIX) else "!"
+
+
+def requester_groups(ctx: Context, user_id: str, request: RequestView, refused_as: str) -> frozenset[str]:
+    """The requester groups Slack lists `user_id` in (context.py: member_groups), asked before the click's
+    transaction; only the requester's matter, since anyone else is refused whatever roles they hold."""
+    if user_id != request.requester_id:
+        return frozenset()
+    return ctx.member_groups(user_id, Role.REQUESTER, request_id=request.id, refused_as=refused_as)
 
 
 def _by_token(session: Any, token: str) -> RequestView:

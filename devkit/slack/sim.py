@@ -8,14 +8,14 @@ together to whoever waits for either.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from devkit.slack.delivery import Delivery
 from devkit.slack.person import Person
 from devkit.slack.response_urls import ResponseUrls
 from devkit.slack.socket_mode import SocketMode
 from devkit.slack.views import Views
-from devkit.slack.web_api import WebApi
+from devkit.slack.web_api import DEFAULT_SCOPES, WebApi
 from devkit.slack.workspace import Workspace
 
 SLACK_ACK_TIMEOUT = 3.0
@@ -42,10 +42,12 @@ class SlackSim(Person, Delivery, SocketMode, ResponseUrls, Views, WebApi, Worksp
         socket_mode: bool = True,
         socket_ping_interval: float = 0.25,
         default_channels: bool = True,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token  # None: any xoxb-/xoxp- token is accepted
         self.app_token = app_token  # None: any xapp- token is accepted
+        self.scopes = set(scopes)  # the bot token's scopes (web_api.py: METHOD_SCOPES); change it at will
         self.team_id = team_id
         self.team_domain = team_domain
         self.app_id = app_id

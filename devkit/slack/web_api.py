@@ -1,7 +1,10 @@
-"""The fake Web API: its HTTP server, token checks, injected faults, call records and the chat/users methods.
+"""The fake Web API: its HTTP server, token and scope checks, injected faults, call records and the
+chat/conversations/users/usergroups methods.
 
 A method `chat.postMessage` is served by a method `_api_chat_postMessage` of the composed
-`SlackSim`, wherever it is defined (views.py holds the `views.*` ones).
+`SlackSim`, wherever it is defined (views.py holds the `views.*` ones). A bot token holds
+`sim.scopes` (by default what manifest.yml asks for); a method whose scope it lacks answers
+`missing_scope` with `needed` and `provided`, as Slack does.
 """
 
 from __future__ import annotations
@@ -18,6 +21,21 @@ from devkit.slack.rendering import _one_line
 
 _JSON_PARAMS = {"blocks", "attachments", "view", "metadata"}
 
+# The bot scope each simulated method needs (Slack's method pages); a method not listed needs none
+# (auth.test, views.*) or takes the app-level token (apps.connections.open).
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "conversations.open": "im:write",
+    "users.info": "users:read",
+    "usergroups.users.list": "usergroups:read",
+}
+# What the app is installed with unless a test says otherwise: manifest.yml's bot scopes
+# (tests/test_manifest.py keeps the two equal).
+DEFAULT_SCOPES = frozenset({"commands", "chat:write", "im:write", "usergroups:read"})
+
 
 class ApiError(Exception):
     def __init__(self, error: str, **extra) -> None:
@@ -31,10 +49,12 @@ class WebApi:
 
     bot_token: str | None
     app_token: str | None
+    scopes: set[str]
 
     def _init_web_api(self) -> None:
         self._calls: list[RecordedCall] = []
         self._faults: dict[str, list[dict]] = {}
+        self._lasting_faults: dict[str, dict] = {}
 
     def _start_web_api(self) -> None:
         sim = self
@@ -88,6 +108,17 @@ class WebApi:
                 self._faults.setdefault(method, []).append(
                     {"status": status, "retry_after": retry_after, "error": error, "after_effect": after_effect}
                 )
+
+    def fail_until_healed(self, method: str, *, error: str = "internal_error", status: int = 200) -> None:
+        """Every call of ``method`` fails until ``heal(method)``: ``{"ok": false, "error": error}`` with
+        ``status`` (200 as Slack answers most errors; 5xx, or 429 with Retry-After: 1)."""
+        with self._lock:
+            self._lasting_faults[method] = {"status": status, "retry_after": 1, "error": error,
+                                            "after_effect": False}
+
+    def heal(self, method: str) -> None:
+        with self._lock:
+            self._lasting_faults.pop(method, None)
 
     def wait_for_call(self, method: str, predicate: Callable[[RecordedCall], bool] | None = None,
                       timeout: float = 5.0, start: int = 0) -> RecordedCall:
@@ -155,7 +186,7 @@ class WebApi:
         status, body, extra = 200, None, {}
         with self._lock:
             faults = self._faults.get(method)
-            fault = faults.pop(0) if faults else None
+            fault = faults.pop(0) if faults else self._lasting_faults.get(method)
         if fault is not None and fault.get("after_effect"):
             with self._lock:
                 handler = getattr(self, "_api_" + method.replace(".", "_"), None)
@@ -184,8 +215,12 @@ class WebApi:
                 body = {"ok": False, "error": "unknown_method"}
             else:
                 error = self._check_token(method, token)
+                needed = METHOD_SCOPES.get(method)
                 if error:
                     body = {"ok": False, "error": error}
+                elif needed is not None and needed not in self.scopes:
+                    body = {"ok": False, "error": "missing_scope", "needed": needed,
+                            "provided": ",".join(sorted(self.scopes))}
                 else:
                     try:
                         body = handler(params)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devkit.slack.blocks import _INTERACTIVE, _element_children
-from devkit.slack.records import Ephemeral, Message
+from devkit.slack.records import Ack, Ephemeral, Message
 from devkit.slack.rendering import _one_line, as_seen
 
 
@@ -39,6 +39,7 @@ class Workspace:
     bot_name: str
     clock: Callable[[], float]
     transcript_listener: Callable[[str], None] | None
+    send_event: Callable[..., Ack]  # person.py: an Events API delivery to the app
 
     def _init_workspace(self, *, default_channels: bool) -> None:
         self._lock = threading.RLock()
@@ -84,13 +85,40 @@ class Workspace:
         with self._cond:
             self._channels[channel_id].members.add(self._uid(user))
 
-    def add_usergroup(self, group_id: str, handle: str, users: Iterable[str]) -> None:
+    def add_usergroup(self, group_id: str, handle: str, members: Iterable[str]) -> None:
+        """A user group (S…) with its @handle and members (ids or names), as usergroups.users.list lists them."""
         with self._cond:
-            self._usergroups[group_id] = {"id": group_id, "handle": handle, "users": [self._uid(u) for u in users]}
+            self._usergroups[group_id] = {"id": group_id, "handle": handle,
+                                          "users": [self._uid(u) for u in members]}
+            self._bump()
+        self._say(f"user group @{handle} created with {self._names(self._usergroups[group_id]['users'])}")
 
-    def set_usergroup_users(self, group_id: str, users: Iterable[str]) -> None:
+    def set_usergroup_users(self, group_id: str, members: Iterable[str], *, send_event: bool = True) -> Ack | None:
+        """Replace a group's members. Slack then sends `subteam_members_changed` (the added and removed
+        users) to an app that subscribes to it: ``send_event=False`` for an app that does not, which
+        learns of the change only by asking again. Returns the event's ack, if one was sent."""
         with self._cond:
-            self._usergroups[group_id]["users"] = [self._uid(u) for u in users]
+            group = self._usergroups[group_id]
+            before, after = list(group["users"]), [self._uid(u) for u in members]
+            group["users"] = after
+            self._bump()
+        added = [u for u in after if u not in before]
+        removed = [u for u in before if u not in after]
+        changes = [f"added {self._names(added)}"] * bool(added) + [f"removed {self._names(removed)}"] * bool(removed)
+        self._say(f"user group @{group['handle']}: {', '.join(changes) or 'no change'}")
+        if not send_event:
+            return None
+        now = int(self.clock())
+        return self.send_event({
+            "type": "subteam_members_changed", "subteam_id": group_id, "team_id": self.team_id,
+            "date_previous_update": now - 1, "date_update": now,
+            "added_users": added, "added_users_count": str(len(added)),
+            "removed_users": removed, "removed_users_count": str(len(removed)),
+            "event_ts": f"{self.clock():.6f}",
+        })
+
+    def _names(self, users: Iterable[str]) -> str:
+        return ", ".join(self.user_name(u) for u in users) or "nobody"
 
     def dm_id(self, user: str) -> str:
         """The stable id of the bot's DM with ``user`` (what conversations.open returns)."""

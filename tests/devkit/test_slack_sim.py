@@ -144,6 +144,10 @@ def build_app(sim: SlackSim, *, name: str = "app", hooks: dict | None = None, se
         client.views_publish(user_id=event["user"], view={
             "type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Your requests: none"}}]})
 
+    @app.event("subteam_members_changed")
+    def group_changed(event):
+        seen.append(("group", event["subteam_id"], event["added_users"], event["removed_users"]))
+
     return app
 
 
@@ -256,6 +260,39 @@ def test_socket_mode_full_flow(socket_env):
     assert sim.calls_to("apps.connections.open")[0].token == "xapp-sim"
     assert sim.envelopes[0]["envelope"]["type"] == "slash_commands"
     assert sim.envelopes[0]["envelope"]["accepts_response_payload"] is True
+
+
+def test_user_groups_members_changes_events_scope_and_faults(socket_env):
+    sim, seen, _ = socket_env
+    client = WebClient(token="xoxb-sim", base_url=sim.api_url)
+    sim.add_usergroup("S0APPROVERS", "pw-reset-approvers", ["dana"])
+    assert client.usergroups_users_list(usergroup="S0APPROVERS")["users"] == [APPROVER]
+    with pytest.raises(SlackApiError) as e:
+        client.usergroups_users_list(usergroup="S0NOSUCH")
+    assert e.value.response["error"] == "no_such_subteam"
+
+    ack = sim.set_usergroup_users("S0APPROVERS", ["sam"])  # Slack tells the app, which subscribes to the event
+    assert ack is not None and ack.ok
+    sim.wait_for(lambda: ("group", "S0APPROVERS", [ENGINEER], [APPROVER]) in seen)
+    assert client.usergroups_users_list(usergroup="S0APPROVERS")["users"] == [ENGINEER]
+    assert "user group @pw-reset-approvers: added sam, removed dana" in sim.transcript
+    assert sim.set_usergroup_users("S0APPROVERS", ["sam", "olga"], send_event=False) is None
+    assert client.usergroups_users_list(usergroup="S0APPROVERS")["users"] == [ENGINEER, OUTSIDER]
+    assert len([s for s in seen if s[0] == "group"]) == 1
+
+    sim.fail_until_healed("usergroups.users.list", error="plan_upgrade_required")
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as e:
+            client.usergroups_users_list(usergroup="S0APPROVERS")
+        assert e.value.response["error"] == "plan_upgrade_required"
+    sim.heal("usergroups.users.list")
+    assert client.usergroups_users_list(usergroup="S0APPROVERS")["ok"]
+
+    sim.scopes.discard("usergroups:read")  # installed without the scope, as Slack answers then
+    with pytest.raises(SlackApiError) as e:
+        client.usergroups_users_list(usergroup="S0APPROVERS")
+    assert e.value.response["error"] == "missing_scope" and e.value.response["needed"] == "usergroups:read"
+    assert "usergroups:read" not in e.value.response["provided"].split(",")
 
 
 def test_socket_mode_errors_ack_payload_and_disconnect_refresh(socket_env):
@@ -375,6 +412,10 @@ def test_web_api_rules():
 
         sim.add_usergroup("S0APPROVERS", "pw-reset-approvers", [APPROVER])
         assert client.usergroups_users_list(usergroup="S0APPROVERS")["users"] == [APPROVER]
+        with pytest.raises(SlackApiError) as e:  # the app is installed without users:read (manifest.yml)
+            client.users_info(user=ENGINEER)
+        assert e.value.response["error"] == "missing_scope" and e.value.response["needed"] == "users:read"
+        sim.scopes.add("users:read")
         assert client.users_info(user=ENGINEER)["user"]["name"] == "sam"
         assert client.auth_test()["user_id"] == "U0RESETBOT"
         with pytest.raises(SlackApiError) as e:

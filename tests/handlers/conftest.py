@@ -34,6 +34,7 @@ from bot.providers import registry
 from bot.sealing import Sealer, ephemeral_key
 from bot.workflow import ResetWorkflow
 from handlers import blocks
+from handlers.groups import SlackGroupMembers
 from handlers.notifier import SlackNotifier
 from storage.db import make_engine, make_sessionmaker, migrate
 from tests.unit.conftest import Clock, FakeGateway, InlineExecutor
@@ -59,6 +60,7 @@ class RecordingWebClient(WebClient):
         super().__init__(token="xoxb-test", base_url="https://slack.test/api/")
         self.calls: list[Call] = []
         self.failures: dict[str, list[str]] = {}
+        self.usergroups: dict[str, list[str]] = {}  # usergroups.users.list answers these members
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
 
@@ -74,6 +76,10 @@ class RecordingWebClient(WebClient):
             error = pending.pop(0) if pending else None
             ts = f"1767225600.{next(self._ts):06d}"
         body = {"ok": False, "error": error} if error else {"ok": True, **self._answer(api_method, args, ts)}
+        if not error and api_method == "usergroups.users.list":
+            group = self.usergroups.get(str(args.get("usergroup")))
+            body = {"ok": True, "users": list(group)} if group is not None else {"ok": False,
+                                                                                 "error": "no_such_subteam"}
         return SlackResponse(client=self, http_verb=http_verb, api_url=self.base_url + api_method,
                              req_args=args, data=body, headers={}, status_code=200).validate()
 
@@ -134,6 +140,8 @@ class Slack:
     workflow: ResetWorkflow
     gateways: dict[ProviderName, FakeGateway]
     listeners: DrainableExecutor
+    groups: SlackGroupMembers
+    clock: Clock
 
     def dispatch(self, body: dict) -> BoltResponse:
         """One payload as the Socket Mode adapter hands it to Bolt; returns once the listener has finished."""
@@ -179,9 +187,11 @@ def slack(tmp_path):
     client, webhooks = RecordingWebClient(), RecordingWebhooks()
     notifier = SlackNotifier(client, APPROVALS, clock, webhook_client=webhooks, catalog=registry.catalog())
     gateways = {provider: FakeGateway(provider) for provider in ("mofh", "namecheap")}
+    groups = SlackGroupMembers(client, clock)  # as bot/app.py wires it: the workflow asks, the event refreshes
     workflow = ResetWorkflow(sessions=make_sessionmaker(engine), providers=gateways,
                              sealer=Sealer(ephemeral_key()), notifier=notifier, executor=InlineExecutor(),
-                             clock=clock, db_clock=lambda session: clock(), approval_ttl=3600, reveal_ttl=900)
+                             clock=clock, db_clock=lambda session: clock(), approval_ttl=3600, reveal_ttl=900,
+                             group_members=groups)
     workflow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="test")
     workflow.admin.grant(APPROVER, Role.APPROVER, None, actor="test")
     listeners = DrainableExecutor(max_workers=4, thread_name_prefix="bolt-test")
@@ -194,9 +204,9 @@ def slack(tmp_path):
         context["client"] = client
         next()
 
-    handlers.register(app, workflow, notifier)
+    handlers.register(app, workflow, notifier, groups)
     try:
-        yield Slack(app, client, webhooks, workflow, gateways, listeners)
+        yield Slack(app, client, webhooks, workflow, gateways, listeners, groups, clock)
     finally:
         listeners.shutdown(wait=True)
         engine.dispose()
