@@ -106,15 +106,11 @@ def add_grant(session: Session, *, user_id: str, role: Role, provider: str | Non
 
 
 def remove_grant(session: Session, *, user_id: str, role: Role, provider: str | None) -> bool:
-    changed = _rows_changed(
-        session,
-        delete(RoleAssignment).where(
-            RoleAssignment.user_id == user_id,
-            RoleAssignment.role == role.value,
-            RoleAssignment.provider_scope == (provider or ALL_PROVIDERS),
-        )
-    )
-    return changed > 0
+    """Remove the grant for `provider`; without one, the role for every provider, scoped grants included."""
+    condition = [RoleAssignment.user_id == user_id, RoleAssignment.role == role.value]
+    if provider is not None:
+        condition.append(RoleAssignment.provider_scope == provider)
+    return _rows_changed(session, delete(RoleAssignment).where(*condition)) > 0
 
 
 def _grant(row: RoleAssignment) -> RoleGrant:

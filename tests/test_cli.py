@@ -64,6 +64,14 @@ def test_roles_grant_list_revoke_on_a_fresh_database(tmp_path, database_url):
     assert [e["action"] for e in audit] == ["role_granted", "role_granted", "role_revoked"]
 
 
+def test_roles_revoke_without_provider_removes_the_role_for_every_provider_scoped_grants_included(database_url):
+    for scope in ([], ["--provider", "mofh"], ["--provider", "namecheap"]):
+        assert resetbot("roles", "grant", "U0APPROVER1", "approver", *scope, db=database_url).returncode == 0
+    assert resetbot("roles", "grant", "U0APPROVER1", "requester", "--provider", "mofh", db=database_url).returncode == 0
+    assert resetbot("roles", "revoke", "U0APPROVER1", "approver", db=database_url).returncode == 0
+    assert resetbot("roles", "list", db=database_url).stdout.splitlines() == ["U0APPROVER1\trequester\tmofh"]
+
+
 def test_roles_grant_to_a_user_group_is_listed_as_a_group_and_audited_with_the_os_user(database_url):
     env = {"LOGNAME": "opsperson"}  # getpass.getuser() reads LOGNAME first
     granted = resetbot("roles", "grant", "S0123ABCD", "approver", "--provider", "mofh", db=database_url, env=env)
