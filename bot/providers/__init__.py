@@ -72,6 +72,11 @@ class ProviderResult:
 class ChangeResult(ProviderResult):
     """Answer to change_password / reset_password."""
 
+    @classmethod
+    def unreadable(cls, message: str, *, http_status: int, attempts: int) -> ChangeResult:
+        """A parser surprise: it never escapes as an exception (nor leaks a body), and it decides nothing."""
+        return cls(Outcome.UNKNOWN, message, http_status=http_status, certainty=AMBIGUOUS, attempts=attempts)
+
 
 @dataclass(frozen=True)
 class LookupResult(ProviderResult):

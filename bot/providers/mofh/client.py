@@ -126,14 +126,10 @@ class MofhClient:
         answer, attempts = exchange
         try:
             return _classify_passwd(answer, account_key, secrets, attempts)
-        except Exception:  # a parser surprise must never escape as an exception (or leak a body)
-            return ChangeResult(
-                Outcome.UNKNOWN,
+        except Exception:  # a parser surprise: see ChangeResult.unreadable
+            return ChangeResult.unreadable(
                 f"{PROVIDER}'s answer could not be read; verify account {account_key} by logging in.",
-                http_status=answer.status,
-                certainty=AMBIGUOUS,
-                attempts=attempts,
-            )
+                http_status=answer.status, attempts=attempts)
 
     # -- lookups ---------------------------------------------------------------------------------
     def account_info(self, *, vpanel_username: str | None = None, domain: str | None = None) -> LookupResult:

@@ -343,14 +343,9 @@ class NamecheapClient:
                 )
             try:
                 return _classify(answer, secrets, reading, attempts)
-            except Exception:  # a parser surprise must never escape as an exception (or leak a body)
-                return ChangeResult(
-                    Outcome.UNKNOWN,
-                    f"{PROVIDER}'s answer could not be read; {reading.verify}.",
-                    http_status=answer.status,
-                    certainty=AMBIGUOUS,
-                    attempts=attempts,
-                )
+            except Exception:  # a parser surprise: see ChangeResult.unreadable
+                return ChangeResult.unreadable(f"{PROVIDER}'s answer could not be read; {reading.verify}.",
+                                               http_status=answer.status, attempts=attempts)
 
 
 # ----------------------------------------------------------------------------------------------
