@@ -155,8 +155,7 @@ class ApprovalPolicy:
                                                      f"{MAX_REQUESTS_PER_HOUR} (got {self.requests_per_hour}).")
         if self.escalate_to is not None and (not isinstance(self.escalate_to, str)
                                              or not ESCALATION_TARGET.fullmatch(self.escalate_to)):
-            raise InvalidPolicy("escalate_to", "escalate_to must be a Slack user group ID (S…) or user ID (U… or "
-                                               f"W…), such as S0123ABCD (got {self.escalate_to!r}).")
+            raise InvalidPolicy("escalate_to", _escalate_to_sentence(self.escalate_to))
         for name in ("remind_after", "escalate_after"):
             value = getattr(self, name)
             if value and value >= self.expire_after:
@@ -168,6 +167,10 @@ class ApprovalPolicy:
     def as_dict(self) -> dict[str, int | str | None]:
         """The fields by name, durations in seconds (`policy show --format json`, the audit trail)."""
         return {name: getattr(self, name) for name in FIELDS}
+
+
+def _escalate_to_sentence(value: object) -> str:
+    return f"escalate_to must be a Slack user group ID (S…) or user ID (U… or W…), such as S0123ABCD (got {value!r})."
 
 
 FIELDS = tuple(f.name for f in fields(ApprovalPolicy))  # approvals, expire_after, …, requests_per_hour
@@ -283,6 +286,8 @@ def policy_from_texts(texts: Mapping[str, str | None]) -> tuple[ApprovalPolicy |
         text = (texts.get(name) or "").strip()
         try:
             if name == "escalate_to":
+                if text and not ESCALATION_TARGET.fullmatch(text):
+                    raise InvalidPolicy(name, _escalate_to_sentence(text))
                 values[name] = text or None
             elif name in ("approvals", "requests_per_hour"):
                 if not re.fullmatch(r"[0-9]{1,10}", text):
