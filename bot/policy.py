@@ -2,17 +2,20 @@
 
 Each refusal is a sentence for the person who acted. No I/O here. `ApprovalPolicy` is one
 provider's policy (docs/CONTRACT.md "Approval policy"), stored by storage/repository.py and applied
-by bot/workflow/policies.py; `weakened` says which changes loosen it.
+by bot/workflow/policies.py; `weakened` says which changes loosen it. `PolicyProposal` is a loosening
+change an admin made in Slack, waiting for a second admin (bot/workflow/policy_changes.py);
+`risk_alerts` says when one engineer's hour looks like insider risk (bot/workflow/alerts.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from enum import StrEnum
 
-from bot.domain import Decision, DomainError, RequestView, RevealState, Role, RoleGrant, Status
+from bot.domain import Decision, DomainError, MessageRef, RequestView, RevealState, Role, RoleGrant, Status
 
 
 def roles_for(user_id: str, provider: str, grants: Iterable[RoleGrant], admins: Iterable[str],
@@ -152,8 +155,7 @@ class ApprovalPolicy:
                                                      f"{MAX_REQUESTS_PER_HOUR} (got {self.requests_per_hour}).")
         if self.escalate_to is not None and (not isinstance(self.escalate_to, str)
                                              or not ESCALATION_TARGET.fullmatch(self.escalate_to)):
-            raise InvalidPolicy("escalate_to", "escalate_to must be a Slack user group ID (S…) or user ID (U… or "
-                                               f"W…), such as S0123ABCD (got {self.escalate_to!r}).")
+            raise InvalidPolicy("escalate_to", _escalate_to_sentence(self.escalate_to))
         for name in ("remind_after", "escalate_after"):
             value = getattr(self, name)
             if value and value >= self.expire_after:
@@ -165,6 +167,10 @@ class ApprovalPolicy:
     def as_dict(self) -> dict[str, int | str | None]:
         """The fields by name, durations in seconds (`policy show --format json`, the audit trail)."""
         return {name: getattr(self, name) for name in FIELDS}
+
+
+def _escalate_to_sentence(value: object) -> str:
+    return f"escalate_to must be a Slack user group ID (S…) or user ID (U… or W…), such as S0123ABCD (got {value!r})."
 
 
 FIELDS = tuple(f.name for f in fields(ApprovalPolicy))  # approvals, expire_after, …, requests_per_hour
@@ -197,9 +203,9 @@ def weakened(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
     """How `new` is looser than `old`, one phrase per loosening; empty when it is as strict or stricter.
 
     docs/CONTRACT.md: fewer approvals, a higher or no cap, a longer expiry, removing a reminder or an
-    escalation. Also, because they loosen the same way: a later reminder or escalation (removing one
-    is the limit of postponing it), and an escalation to someone new (added, or escalate_to
-    changed), since escalate_to's members may approve the requests it is posted for.
+    escalation. Also a later reminder or escalation, which loosens the same way (removing one is the
+    limit of postponing it). Adding a reminder or an escalation, or an earlier one, tightens: it gets
+    a waiting request seen sooner. Changing escalate_to is neither (the contract lists it nowhere).
     """
     found: list[str] = []
     if new.approvals < old.approvals:
@@ -214,8 +220,6 @@ def weakened(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
             found.append(f"no {what} (was after {format_duration(before)})")
         elif before and after > before:
             found.append(f"a later {what} ({format_duration(before)} → {format_duration(after)})")
-    if new.escalate_after and (not old.escalate_after or new.escalate_to != old.escalate_to):
-        found.append(f"escalation to {new.escalate_to}, whose members may then approve")
     return found
 
 
@@ -260,3 +264,156 @@ def can_add_approval(user_id: str, request: RequestView) -> Decision:
     more = f"{still} more approval{'' if still == 1 else 's'}"
     return Decision.deny(f"You already approved this request. It needs {more}, from another approver: "
                          "one person counts once.")
+
+
+# --- policy changes from Slack (docs/CONTRACT.md "What a person sees in Slack": Policy) ---------------
+
+
+def changed_fields(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
+    """The fields whose value differs, in ApprovalPolicy's order."""
+    return [name for name in FIELDS if getattr(old, name) != getattr(new, name)]
+
+
+def policy_from_texts(texts: Mapping[str, str | None]) -> tuple[ApprovalPolicy | None, dict[str, str]]:
+    """A whole policy from what an admin typed, one text per field: (policy, {}) or (None, errors by field).
+
+    Counts are whole numbers, durations as parse_duration reads them (`off` too, as the App Home shows
+    an unset one), an empty escalate_to is none. The sentences are InvalidPolicy's.
+    """
+    errors: dict[str, str] = {}
+    values: dict[str, int | str | None] = {}
+    for name in FIELDS:
+        text = (texts.get(name) or "").strip()
+        try:
+            if name == "escalate_to":
+                if text and not ESCALATION_TARGET.fullmatch(text):
+                    raise InvalidPolicy(name, _escalate_to_sentence(text))
+                values[name] = text or None
+            elif name in ("approvals", "requests_per_hour"):
+                if not re.fullmatch(r"[0-9]{1,10}", text):
+                    raise InvalidPolicy(name, f"{name} must be a whole number (got {text!r}).")
+                values[name] = int(text)
+            else:
+                values[name] = parse_duration("0" if text.lower() == "off" else text, name)
+        except InvalidPolicy as problem:
+            errors[name] = str(problem)
+    if errors:
+        return None, errors
+    try:
+        return ApprovalPolicy(**values), {}  # type: ignore[arg-type]  # each value was read for its field above
+    except InvalidPolicy as problem:
+        return None, {problem.field: str(problem)}
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"  # waits for a second admin
+    APPLIED = "applied"  # a second admin approved it: in effect
+    REJECTED = "rejected"  # an admin rejected it
+    WITHDRAWN = "withdrawn"  # its proposer took it back
+    STALE = "stale"  # the policy changed after it was proposed: never applied over the newer change
+
+
+@dataclass(frozen=True)
+class PolicyProposal:
+    """A change that loosens a provider's policy, made by one admin, in effect only once a second admin approves.
+
+    `old` is the policy it was proposed against: it is applied only while that is still the policy.
+    """
+
+    id: str
+    provider: str
+    proposed_by: str
+    proposed_at: datetime
+    old: ApprovalPolicy
+    new: ApprovalPolicy
+    status: ProposalStatus = ProposalStatus.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    card: MessageRef | None = None
+
+    @property
+    def changed(self) -> list[str]:
+        return changed_fields(self.old, self.new)
+
+    @property
+    def weakened(self) -> list[str]:
+        return weakened(self.old, self.new)
+
+
+def can_change_policy(roles: set[Role], provider_label: str) -> Decision:
+    """Only an admin for the provider (a grant, or RESETBOT_ADMINS) changes or proposes its policy."""
+    if Role.ADMIN in roles:
+        return Decision.allow()
+    return Decision.deny(f"You don't have the admin role for {provider_label}, so you can't change its approval "
+                         "policy. Ask an admin to run `resetbot roles grant` for you.")
+
+
+def can_decide_proposal(user_id: str, roles: set[Role], proposal: PolicyProposal, current: ApprovalPolicy, *,
+                        approve: bool, provider_label: str) -> Decision:
+    """Approve change: a second admin, never the proposer, while the policy is still the one it was proposed
+    against. Reject: any admin, the proposer included (withdrawing it)."""
+    if proposal.status is not ProposalStatus.PENDING:
+        return Decision.deny(proposal_already_decided(proposal))
+    if approve and user_id == proposal.proposed_by:
+        return Decision.deny("You proposed this policy change, so you can't approve it: a second admin has to.")
+    if Role.ADMIN not in roles:
+        verb = "approve" if approve else "reject"
+        return Decision.deny(f"You don't have the admin role for {provider_label}, so you can't {verb} changes "
+                             "to its approval policy.")
+    if approve and current != proposal.old:
+        return Decision.deny(stale_sentence(provider_label))
+    return Decision.allow()
+
+
+def stale_sentence(provider_label: str) -> str:
+    return (f"The approval policy of {provider_label} changed after this was proposed, so it was not applied over "
+            "the newer change. Propose it again from the App Home if it is still wanted.")
+
+
+def proposal_already_decided(proposal: PolicyProposal) -> str:
+    who = f" by <@{proposal.decided_by}>" if proposal.decided_by else ""
+    words = {ProposalStatus.APPLIED: "approved and is in effect", ProposalStatus.REJECTED: "rejected",
+             ProposalStatus.WITHDRAWN: "withdrawn", ProposalStatus.STALE: "overtaken by a newer change",
+             ProposalStatus.PENDING: "not decided yet"}[proposal.status]
+    return f"This policy change was already decided{who}: it was {words}."
+
+
+# --- insider-risk signals (docs/CONTRACT.md issue 10 item 5) ---------------------------------------------
+
+RISK_DISTINCT_ACCOUNTS = 10  # more distinct accounts than this, opened by one engineer in an hour, alert
+RISK_REFUSALS_WITHOUT_CAP = 20  # the refusal threshold where a provider has no cap (requests_per_hour 0)
+
+
+class RiskKind(StrEnum):
+    REFUSALS = "refusals"  # more refused requests than the provider's hourly cap
+    ACCOUNTS = "accounts"  # resets of more than RISK_DISTINCT_ACCOUNTS distinct accounts
+
+
+@dataclass(frozen=True)
+class RiskAlert:
+    """One insider-risk signal about one engineer in the last hour; names counts, never an account or a secret."""
+
+    engineer_id: str
+    kind: RiskKind
+    count: int  # refusals, or distinct accounts
+    threshold: int  # the count it went over
+    provider: str | None = None  # the provider whose cap the refusals were counted against
+
+
+def refusal_threshold(requests_per_hour: int) -> int:
+    """More refusals than this for one engineer and provider in an hour alert: the provider's cap, or
+    RISK_REFUSALS_WITHOUT_CAP where it has none."""
+    return requests_per_hour or RISK_REFUSALS_WITHOUT_CAP
+
+
+def risk_alerts(engineer_id: str, *, refusals: int, requests_per_hour: int, accounts: int,
+                provider: str | None = None) -> list[RiskAlert]:
+    """What one engineer's last hour signals: `refusals` (for `provider`) over its cap, `accounts` (distinct,
+    any provider) over RISK_DISTINCT_ACCOUNTS."""
+    found = []
+    limit = refusal_threshold(requests_per_hour)
+    if refusals > limit:
+        found.append(RiskAlert(engineer_id, RiskKind.REFUSALS, refusals, limit, provider))
+    if accounts > RISK_DISTINCT_ACCOUNTS:
+        found.append(RiskAlert(engineer_id, RiskKind.ACCOUNTS, accounts, RISK_DISTINCT_ACCOUNTS))
+    return found

@@ -13,7 +13,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
 from bot.workflow import ResetWorkflow
-from handlers import actions, commands, groups, guard, home, views
+from handlers import actions, commands, groups, guard, home, policy, views
 from handlers.errors import handle_unexpected_error, mapped_errors
 from handlers.ids import Ids
 from handlers.notifier import SlackNotifier
@@ -24,16 +24,19 @@ class Collaborators(Middleware):
     take them by name."""
 
     def __init__(self, workflow: ResetWorkflow, notifier: SlackNotifier,
-                 group_members: groups.SlackGroupMembers | None = None) -> None:
+                 group_members: groups.SlackGroupMembers | None = None,
+                 home_refresher: home.HomeRefresher | None = None) -> None:
         self.workflow = workflow
         self.notifier = notifier
         self.group_members = group_members
+        self.home_refresher = home_refresher
 
     def process(self, *, req: BoltRequest, resp: BoltResponse,
                 next: Callable[[], BoltResponse]) -> BoltResponse | None:
         req.context["workflow"] = self.workflow
         req.context["notifier"] = self.notifier
         req.context["groups"] = self.group_members
+        req.context["home_refresher"] = self.home_refresher
         return next()
 
 
@@ -41,7 +44,10 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier,
              group_members: groups.SlackGroupMembers | None = None) -> None:
     """`group_members`: the cache the workflow asks (bot/app.py gives both the same), refreshed on its event."""
     app.use(guard.DropMalformedPayloads(guard.response_hosts_for(app)))
-    app.use(Collaborators(workflow, notifier, group_members))
+    # App Home tabs follow what they show: every change of a request passes the notifier's update_card.
+    home_refresher = home.HomeRefresher(notifier.client, workflow)
+    notifier.on_request_change = home_refresher.request_changed
+    app.use(Collaborators(workflow, notifier, group_members, home_refresher))
 
     app.command(Ids.COMMAND.value)(mapped_errors(commands.handle_reset_password_command))
 
@@ -58,6 +64,10 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier,
     app.action(Ids.REVEAL.value)(mapped_errors(actions.handle_reveal_click))
 
     app.event("app_home_opened")(mapped_errors(home.handle_app_home_opened))
+    app.action(Ids.EDIT_POLICY.value)(mapped_errors(policy.handle_edit_policy_click))
+    app.view(Ids.POLICY_MODAL.value)(mapped_errors(policy.handle_policy_submission))
+    app.action(Ids.APPROVE_POLICY_CHANGE.value)(mapped_errors(policy.handle_approve_policy_change_click))
+    app.action(Ids.REJECT_POLICY_CHANGE.value)(mapped_errors(policy.handle_reject_policy_change_click))
     app.event("subteam_members_changed")(mapped_errors(groups.handle_subteam_members_changed))
 
     app.error(handle_unexpected_error)

@@ -23,7 +23,7 @@ from bot import policy
 from bot.domain import Method, ProviderCatalog, ProviderInfo, RequestView, RevealState, Status
 from bot.forms import RequestForm, typed_text
 from bot.secret import Secret
-from handlers.ids import Ids
+from handlers.ids import FIELD_BLOCKS, Ids
 
 MAX_METADATA = 3000
 
@@ -607,3 +607,186 @@ def home_view(requests: list[RequestView], waiting: list[RequestView], can_reque
             f"`{escape(request.account)}` at {catalog.label(request.provider)} — *{status_words(request)}* "
             f"({when(request.created_at)})")})
     return {"type": "home", "blocks": blocks[:100]}
+
+
+# --- policy from Slack: the App Home's Policy section, its modal, the Policy change card ---------------
+
+# The modal's labels, by ApprovalPolicy field (docs/CONTRACT.md "What a person sees in Slack").
+POLICY_LABELS = {
+    "approvals": "Approvals",
+    "expire_after": "Expire after",
+    "remind_after": "Remind after",
+    "escalate_after": "Escalate after",
+    "escalate_to": "Escalate to",
+    "requests_per_hour": "Requests per hour",
+}
+POLICY_HINTS = {
+    "approvals": "Distinct approvers a request needs, 1 to 5. The requester never counts.",
+    "expire_after": "A request without its approvals by then expires: 90s, 15m or 2h.",
+    "remind_after": "A reminder in the card's thread: 90s, 15m or 2h, or 0 for none.",
+    "escalate_after": "A reply mentioning Escalate to, whose members may then approve: 90s, 15m or 2h, or 0.",
+    "escalate_to": "A Slack user group ID (S…) or user ID (U…). Empty: none.",
+    "requests_per_hour": "Requests one engineer may open in any hour; 0 for no cap.",
+}
+
+
+def policy_input_value(name: str, value: int | str | None) -> str:
+    """A policy value as the modal prefills it: what policy.policy_from_texts reads back."""
+    if name == "escalate_to":
+        return str(value or "")
+    if name in ("approvals", "requests_per_hour"):
+        return str(value)
+    return policy.format_duration(int(value or 0)) if value else "0"
+
+
+def policy_value_words(name: str, value: int | str | None) -> str:
+    """A policy value as the App Home and the Policy change card show it."""
+    if name == "escalate_to":
+        return f"`{escape(str(value))}`" if value else "none"
+    if name == "approvals":
+        return str(value)
+    if name == "requests_per_hour":
+        return f"{value}" if value else "no cap"
+    return policy.format_duration(int(value or 0))
+
+
+def policy_words(rules: policy.ApprovalPolicy) -> str:
+    return " · ".join(f"{POLICY_LABELS[name]}: {policy_value_words(name, getattr(rules, name))}"
+                      for name in policy.FIELDS)
+
+
+def policy_home_blocks(policies: dict[str, policy.ApprovalPolicy], proposals: dict[str, list[policy.PolicyProposal]],
+                       *, catalog: ProviderCatalog) -> list[dict]:
+    """The App Home's Policy section, for the providers the viewer is an admin for: each one's policy, its
+    Edit policy button, and the changes that wait for a second admin."""
+    if not policies:
+        return []
+    blocks: list[dict] = [{"type": "header", "block_id": "policy_header", "text": _text("Policy")}]
+    for provider, rules in policies.items():
+        blocks.append({
+            "type": "section", "block_id": f"policy_{provider}",
+            "text": _md(f"*{catalog.label(provider)}*\n{policy_words(rules)}"),
+            "accessory": {"type": "button", "action_id": Ids.EDIT_POLICY, "text": _text("Edit policy"),
+                          "value": provider},
+        })
+        for proposal in proposals.get(provider, [])[:3]:
+            blocks.append({"type": "context", "block_id": f"policy_pending_{proposal.id}", "elements": [_md(
+                f"Waiting for a second admin: {policy_change_words(proposal)}, proposed by "
+                f"<@{proposal.proposed_by}> {when(proposal.proposed_at)}.")]})
+    blocks.append({"type": "context", "block_id": "policy_rule", "elements": [_md(
+        "A change that only tightens a policy applies at once. One that loosens it (fewer approvals, a higher "
+        "or no cap, a longer expiry, a later or no reminder or escalation) is posted to the approvals channel "
+        "and applies when a second admin approves it.")]})
+    return blocks
+
+
+def policy_modal(provider: ProviderInfo, rules: policy.ApprovalPolicy) -> dict:
+    """Edit policy: one input per field, prefilled with the policy in effect; the policy it was opened on
+    travels in private_metadata, so a save over a newer change is refused (bot/workflow/policy_changes.py)."""
+    metadata = {"provider": provider.name, "policy": json.dumps(rules.as_dict(), sort_keys=True)}
+    blocks: list[dict] = [{"type": "section", "block_id": "policy_about", "text": _md(
+        f"The approval policy of *{provider.label}*, for requests made from now on. A change that loosens it "
+        "waits for a second admin.")}]
+    for name in policy.FIELDS:
+        element: dict = {"type": "plain_text_input", "action_id": Ids.POLICY_INPUT, "max_length": 32}
+        initial = policy_input_value(name, getattr(rules, name))
+        if initial:
+            element["initial_value"] = initial
+        blocks.append({"type": "input", "block_id": FIELD_BLOCKS[name], "label": _text(POLICY_LABELS[name]),
+                       "hint": _text(POLICY_HINTS[name]), "optional": name == "escalate_to", "element": element})
+    return {
+        "type": "modal",
+        "callback_id": Ids.POLICY_MODAL,
+        "title": _text("Approval policy"),
+        "submit": _text("Save"),
+        "close": _text("Cancel"),
+        "private_metadata": json.dumps(metadata),
+        "blocks": blocks,
+    }
+
+
+def parse_policy_form(view: dict) -> tuple[str | None, dict[str, str | None], policy.ApprovalPolicy | None]:
+    """(the provider the modal was opened for, the text typed per field, the policy it was opened on)."""
+    metadata = parse_metadata(view)
+    texts = {name: state_value(view, FIELD_BLOCKS[name], Ids.POLICY_INPUT) for name in policy.FIELDS}
+    try:
+        opened_on = policy.ApprovalPolicy(**json.loads(metadata["policy"]))
+    except (KeyError, ValueError, TypeError, RecursionError, policy.InvalidPolicy):
+        opened_on = None
+    return metadata.get("provider"), texts, opened_on
+
+
+def policy_change_words(proposal: policy.PolicyProposal) -> str:
+    """`Approvals 2 → 1, Requests per hour 20 → no cap`: each changed field, old → new."""
+    return ", ".join(f"{POLICY_LABELS[name]} {policy_value_words(name, getattr(proposal.old, name))} → "
+                     f"{policy_value_words(name, getattr(proposal.new, name))}" for name in proposal.changed)
+
+
+def policy_change_text(proposal: policy.PolicyProposal, *, catalog: ProviderCatalog) -> str:
+    return (f"Policy change for {catalog.label(proposal.provider)} proposed by <@{proposal.proposed_by}>: "
+            f"{proposal.status.value}")
+
+
+def policy_change_card(proposal: policy.PolicyProposal, *, catalog: ProviderCatalog) -> list[dict]:
+    """The card a loosening change is posted as: provider, old → new per changed field, who proposed it; while it
+    waits, Approve change (another admin) and Reject change (any admin; the proposer's withdraws it)."""
+    lines = "\n".join(f"• *{POLICY_LABELS[name]}*: {policy_value_words(name, getattr(proposal.old, name))} → "
+                      f"{policy_value_words(name, getattr(proposal.new, name))}" for name in proposal.changed)
+    blocks: list[dict] = [
+        {"type": "header", "block_id": f"policy_head_{proposal.id}", "text": _text("Policy change")},
+        {"type": "section", "block_id": f"policy_what_{proposal.id}", "fields": [
+            _md(f"*Provider*\n{catalog.label(proposal.provider)}"),
+            _md(f"*Proposed by*\n<@{proposal.proposed_by}> {when(proposal.proposed_at)}"),
+        ]},
+        {"type": "section", "block_id": f"policy_fields_{proposal.id}", "text": _md(clip(lines, SECTION_TEXT_MAX))},
+        {"type": "context", "block_id": f"policy_why_{proposal.id}", "elements": [_md(clip(
+            "It loosens the policy: " + "; ".join(proposal.weakened) + ".", CONTEXT_TEXT_MAX))]},
+    ]
+    status = policy.ProposalStatus
+    if proposal.status is status.PENDING:
+        blocks.append({"type": "actions", "block_id": f"policy_actions_{proposal.id}", "elements": [
+            {"type": "button", "action_id": Ids.APPROVE_POLICY_CHANGE, "text": _text("Approve change"),
+             "style": "primary", "value": proposal.id,
+             "confirm": {"title": _text("Approve this change?"),
+                         "text": _md(f"The policy of {catalog.label(proposal.provider)} changes as soon as you "
+                                     "confirm."),
+                         "confirm": _text("Approve change"), "deny": _text("Cancel")}},
+            {"type": "button", "action_id": Ids.REJECT_POLICY_CHANGE, "text": _text("Reject change"),
+             "style": "danger", "value": proposal.id},
+        ]})
+        blocks.append({"type": "context", "block_id": f"policy_rule_{proposal.id}", "elements": [_md(
+            "It applies when a second admin approves it; the admin who proposed it cannot.")]})
+        return blocks
+    by = f"<@{proposal.decided_by}>" if proposal.decided_by else "nobody"
+    words = {
+        status.APPLIED: f":white_check_mark: *Approved* by {by} {when(proposal.decided_at)}: in effect now.",
+        status.REJECTED: f":no_entry: *Rejected* by {by} {when(proposal.decided_at)}: not applied.",
+        status.WITHDRAWN: f":leftwards_arrow_with_hook: *Withdrawn* by {by} {when(proposal.decided_at)}: not applied.",
+        status.STALE: (f":hourglass: *Not applied* {when(proposal.decided_at)}: the policy changed after it was "
+                       "proposed. Propose it again from the App Home if it is still wanted."),
+        status.PENDING: "",
+    }[proposal.status]
+    blocks.append({"type": "section", "block_id": f"policy_decision_{proposal.id}_{proposal.status.value}",
+                   "text": _md(words)})
+    return blocks
+
+
+# --- insider-risk alerts -------------------------------------------------------------------------
+
+
+def risk_alert(alert: policy.RiskAlert, *, catalog: ProviderCatalog) -> tuple[str, list[dict]]:
+    """(text, blocks) of the alert posted to the approvals channel: who, what, how many; never an account name."""
+    if alert.kind is policy.RiskKind.REFUSALS:
+        what = (f"was refused {alert.count} reset requests for {catalog.label(alert.provider or '')} in the last "
+                f"hour, more than its cap of {alert.threshold} an hour.")
+    else:
+        what = (f"asked for resets of {alert.count} different accounts in the last hour, more than "
+                f"{alert.threshold}.")
+    text = f"Insider-risk alert: <@{alert.engineer_id}> {what}"
+    blocks: list[dict] = [
+        {"type": "section", "block_id": f"risk_{alert.kind.value}_{alert.engineer_id}",
+         "text": _md(f":rotating_light: *Insider-risk alert*: <@{alert.engineer_id}> {what}")},
+        {"type": "context", "block_id": f"risk_note_{alert.kind.value}_{alert.engineer_id}", "elements": [_md(
+            "At most one alert of this kind an hour per engineer. `resetbot audit export` has each request.")]},
+    ]
+    return text, blocks

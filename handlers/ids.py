@@ -29,6 +29,19 @@ class Ids(StrEnum):
     REVEAL = "reveal_secret"
     CUSTOMER_INFORMED = "customer_informed"
 
+    # Policy from Slack: Edit policy in the App Home, its modal, the Policy change card's buttons.
+    EDIT_POLICY = "edit_policy"
+    POLICY_MODAL = "policy_modal"
+    APPROVE_POLICY_CHANGE = "approve_policy_change"
+    REJECT_POLICY_CHANGE = "reject_policy_change"
+    POLICY_APPROVALS_BLOCK = "policy_approvals_block"
+    POLICY_EXPIRE_AFTER_BLOCK = "policy_expire_after_block"
+    POLICY_REMIND_AFTER_BLOCK = "policy_remind_after_block"
+    POLICY_ESCALATE_AFTER_BLOCK = "policy_escalate_after_block"
+    POLICY_ESCALATE_TO_BLOCK = "policy_escalate_to_block"
+    POLICY_REQUESTS_PER_HOUR_BLOCK = "policy_requests_per_hour_block"
+    POLICY_INPUT = "policy_input"  # the one input of each policy block
+
 
 # Which modal block shows the error for each workflow form field.
 FIELD_BLOCKS = {
@@ -38,4 +51,11 @@ FIELD_BLOCKS = {
     "ticket": Ids.TICKET_BLOCK,
     "method": Ids.METHOD_BLOCK,
     "secret": Ids.SECRET_BLOCK,
+    # The policy modal's, by ApprovalPolicy field (bot/policy.py: FIELDS).
+    "approvals": Ids.POLICY_APPROVALS_BLOCK,
+    "expire_after": Ids.POLICY_EXPIRE_AFTER_BLOCK,
+    "remind_after": Ids.POLICY_REMIND_AFTER_BLOCK,
+    "escalate_after": Ids.POLICY_ESCALATE_AFTER_BLOCK,
+    "escalate_to": Ids.POLICY_ESCALATE_TO_BLOCK,
+    "requests_per_hour": Ids.POLICY_REQUESTS_PER_HOUR_BLOCK,
 }

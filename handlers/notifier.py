@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.domain import MessageRef, ProviderCatalog, RequestView
+from bot.policy import PolicyProposal, RiskAlert
 from handlers import blocks
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class SlackNotifier:
         self.clock = clock
         self.catalog = catalog  # the providers' labels (bot/providers/registry.py: catalog)
         self.webhook_client = webhook_client  # response_url calls; tests record them instead
+        # Told of every change of a request (update_card); handlers.register points it at the App Home's refresher.
+        self.on_request_change: Callable[[RequestView], None] | None = None
 
     def post_card(self, request: RequestView) -> MessageRef | None:
         """Post the card without its buttons: the workflow records where it is, then `update_card` adds them
@@ -43,11 +46,14 @@ class SlackNotifier:
         return MessageRef(response["channel"], response["ts"])
 
     def update_card(self, request: RequestView, context: str | None = None) -> None:
-        if request.card is None:
-            return
-        self._call("chat.update", self.client.chat_update, channel=request.card.channel, ts=request.card.ts,
-                   text=blocks.card_text(request, catalog=self.catalog),
-                   blocks=blocks.approval_card(request, context, catalog=self.catalog))
+        if request.card is not None:
+            self._call("chat.update", self.client.chat_update, channel=request.card.channel, ts=request.card.ts,
+                       text=blocks.card_text(request, catalog=self.catalog),
+                       blocks=blocks.approval_card(request, context, catalog=self.catalog))
+        # The card is rewritten at every change of the request: the App Home tabs that show it follow, off this
+        # thread (handlers/home.py: HomeRefresher). Account context is no change of the request.
+        if context is None and self.on_request_change is not None:
+            self.on_request_change(request)
 
     def tell_requester(self, request: RequestView) -> None:
         """Ephemeral status: the command's response_url while valid, else chat.postEphemeral, else a DM."""
@@ -96,6 +102,27 @@ class SlackNotifier:
         text, dm_blocks = blocks.reveal_dm_after(request, catalog=self.catalog)
         self._call("chat.update", self.client.chat_update, channel=request.dm.channel, ts=request.dm.ts, text=text,
                    blocks=dm_blocks)
+
+    def post_alert(self, alert: RiskAlert) -> MessageRef | None:
+        """An insider-risk alert, to the approvals channel (bot/workflow/alerts.py)."""
+        text, alert_blocks = blocks.risk_alert(alert, catalog=self.catalog)
+        posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
+                            text=text, blocks=alert_blocks)
+        return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
+
+    def post_policy_change(self, proposal: PolicyProposal) -> MessageRef | None:
+        """A Policy change card, to the approvals channel (bot/workflow/policy_changes.py)."""
+        posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
+                            text=blocks.policy_change_text(proposal, catalog=self.catalog),
+                            blocks=blocks.policy_change_card(proposal, catalog=self.catalog))
+        return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
+
+    def update_policy_change(self, proposal: PolicyProposal) -> None:
+        if proposal.card is None:
+            return
+        self._call("chat.update", self.client.chat_update, channel=proposal.card.channel, ts=proposal.card.ts,
+                   text=blocks.policy_change_text(proposal, catalog=self.catalog),
+                   blocks=blocks.policy_change_card(proposal, catalog=self.catalog))
 
     def withdraw(self, message: MessageRef) -> None:
         """Delete a card or Reveal DM that another one replaced (two posters raced; one was stored)."""

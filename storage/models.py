@@ -233,3 +233,46 @@ class ProviderAccount(Base):
     account: Mapped[str] = mapped_column(String(255), primary_key=True)  # lower-cased: both providers ignore case
     user_id: Mapped[str] = mapped_column(String(64))
     seen_at: Mapped[datetime] = _ts()
+
+
+class PolicyProposalRow(Base):
+    """A change that loosens a provider's policy, proposed by one admin in Slack, waiting for a second
+    (bot/policy.py: PolicyProposal). `old_policy` is the policy it was proposed against: it is applied only
+    while that is still the policy. Policies as JSON objects of ApprovalPolicy's fields, durations in seconds."""
+
+    __tablename__ = "policy_proposals"
+    __table_args__ = (Index("ix_policy_proposals_provider_status", "provider", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    proposed_by: Mapped[str] = mapped_column(String(32))
+    proposed_at: Mapped[datetime] = _ts()
+    old_policy: Mapped[str] = mapped_column(Text)
+    new_policy: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # pending → applied | rejected | withdrawn | stale, once
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = _ts()
+    card_channel: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class HomeViewer(Base):
+    """Who opened the App Home when: only recent viewers' tabs are republished when what they see changes
+    (handlers/home.py: HomeRefresher), by whichever replica made the change."""
+
+    __tablename__ = "home_viewers"
+    __table_args__ = (Index("ix_home_viewers_opened_at", "opened_at"),)
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime] = _ts()
+
+
+class RiskAlertSent(Base):
+    """When an insider-risk alert of one kind was last posted about one engineer (bot/workflow/alerts.py):
+    claimed here, on every replica's shared clock, before Slack is called, so at most one an hour is posted."""
+
+    __tablename__ = "risk_alerts"
+
+    engineer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    alerted_at: Mapped[datetime] = _ts()

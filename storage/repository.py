@@ -31,17 +31,20 @@ from bot.domain import (
     check_reveal_transition,
     check_transition,
 )
-from bot.policy import ApprovalPolicy
+from bot.policy import ApprovalPolicy, PolicyProposal, ProposalStatus
 from storage.models import (
     AuditEvent,
     CallBudgetSlot,
     DirectoryEntry,
     Draft,
+    HomeViewer,
+    PolicyProposalRow,
     ProcessedEvent,
     ProviderAccount,
     ProviderPolicy,
     RequestApproval,
     ResetRequest,
+    RiskAlertSent,
     RoleAssignment,
 )
 
@@ -790,3 +793,109 @@ def take_budget_slot(session: Session, key: str, *, limit: int, window: timedelt
 def _rows_changed(session: Session, statement: Executable) -> int:
     """How many rows an UPDATE or DELETE touched: the compare-and-set answers of this module."""
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
+
+
+# --- policy changes proposed in Slack (bot/policy.py: PolicyProposal) -------------------------------------
+
+
+def add_policy_proposal(session: Session, proposal: PolicyProposal) -> None:
+    session.add(PolicyProposalRow(
+        id=proposal.id, provider=proposal.provider, proposed_by=proposal.proposed_by,
+        proposed_at=proposal.proposed_at, old_policy=json.dumps(proposal.old.as_dict(), sort_keys=True),
+        new_policy=json.dumps(proposal.new.as_dict(), sort_keys=True), status=proposal.status.value))
+    session.flush()
+
+
+def get_policy_proposal(session: Session, proposal_id: str) -> PolicyProposal | None:
+    row = session.get(PolicyProposalRow, proposal_id, populate_existing=True)
+    return _proposal(row) if row else None
+
+
+def pending_policy_proposals(session: Session, provider: str) -> list[PolicyProposal]:
+    rows = session.scalars(select(PolicyProposalRow)
+                           .where(PolicyProposalRow.provider == provider,
+                                  PolicyProposalRow.status == ProposalStatus.PENDING.value)
+                           .order_by(PolicyProposalRow.proposed_at))
+    return [_proposal(row) for row in rows]
+
+
+def decide_policy_proposal(session: Session, proposal_id: str, *, to_status: ProposalStatus, decided_by: str | None,
+                           now: datetime) -> bool:
+    """The compare-and-set that ends a pending proposal: True for one decider only."""
+    changed = _rows_changed(
+        session,
+        update(PolicyProposalRow)
+        .where(PolicyProposalRow.id == proposal_id, PolicyProposalRow.status == ProposalStatus.PENDING.value)
+        .values(status=to_status.value, decided_by=decided_by, decided_at=now))
+    return changed == 1
+
+
+def store_proposal_card(session: Session, proposal_id: str, card: MessageRef) -> bool:
+    changed = _rows_changed(
+        session,
+        update(PolicyProposalRow).where(PolicyProposalRow.id == proposal_id, PolicyProposalRow.card_ts.is_(None))
+        .values(card_channel=card.channel, card_ts=card.ts))
+    return changed == 1
+
+
+def _proposal(row: PolicyProposalRow) -> PolicyProposal:
+    return PolicyProposal(
+        id=row.id, provider=row.provider, proposed_by=row.proposed_by, proposed_at=row.proposed_at,
+        old=ApprovalPolicy(**json.loads(row.old_policy)), new=ApprovalPolicy(**json.loads(row.new_policy)),
+        status=ProposalStatus(row.status), decided_by=row.decided_by, decided_at=row.decided_at,
+        card=MessageRef(row.card_channel, row.card_ts) if row.card_channel and row.card_ts else None)
+
+
+# --- who opened the App Home recently (handlers/home.py: HomeRefresher) ------------------------------------
+
+
+def remember_home_viewer(session: Session, user_id: str, now: datetime) -> None:
+    if _rows_changed(session, update(HomeViewer).where(HomeViewer.user_id == user_id).values(opened_at=now)):
+        return
+    try:
+        with session.begin_nested():
+            session.add(HomeViewer(user_id=user_id, opened_at=now))
+    except IntegrityError:  # another replica stored this user's open at the same moment: as recent
+        pass
+
+
+def home_viewers_since(session: Session, since: datetime, limit: int = 200) -> list[str]:
+    """Who opened the App Home at or after `since`, the latest first."""
+    return list(session.scalars(select(HomeViewer.user_id).where(HomeViewer.opened_at >= since)
+                                .order_by(HomeViewer.opened_at.desc()).limit(limit)))
+
+
+# --- insider-risk signals (bot/workflow/alerts.py) ---------------------------------------------------------
+
+
+def refusals_since(session: Session, actor_id: str, provider: str, since: datetime,
+                   action: str = "request_refused") -> int:
+    """How many refusals of `action` one person got for `provider` since then, repeats counted on their
+    first row included (count_repeated_refusal)."""
+    details = session.scalars(select(AuditEvent.detail).where(
+        AuditEvent.action == action, AuditEvent.actor_id == actor_id, AuditEvent.provider == provider,
+        AuditEvent.at >= since))
+    return sum(int(json.loads(detail or "{}").get("count", 1)) for detail in details)
+
+
+def distinct_accounts_requested_since(session: Session, requester_id: str, since: datetime) -> int:
+    """How many distinct provider accounts one engineer opened requests for since then."""
+    opened = (select(ResetRequest.provider, ResetRequest.account)
+              .where(ResetRequest.requester_id == requester_id, ResetRequest.created_at >= since)
+              .distinct().subquery())
+    return int(session.scalar(select(func.count()).select_from(opened)) or 0)
+
+
+def claim_risk_alert(session: Session, engineer_id: str, kind: str, *, now: datetime, since: datetime) -> bool:
+    """Claim posting one alert of `kind` about an engineer: True for one claimer only, and only when none was
+    claimed at or after `since` (at most one an hour). Committed before Slack is called."""
+    if _rows_changed(session, update(RiskAlertSent).where(RiskAlertSent.engineer_id == engineer_id,
+                                                          RiskAlertSent.kind == kind, RiskAlertSent.alerted_at < since)
+                     .values(alerted_at=now)):
+        return True
+    try:
+        with session.begin_nested():
+            session.add(RiskAlertSent(engineer_id=engineer_id, kind=kind, alerted_at=now))
+    except IntegrityError:  # claimed within the hour, or by another replica just now
+        return False
+    return True

@@ -1,7 +1,8 @@
 """The reset workflow: use cases over one shared set of collaborators, composed once.
 
 request → approval → provider call → one-time reveal, with the audit trail. Each use case
-is one module (intake, decisions, execution, reveal, sweeper, admin, lookups, policies) over the
+is one module (intake, decisions, execution, reveal, sweeper, admin, lookups, policies,
+policy_changes, alerts) over the
 one `Context` (context.py). The workflow owns transactions: every use case opens its
 own short unit of work through `storage.db.transaction`, and no provider call ever runs
 inside one. Slack is behind the `Notifier` port, and who is in a user group behind
@@ -28,6 +29,7 @@ from bot.workflow.execution import Execution
 from bot.workflow.intake import Intake
 from bot.workflow.lookups import HomeData, Lookups
 from bot.workflow.policies import Policies, PolicyChange
+from bot.workflow.policy_changes import PolicyChanges, PolicyEdit
 from bot.workflow.reveal import Reveal
 from bot.workflow.sweeper import Sweeper
 from storage import repository as repo
@@ -87,6 +89,7 @@ class ResetWorkflow:
         self.admin = Admin(self.context)
         self.lookups = Lookups(self.context)
         self.policies = Policies(self.context)
+        self.policy_changes = PolicyChanges(self.context)  # Edit policy in Slack; a second admin for loosening
 
     @property
     def catalog(self) -> ProviderCatalog:
@@ -95,4 +98,5 @@ class ResetWorkflow:
 
 
 __all__ = ["Admin", "Background", "BaseContext", "Context", "Decisions", "Execution", "GroupMembers", "HomeData",
-           "Intake", "Lookups", "Notifier", "Policies", "PolicyChange", "ResetWorkflow", "Reveal", "Sweeper", "utcnow"]
+           "Intake", "Lookups", "Notifier", "Policies", "PolicyChange", "PolicyChanges", "PolicyEdit", "ResetWorkflow",
+           "Reveal", "Sweeper", "utcnow"]

@@ -37,6 +37,7 @@ from bot.domain import (
 from bot.forms import Draft, RequestForm, typed_text
 from bot.providers import LookupResult, Outcome
 from bot.secret import Secret
+from bot.workflow.alerts import watch_soon
 from bot.workflow.context import INPUT, Context, Notifier, audit_refusal, refusal
 from bot.workflow.policies import effective_policy
 from storage import repository as repo
@@ -180,6 +181,7 @@ class Intake:
                 repo.add_audit(session, at=now, action="requested", actor_id=requester_id, request=request,
                                detail={"method": method.value, "reason": request.reason, "ticket": request.ticket,
                                        "account_input": request.account_input})
+        watch_soon(ctx, requester_id, provider)  # insider-risk signals, checked off the ack path (alerts.py)
         if refused is not None:
             raise refused
         assert request is not None  # stored above: a refusal raised instead

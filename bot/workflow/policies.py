@@ -8,8 +8,9 @@ policy they were made under (bot/workflow/intake.py copies it onto the request),
 applies to requests made after it. It needs only the records (BaseContext), so
 `resetbot policy` (bot/cli.py) builds no provider, sealer or Slack client.
 
-Not here yet: weakening changes that wait for a second admin (only `resetbot policy`, an
-operator's command, changes policies so far); `PolicyChange.weakened` already says which are.
+`resetbot policy` (an operator's command) changes a policy at once, loosening or not; from Slack a
+loosening change waits for a second admin (bot/workflow/policy_changes.py, which reuses
+`PolicyChange.weakened` and the same lock).
 """
 
 from __future__ import annotations

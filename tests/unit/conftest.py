@@ -99,6 +99,17 @@ class RecordingNotifier:
     def withdraw(self, message):
         self.events.append(("withdraw", message))
 
+    def post_alert(self, alert):
+        self.events.append(("post_alert", alert))
+        return self._ref("C0APPROVALS")
+
+    def post_policy_change(self, proposal):
+        self.events.append(("post_policy_change", proposal))
+        return self._ref("C0APPROVALS")
+
+    def update_policy_change(self, proposal):
+        self.events.append(("update_policy_change", proposal))
+
     def reveal_button(self, request_id: str | None = None) -> str:
         """The value of the latest Reveal button sent (for `request_id`): what the requester's click sends back."""
         sent = [r for kind, r in self.events if kind == "send_reveal" and request_id in (None, r.id)]
