@@ -790,3 +790,25 @@ def take_budget_slot(session: Session, key: str, *, limit: int, window: timedelt
 def _rows_changed(session: Session, statement: Executable) -> int:
     """How many rows an UPDATE or DELETE touched: the compare-and-set answers of this module."""
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
+
+
+# --- operations: metrics and seal-key rotation ---------------------------------------------------
+
+
+def open_request_counts(session: Session) -> dict[tuple[str, str], int]:
+    """(provider, status) → how many requests wait for approval or are being changed, across every replica."""
+    rows = session.execute(
+        select(ResetRequest.provider, ResetRequest.status, func.count())
+        .where(ResetRequest.status.in_((Status.PENDING.value, Status.EXECUTING.value)))
+        .group_by(ResetRequest.provider, ResetRequest.status)
+    )
+    return {(provider, status): count for provider, status, count in rows}
+
+
+def sealed_tokens(session: Session) -> Iterator[bytes]:
+    """Every sealed value stored (the `sealed_*` columns of storage/models.py), one at a time."""
+    columns = (ResetRequest.sealed_password, ResetRequest.sealed_input, ResetRequest.sealed_until_sent)
+    for column in columns:
+        for token in session.scalars(select(column).where(column.is_not(None))):
+            if token is not None:
+                yield bytes(token)
