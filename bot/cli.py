@@ -510,10 +510,7 @@ def _run(args) -> int:
     runtime.workflow.sweeper.sweep()  # resolve what a previous process left executing
     runtime.start_sweeper()
     # Each drains (runtime.shutdown) while still answering /readyz with 503, then stops serving.
-    if args.http:
-        drained = serve_http(runtime, args.host, args.port, stop)
-    else:
-        drained = serve_socket_mode(runtime, stop)
+    drained = serve_http(runtime, args.host, args.port, stop) if args.http else serve_socket_mode(runtime, stop)
     log.info("stopped%s", "" if drained else " (some provider calls were still running; the sweep will resolve them)")
     return 0
 
