@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
+# No `_created` series beside each counter: half the output, and nothing a dashboard or an alert reads.
+disable_created_metrics()
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 REQUESTS = Counter("resetbot_requests", "Reset requests accepted, by provider and method.",

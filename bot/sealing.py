@@ -10,15 +10,17 @@ only in the Slack message, never in the database, which keeps a lookup of it
 (`button_lookup`, a one-way hash). A copy of the database plus the seal key cannot open it.
 
 Rotation: RESETBOT_SEAL_KEY may hold several keys, comma-separated; the first seals, every one
-opens (MultiFernet). A value sealed to a button is wrapped once more under the seal key itself,
-so that `key_index` can tell which key sealed any stored token by its authentication tag alone,
-without decrypting it (`resetbot check`: when may the old key go).
+opens (MultiFernet). `key_index` tells which key sealed a stored value without decrypting it
+(`resetbot check`: when the old key may go): by the token's authentication tag, or, for a value
+sealed to a button (which no seal key alone authenticates), by the key's fingerprint written in
+front of it (KEY_ID_PREFIX: a keyed hash of the key, from which nothing of it can be learnt).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -32,6 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bot.secret import Secret
 
 BUTTON_PREFIX = "rv_"  # a Reveal button value that a sealed password is bound to (bot/workflow/reveal.py)
+KEY_ID_PREFIX = b"rk1:"  # then 16 hex digits of the sealing key's fingerprint and ":", before a bound token
 
 
 class SealBroken(Exception):
@@ -51,6 +54,8 @@ class Sealer:
         self._keys = [base64.urlsafe_b64decode(k.encode()) for k in keys]
         self._fernets = [Fernet(k.encode()) for k in keys]
         self._fernet = MultiFernet(self._fernets)  # encrypts with the first, decrypts with any
+        self._key_ids = [hmac.new(k, b"resetbot seal key id v1", hashlib.sha256).hexdigest()[:16].encode()
+                         for k in self._keys]
 
     @property
     def key_count(self) -> int:
@@ -65,20 +70,18 @@ class Sealer:
     def seal_bound(self, secret: Secret, *, request_id: str, purpose: str, button: Secret) -> bytes:
         """Seal so that only the seal key together with `button` (a Reveal button's value) opens it.
 
-        The inner token is under a key derived from the first seal key and the button; the outer one
-        under the first seal key, which only says which key sealed it (`key_index`)."""
-        inner = _seal(self._bound(0, button), secret, request_id, purpose)
-        return self._fernets[0].encrypt(inner)
+        Under a key derived from the first seal key and the button, behind that seal key's fingerprint."""
+        sealed = _seal(self._bound(0, button), secret, request_id, purpose)
+        return KEY_ID_PREFIX + self._key_ids[0] + b":" + sealed
 
     def open_bound(self, token: bytes, *, request_id: str, purpose: str, button: Secret) -> Secret:
+        token = bytes(token)
         index = self.key_index(token)
-        if index is not None:
-            try:
-                inner = self._fernets[index].decrypt(bytes(token))
-            except (InvalidToken, TypeError):
-                raise SealBroken("sealed value failed authentication") from None
-            return _open(self._bound(index, button), inner, request_id, purpose)
-        # Sealed before bound values were wrapped: the derived key alone, from whichever seal key made it.
+        if token.startswith(KEY_ID_PREFIX):
+            if index is None:
+                raise SealBroken("sealed under a seal key that is not configured")
+            return _open(self._bound(index, button), token.split(b":", 2)[2], request_id, purpose)
+        # Sealed before bound values carried the key's fingerprint: the key derived from each seal key in turn.
         for candidate in range(len(self._keys)):
             try:
                 return _open(self._bound(candidate, button), token, request_id, purpose)
@@ -87,8 +90,12 @@ class Sealer:
         raise SealBroken("sealed value failed authentication")
 
     def key_index(self, token: bytes) -> int | None:
-        """Which configured key (0 = the first) sealed `token`, by its authentication tag: nothing is decrypted.
-        None when no key here did (or it is a bound value from before they were wrapped)."""
+        """Which configured key (0 = the first) sealed `token`, by its fingerprint or its authentication tag:
+        nothing is decrypted. None when no key here did (or a bound value from before fingerprints)."""
+        token = bytes(token)
+        if token.startswith(KEY_ID_PREFIX):
+            key_id = token[len(KEY_ID_PREFIX):].split(b":", 1)[0]
+            return next((i for i, known in enumerate(self._key_ids) if hmac.compare_digest(known, key_id)), None)
         for index, fernet in enumerate(self._fernets):
             try:
                 fernet.extract_timestamp(bytes(token))

@@ -65,6 +65,6 @@ class Admin:
 
     def sealed_by_key(self, sealer: Sealer) -> Counter[int | None]:
         """How many stored sealed values each configured key sealed (0 = the first; None = no key here, or a
-        value bound to a Reveal button before bound values were wrapped). Nothing is decrypted."""
+        value bound to a Reveal button before bound values carried the key's fingerprint). Nothing is decrypted."""
         with transaction(self.ctx.sessions) as session:
             return Counter(sealer.key_index(token) for token in repo.sealed_tokens(session))

@@ -82,7 +82,7 @@ def test_with_two_keys_the_first_seals_and_either_opens_and_key_index_tells_whic
     assert before.key_index(sealed_new) is None and only_new.key_index(sealed_old) is None
 
 
-def test_a_value_bound_before_bound_values_were_wrapped_still_opens_with_any_key():
+def test_a_value_bound_before_bound_values_carried_the_key_fingerprint_still_opens_with_any_key():
     old, new = ephemeral_key(), ephemeral_key()
     button = new_button()
     legacy = Sealer(old)._bound(0, button).encrypt(
@@ -90,3 +90,16 @@ def test_a_value_bound_before_bound_values_were_wrapped_still_opens_with_any_key
     both = Sealer(Secret(f"{new.reveal()},{old.reveal()}"))
     assert both.key_index(legacy) is None  # cannot be told without the button
     assert both.open_bound(legacy, request_id="rr_1", purpose="password", button=button).reveal() == "ZZZsentinel12345"
+
+
+def test_a_bound_value_names_its_key_by_a_fingerprint_and_the_seal_key_alone_authenticates_nothing():
+    from cryptography.fernet import Fernet, InvalidToken
+
+    key = ephemeral_key()
+    token = Sealer(key).seal_bound(Secret("ZZZsentinel12345"), request_id="rr_1", purpose="password",
+                                   button=new_button())
+    assert key.reveal().encode() not in token and Sealer(key).key_index(token) == 0
+    with pytest.raises(InvalidToken):  # a copy of the database plus the seal key opens nothing
+        Fernet(key.reveal().encode()).decrypt(token.split(b":", 2)[2])
+    with pytest.raises(SealBroken):  # under a key this replica does not have
+        Sealer(ephemeral_key()).open_bound(token, request_id="rr_1", purpose="password", button=new_button())
