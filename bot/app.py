@@ -1,7 +1,9 @@
 """Composition root: the one place that knows every concrete piece.
 
 Settings → engine (migrated) → sealer → provider clients → Slack client and Bolt app →
-workflow → handlers. Nothing here runs at import time.
+workflow → handlers. Nothing here runs at import time. The Slack client counts its calls and
+errors by method (`CountingWebClient`), and the runtime's /metrics adds to bot/metrics.py's
+counters the gauges read from the database at scrape time (`DatabaseGauges`).
 """
 
 from __future__ import annotations
@@ -10,18 +12,22 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 import handlers
+from bot import metrics
 from bot.config import Settings
 from bot.providers import registry
 from bot.providers._http import pooled_session
@@ -86,8 +92,13 @@ class Runtime:
     provider_executor: DrainableExecutor
     listener_executor: DrainableExecutor
     lookup_executor: DrainableExecutor | None = None
+    draining: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: /readyz answers 503
     _stop: threading.Event = field(default_factory=threading.Event)
     _sweeper: threading.Thread | None = None
+
+    def metrics_text(self) -> tuple[bytes, str]:
+        """GET /metrics: this process's counters and the database's gauges, in Prometheus text format."""
+        return generate_latest(_Scrape(metrics.REGISTRY, DatabaseGauges(self.workflow))), CONTENT_TYPE_LATEST
 
     def start_sweeper(self, interval: float | None = None) -> None:
         interval = interval or self.settings.sweep_interval
@@ -95,7 +106,9 @@ class Runtime:
             while not self._stop.is_set():
                 try:
                     self.workflow.sweeper.sweep()
+                    metrics.sweep_done()
                 except Exception:  # a failed sweep is retried on the next tick
+                    metrics.SWEEP_FAILURES.inc()
                     log.exception("sweep failed")
                 self._stop.wait(interval)
 
@@ -104,6 +117,7 @@ class Runtime:
 
     def shutdown(self, timeout: float = 130.0) -> bool:
         """Stop sweeping and let in-flight provider calls finish (SIGTERM drain)."""
+        self.draining.set()
         self._stop.set()
         self.listener_executor.wait_idle(min(timeout, 10.0))
         drained = self.workflow.background.wait_idle(timeout)
@@ -128,8 +142,64 @@ class IdempotentServerErrorRetryHandler(ServerErrorRetryHandler):
             state=state, request=request, response=response, error=error)
 
 
+class CountingWebClient(WebClient):
+    """slack_sdk's WebClient counting every Web API call, and every one that failed, by method (GET /metrics).
+
+    Every wrapper method (chat_postMessage, apps_connections_open for Socket Mode, …) goes through api_call;
+    SlackApiError (an `ok: false` answer) and transport errors count as errors, after the retry handlers."""
+
+    def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> Any:
+        method = metrics.slack_method(api_method)
+        metrics.SLACK_CALLS.labels(method).inc()
+        try:
+            return super().api_call(api_method, *args, **kwargs)
+        except Exception:
+            metrics.SLACK_ERRORS.labels(method).inc()
+            raise
+
+
+class DatabaseGauges(Collector):
+    """Requests waiting for approval and being changed, by provider, counted in the database at each scrape,
+    so every replica reports the same numbers (aggregate them with max, not sum: README "Runbook")."""
+
+    def __init__(self, workflow: ResetWorkflow) -> None:
+        self.workflow = workflow
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("resetbot_database_up", "1 when the database answered this scrape's count.")
+        waiting = GaugeMetricFamily("resetbot_requests_waiting", "Requests waiting for approval (every replica).",
+                                    labels=["provider"])
+        executing = GaugeMetricFamily("resetbot_requests_executing",
+                                      "Approved requests whose provider change is under way (every replica).",
+                                      labels=["provider"])
+        try:
+            counts = self.workflow.lookups.open_counts()
+        except Exception:  # the scrape still answers; resetbot_database_up says why the gauges are missing
+            log.warning("could not count open requests for /metrics")
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        providers = sorted(set(self.workflow.context.enabled_providers()) | {p for p, _ in counts})
+        for provider in providers:
+            waiting.add_metric([provider], counts.get((provider, "pending"), 0))
+            executing.add_metric([provider], counts.get((provider, "executing"), 0))
+        yield from (up, waiting, executing)
+
+
+class _Scrape(Collector):
+    """Several collectors as the one registry generate_latest reads."""
+
+    def __init__(self, *collectors: Any) -> None:
+        self.collectors = collectors
+
+    def collect(self) -> Iterator[Metric]:
+        for collector in self.collectors:
+            yield from collector.collect()
+
+
 def make_slack_client(settings: Settings) -> WebClient:
-    return WebClient(
+    return CountingWebClient(
         token=settings.slack_bot_token.reveal() if settings.slack_bot_token else None,
         base_url=settings.slack_api_url,
         timeout=15,

@@ -428,9 +428,59 @@ def _check(args) -> int:
         _key_file(settings, create=False)
     except UsageError as key_problem:
         problems.append(str(key_problem))
+    else:
+        _print_seal_keys(settings)
     for problem in problems:
         print(problem, file=sys.stderr)
     return 2 if problems else 0
+
+
+def _print_seal_keys(settings: Settings) -> None:
+    """How many seal keys are configured, and how many stored sealed values each one sealed (rotation)."""
+    from bot.sealing import Sealer, seal_keys
+
+    key = settings.seal_key or key_beside_sqlite(settings.database_url, create=False)
+    if key is None:
+        print("seal keys: none yet (generated beside the SQLite database on the first run)")
+        return
+    count = len(seal_keys(key))
+    source = "RESETBOT_SEAL_KEY" if settings.seal_key is not None else "the key file beside the database"
+    print(f"seal keys: {count} from {source}" + (" (the first seals; every one opens)" if count > 1 else ""))
+    try:
+        by_key = _sealed_by_key(settings, Sealer(key))
+    except Exception as exc:  # check reports; it never needs the database to be up
+        print(f"sealed values: not counted (the database could not be read: {type(exc).__name__})")
+        return
+    if by_key is None:
+        print("sealed values: none (no database yet)")
+        return
+    shown = [f"key {index + 1}: {by_key.get(index, 0)}" for index in range(count)]
+    if by_key.get(None):
+        shown.append(f"no configured key can tell: {by_key[None]}")
+    print(f"sealed values: {', '.join(shown)}")
+    older = sum(n for index, n in by_key.items() if index != 0)
+    if older:
+        print(f"note: {older} sealed value{'s are' if older != 1 else ' is'} still under a key that is not the "
+              "first: keep every key until this is 0 (README \"Rotating the seal key\")")
+
+
+def _sealed_by_key(settings: Settings, sealer):
+    """Counter of key index → sealed values, or None when there is no database to look in (nothing is created)."""
+    from bot.sealing import sqlite_path
+    from bot.workflow.admin import Admin
+    from bot.workflow.context import BaseContext
+    from storage.db import make_engine, make_sessionmaker, schema_revision
+
+    path = sqlite_path(settings.database_url)
+    if settings.database_url.startswith("sqlite") and (path is None or not path.exists()):
+        return None
+    engine = make_engine(settings.database_url)
+    try:
+        if schema_revision(engine) is None:
+            return None
+        return Admin(BaseContext(sessions=make_sessionmaker(engine))).sealed_by_key(sealer)
+    finally:
+        engine.dispose()
 
 
 def _run(args) -> int:
@@ -439,7 +489,7 @@ def _run(args) -> int:
     if problems:
         raise ConfigError(problems)
     _key_file(settings, create=True)
-    logs.configure()
+    logs.configure(log_format=settings.log_format)
     # From here the secrets live in Settings only: child processes do not inherit them, and
     # Bolt, which also reads SLACK_BOT_TOKEN, stops warning that the client's token wins.
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
@@ -453,16 +503,14 @@ def _run(args) -> int:
         raise UsageError(str(problem)) from None
     except Exception as exc:
         raise UsageError(f"DATABASE_URL: cannot open or migrate the database ({type(exc).__name__})") from None
+    logs.set_replica(runtime.workflow.context.replica_id)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     runtime.workflow.sweeper.sweep()  # resolve what a previous process left executing
     runtime.start_sweeper()
-    if args.http:
-        serve_http(runtime, args.host, args.port, stop)
-    else:
-        serve_socket_mode(runtime, stop)
-    drained = runtime.shutdown()
+    # Each drains (runtime.shutdown) while still answering /readyz with 503, then stops serving.
+    drained = serve_http(runtime, args.host, args.port, stop) if args.http else serve_socket_mode(runtime, stop)
     log.info("stopped%s", "" if drained else " (some provider calls were still running; the sweep will resolve them)")
     return 0
 

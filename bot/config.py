@@ -50,6 +50,8 @@ class Settings:
     execution_lease: int = 30
     sweep_interval: int = 10
     requests_per_hour: int = 20  # RESETBOT_REQUESTS_PER_HOUR: every provider's default cap; 0 = no cap
+    health_port: int | None = None  # RESETBOT_HEALTH_PORT: Socket Mode's /healthz, /readyz, /metrics (0: any free port)
+    log_format: str = "text"  # RESETBOT_LOG_FORMAT: text or json
     # Provider name → that plugin's settings, for the enabled providers only, in registry order.
     providers: Mapping[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = field(default=(), compare=False)
@@ -88,6 +90,7 @@ class Settings:
         """Parse the environment; problems are kept in `.problems`, not raised (see `require`)."""
         env = os.environ if env is None else env
         problems: list[str] = []
+        env = _with_secret_files(env, problems)
 
         def text(name: str) -> str | None:
             return env_text(env, name)
@@ -119,8 +122,9 @@ class Settings:
             problems.append("SLACK_API_URL must end in /api/ (as https://slack.com/api/ does)")
 
         seal_key = secret("RESETBOT_SEAL_KEY")
-        if seal_key is not None and not _is_fernet_key(seal_key.reveal()):
-            problems.append("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints")
+        if seal_key is not None and not all(_is_fernet_key(k.strip()) for k in seal_key.reveal().split(",")):
+            problems.append("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints "
+                            "(or several such keys separated by commas: the first seals, every one opens)")
 
         bot_token = secret("SLACK_BOT_TOKEN")
         if bot_token is not None and not bot_token.reveal().startswith("xoxb-"):
@@ -159,6 +163,17 @@ class Settings:
                 problems.append(f"RESETBOT_REQUESTS_PER_HOUR must be a whole number of requests from 0 (no cap) "
                                 f"to {MAX_REQUESTS_PER_HOUR} (got {raw_cap!r})")
 
+        health_port = None
+        if (raw_port := text("RESETBOT_HEALTH_PORT")) is not None:
+            if raw_port.isascii() and raw_port.isdigit() and int(raw_port) <= 65535:
+                health_port = int(raw_port)
+            else:
+                problems.append(f"RESETBOT_HEALTH_PORT must be a TCP port number from 1 to 65535 (got {got(raw_port)})")
+        log_format = (text("RESETBOT_LOG_FORMAT") or "text").lower()
+        if log_format not in LOG_FORMATS:
+            problems.append(f"RESETBOT_LOG_FORMAT must be text or json (got {got(log_format)})")
+            log_format = "text"
+
         return cls(
             database_url=database_url,
             slack_bot_token=bot_token,
@@ -173,6 +188,8 @@ class Settings:
             execution_lease=seconds("RESETBOT_EXECUTION_LEASE", 30),
             sweep_interval=seconds("RESETBOT_SWEEP_INTERVAL", 10),
             requests_per_hour=requests_per_hour,
+            health_port=health_port,
+            log_format=log_format,
             providers=providers,
             problems=tuple(problems),
         )
@@ -196,6 +213,10 @@ class Settings:
 # The variables whose values are secrets: never quoted back in a problem line, whatever variable they turn up in.
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "RESETBOT_SEAL_KEY",
                     "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY")
+# The variables that may instead be read from a file named by NAME_FILE (container secret mounts).
+FILE_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL", "RESETBOT_SEAL_KEY",
+                  "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY")
+LOG_FORMATS = ("text", "json")
 _TOKEN_LIKE = re.compile(r"^(?:xox[a-z]|xapp|xwf[a-z])-", re.IGNORECASE)
 _TOKEN_KINDS = {"xoxb-": "a bot token", "xapp-": "an app-level token", "xoxp-": "a user token"}
 _LONGEST_SHOWN = 40
@@ -235,6 +256,32 @@ def masked_url(url: str) -> str:
 
 
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
+
+
+def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[str, str]:
+    """`env` with each NAME_FILE of FILE_VARIABLES read into NAME (one trailing newline dropped).
+
+    Both set, or a file that cannot be read, is a problem naming the variable (never what the file holds).
+    """
+    named = {name: path for name in FILE_VARIABLES if (path := (env.get(name + "_FILE") or "").strip())}
+    if not named:
+        return env
+    resolved = dict(env)
+    for name, path in named.items():
+        if env_text(env, name) is not None:
+            problems.append(f"{name} and {name}_FILE are both set: set one of them")
+            continue
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read()
+        except OSError as exc:
+            problems.append(f"{name}_FILE: cannot read {path} ({exc.strerror or type(exc).__name__})")
+            continue
+        except UnicodeDecodeError:
+            problems.append(f"{name}_FILE: {path} is not UTF-8 text")
+            continue
+        resolved[name] = value.removesuffix("\n").removesuffix("\r")
+    return resolved
 
 
 def _is_fernet_key(value: str) -> bool:

@@ -12,15 +12,25 @@ ours or theirs, only ever sees the clean text), and again by the filter on our o
   payload (a typed reset code, a revealed password) under keys nobody can list in advance.
 
 Our own code never passes a request body or a secret to a log call; this is the line behind that.
+
+RESETBOT_LOG_FORMAT=json writes one JSON object a line (python-json-logger) with time, level,
+logger, message and, where they apply, request_id, error_id and replica_id: bound with `bound()`
+(a context variable), given as `extra=`, or found in the message, so one request can be followed
+across replicas. The JSON handler gets the same cleaned records, and only those fields: an
+`extra=` a library adds is never written.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote_plus
+
+from pythonjsonlogger.json import JsonFormatter
 
 from bot.secret import MASK
 
@@ -118,17 +128,79 @@ class _BotHandler(logging.StreamHandler):
     pass
 
 
-def configure(level: int = logging.INFO) -> None:
+# What a log line is about, where it applies: bound for a stretch of work, or given as extra=.
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("resetbot_request_id", default=None)
+_replica_id: str | None = None  # one per process (set_replica), on every line
+_REQUEST_ID = re.compile(r"\brr_[0-9a-f]{20}\b")  # bot/workflow/intake.py makes them: not secret
+_ERROR_ID = re.compile(r"\berror id ([0-9a-f]{8})\b")  # handlers/errors.py, bot/server.py
+JSON_FIELDS = ("time", "level", "logger", "message", "request_id", "error_id", "replica_id", "exc_info",
+               "stack_info")
+
+
+def set_replica(replica_id: str | None) -> None:
+    global _replica_id
+    _replica_id = replica_id
+
+
+@contextmanager
+def bound(*, request_id: str | None) -> Iterator[None]:
+    """Lines logged inside carry this request id (unless they name another)."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+class IdsFilter(logging.Filter):
+    """Puts request_id, error_id and replica_id on the record, from extra=, the context, or the (clean) message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if getattr(record, "request_id", None) is None:
+            found = _REQUEST_ID.search(message)
+            record.request_id = found.group(0) if found else _request_id.get()
+        if getattr(record, "error_id", None) is None:
+            error = _ERROR_ID.search(message)
+            record.error_id = error.group(1) if error else None
+        if getattr(record, "replica_id", None) is None:
+            record.replica_id = _replica_id
+        return True
+
+
+class JsonLines(JsonFormatter):
+    """One JSON object a line with JSON_FIELDS only; tracebacks redacted as the text format's are."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s %(message)s", timestamp="time",
+                         rename_fields={"levelname": "level", "name": "logger"})
+
+    def formatException(self, ei: Any) -> str:
+        return redact(logging.Formatter.formatException(self, ei))  # one string, as exc_info_as_array is off
+
+    def formatStack(self, stack_info: str) -> str:
+        return redact(logging.Formatter.formatStack(self, stack_info))
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {key: log_data[key] for key in JSON_FIELDS if log_data.get(key) is not None}
+
+
+def configure(level: int = logging.INFO, log_format: str = "text") -> None:
     """Idempotent: records are cleaned as they are made; one stderr handler of ours; others' handlers stay."""
     current = logging.getLogRecordFactory()
     if not getattr(current, "_resetbot_cleaning", False):
         logging.setLogRecordFactory(_cleaning_factory(current))
     root = logging.getLogger()
-    if not any(isinstance(h, _BotHandler) for h in root.handlers):
+    handler = next((h for h in root.handlers if isinstance(h, _BotHandler)), None)
+    if handler is None:
         handler = _BotHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(RedactingFilter())
+        handler.addFilter(IdsFilter())
         root.addHandler(handler)
+    handler.setFormatter(JsonLines() if log_format == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":  # a Python warning becomes a record too, so every stderr line is one JSON object
+        logging.captureWarnings(True)
     root.setLevel(level)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)

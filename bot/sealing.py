@@ -8,35 +8,58 @@ A value sealed *to a button* (`seal_bound`) opens only with the seal key and the
 value together: the key is derived from both (HKDF-SHA256), and the button's value lives
 only in the Slack message, never in the database, which keeps a lookup of it
 (`button_lookup`, a one-way hash). A copy of the database plus the seal key cannot open it.
+
+Rotation: RESETBOT_SEAL_KEY may hold several keys, comma-separated; the first seals, every one
+opens (MultiFernet). `key_index` tells which key sealed a stored value without decrypting it
+(`resetbot check`: when the old key may go): by the token's authentication tag, or, for a value
+sealed to a button (which no seal key alone authenticates), by the key's fingerprint written in
+front of it (KEY_ID_PREFIX: a keyed hash of the key, from which nothing of it can be learnt).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import secrets
 import tempfile
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.secret import Secret
 
 BUTTON_PREFIX = "rv_"  # a Reveal button value that a sealed password is bound to (bot/workflow/reveal.py)
+KEY_ID_PREFIX = b"rk1:"  # then 16 hex digits of the sealing key's fingerprint and ":", before a bound token
 
 
 class SealBroken(Exception):
     """A sealed value failed authentication or belongs to another request: never shown."""
 
 
+def seal_keys(key: Secret) -> list[str]:
+    """The keys RESETBOT_SEAL_KEY holds, first (the one that seals) first."""
+    return [part.strip() for part in key.reveal().split(",") if part.strip()]
+
+
 class Sealer:
     def __init__(self, key: Secret) -> None:
-        self._key = base64.urlsafe_b64decode(key.reveal().encode())
-        self._fernet = Fernet(key.reveal().encode())
+        keys = seal_keys(key)
+        if not keys:
+            raise ValueError("no seal key")
+        self._keys = [base64.urlsafe_b64decode(k.encode()) for k in keys]
+        self._fernets = [Fernet(k.encode()) for k in keys]
+        self._fernet = MultiFernet(self._fernets)  # encrypts with the first, decrypts with any
+        self._key_ids = [hmac.new(k, b"resetbot seal key id v1", hashlib.sha256).hexdigest()[:16].encode()
+                         for k in self._keys]
+
+    @property
+    def key_count(self) -> int:
+        return len(self._fernets)
 
     def seal(self, secret: Secret, *, request_id: str, purpose: str) -> bytes:
         return _seal(self._fernet, secret, request_id, purpose)
@@ -45,24 +68,54 @@ class Sealer:
         return _open(self._fernet, token, request_id, purpose)
 
     def seal_bound(self, secret: Secret, *, request_id: str, purpose: str, button: Secret) -> bytes:
-        """Seal so that only the seal key together with `button` (a Reveal button's value) opens it."""
-        return _seal(self._bound(button), secret, request_id, purpose)
+        """Seal so that only the seal key together with `button` (a Reveal button's value) opens it.
+
+        Under a key derived from the first seal key and the button, behind that seal key's fingerprint."""
+        sealed = _seal(self._bound(0, button), secret, request_id, purpose)
+        return KEY_ID_PREFIX + self._key_ids[0] + b":" + sealed
 
     def open_bound(self, token: bytes, *, request_id: str, purpose: str, button: Secret) -> Secret:
-        return _open(self._bound(button), token, request_id, purpose)
+        token = bytes(token)
+        index = self.key_index(token)
+        if token.startswith(KEY_ID_PREFIX):
+            if index is None:
+                raise SealBroken("sealed under a seal key that is not configured")
+            return _open(self._bound(index, button), token.split(b":", 2)[2], request_id, purpose)
+        # Sealed before bound values carried the key's fingerprint: the key derived from each seal key in turn.
+        for candidate in range(len(self._keys)):
+            try:
+                return _open(self._bound(candidate, button), token, request_id, purpose)
+            except SealBroken:
+                continue
+        raise SealBroken("sealed value failed authentication")
 
-    def _bound(self, button: Secret) -> Fernet:
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=self._key,
+    def key_index(self, token: bytes) -> int | None:
+        """Which configured key (0 = the first) sealed `token`, by its fingerprint or its authentication tag:
+        nothing is decrypted. None when no key here did (or a bound value from before fingerprints)."""
+        token = bytes(token)
+        if token.startswith(KEY_ID_PREFIX):
+            key_id = token[len(KEY_ID_PREFIX):].split(b":", 1)[0]
+            return next((i for i, known in enumerate(self._key_ids) if hmac.compare_digest(known, key_id)), None)
+        for index, fernet in enumerate(self._fernets):
+            try:
+                fernet.extract_timestamp(bytes(token))
+                return index
+            except (InvalidToken, TypeError, ValueError):
+                continue
+        return None
+
+    def _bound(self, index: int, button: Secret) -> Fernet:
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=self._keys[index],
                        info=b"resetbot reveal button v1").derive(button.reveal().encode())
         return Fernet(base64.urlsafe_b64encode(derived))
 
 
-def _seal(fernet: Fernet, secret: Secret, request_id: str, purpose: str) -> bytes:
+def _seal(fernet: Fernet | MultiFernet, secret: Secret, request_id: str, purpose: str) -> bytes:
     payload = json.dumps({"r": request_id, "p": purpose, "v": secret.reveal()}).encode()
     return fernet.encrypt(payload)
 
 
-def _open(fernet: Fernet, token: bytes, request_id: str, purpose: str) -> Secret:
+def _open(fernet: Fernet | MultiFernet, token: bytes, request_id: str, purpose: str) -> Secret:
     try:
         payload = json.loads(fernet.decrypt(bytes(token)))
     except (InvalidToken, ValueError, TypeError):

@@ -1,5 +1,11 @@
 """Serving the app on Bolt's own adapters: Socket Mode (default), or signed HTTP with /healthz under waitress.
 
+Both serve GET /healthz, /readyz and /metrics (`ops_response`): HTTP mode beside /slack/events,
+Socket Mode on 127.0.0.1:RESETBOT_HEALTH_PORT when it is set. /readyz is 200 while connected
+(the Socket Mode session open; in HTTP mode, serving) and the database answers, and 503 from
+SIGTERM on, while in-flight work drains. Each is one `SELECT 1` (metrics: one grouped count),
+cheap enough to poll every second.
+
 Part of the composition root: it is where the Bolt app meets a transport. Bolt builds its
 request and context from the payload before any middleware runs, so both transports screen
 the payload (handlers.guard.problem_with) first; over HTTP the signature is checked before
@@ -21,7 +27,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -40,6 +46,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
+from bot import metrics
 from handlers.guard import problem_with, response_hosts_for
 
 if TYPE_CHECKING:
@@ -81,7 +88,7 @@ def _dispatch(app: App, request: BoltRequest, what: str) -> BoltResponse:
         return app.dispatch(request)
     except Exception:
         error_id = secrets.token_hex(4)
-        log.exception("unexpected failure dispatching %s (error id %s)", what, error_id)
+        log.exception("unexpected failure dispatching %s (error id %s)", what, error_id, extra={"error_id": error_id})
         return BoltResponse(status=500, body="")
 
 
@@ -138,6 +145,7 @@ def dispatch_envelope(app: App, request: SocketModeRequest, hosts: frozenset[str
 
     A payload of the wrong shape is acked (so Slack does not redeliver it) and dropped with a warning.
     """
+    arrived = time.monotonic()
     why = problem_with(request.payload, hosts)
     if why is None:
         try:
@@ -146,7 +154,9 @@ def dispatch_envelope(app: App, request: SocketModeRequest, hosts: frozenset[str
         except UNREADABLE as exc:
             why = f"Bolt could not read it ({type(exc).__name__})"
         else:
-            return _dispatch(app, bolt_request, "a Socket Mode envelope")
+            response = _dispatch(app, bolt_request, "a Socket Mode envelope")
+            metrics.ACK_SECONDS.labels(metrics.payload_kind(request.payload)).observe(time.monotonic() - arrived)
+            return response
     log.warning("dropped a malformed Socket Mode envelope: %s", why)
     return BoltResponse(status=200, body="")
 
@@ -171,15 +181,73 @@ def _ack_frame(envelope_id: str, response: BoltResponse) -> SocketModeResponse:
     return SocketModeResponse(envelope_id=envelope_id, payload={"text": body})
 
 
-def serve_socket_mode(runtime: Runtime, stop: threading.Event) -> None:
+def serve_socket_mode(runtime: Runtime, stop: threading.Event) -> bool:
+    """Serve until `stop`, then drain (bot/app.py: Runtime.shutdown); True when nothing was left running."""
     token = runtime.settings.slack_app_token
     if token is None:  # Settings.problems_for_run refuses to start without it
         raise ValueError("SLACK_APP_TOKEN is not set")
     handler = socket_mode_handler(runtime.app, token.reveal())
+    health = None
+    if runtime.settings.health_port is not None:
+        health = start_health_server(runtime, runtime.settings.health_port, connected=handler.client.is_connected)
+        log.info("health and metrics on http://127.0.0.1:%s (/healthz, /readyz, /metrics)", health.port)
     handler.connect()
     log.info("resetbot ready (Socket Mode, replica %s)", runtime.workflow.context.replica_id)
     stop.wait()
+    runtime.draining.set()  # /readyz says 503 from here
     handler.close()
+    drained = runtime.shutdown()
+    if health is not None:
+        health.close()
+    return drained
+
+
+# --- health, readiness and metrics (both transports) ----------------------------------------------------
+
+
+def ops_response(runtime: Runtime, connected: Callable[[], bool], path: str,
+                 start_response: StartResponse) -> list[bytes] | None:
+    """GET /healthz, /readyz or /metrics; None for any other path."""
+    if path == "/healthz":
+        healthy = runtime.workflow.lookups.ping()
+        return _plain(start_response, "200 OK" if healthy else "503 Service Unavailable",
+                      "ok" if healthy else "database unavailable")
+    if path == "/readyz":
+        if runtime.draining.is_set():
+            return _plain(start_response, "503 Service Unavailable", "draining")
+        if not connected():
+            return _plain(start_response, "503 Service Unavailable", "not connected to Slack")
+        if not runtime.workflow.lookups.ping():
+            return _plain(start_response, "503 Service Unavailable", "database unavailable")
+        return _plain(start_response, "200 OK", "ready")
+    if path == "/metrics":
+        body, content_type = runtime.metrics_text()
+        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+    return None
+
+
+class HealthWsgiApp:
+    """Socket Mode's side server (RESETBOT_HEALTH_PORT): only ops_response's three paths, GET or HEAD."""
+
+    def __init__(self, runtime: Runtime, connected: Callable[[], bool]) -> None:
+        self.runtime = runtime
+        self.connected = connected
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            answer = ops_response(self.runtime, self.connected, environ.get("PATH_INFO", ""), start_response)
+            if answer is not None:
+                return answer
+        return _plain(start_response, "404 Not Found", "not found")
+
+
+HEALTH_THREADS = 2
+
+
+def start_health_server(runtime: Runtime, port: int, *, connected: Callable[[], bool]) -> HttpServer:
+    """/healthz, /readyz and /metrics on 127.0.0.1:`port` (0: any free port), on a background thread."""
+    return HttpServer(runtime, "127.0.0.1", port, app=HealthWsgiApp(runtime, connected), threads=HEALTH_THREADS)
 
 
 # --- HTTP ------------------------------------------------------------------------------------------
@@ -224,10 +292,11 @@ class ResetbotWsgiApp(SlackRequestHandler):
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        if path == "/healthz" and method in ("GET", "HEAD"):
-            healthy = self.runtime.workflow.lookups.ping()
-            return _plain(start_response, "200 OK" if healthy else "503 Service Unavailable",
-                          "ok" if healthy else "database unavailable")
+        if method in ("GET", "HEAD"):
+            # In HTTP mode "connected to Slack" is "serving": this answer is proof of it.
+            answer = ops_response(self.runtime, lambda: True, path, start_response)
+            if answer is not None:
+                return answer
         if path == self.path and method == "POST":
             length = _content_length(environ)
             if length is None:
@@ -237,6 +306,7 @@ class ResetbotWsgiApp(SlackRequestHandler):
         return super().__call__(environ, start_response)
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        arrived = time.monotonic()
         length = _content_length(request.environ) or 0
         raw: bytes = request.environ["wsgi.input"].read(length) if length else b""
         refused = signature_problem(self._signing_secret, raw, request.environ, time.time())
@@ -254,7 +324,9 @@ class ResetbotWsgiApp(SlackRequestHandler):
         else:
             why = problem_with(bolt_request.body, self.response_hosts) if bolt_request.body else None
             if why is None:
-                return _dispatch(self.app, bolt_request, "an HTTP request")
+                response = _dispatch(self.app, bolt_request, "an HTTP request")
+                metrics.ACK_SECONDS.labels(metrics.payload_kind(bolt_request.body)).observe(time.monotonic() - arrived)
+                return response
         log.warning("dropped a malformed HTTP request: %s", why)
         return BoltResponse(status=400, body="bad request", headers={"content-type": "text/plain"})
 
@@ -365,7 +437,8 @@ class HttpServer:
 
     def __init__(self, runtime: Runtime, host: str = "127.0.0.1", port: int = 0, *,
                  connection_limit: int = HTTP_CONNECTIONS, channel_timeout: int = HTTP_CHANNEL_TIMEOUT,
-                 read_deadline: float = HTTP_READ_DEADLINE, cleanup_interval: int = 1) -> None:
+                 read_deadline: float = HTTP_READ_DEADLINE, cleanup_interval: int = 1,
+                 app: Callable[..., Iterable[bytes]] | None = None, threads: int = HTTP_THREADS) -> None:
         # One listening socket of our own, whatever the host name resolves to, so port 0 gives one real port.
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                       flags=socket.AI_PASSIVE)[0]
@@ -373,7 +446,7 @@ class HttpServer:
         self._map: dict[int, Any] = {}  # waitress's socket map: file descriptor -> dispatcher
         # max_request_body_size is the first size refused: a body of exactly MAX_BODY bytes is accepted.
         adjustments = Adjustments(
-            threads=HTTP_THREADS, connection_limit=_affordable_connections(connection_limit),
+            threads=threads, connection_limit=_affordable_connections(connection_limit),
             max_request_body_size=MAX_BODY + 1, max_request_header_size=HTTP_MAX_HEADER,
             channel_timeout=channel_timeout, cleanup_interval=cleanup_interval, backlog=1024,
             asyncore_use_poll=True, expose_tracebacks=False, ident="resetbot",
@@ -382,7 +455,7 @@ class HttpServer:
         dispatcher.set_thread_count(adjustments.threads)
         # What waitress.create_server builds for one listening socket, with the deadline added.
         self._server = _DeadlineServer(
-            make_wsgi_app(runtime), self._map, True, listener, dispatcher=dispatcher, adj=adjustments,
+            app or make_wsgi_app(runtime), self._map, True, listener, dispatcher=dispatcher, adj=adjustments,
             bind_socket=False, sockinfo=(listener.family, listener.type, listener.proto, listener.getsockname()),
         )
         self._server.read_deadline = read_deadline
@@ -416,9 +489,14 @@ def start_http_server(runtime: Runtime, host: str = "127.0.0.1", port: int = 0, 
     return HttpServer(runtime, host, port, **limits)
 
 
-def serve_http(runtime: Runtime, host: str, port: int, stop: threading.Event) -> None:
+def serve_http(runtime: Runtime, host: str, port: int, stop: threading.Event) -> bool:
+    """Serve until `stop`, then drain with /readyz at 503 (bot/app.py: Runtime.shutdown); True when nothing was
+    left running."""
     server = start_http_server(runtime, host, port)
     log.info("resetbot ready (HTTP on http://%s:%s%s, replica %s)", host, server.port, EVENTS_PATH,
              runtime.workflow.context.replica_id)
     stop.wait()
+    runtime.draining.set()
+    drained = runtime.shutdown()
     server.close()
+    return drained

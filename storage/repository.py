@@ -899,3 +899,25 @@ def claim_risk_alert(session: Session, engineer_id: str, kind: str, *, now: date
     except IntegrityError:  # claimed within the hour, or by another replica just now
         return False
     return True
+
+
+# --- operations: metrics and seal-key rotation ---------------------------------------------------
+
+
+def open_request_counts(session: Session) -> dict[tuple[str, str], int]:
+    """(provider, status) → how many requests wait for approval or are being changed, across every replica."""
+    rows = session.execute(
+        select(ResetRequest.provider, ResetRequest.status, func.count())
+        .where(ResetRequest.status.in_((Status.PENDING.value, Status.EXECUTING.value)))
+        .group_by(ResetRequest.provider, ResetRequest.status)
+    )
+    return {(provider, status): count for provider, status, count in rows}
+
+
+def sealed_tokens(session: Session) -> Iterator[bytes]:
+    """Every sealed value stored (the `sealed_*` columns of storage/models.py), one at a time."""
+    columns = (ResetRequest.sealed_password, ResetRequest.sealed_input, ResetRequest.sealed_until_sent)
+    for column in columns:
+        for token in session.scalars(select(column).where(column.is_not(None))):
+            if token is not None:
+                yield bytes(token)

@@ -183,3 +183,18 @@ def test_https_anywhere_and_http_on_loopback_pass_check(tmp_path, url):
     result = resetbot("check", env=env)
     assert result.returncode == 0, result.stderr
     assert "providers enabled: mofh, namecheap" in result.stdout
+
+
+def test_env_example_names_every_variable_of_the_contracts_configuration_table():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    contract = (root / "docs/CONTRACT.md").read_text()
+    table = contract.split("## Configuration (environment)", 1)[1].split("\n\n", 2)[1]
+    listed = {name for row in table.splitlines()[2:] if "NAME_FILE" not in row
+              for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+    example = {line.lstrip("# ").split("=", 1)[0] for line in (root / ".env.example").read_text().splitlines()
+               if "=" in line}
+    assert len(listed) >= 18 and listed <= example, sorted(listed - example)
+    assert {f"{name}_FILE" for name in ("SLACK_BOT_TOKEN", "RESETBOT_SEAL_KEY", "MOFH_API_PASSWORD")} <= example

@@ -78,3 +78,37 @@ def test_after_configure_every_handler_sees_clean_records_even_with_libraries_at
         logger.setLevel(level)
     assert len(keep.texts) == 2
     assert all("C0de5ecret" not in t and "xoxb-1-secret" not in t for t in keep.texts), keep.texts
+
+
+def test_json_lines_carry_the_ids_only_our_fields_and_redacted_tracebacks():
+    import io
+    import json
+
+    from bot.logs import IdsFilter, JsonLines
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    handler.addFilter(IdsFilter())
+    handler.setFormatter(JsonLines())
+    log = logging.getLogger("resetbot.test_json")
+    log.addHandler(handler)
+    log.propagate = False
+    logs.set_replica("host-7")
+    try:
+        with logs.bound(request_id="rr_00112233445566778899"):
+            log.warning("renewing the lease, password=hunter22", extra={"body": "ZZZleaked-extra"})
+        try:
+            raise ValueError("token=xoxb-secret-1")
+        except ValueError:
+            log.exception("unexpected failure (error id 0a1b2c3d)")
+    finally:
+        log.removeHandler(handler)
+        logs.set_replica(None)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert set(first) == {"time", "level", "logger", "message", "request_id", "replica_id"}
+    assert (first["level"], first["logger"], first["request_id"], first["replica_id"]) == \
+        ("WARNING", "resetbot.test_json", "rr_00112233445566778899", "host-7")
+    assert "hunter22" not in stream.getvalue() and "ZZZleaked-extra" not in stream.getvalue()
+    assert second["error_id"] == "0a1b2c3d" and "ValueError" in second["exc_info"]
+    assert "xoxb-secret-1" not in second["exc_info"]

@@ -6,10 +6,12 @@ It needs only the records (bot/workflow/context.py: BaseContext), so `resetbot r
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 
 from bot.domain import AuditRecord, Role, RoleGrant
+from bot.sealing import Sealer
 from bot.workflow.context import BaseContext
 from storage import repository as repo
 from storage.db import transaction
@@ -60,3 +62,9 @@ class Admin:
     def audit_trail(self, since: datetime | None = None) -> Iterator[AuditRecord]:
         with transaction(self.ctx.sessions) as session:
             yield from repo.audit_events(session, since)
+
+    def sealed_by_key(self, sealer: Sealer) -> Counter[int | None]:
+        """How many stored sealed values each configured key sealed (0 = the first; None = no key here, or a
+        value bound to a Reveal button before bound values carried the key's fingerprint). Nothing is decrypted."""
+        with transaction(self.ctx.sessions) as session:
+            return Counter(sealer.key_index(token) for token in repo.sealed_tokens(session))

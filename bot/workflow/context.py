@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot import policy
+from bot import metrics, policy
 from bot.domain import (
     AlreadyTold,
     GroupsUnavailable,
@@ -64,6 +64,7 @@ def audit_refusal(session: Any, *, now: datetime, action: str, actor_id: str, wh
     A repeat adds no row: it raises the first row's `count` (storage/repository.py:
     count_repeated_refusal). Raise `refusal(reason, repeated)` afterwards, so a repeat is not told again.
     """
+    metrics.count_refusal(action, why)
     if repo.count_repeated_refusal(session, at=now, since=now - REFUSAL_REPEAT_WINDOW, action=action,
                                    actor_id=actor_id, why=why, request=request, provider=provider, account=account):
         return True

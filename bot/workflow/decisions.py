@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot import passwords, policy
+from bot import metrics, passwords, policy
 from bot.domain import Decision, InputErrors, MessageRef, NotAllowed, RequestView, Role, Status
 from bot.forms import typed_text
 from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
@@ -146,6 +146,8 @@ class Decisions:
             ctx.notify_final(expired)
         if not decision.allowed:
             raise refusal(decision.reason, repeated)
+        if act is not None:
+            metrics.DECISIONS.labels(request.provider, verb).inc()
         return request
 
 
@@ -169,4 +171,5 @@ def expire_if_due(session: Any, request: RequestView, now: datetime) -> RequestV
         return None
     expired = repo.get_request(session, request.id)
     repo.add_audit(session, at=now, action="expired", request=expired)
+    metrics.EXPIRIES.labels(request.provider, "request").inc()
     return expired

@@ -16,12 +16,14 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import logs, metrics
 from bot.domain import RequestView, RevealState, Status
 from bot.providers import AMBIGUOUS, ChangeResult, Outcome
 from bot.providers.gateway import ProviderGateway
@@ -82,9 +84,12 @@ class Execution:
                 result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0,
                                       message=f"{ctx.label(request.provider)} is not enabled on this replica.")
             else:
-                with self._lease_kept(request.id, lease_owner, epoch):
+                started = time.monotonic()
+                with self._lease_kept(request.id, lease_owner, epoch), logs.bound(request_id=request.id):
                     result = gateway.execute(account=request.account, method=request.method,
                                              new_password=new_password, secret_input=secret_input)
+                metrics.PROVIDER_SECONDS.labels(request.provider).observe(time.monotonic() - started)
+                metrics.PROVIDER_CALLS.labels(request.provider, result.outcome.value).inc()
         return self._record_outcome(request, result, lease_owner, epoch, gateway)
 
     def recover_executions(self) -> int:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from bot import policy
+from bot import metrics, policy
 from bot.domain import (
     InputErrors,
     MessageRef,
@@ -185,6 +185,7 @@ class Intake:
         if refused is not None:
             raise refused
         assert request is not None  # stored above: a refusal raised instead
+        metrics.REQUESTS.labels(request.provider, request.method.value).inc()
         return request, True
 
     def announce(self, request: RequestView) -> RequestView:

@@ -1,4 +1,4 @@
-"""Lookups for the transports: App Home data, one request, database health, and event dedupe.
+"""Lookups for the transports: App Home data, one request, database health, open counts, and event dedupe.
 
 Each is one short unit of work; none changes a request. The App Home's viewers are remembered
 (`remember_home_viewer`), so that a change can republish the tabs of those who opened theirs
@@ -103,6 +103,11 @@ class Lookups:
             return True
         except Exception:  # any failure means "not healthy"; the reason is in the database's own logs
             return False
+
+    def open_counts(self) -> dict[tuple[str, str], int]:
+        """(provider, status) → requests pending or executing, read from the database (GET /metrics)."""
+        with transaction(self.ctx.sessions) as session:
+            return repo.open_request_counts(session)
 
     def first_sighting(self, event_id: str) -> bool:
         """True the first time any replica sees this Events API event id."""

@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import policy
+from bot import metrics, policy
 from bot.domain import Decision, MessageRef, NotAllowed, RequestNotFound, RequestView, RevealState, Role
 from bot.sealing import SealBroken, button_lookup, is_button, new_button
 from bot.secret import Secret
@@ -96,6 +96,7 @@ class Reveal:
                                   now=now, sealed_password=None)
             request = _by_token(session, token)
             repo.add_audit(session, at=now, action="revealed", actor_id=user_id, request=request)
+        metrics.REVEALS.labels(request.provider).inc()
         scrub(ctx.sessions)
         ctx.notifier.update_reveal(request)
         return request
@@ -138,6 +139,7 @@ class Reveal:
                 request = ctx.get(session, request.id)
                 repo.add_audit(session, at=now, action="customer_informed", actor_id=user_id, request=request)
         if refusal is not None:
+            metrics.count_refusal("customer_informed_refused", refusal)
             raise NotAllowed(refusal)
         ctx.notifier.update_reveal(request)
         return request
@@ -237,5 +239,7 @@ def expire_reveal(session: Any, token: str, now: datetime) -> RequestView | None
                                  sealed_password=None):
             expired = repo.request_by_reveal_token(session, token)
             repo.add_audit(session, at=now, action="reveal_expired", request=expired)
+            if expired is not None:
+                metrics.EXPIRIES.labels(expired.provider, "reveal").inc()
             return expired
     return None

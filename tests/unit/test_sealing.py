@@ -54,3 +54,52 @@ def test_what_the_database_keeps_of_a_button_is_a_one_way_lookup():
     assert len(lookup) == 64 and button.reveal() not in lookup and lookup == button_lookup(Secret(button.reveal()))
     assert len(button.reveal()) <= 100  # a Slack button value holds at most 2000; handlers/actions.py takes 100
     assert button_lookup(new_button()) != lookup
+
+
+def test_with_two_keys_the_first_seals_and_either_opens_and_key_index_tells_which_sealed():
+    old, new = ephemeral_key(), ephemeral_key()
+    before = Sealer(old)
+    both = Sealer(Secret(f"{new.reveal()}, {old.reveal()}"))
+    assert both.key_count == 2
+    sealed_old = before.seal(Secret("ZZZsentinel12345"), request_id="rr_1", purpose="password")
+    button = new_button()
+    bound_old = before.seal_bound(Secret("ZZZsentinel12345"), request_id="rr_1", purpose="password", button=button)
+    assert both.open(sealed_old, request_id="rr_1", purpose="password").reveal() == "ZZZsentinel12345"
+    assert both.open_bound(bound_old, request_id="rr_1", purpose="password", button=button).reveal() == \
+        "ZZZsentinel12345"
+    assert (both.key_index(sealed_old), both.key_index(bound_old)) == (1, 1)
+    sealed_new = both.seal(Secret("ZZZsentinel67890"), request_id="rr_2", purpose="password")
+    bound_new = both.seal_bound(Secret("ZZZsentinel67890"), request_id="rr_2", purpose="password", button=button)
+    assert (both.key_index(sealed_new), both.key_index(bound_new)) == (0, 0)
+    only_new = Sealer(new)
+    assert only_new.open(sealed_new, request_id="rr_2", purpose="password").reveal() == "ZZZsentinel67890"
+    assert only_new.open_bound(bound_new, request_id="rr_2", purpose="password", button=button).reveal() == \
+        "ZZZsentinel67890"
+    with pytest.raises(SealBroken):  # a new seal needs the new key
+        before.open(sealed_new, request_id="rr_2", purpose="password")
+    with pytest.raises(SealBroken):
+        before.open_bound(bound_new, request_id="rr_2", purpose="password", button=button)
+    assert before.key_index(sealed_new) is None and only_new.key_index(sealed_old) is None
+
+
+def test_a_value_bound_before_bound_values_carried_the_key_fingerprint_still_opens_with_any_key():
+    old, new = ephemeral_key(), ephemeral_key()
+    button = new_button()
+    legacy = Sealer(old)._bound(0, button).encrypt(
+        b'{"r": "rr_1", "p": "password", "v": "ZZZsentinel12345"}')
+    both = Sealer(Secret(f"{new.reveal()},{old.reveal()}"))
+    assert both.key_index(legacy) is None  # cannot be told without the button
+    assert both.open_bound(legacy, request_id="rr_1", purpose="password", button=button).reveal() == "ZZZsentinel12345"
+
+
+def test_a_bound_value_names_its_key_by_a_fingerprint_and_the_seal_key_alone_authenticates_nothing():
+    from cryptography.fernet import Fernet, InvalidToken
+
+    key = ephemeral_key()
+    token = Sealer(key).seal_bound(Secret("ZZZsentinel12345"), request_id="rr_1", purpose="password",
+                                   button=new_button())
+    assert key.reveal().encode() not in token and Sealer(key).key_index(token) == 0
+    with pytest.raises(InvalidToken):  # a copy of the database plus the seal key opens nothing
+        Fernet(key.reveal().encode()).decrypt(token.split(b":", 2)[2])
+    with pytest.raises(SealBroken):  # under a key this replica does not have
+        Sealer(ephemeral_key()).open_bound(token, request_id="rr_1", purpose="password", button=new_button())

@@ -1,0 +1,102 @@
+"""The Prometheus metrics every room counts into (GET /metrics; README "Runbook: reading the metrics").
+
+One registry of this process's own counters and histograms; the composition root adds what is
+read from the database at scrape time (bot/app.py: DatabaseGauges), so those are right across
+replicas. Every label takes its values from a small fixed vocabulary (a provider's registry
+name, a method or outcome enum value, a Slack method name, a payload kind, a refusal reason
+below): never an account, a user id, a request id or anything typed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+# No `_created` series beside each counter: half the output, and nothing a dashboard or an alert reads.
+disable_created_metrics()
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter("resetbot_requests", "Reset requests accepted, by provider and method.",
+                   ["provider", "method"], registry=REGISTRY)
+DECISIONS = Counter("resetbot_decisions", "Approvals and denials recorded, by provider.",
+                    ["provider", "decision"], registry=REGISTRY)
+REFUSALS = Counter("resetbot_refusals", "Clicks and requests refused, by what was refused and why (fixed reasons).",
+                   ["action", "reason"], registry=REGISTRY)
+PROVIDER_CALLS = Counter("resetbot_provider_calls", "Provider change calls, by provider and outcome.",
+                         ["provider", "outcome"], registry=REGISTRY)
+PROVIDER_SECONDS = Histogram("resetbot_provider_call_seconds", "How long a provider change call took.",
+                             ["provider"], registry=REGISTRY,
+                             buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+REVEALS = Counter("resetbot_reveals", "Passwords revealed to their requester.", ["provider"], registry=REGISTRY)
+EXPIRIES = Counter("resetbot_expiries", "Requests nobody approved in time (request) and passwords nobody "
+                   "revealed in time (reveal).", ["provider", "what"], registry=REGISTRY)
+SLACK_CALLS = Counter("resetbot_slack_api_calls", "Slack Web API calls, by method.", ["method"], registry=REGISTRY)
+SLACK_ERRORS = Counter("resetbot_slack_api_errors", "Slack Web API calls that failed (an error answer or no answer).",
+                       ["method"], registry=REGISTRY)
+ACK_SECONDS = Histogram("resetbot_ack_seconds", "Time from a Slack payload's arrival to its ack, by payload kind.",
+                        ["kind"], registry=REGISTRY,
+                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5))
+SWEEP_FAILURES = Counter("resetbot_sweep_failures", "Sweeps that failed (retried on the next tick).",
+                         registry=REGISTRY)
+
+_last_sweep = time.monotonic()  # process start counts as a sweep: lag grows from there until the first one
+
+
+def sweep_done() -> None:
+    global _last_sweep
+    _last_sweep = time.monotonic()
+
+
+SWEEP_LAG = Gauge("resetbot_sweep_lag_seconds", "Seconds since this replica last finished a sweep.",
+                  registry=REGISTRY)
+SWEEP_LAG.set_function(lambda: time.monotonic() - _last_sweep)
+
+# Refusal reasons: the first whose words the refusal sentence holds (bot/policy.py and the use cases write them).
+REFUSAL_REASONS = (
+    ("self_decision", ("you asked for this reset, so you can't",)),
+    ("already_approved", ("you already approved",)),
+    ("groups_unavailable", ("slack could not tell",)),
+    ("no_role", ("you don't have the", "you no longer have the")),
+    ("already_decided", ("already decided",)),
+    ("already_used", ("already revealed", "already confirmed")),
+    ("expired", ("expired", "window has passed")),
+    ("not_requester", ("only the engineer who asked",)),
+    ("hourly_cap", ("hourly cap", "in the last hour")),
+    ("nothing_to_reveal", ("no password to reveal",)),
+)
+OTHER = "other"
+_SLACK_METHOD = re.compile(r"[a-zA-Z]+(?:\.[a-zA-Z]+){1,3}")
+_ACTION = re.compile(r"[a-z_]{1,40}")
+
+
+def refusal_reason(sentence: str) -> str:
+    """The fixed reason a refusal sentence gives; OTHER when none of REFUSAL_REASONS matches."""
+    lowered = sentence.lower()
+    return next((reason for reason, words in REFUSAL_REASONS if any(w in lowered for w in words)), OTHER)
+
+
+def count_refusal(action: str, why: str) -> None:
+    """One refusal: `action` is the audit action (request_refused, approve_refused, …), `why` its sentence."""
+    name = action.removesuffix("_refused")
+    REFUSALS.labels(name if _ACTION.fullmatch(name) else OTHER, refusal_reason(why)).inc()
+
+
+def slack_method(name: str) -> str:
+    """A Slack Web API method name as a label (chat.postMessage); anything else is OTHER."""
+    return name if _SLACK_METHOD.fullmatch(name) else OTHER
+
+
+PAYLOAD_KINDS = frozenset({"block_actions", "view_submission", "view_closed", "shortcut", "message_action",
+                           "block_suggestion", "event_callback", "url_verification"})
+
+
+def payload_kind(body: object) -> str:
+    """What a Slack payload is, as an ack-latency label: slash_command, block_actions, …, or OTHER."""
+    if not isinstance(body, dict):
+        return OTHER
+    if "command" in body:
+        return "slash_command"
+    kind = body.get("type")
+    return kind if isinstance(kind, str) and kind in PAYLOAD_KINDS else OTHER
