@@ -91,8 +91,9 @@ class RecordingNotifier:
         self.events.append(("tell_requester", request))
 
     def send_reveal(self, request):
+        """As handlers/notifier.py: the requester's DM rewritten in place; posted when there is none."""
         self.events.append(("send_reveal", request))
-        return self._ref("D0ENGDM001")
+        return request.dm or self._ref("D0ENGDM001")
 
     def update_reveal(self, request):
         self.events.append(("update_reveal", request))
