@@ -22,6 +22,7 @@ class Status(StrEnum):
     UNKNOWN = "unknown"  # the provider may or may not have changed it: someone must verify
     DENIED = "denied"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"  # the requester withdrew it while it waited (bot/workflow/requester.py)
 
     @property
     def is_final(self) -> bool:
@@ -33,7 +34,7 @@ class Status(StrEnum):
 # storage/repository.py checks every status it writes against this table (check_transition).
 TRANSITIONS: dict[Status | None, frozenset[Status]] = {
     None: frozenset({Status.PENDING}),
-    Status.PENDING: frozenset({Status.EXECUTING, Status.DENIED, Status.EXPIRED}),
+    Status.PENDING: frozenset({Status.EXECUTING, Status.DENIED, Status.EXPIRED, Status.CANCELLED}),
     # EXECUTING → EXECUTING: a live replica takes over the lapsed lease of one that died and runs the
     # call again (bot/workflow/execution.py: recover_executions); FAILED also covers a seal that would
     # not open or a provider no longer enabled, UNKNOWN a recovery that cannot safely retry.
@@ -256,6 +257,11 @@ class RequestView:
     # Who approved it so far, first approval first (request_approvals); the N-th distinct one started the change.
     approvals: tuple[Approval, ...] = ()
     deny_reason: str | None = None  # what the denying approver typed (normalised: bot/forms.py typed_text)
+    # The card-thread replies the sweep posts once each (bot/workflow/reminders.py), when they were posted.
+    reminded_at: datetime | None = None
+    escalated_at: datetime | None = None
+    requester_reminded_at: datetime | None = None  # the requester's last Remind approvers (once per 10 min)
+    reveal_sent_at: datetime | None = None  # when the requester's DM got its Reveal password button
 
     @property
     def approvers(self) -> list[str]:

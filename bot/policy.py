@@ -15,7 +15,17 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 
-from bot.domain import Decision, DomainError, MessageRef, RequestView, RevealState, Role, RoleGrant, Status
+from bot.domain import (
+    Decision,
+    DomainError,
+    MessageRef,
+    RequestView,
+    RevealState,
+    Role,
+    RoleGrant,
+    Status,
+    is_user_group,
+)
 
 
 def roles_for(user_id: str, provider: str, grants: Iterable[RoleGrant], admins: Iterable[str],
@@ -60,11 +70,14 @@ def can_request(roles: set[Role], provider_label: str) -> Decision:
 
 
 def can_decide(user_id: str, roles: set[Role], request: RequestView, now: datetime, verb: str, *,
-               provider_label: str) -> Decision:
-    """Approve or deny: an approver for the provider, never the requester, while pending and fresh."""
+               provider_label: str, escalated: bool = False) -> Decision:
+    """Approve or deny: an approver for the provider, never the requester, while pending and fresh.
+
+    `escalated`: the request was escalated to this person (escalation_reaches), who may then decide it
+    without the approver role."""
     if user_id == request.requester_id:
         return Decision.deny(f"You asked for this reset, so you can't {verb} it: another approver has to.")
-    if Role.APPROVER not in roles:
+    if Role.APPROVER not in roles and not escalated:
         return Decision.deny(
             f"You don't have the approver role for {provider_label}, so you can't {verb} this request."
         )
@@ -72,6 +85,49 @@ def can_decide(user_id: str, roles: set[Role], request: RequestView, now: dateti
         return Decision.deny(already_decided(request))
     if now >= request.expires_at:
         return Decision.deny("This request expired before anyone approved it. The requester can ask again.")
+    return Decision.allow()
+
+
+def escalation_reaches(user_id: str, request: RequestView, now: datetime,
+                       target_members: Iterable[str] | None = None) -> bool:
+    """Whether the request's escalation lets `user_id` approve or deny it now, without the approver role.
+
+    From `escalate_at` on (the database's clock), its `escalate_to` may: that user, or whoever Slack
+    lists in that user group (`target_members`, asked at the click; None when unknown: nobody). Never
+    the requester.
+    """
+    target = request.escalate_to
+    if target is None or request.escalate_at is None or now < request.escalate_at or user_id == request.requester_id:
+        return False
+    if is_user_group(target):
+        return target_members is not None and user_id in set(target_members)
+    return user_id == target
+
+
+def who_can_approve(provider: str, grants: Iterable[RoleGrant], admins: Iterable[str], requester_id: str) -> list[str]:
+    """The users and user groups holding the approver role (or admin) for `provider`, the requester left out:
+    whom a reminder mentions. Users first, then groups, each sorted."""
+    subjects = {g.user_id for g in grants if g.role in (Role.APPROVER, Role.ADMIN) and g.provider in (None, provider)}
+    subjects |= set(admins)
+    subjects.discard(requester_id)
+    return sorted(subjects, key=lambda s: (is_user_group(s), s))
+
+
+REMIND_INTERVAL_MINUTES = 10  # the requester's Remind approvers, at most once per this per request
+
+
+def can_act_as_requester(user_id: str, request: RequestView, roles: set[Role], what: str, *,
+                         provider_label: str) -> Decision:
+    """Cancel request and Remind approvers: the requester only, still a requester for the provider, while pending.
+
+    `what` is the deed in words ("cancel this request")."""
+    if user_id != request.requester_id:
+        return Decision.deny(f"Only the engineer who asked for this reset can {what}.")
+    if Role.REQUESTER not in roles:
+        return Decision.deny(f"You no longer have the requester role for {provider_label}, so you can't {what}. "
+                             "Ask an admin to run `resetbot roles grant` for you.")
+    if request.status is not Status.PENDING:
+        return Decision.deny(f"{already_decided(request)} You can no longer {what}.")
     return Decision.allow()
 
 

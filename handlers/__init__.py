@@ -62,6 +62,8 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier,
     app.view(Ids.DENY_MODAL.value)(mapped_errors(views.handle_deny_submission))
     app.action(Ids.CUSTOMER_INFORMED.value)(mapped_errors(actions.handle_customer_informed_click))
     app.action(Ids.REVEAL.value)(mapped_errors(actions.handle_reveal_click))
+    app.action(Ids.CANCEL_REQUEST.value)(mapped_errors(actions.handle_cancel_request_click))
+    app.action(Ids.REMIND_APPROVERS.value)(mapped_errors(actions.handle_remind_approvers_click))
 
     app.event("app_home_opened")(mapped_errors(home.handle_app_home_opened))
     app.action(Ids.EDIT_POLICY.value)(mapped_errors(policy.handle_edit_policy_click))

@@ -1,4 +1,5 @@
-"""Approve, Deny, Customer informed and Reveal buttons. Each acks first; a refusal is a DomainError.
+"""Approve, Deny, Customer informed, Reveal, Cancel request and Remind approvers buttons. Each acks first; a
+refusal is a DomainError.
 
 Deny opens a modal for its optional Reason; its submission is handled in handlers/views.py.
 """
@@ -132,3 +133,21 @@ def handle_reveal_click(ack, body, client, workflow: ResetWorkflow) -> None:
         raise DomainError("Slack could not open the password window, so the reveal was not used up. "
                           "Click Reveal password again.")
     workflow.reveal.finish(token, user_id)
+
+
+def handle_cancel_request_click(ack, body, workflow: ResetWorkflow) -> None:
+    """Cancel request, in the requester's DM while the request waits: the card and the DM are rewritten."""
+    ack()
+    request_id = _button_value(body)
+    if request_id is None:
+        raise DomainError("This button does not name a reset request.")
+    workflow.requester.cancel(request_id, body["user"]["id"])  # the guard middleware checked the shape
+
+
+def handle_remind_approvers_click(ack, body, workflow: ResetWorkflow) -> None:
+    """Remind approvers, in the requester's DM: a reminder in the card's thread, at most once per 10 minutes."""
+    ack()
+    request_id = _button_value(body)
+    if request_id is None:
+        raise DomainError("This button does not name a reset request.")
+    workflow.requester.remind(request_id, body["user"]["id"])

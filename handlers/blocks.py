@@ -20,7 +20,7 @@ import json
 from datetime import datetime
 
 from bot import policy
-from bot.domain import Method, ProviderCatalog, ProviderInfo, RequestView, RevealState, Status
+from bot.domain import Method, ProviderCatalog, ProviderInfo, RequestView, RevealState, Status, is_user_group
 from bot.forms import RequestForm, typed_text
 from bot.secret import Secret
 from handlers.ids import FIELD_BLOCKS, Ids
@@ -408,6 +408,7 @@ def status_words(request: RequestView) -> str:
         Status.UNKNOWN: "outcome unknown — verify",
         Status.DENIED: "denied",
         Status.EXPIRED: "expired",
+        Status.CANCELLED: "cancelled by the requester",
     }[request.status]
 
 
@@ -415,6 +416,8 @@ def decision_words(request: RequestView, *, catalog: ProviderCatalog) -> str:
     decider = f"<@{request.decided_by}>" if request.decided_by else "nobody"
     if request.status is Status.EXPIRED:
         return f":hourglass: *Expired* {when(request.expires_at)}: nobody approved it in time."
+    if request.status is Status.CANCELLED:
+        return cancelled_words(request)
     if request.status is Status.DENIED:
         head = f":no_entry: *Denied* by {decider} {when(request.decided_at)}"
         if request.approvals:
@@ -459,12 +462,82 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
                            request.deny_reason, REQUESTER_TEXT_MAX)
     if request.status is Status.EXPIRED:
         return f"Your password reset for {where} expired before anyone approved it. Ask again if it is still needed."
+    if request.status is Status.CANCELLED:
+        return f"You cancelled your password reset for {where} {when(request.decided_at)}: nothing was changed."
     if request.status is Status.UNKNOWN:
         if may_be_set(request):
             return (f"Outcome unknown — verify: {request.outcome_message} The new password may be set: open your "
                     "DM from the bot to reveal it (once) and try it by logging in before asking again.")
         return f"Outcome unknown — verify: {request.outcome_message}"
     return f"Your password reset for {where} failed: {request.outcome_message}"
+
+
+def cancelled_words(request: RequestView) -> str:
+    """The card of a request its requester cancelled (CONTRACT.md: the card says the requester cancelled it)."""
+    return (f":leftwards_arrow_with_hook: *Cancelled* by the requester, <@{request.requester_id}>, "
+            f"{when(request.decided_at)}: nothing was changed.")
+
+
+# --- the requester's DM (one per request, rewritten in place: bot/workflow/requester_dm.py) ----------------
+
+
+def requester_dm(request: RequestView, *, catalog: ProviderCatalog) -> tuple[str, list[dict]]:
+    """The requester's DM for a request as it is now: (notification text, blocks).
+
+    While it waits: **Cancel request** and **Remind approvers**. Once a new password waits, the
+    Reveal password button (`request.reveal_token` is then the button's value: bot/workflow/reveal.py),
+    and after the reveal or its expiry what reveal_dm_after says.
+    """
+    if request.reveal_state is RevealState.READY:
+        return reveal_dm(request, catalog=catalog)
+    if request.reveal_state is not RevealState.NONE:
+        return reveal_dm_after(request, catalog=catalog)
+    said = requester_status(request, catalog=catalog)
+    blocks_: list[dict] = [{"type": "section", "block_id": f"dm_status_{request.id}_{request.status.value}",
+                            "text": _md(clip(said, SECTION_TEXT_MAX))}]
+    if request.status is Status.PENDING:
+        if request.approvals_needed > 1 or request.approvals:
+            blocks_.append({"type": "context", "block_id": f"dm_approvals_{request.id}",
+                            "elements": [_md(approvals_words(request))]})
+        waiting = f"It waits for approval until {when(request.expires_at)}."
+        if request.requester_reminded_at is not None:
+            waiting += f" You reminded the approvers {when(request.requester_reminded_at)}."
+        blocks_.append({"type": "context", "block_id": f"dm_waiting_{request.id}", "elements": [_md(waiting)]})
+        blocks_.append({"type": "actions", "block_id": f"dm_actions_{request.id}", "elements": [
+            {"type": "button", "action_id": Ids.CANCEL_REQUEST, "text": _text("Cancel request"), "value": request.id,
+             "style": "danger",
+             "confirm": {"title": _text("Cancel this request?"),
+                         "text": _md("The approvers can no longer approve it; the password is not changed."),
+                         "confirm": _text("Cancel request"), "deny": _text("Keep it")}},
+            {"type": "button", "action_id": Ids.REMIND_APPROVERS, "text": _text("Remind approvers"),
+             "value": request.id},
+        ]})
+    return clip(said.replace("`", ""), REQUESTER_TEXT_MAX), blocks_
+
+
+def mention(subject: str) -> str:
+    """A user (`<@U…>`) or user group (`<!subteam^S…>`) mention, as Slack renders one."""
+    return f"<!subteam^{subject}>" if is_user_group(subject) else f"<@{subject}>"
+
+
+def thread_reply(request: RequestView, kind: str, mentions: list[str], *, catalog: ProviderCatalog) -> str:
+    """A reply in the card's thread (bot/workflow/reminders.py): a reminder naming who can approve, the
+    requester's reminder, or the escalation naming escalate_to, whose members may decide it from now on."""
+    where = f"`{escape(request.account)}` at {catalog.label(request.provider)}"
+    who = ", ".join(mention(s) for s in mentions)
+    tail = [approvals_words(request)] if request.approvals_needed > 1 or request.approvals else []
+    tail.append(f"It expires {when(request.expires_at)}.")
+    if kind == "escalation":
+        head = (f":rotating_light: *Escalated:* the password reset of {where} for <@{request.requester_id}> has "
+                f"waited since {when(request.created_at)}. {who}, you may now approve or deny it on the card above.")
+        return " ".join([head, *tail])
+    if not who:
+        who = ("nobody: no one has the approver role for this provider. An admin can grant it "
+               "(`resetbot roles grant ID approver`)")
+    opener = (f":bell: <@{request.requester_id}> asks for a decision" if kind == "requester_reminder"
+              else ":bell: *Reminder*")
+    return " ".join([f"{opener}: the password reset of {where} is still waiting for approval. Who can approve: {who}.",
+                     *tail])
 
 
 # --- the Deny modal ------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ class Ids(StrEnum):
     DENY = "deny_reset"
     REVEAL = "reveal_secret"
     CUSTOMER_INFORMED = "customer_informed"
+    CANCEL_REQUEST = "cancel_request"  # in the requester's DM while the request waits
+    REMIND_APPROVERS = "remind_approvers"
 
     # Policy from Slack: Edit policy in the App Home, its modal, the Policy change card's buttons.
     EDIT_POLICY = "edit_policy"

@@ -8,7 +8,7 @@ error code only and never undoes a recorded decision.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from slack_sdk import WebClient
@@ -93,8 +93,35 @@ class SlackNotifier:
         return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
 
     def send_reveal(self, request: RequestView) -> MessageRef | None:
-        text, dm_blocks = blocks.reveal_dm(request, catalog=self.catalog)
+        """The Reveal button (`request.reveal_token` is its value) in the requester's DM for the request,
+        rewritten in place; posted when the request has no DM stored."""
+        if request.dm is not None:
+            return request.dm if self.update_dm(request) else None
+        return self.post_dm(request)
+
+    def post_dm(self, request: RequestView) -> MessageRef | None:
+        """The requester's one DM for a request (bot/workflow/requester_dm.py), as the request is now."""
+        text, dm_blocks = blocks.requester_dm(request, catalog=self.catalog)
         return self.direct_message(request.requester_id, text, dm_blocks)
+
+    def update_dm(self, request: RequestView) -> bool:
+        """Rewrite the requester's DM in place; False when Slack did not take it (or there is none)."""
+        if request.dm is None:
+            return False
+        text, dm_blocks = blocks.requester_dm(request, catalog=self.catalog)
+        return self._call("chat.update", self.client.chat_update, channel=request.dm.channel, ts=request.dm.ts,
+                          text=text, blocks=dm_blocks) is not None
+
+    def post_thread_reply(self, request: RequestView, kind: str, mentions: Sequence[str]) -> MessageRef | None:
+        """A reply in the card's thread (a reminder or the escalation: bot/workflow/reminders.py); None when
+        there is no card or Slack refused it."""
+        if request.card is None:
+            return None
+        text = blocks.thread_reply(request, kind, list(mentions), catalog=self.catalog)
+        posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=request.card.channel,
+                            thread_ts=request.card.ts, text=text,
+                            blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}])
+        return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
 
     def update_reveal(self, request: RequestView) -> None:
         if request.dm is None:

@@ -134,6 +134,19 @@ class ResetRequest(Base):
     escalate_at: Mapped[datetime | None] = _ts()  # None: no escalation
     escalate_to: Mapped[str | None] = mapped_column(String(32))  # a user group S… or user U…/W…
     deny_reason: Mapped[str | None] = mapped_column(Text)  # what the denying approver typed, normalised
+    # The card-thread reminder and escalation, each posted once across replicas: claimed (a compare-and-set
+    # committed before Slack is called), then marked posted (storage/repository.py: claim_thread_reply).
+    reminded_at: Mapped[datetime | None] = _ts()
+    remind_claim: Mapped[str | None] = mapped_column(String(80))
+    remind_claimed_at: Mapped[datetime | None] = _ts()
+    escalated_at: Mapped[datetime | None] = _ts()
+    escalate_claim: Mapped[str | None] = mapped_column(String(80))
+    escalate_claimed_at: Mapped[datetime | None] = _ts()
+    # The requester's last Remind approvers click that posted (at most one per 10 minutes).
+    requester_reminded_at: Mapped[datetime | None] = _ts()
+    # When the requester's DM got its Reveal password button (bot/workflow/reveal.py: send_reveal_dm); the
+    # DM itself (dm_channel, dm_ts) is posted when the request is accepted.
+    reveal_sent_at: Mapped[datetime | None] = _ts()
 
 
 class RequestApproval(Base):

@@ -304,27 +304,40 @@ def release_stale_reveal_claims(session: Session, *, now: datetime, stale_before
 
 
 def bind_reveal(session: Session, request_id: str, *, from_token: str, to_token: str, sealed_password: bytes,
-                until_sent: bytes, now: datetime) -> bool:
-    """Before its Reveal DM is posted: the button's lookup becomes the reveal token and the password is
-    stored sealed to that button, with the seal-key copy kept in `sealed_until_sent` until the DM is
-    posted (bot/workflow/reveal.py: send_reveal_dm). One sender at a time wins."""
+                until_sent: bytes, now: datetime, again: bool = False) -> bool:
+    """Before the Reveal button is put in the requester's DM: the button's lookup becomes the reveal token
+    and the password is stored sealed to that button, with the seal-key copy kept in `sealed_until_sent`
+    until the DM has it (bot/workflow/reveal.py: send_reveal_dm). One sender at a time wins. `again`: a
+    sender whose DM update may have landed after a newer sender's binds once more, though one was sent."""
     changed = _rows_changed(
         session,
         update(ResetRequest)
         .where(ResetRequest.id == request_id, ResetRequest.reveal_token == from_token,
-               ResetRequest.reveal_state == RevealState.READY.value, ResetRequest.dm_ts.is_(None))
+               ResetRequest.reveal_state == RevealState.READY.value,
+               *([] if again else [ResetRequest.reveal_sent_at.is_(None)]))
         .values(reveal_token=to_token, sealed_password=sealed_password, sealed_until_sent=until_sent, updated_at=now)
     )
     return changed == 1
 
 
-def reveal_sent(session: Session, request_id: str, *, token: str, dm: MessageRef) -> bool:
-    """The DM whose button `token` looks up was posted: record it and destroy the seal-key copy."""
+def reveal_sent(session: Session, request_id: str, *, token: str, dm: MessageRef, now: datetime) -> bool:
+    """The DM now shows the button `token` looks up: record when and where, and destroy the seal-key copy."""
     changed = _rows_changed(
         session,
         update(ResetRequest)
-        .where(ResetRequest.id == request_id, ResetRequest.reveal_token == token, ResetRequest.dm_ts.is_(None))
-        .values(dm_channel=dm.channel, dm_ts=dm.ts, sealed_until_sent=None)
+        .where(ResetRequest.id == request_id, ResetRequest.reveal_token == token)
+        .values(dm_channel=dm.channel, dm_ts=dm.ts, sealed_until_sent=None,
+                reveal_sent_at=func.coalesce(ResetRequest.reveal_sent_at, now))
+    )
+    return changed == 1
+
+
+def store_dm(session: Session, request_id: str, dm: MessageRef) -> bool:
+    """Record the requester's DM of a request that has none stored: False when another poster's is."""
+    changed = _rows_changed(
+        session,
+        update(ResetRequest).where(ResetRequest.id == request_id, ResetRequest.dm_ts.is_(None))
+        .values(dm_channel=dm.channel, dm_ts=dm.ts)
     )
     return changed == 1
 
@@ -419,7 +432,7 @@ def adopt_card(session: Session, request_id: str, card: MessageRef) -> bool:
 def reveals_without_dm(session: Session, finished_before: datetime, now: datetime, limit: int = 20) -> list[str]:
     query = (
         select(ResetRequest.id)
-        .where(ResetRequest.reveal_state == RevealState.READY.value, ResetRequest.dm_ts.is_(None),
+        .where(ResetRequest.reveal_state == RevealState.READY.value, ResetRequest.reveal_sent_at.is_(None),
                ResetRequest.updated_at <= finished_before, ResetRequest.reveal_expires_at > now)
         .limit(limit)
     )
@@ -543,6 +556,10 @@ def to_view(row: ResetRequest, approvals: Iterable[Approval] = ()) -> RequestVie
         escalate_to=row.escalate_to,
         approvals=tuple(approvals),
         deny_reason=row.deny_reason,
+        reminded_at=row.reminded_at,
+        escalated_at=row.escalated_at,
+        requester_reminded_at=row.requester_reminded_at,
+        reveal_sent_at=row.reveal_sent_at,
     )
 
 
@@ -584,6 +601,80 @@ def add_approval(session: Session, request_id: str, approver_id: str, *, now: da
     except IntegrityError:
         return False
     return True
+
+
+# --- card-thread replies: the reminder and the escalation (bot/workflow/reminders.py) ----------------
+
+THREAD_REPLIES = ("remind", "escalate")  # each: <kind>_at (due), <kind>_claim/_claimed_at, reminded_at/escalated_at
+
+
+def _reply_columns(kind: str):
+    """(due, posted, claim, claimed_at) columns of one kind of thread reply."""
+    if kind not in THREAD_REPLIES:
+        raise ValueError(f"no thread reply {kind!r}")
+    posted = ResetRequest.reminded_at if kind == "remind" else ResetRequest.escalated_at
+    return (getattr(ResetRequest, f"{kind}_at"), posted, getattr(ResetRequest, f"{kind}_claim"),
+            getattr(ResetRequest, f"{kind}_claimed_at"))
+
+
+def _reply_claimable(kind: str, now: datetime, stale_before: datetime) -> list:
+    due, posted, claim, claimed_at = _reply_columns(kind)
+    return [ResetRequest.status == Status.PENDING.value, ResetRequest.card_ts.is_not(None), due.is_not(None),
+            due <= now, ResetRequest.expires_at > now, posted.is_(None),
+            or_(claim.is_(None), claimed_at <= stale_before)]
+
+
+def thread_replies_due(session: Session, kind: str, *, now: datetime, stale_before: datetime,
+                       limit: int = 50) -> list[str]:
+    """Pending requests with a card whose `kind` reply is due, not posted, and not claimed since `stale_before`."""
+    query = (select(ResetRequest.id).where(*_reply_claimable(kind, now, stale_before))
+             .order_by(ResetRequest.created_at).limit(limit))
+    return list(session.scalars(query))
+
+
+def claim_thread_reply(session: Session, request_id: str, kind: str, *, claim: str, now: datetime,
+                       stale_before: datetime) -> bool:
+    """Claim posting one request's `kind` reply: True for one poster only. Committed before Slack is called,
+    so of several replicas sweeping at once one posts; a claim older than `stale_before` (its poster died)
+    may be taken over."""
+    _, _, claim_column, claimed_at = _reply_columns(kind)
+    changed = _rows_changed(session, update(ResetRequest)
+                            .where(ResetRequest.id == request_id, *_reply_claimable(kind, now, stale_before))
+                            .values({claim_column: claim, claimed_at: now}))
+    return changed == 1
+
+
+def thread_reply_posted(session: Session, request_id: str, kind: str, *, claim: str, now: datetime) -> bool:
+    """Mark the claimed reply posted; False when the claim was taken over meanwhile (the caller withdraws its post)."""
+    _, posted, claim_column, _ = _reply_columns(kind)
+    changed = _rows_changed(session, update(ResetRequest)
+                            .where(ResetRequest.id == request_id, claim_column == claim, posted.is_(None))
+                            .values({posted: now, claim_column: None}))
+    return changed == 1
+
+
+def release_thread_reply(session: Session, request_id: str, kind: str, *, claim: str) -> None:
+    """Slack refused the post: give the claim back, so a later sweep tries again."""
+    _, _, claim_column, claimed_at = _reply_columns(kind)
+    session.execute(update(ResetRequest).where(ResetRequest.id == request_id, claim_column == claim)
+                    .values({claim_column: None, claimed_at: None}))
+
+
+def claim_requester_reminder(session: Session, request_id: str, *, now: datetime, since: datetime) -> bool:
+    """The requester's Remind approvers: True for one click only, when none posted after `since`."""
+    changed = _rows_changed(session, update(ResetRequest).where(
+        ResetRequest.id == request_id, ResetRequest.status == Status.PENDING.value,
+        or_(ResetRequest.requester_reminded_at.is_(None), ResetRequest.requester_reminded_at <= since),
+    ).values(requester_reminded_at=now))
+    return changed == 1
+
+
+def release_requester_reminder(session: Session, request_id: str, *, claimed_at: datetime,
+                               previous: datetime | None) -> None:
+    """Slack refused the requester's reminder: it does not count towards the 10 minutes."""
+    session.execute(update(ResetRequest).where(ResetRequest.id == request_id,
+                                               ResetRequest.requester_reminded_at == claimed_at)
+                    .values(requester_reminded_at=previous))
 
 
 # --- audit -------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The reset workflow: use cases over one shared set of collaborators, composed once.
 
 request → approval → provider call → one-time reveal, with the audit trail. Each use case
-is one module (intake, decisions, execution, reveal, sweeper, admin, lookups, policies,
-policy_changes, alerts) over the
+is one module (intake, decisions, execution, reveal, sweeper, reminders, requester, admin, lookups,
+policies, policy_changes, alerts) over the
 one `Context` (context.py). The workflow owns transactions: every use case opens its
 own short unit of work through `storage.db.transaction`, and no provider call ever runs
 inside one. Slack is behind the `Notifier` port, and who is in a user group behind
@@ -30,6 +30,8 @@ from bot.workflow.intake import Intake
 from bot.workflow.lookups import HomeData, Lookups
 from bot.workflow.policies import Policies, PolicyChange
 from bot.workflow.policy_changes import PolicyChanges, PolicyEdit
+from bot.workflow.reminders import Reminders
+from bot.workflow.requester import RequesterActions
 from bot.workflow.reveal import Reveal
 from bot.workflow.sweeper import Sweeper
 from storage import repository as repo
@@ -86,6 +88,8 @@ class ResetWorkflow:
         self.decisions = Decisions(self.context, self.execution)
         self.reveal = Reveal(self.context)
         self.sweeper = Sweeper(self.context, self.execution)
+        self.reminders: Reminders = self.sweeper.reminders
+        self.requester = RequesterActions(self.context)
         self.admin = Admin(self.context)
         self.lookups = Lookups(self.context)
         self.policies = Policies(self.context)
@@ -98,5 +102,5 @@ class ResetWorkflow:
 
 
 __all__ = ["Admin", "Background", "BaseContext", "Context", "Decisions", "Execution", "GroupMembers", "HomeData",
-           "Intake", "Lookups", "Notifier", "Policies", "PolicyChange", "PolicyChanges", "PolicyEdit", "ResetWorkflow",
-           "Reveal", "Sweeper", "utcnow"]
+           "Intake", "Lookups", "Notifier", "Policies", "PolicyChange", "PolicyChanges", "PolicyEdit", "Reminders",
+           "RequesterActions", "ResetWorkflow", "Reveal", "Sweeper", "utcnow"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -84,6 +84,7 @@ class Notifier(Protocol):
     def post_card(self, request: RequestView) -> MessageRef | None: ...
     def update_card(self, request: RequestView, context: str | None = None) -> None: ...
     def tell_requester(self, request: RequestView) -> None: ...
+    # The requester's Reveal button, in their DM for the request (updated in place; posted when there is none).
     def send_reveal(self, request: RequestView) -> MessageRef | None: ...
     def update_reveal(self, request: RequestView) -> None: ...
     def withdraw(self, message: MessageRef) -> None: ...  # delete a card or DM that lost to another one
@@ -92,6 +93,11 @@ class Notifier(Protocol):
     def post_alert(self, alert: policy.RiskAlert) -> MessageRef | None: ...
     def post_policy_change(self, proposal: policy.PolicyProposal) -> MessageRef | None: ...
     def update_policy_change(self, proposal: policy.PolicyProposal) -> None: ...
+    # The requester's one DM per request (bot/workflow/requester_dm.py), and the card-thread replies
+    # (bot/workflow/reminders.py: REMINDER, REQUESTER_REMINDER, ESCALATION) mentioning `mentions`.
+    def post_dm(self, request: RequestView) -> MessageRef | None: ...
+    def update_dm(self, request: RequestView) -> bool: ...
+    def post_thread_reply(self, request: RequestView, kind: str, mentions: Sequence[str]) -> MessageRef | None: ...
 
 
 class GroupMembers(Protocol):
@@ -257,7 +263,8 @@ class Context(BaseContext):
         return [name for name in registry.names() if name in self.providers]
 
     def notify_final(self, request: RequestView) -> None:
-        """Tell everyone a request ended: the card, the requester, and the Reveal button when there is one.
+        """Tell everyone a request ended: the card, the requester (ephemerally, and in their DM for it, which gets
+        the Reveal button when there is one).
 
         Ending a request destroyed its typed secret (and any password nobody will reveal): the
         SQLite files are scrubbed of their old copies first (storage/db.py: scrub).
@@ -268,4 +275,8 @@ class Context(BaseContext):
         if request.reveal_state is RevealState.READY:
             from bot.workflow.reveal import send_reveal_dm  # reveal.py builds on this module
 
-            send_reveal_dm(self, request)
+            send_reveal_dm(self, request)  # the requester's DM, rewritten with the button
+        else:
+            from bot.workflow.requester_dm import update_requester_dm  # as reveal.py, it builds on this module
+
+            update_requester_dm(self, request)

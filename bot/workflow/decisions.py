@@ -7,7 +7,9 @@ expiry on any replica happen one at a time; the approval that completes the quor
 same unit of work, the one compare-and-set PENDING → EXECUTING, with the new password already
 sealed and a lease taken. It then hands the provider call to the execution use case in the
 background (bot/workflow/execution.py), so only that one click ever changes a password. One
-Deny by any approver ends the request, with the reason the approver typed, if any.
+Deny by any approver ends the request, with the reason the approver typed, if any. From a
+request's escalation on, its `escalate_to` (that user, or the members of that user group) may
+approve or deny it too, without the approver role (bot/workflow/reminders.py).
 """
 
 from __future__ import annotations
@@ -17,10 +19,21 @@ from datetime import datetime
 from typing import Any
 
 from bot import metrics, passwords, policy
-from bot.domain import Decision, InputErrors, MessageRef, NotAllowed, RequestView, Role, Status
+from bot.domain import (
+    Decision,
+    GroupsUnavailable,
+    InputErrors,
+    MessageRef,
+    NotAllowed,
+    RequestView,
+    Role,
+    Status,
+    is_user_group,
+)
 from bot.forms import typed_text
 from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
 from bot.workflow.execution import Execution
+from bot.workflow.requester_dm import update_requester_dm
 from storage import repository as repo
 from storage.db import transaction
 
@@ -56,6 +69,7 @@ class Decisions:
 
         request = self._decide(request_id, approver_id, "approve", seen_card, record_approval)
         ctx.notifier.update_card(request)
+        update_requester_dm(ctx, request)  # N of M, or the change under way
         if started:
             # Looked up at call time, so a test can stand in for the execution (tests/unit/test_workflow.py).
             ctx.background.run(self.execution.execute, request.id, ctx.replica_id)
@@ -122,16 +136,23 @@ class Decisions:
         audited and told."""
         ctx = self.ctx
         expired, repeated = None, False
-        # Approver groups' members, asked of Slack before the transaction; a group it cannot tell about refuses.
-        groups = ctx.member_groups(approver_id, Role.APPROVER, request_id=request_id, refused_as=f"{verb}_refused")
+        # The escalation's group members (its escalate_to may decide from escalate_at on), then the approver
+        # groups', asked of Slack before the transaction; a group it cannot tell about refuses.
+        target_members, unknown, reached = self._escalation_members(request_id, approver_id)
+        groups = ctx.member_groups(approver_id, Role.APPROVER, request_id=request_id, refused_as=f"{verb}_refused",
+                                   strict=not reached)
         with transaction(ctx.sessions) as session:
             # The lock first: on SQLite it is the first write, which waits for any other writer (storage/repository.py).
             locked = repo.lock_request(session, request_id) if act is not None and isinstance(request_id, str) else None
             now = ctx.db_now(session)  # expiry and the lease are on the database's clock (context.py)
             request = locked or ctx.get(session, request_id)
             roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id), groups)
+            escalated = policy.escalation_reaches(approver_id, request, now, target_members)
             decision = policy.can_decide(approver_id, roles, request, now, verb,
-                                         provider_label=ctx.label(request.provider))
+                                         provider_label=ctx.label(request.provider), escalated=escalated)
+            if not decision.allowed and unknown is not None and Role.APPROVER not in roles \
+                    and approver_id != request.requester_id:
+                decision = Decision.deny(str(unknown))  # Slack could not say whether the escalation reaches them
             if decision.allowed:
                 _adopt_card(session, request, seen_card)
                 if act is not None:
@@ -149,6 +170,27 @@ class Decisions:
         if act is not None:
             metrics.DECISIONS.labels(request.provider, verb).inc()
         return request
+
+
+    def _escalation_members(self, request_id: str,
+                            user_id: str) -> tuple[frozenset[str] | None, GroupsUnavailable | None, bool]:
+        """(members of the request's escalation group, when Slack was asked; why Slack could not tell; whether
+        the escalation reaches `user_id` now), read before the click's transaction, which checks again."""
+        ctx = self.ctx
+        with transaction(ctx.sessions) as session:
+            request = repo.get_request(session, request_id) if isinstance(request_id, str) else None
+            now = ctx.db_now(session)
+        if request is None or request.escalate_to is None or request.escalate_at is None or now < request.escalate_at:
+            return None, None, False
+        if not is_user_group(request.escalate_to):
+            return None, None, policy.escalation_reaches(user_id, request, now)
+        if user_id == request.requester_id:
+            return None, None, False
+        try:
+            members = ctx.group_members.members(request.escalate_to)
+        except GroupsUnavailable as problem:
+            return None, problem, False
+        return members, None, policy.escalation_reaches(user_id, request, now, members)
 
 
 def _adopt_card(session: Any, request: RequestView, seen_card: MessageRef | None) -> None:

@@ -29,6 +29,7 @@ from bot.providers import AMBIGUOUS, ChangeResult, Outcome
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import SealBroken
 from bot.workflow.context import INPUT, PASSWORD, Context
+from bot.workflow.requester_dm import update_requester_dm
 from storage import repository as repo
 from storage.db import transaction
 
@@ -208,6 +209,7 @@ class Execution:
                     repo.add_audit(session, at=now, action="user_id_unmatched", request=final, detail=detail)
         if final is None:
             ctx.notifier.tell_requester(replace(row, outcome_message=retry_note))
+            update_requester_dm(ctx, replace(row, outcome_message=retry_note))
             return row
         ctx.notify_final(final)
         return final

@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +41,7 @@ from bot.secret import Secret
 from bot.workflow.alerts import watch_soon
 from bot.workflow.context import INPUT, Context, Notifier, audit_refusal, refusal
 from bot.workflow.policies import effective_policy
+from bot.workflow.requester_dm import post_requester_dm
 from storage import repository as repo
 from storage.db import transaction
 
@@ -189,7 +191,7 @@ class Intake:
         return request, True
 
     def announce(self, request: RequestView) -> RequestView:
-        """Post the approval card and tell the requester it waits (after the modal's ack)."""
+        """Post the approval card, tell the requester it waits, and post their DM for it (after the modal's ack)."""
         ctx = self.ctx
         claim = new_card_claim(ctx.replica_id)
         with transaction(ctx.sessions) as session:
@@ -200,6 +202,9 @@ class Intake:
                 request = repo.get_request(session, request.id) or request
             ctx.lookup_runner.run(self._add_account_context, request.id)
         ctx.notifier.tell_requester(request)
+        if request.dm is None:  # the requester's one DM for it, updated at every change (requester_dm.py)
+            dm = post_requester_dm(ctx, request)
+            request = replace(request, dm=dm) if dm is not None else request
         return request
 
     def _add_account_context(self, request_id: str) -> None:

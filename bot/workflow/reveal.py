@@ -8,10 +8,10 @@ next click or the sweep releases it). Unrevealed passwords are destroyed at
 RESETBOT_REVEAL_TTL (`expire_reveal`, also called by the sweep). Every click re-checks the
 person's roles: a requester who lost the role is refused, and the reveal is not used up.
 
-Secrets at rest: until its DM is posted the password is sealed under the seal key only.
-`send_reveal_dm` seals it again to a fresh button value that only the DM carries
-(bot/sealing.py: seal_bound), stores that seal and the button's one-way lookup, posts the DM,
-then destroys the seal-key copy. From then on the database plus the seal key cannot open it;
+Secrets at rest: until the requester's DM has its button the password is sealed under the seal
+key only. `send_reveal_dm` seals it again to a fresh button value that only the DM carries
+(bot/sealing.py: seal_bound), stores that seal and the button's one-way lookup, rewrites the DM
+with the button, then destroys the seal-key copy. From then on the database plus the seal key cannot open it;
 after every destroy the SQLite files are scrubbed (storage/db.py: scrub).
 """
 
@@ -174,21 +174,23 @@ def _by_token(session: Any, token: str) -> RequestView:
 
 
 def send_reveal_dm(ctx: Context, request: RequestView) -> MessageRef | None:
-    """Post the requester's Reveal button, the password sealed to it; None when nothing was sent.
+    """Put the Reveal button, the password sealed to it, in the requester's DM; None when nothing was sent.
 
-    Before the post, one compare-and-set makes a fresh button's lookup the reveal token and
-    stores the password sealed to that button, keeping the seal-key copy (`sealed_until_sent`)
-    in case the DM never reaches Slack; so a click on the DM works the moment it appears.
-    Once Slack has the DM, its place is stored and the seal-key copy destroyed (and scrubbed
-    from the files). A DM that failed, or whose replica died before storing it, is sent again
-    by the sweep (bot/workflow/sweeper.py) with a new button; the old button then matches
-    nothing, and says so. A DM that lost its compare-and-set to a newer one is deleted.
+    The DM is the request's one DM, rewritten in place (posted when it never was:
+    bot/workflow/requester_dm.py). Before that, one compare-and-set makes a fresh button's lookup
+    the reveal token and stores the password sealed to that button, keeping the seal-key copy
+    (`sealed_until_sent`) in case the DM never gets it; so a click works the moment the button
+    appears. Once Slack has it, `reveal_sent_at` is stored and the seal-key copy destroyed (and
+    scrubbed from the files). A DM that failed, or whose replica died before storing it, gets a
+    new button from the sweep (bot/workflow/sweeper.py); the old button then matches nothing, and
+    says so. A sender whose rewrite came back after a newer sender's (so its stale button may be
+    the one shown) binds and rewrites once more; a new DM that lost to another one is deleted.
     """
     with transaction(ctx.sessions) as session:
         current = repo.get_request(session, request.id)
         sealed, _ = repo.sealed_values(session, request.id)
         in_flight = repo.sealed_until_sent(session, request.id)
-    if current is None or current.reveal_state is not RevealState.READY or current.dm is not None \
+    if current is None or current.reveal_state is not RevealState.READY or current.reveal_sent_at is not None \
             or not current.reveal_token:
         return None
     key_sealed = in_flight if in_flight is not None else sealed  # a copy sealed to no button
@@ -200,26 +202,35 @@ def send_reveal_dm(ctx: Context, request: RequestView) -> MessageRef | None:
         dm = ctx.notifier.send_reveal(current)
         if dm is not None:
             with transaction(ctx.sessions) as session:
-                repo.set_fields(session, current.id, dm_channel=dm.channel, dm_ts=dm.ts)
+                repo.reveal_sent(session, current.id, token=current.reveal_token, dm=dm, now=ctx.clock())
         return dm
-    button = new_button()
-    token = button_lookup(button)
-    bound = ctx.sealer.seal_bound(password, request_id=current.id, purpose=PASSWORD, button=button)
+    for again in (False, True):
+        button = new_button()
+        token = button_lookup(button)
+        bound = ctx.sealer.seal_bound(password, request_id=current.id, purpose=PASSWORD, button=button)
+        with transaction(ctx.sessions) as session:
+            bound_now = repo.bind_reveal(session, current.id, from_token=current.reveal_token, to_token=token,
+                                         sealed_password=bound, until_sent=key_sealed, now=ctx.clock(), again=again)
+        if not bound_now:  # another sender (the sweep, a racing replica) has it
+            return None
+        dm = ctx.notifier.send_reveal(replace(current, reveal_token=button.reveal()))
+        if dm is None:
+            return None
+        with transaction(ctx.sessions) as session:
+            stored = repo.reveal_sent(session, current.id, token=token, dm=dm, now=ctx.clock())
+            after = repo.get_request(session, current.id)
+        if stored or after is None:
+            break
+        if dm != current.dm or after.reveal_state is not RevealState.READY:
+            if dm != current.dm:
+                log.warning("a newer Reveal DM replaced the one just posted for %s; it is withdrawn", current.id)
+                ctx.notifier.withdraw(dm)
+            return None
+        # Rewritten in place after a newer sender bound its button: ours may be what the DM shows now.
+        log.warning("the Reveal button of %s was rewritten by a newer sender meanwhile; binding it again", current.id)
+        current = after
     del password
-    with transaction(ctx.sessions) as session:
-        bound_now = repo.bind_reveal(session, current.id, from_token=current.reveal_token, to_token=token,
-                                     sealed_password=bound, until_sent=key_sealed, now=ctx.clock())
-    if not bound_now:  # another sender (the sweep, a racing replica) has it
-        return None
-    dm = ctx.notifier.send_reveal(replace(current, reveal_token=button.reveal()))
-    if dm is None:
-        return None
-    with transaction(ctx.sessions) as session:
-        stored = repo.reveal_sent(session, current.id, token=token, dm=dm)
-        after = repo.get_request(session, current.id)
     if not stored:
-        log.warning("a newer Reveal DM replaced the one just posted for %s; it is withdrawn", current.id)
-        ctx.notifier.withdraw(dm)
         return None
     scrub(ctx.sessions)  # the copy sealed under the seal key alone leaves the files
     if after is not None and after.reveal_state in (RevealState.REVEALED, RevealState.EXPIRED):

@@ -3,8 +3,9 @@
 It expires requests nobody approved and passwords nobody revealed, gives back reveals a
 dead replica claimed, forgets old drafts and event ids, posts approval cards Slack refused
 or a dead replica lost track of (one poster at a time: it claims the post in the database
-first), resends Reveal buttons a dead replica never sent, and recovers executions whose
-lease lapsed (bot/workflow/execution.py).
+first), resends Reveal buttons a dead replica never sent, posts the reminders and escalations
+that are due (bot/workflow/reminders.py), and recovers executions whose lease lapsed
+(bot/workflow/execution.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.workflow.context import Context
 from bot.workflow.decisions import expire_if_due
 from bot.workflow.execution import Execution
 from bot.workflow.intake import new_card_claim, post_approval_card
+from bot.workflow.reminders import Reminders
 from bot.workflow.reveal import REVEAL_CLAIM_TIMEOUT, expire_reveal, send_reveal_dm
 from storage import repository as repo
 from storage.db import scrub, transaction
@@ -27,6 +29,7 @@ class Sweeper:
     def __init__(self, ctx: Context, execution: Execution) -> None:
         self.ctx = ctx
         self.execution = execution
+        self.reminders = Reminders(ctx)
 
     def sweep(self) -> int:
         """Expire what is due and recover executions whose replica died. Returns how many it touched."""
@@ -55,7 +58,7 @@ class Sweeper:
         for request in reveals:
             ctx.notifier.update_reveal(request)
         return (len(touched) + len(reveals) + released + self.execution.recover_executions()
-                + self.repost_missing_cards() + self.resend_missing_reveals())
+                + self.repost_missing_cards() + self.resend_missing_reveals() + self.reminders.post_due())
 
     def repost_missing_cards(self, grace: timedelta | None = None) -> int:
         """A card Slack refused to post (5xx, outage), or whose place a dead replica never stored, is posted
@@ -77,9 +80,10 @@ class Sweeper:
         return posted
 
     def resend_missing_reveals(self, grace: timedelta | None = None) -> int:
-        """A replica that died between recording success and sending the DM leaves a password
-        nobody can reveal: a live replica sends the Reveal button (bound to the password as the first
-        one would have been: bot/workflow/reveal.py: send_reveal_dm)."""
+        """A replica that died between recording success and putting the Reveal button in the requester's DM
+        leaves a password nobody can reveal: a live replica rewrites the DM with the button (posts the DM if
+        it was never posted), bound to the password as the first one would have been (bot/workflow/reveal.py:
+        send_reveal_dm)."""
         ctx = self.ctx
         with transaction(ctx.sessions) as session:
             now = ctx.db_now(session)

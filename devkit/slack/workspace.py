@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -18,6 +19,8 @@ from typing import Any
 from devkit.slack.blocks import _INTERACTIVE, _element_children
 from devkit.slack.records import Ack, Ephemeral, Message
 from devkit.slack.rendering import _one_line, as_seen
+
+_SUBTEAM = re.compile(r"<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>")  # a user group mention, shown as @handle
 
 
 @dataclass
@@ -129,9 +132,17 @@ class Workspace:
         u = self._users.get(user)
         return u["name"] if u else user
 
-    def messages(self, channel: str, *, include_deleted: bool = False) -> list[Message]:
+    def messages(self, channel: str, *, include_deleted: bool = False, include_replies: bool = False) -> list[Message]:
+        """The channel's messages, as its history lists them: thread replies only with ``include_replies``."""
         with self._lock:
-            return [m for m in self._messages.get(channel, []) if include_deleted or not m.deleted]
+            return [m for m in self._messages.get(channel, []) if (include_deleted or not m.deleted)
+                    and (include_replies or m.thread_ts in (None, m.ts))]
+
+    def replies(self, channel: str, thread_ts: str) -> list[Message]:
+        """The replies in the thread of message ``thread_ts`` (chat.postMessage with that thread_ts), oldest first."""
+        with self._lock:
+            return [m for m in self._messages.get(channel, []) if not m.deleted and m.thread_ts == thread_ts
+                    and m.ts != thread_ts]
 
     def dm_messages(self, user: str) -> list[Message]:
         return self.messages(self.dm_id(user))
@@ -203,6 +214,7 @@ class Workspace:
                 pass
 
     def _as_seen(self, text: str) -> str:
+        text = _SUBTEAM.sub(lambda m: "@" + self._usergroups.get(m.group(1), {}).get("handle", m.group(1)), text)
         return as_seen(text, self._users)
 
     def _where(self, channel: str) -> str:

@@ -623,3 +623,20 @@ def test_socket_url_needs_a_fresh_ticket():
         with pytest.raises(InvalidStatus):  # a ticket is single-use
             connect(url, open_timeout=2)
         sim.wait_for(lambda: sim.connections() == 0)
+
+
+def test_thread_replies_are_listed_under_their_message_not_in_the_channel_and_mentions_read_as_handles():
+    sim = make_sim()
+    try:
+        client = WebClient(token="xoxb-sim", base_url=sim.api_url)
+        sim.add_usergroup("S0LEADS0001", "pw-reset-leads", [APPROVER])
+        card = client.chat_postMessage(channel=APPROVALS, text="a card")
+        reply = client.chat_postMessage(channel=APPROVALS, thread_ts=card["ts"],
+                                        text="Reminder: <!subteam^S0LEADS0001> and <@U0APPROVER1>, please decide")
+        assert [m.ts for m in sim.messages(APPROVALS)] == [card["ts"]]  # as the channel's history lists it
+        assert [m.ts for m in sim.replies(APPROVALS, card["ts"])] == [reply["ts"]]
+        assert [m.ts for m in sim.messages(APPROVALS, include_replies=True)] == [card["ts"], reply["ts"]]
+        assert ("[#pw-reset-approvals] resetbot posted in thread: Reminder: @pw-reset-leads and @dana, please decide"
+                in sim.transcript)
+    finally:
+        sim.stop()

@@ -18,9 +18,13 @@ def test_whole_flow_request_approve_reveal_once(bot_over_socket):
                  message="approvers were not shown the account's state")
     sim.wait_for(lambda: any("waiting for approval" in e.visible_text for e in sim.ephemerals(ENGINEER)),
                  message="requester not told it waits")
+    # The requester's one DM for the request, posted with it; the Reveal button comes into that same DM.
+    first = sim.wait_for(lambda: next(iter(sim.dm_messages(ENGINEER)), None), message="no DM for the request")
+    assert first.buttons == ["Cancel request", "Remind approvers"]
     sim.click(APPROVER, "Approve", channel=APPROVALS)
     dm = sim.wait_for(lambda: next((m for m in sim.dm_messages(ENGINEER) if "Reveal password" in m.buttons), None),
                       timeout=10, message="no reveal DM")
+    assert sim.dm_messages(ENGINEER) == [first] and dm is first
     rewritten = sim.messages(APPROVALS)[-1]
     assert rewritten.buttons == [] and "<@U0APPROVER1>" in rewritten.visible_text
     new_password = bot.sandbox.mofh_account("webq7k2m").password

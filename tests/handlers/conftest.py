@@ -172,8 +172,9 @@ class Slack:
         return replace(self.workflow.lookups.get(request.id), reveal_token=self.reveal_button())
 
     def reveal_button(self) -> str:
-        """The value of the latest Reveal password button the bot sent."""
-        values = [e["value"] for m in self.client.to("chat.postMessage") for b in m.get("blocks") or []
+        """The value of the latest Reveal password button the bot sent (in the requester's DM, rewritten in place)."""
+        sent = [c.args for c in self.client.calls if c.method in ("chat.postMessage", "chat.update")]
+        values = [e["value"] for m in sent for b in m.get("blocks") or []
                   if b.get("type") == "actions" for e in b["elements"] if e.get("action_id") == "reveal_secret"]
         assert values, "no Reveal password button was sent"
         return values[-1]

@@ -31,8 +31,12 @@ def test_approve_runs_the_change_rewrites_the_card_and_offers_the_reveal(slack):
     assert len(slack.gateways[request.provider].calls) == 1
     updates = [u for u in slack.client.to("chat.update") if u["channel"] == APPROVALS]
     assert updates and updates[-1]["ts"] == request.card.ts and _buttons(updates[-1]["blocks"]) == []
-    dms = [m for m in slack.client.to("chat.postMessage") if m["channel"] == "D0ENGINEER1"]
-    assert any("Reveal password" in _buttons(m.get("blocks")) for m in dms)
+    # The requester's DM, posted with the request, is rewritten in place with the button (no second DM).
+    posted = [m for m in slack.client.to("chat.postMessage") if m["channel"] == "D0ENGINEER1"]
+    assert not any("Reveal password" in _buttons(m.get("blocks")) for m in posted)  # only the status sentence
+    dms = [m for m in slack.client.to("chat.update") if m["channel"] == "D0ENGINEER1"]
+    assert dms and all(m["ts"] == request.dm.ts for m in dms)
+    assert "Reveal password" in _buttons(dms[-1].get("blocks"))
     assert slack.workflow.lookups.get(request.id).status is Status.SUCCEEDED
     assert slack.private_texts(APPROVER) == []
 

@@ -23,8 +23,11 @@ from tests.handlers.conftest import (
 def test_a_valid_submission_closes_the_modal_posts_the_card_and_tells_the_engineer(slack):
     response = slack.dispatch(view_submission(reset_modal_view()))
     assert (response.status, response.body) == (200, "")
-    (card,) = slack.client.to("chat.postMessage")
+    card, dm = slack.client.to("chat.postMessage")  # the card, then the requester's one DM for the request
     assert card["channel"] == APPROVALS and "webq7k2m" in card["text"]
+    assert dm["channel"] == "D" + ENGINEER[1:] and "waiting for approval" in dm["text"]
+    assert [e["text"]["text"] for b in dm["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
+        "Cancel request", "Remind approvers"]
     # Posted without buttons; they come once the bot has stored where the card is (bot/workflow/intake.py).
     assert [b for b in card["blocks"] if b["type"] == "actions"] == []
     (armed,) = slack.client.to("chat.update")
@@ -97,7 +100,7 @@ def test_a_second_submit_of_the_same_view_posts_no_second_card(slack):
     slack.dispatch(view_submission(reset_modal_view()))
     response = slack.dispatch(view_submission(reset_modal_view()))
     assert (response.status, response.body) == (200, "")
-    assert len(slack.client.to("chat.postMessage")) == 1
+    assert [m["channel"] for m in slack.client.to("chat.postMessage")] == [APPROVALS, "D" + ENGINEER[1:]]  # card, DM
     requests = slack.workflow.lookups.home_for(ENGINEER).requests
     assert [r.status for r in requests] == [Status.PENDING]
 

@@ -73,6 +73,7 @@ class FakeGateway:
 class RecordingNotifier:
     def __init__(self) -> None:
         self.events: list[tuple[str, RequestView]] = []
+        self.mentions: list[tuple[str, list[str]]] = []  # each thread reply's kind and whom it mentions
         self._ts = 0
 
     def _ref(self, channel: str) -> MessageRef:
@@ -90,8 +91,9 @@ class RecordingNotifier:
         self.events.append(("tell_requester", request))
 
     def send_reveal(self, request):
+        """As handlers/notifier.py: the requester's DM rewritten in place; posted when there is none."""
         self.events.append(("send_reveal", request))
-        return self._ref("D0ENGDM001")
+        return request.dm or self._ref("D0ENGDM001")
 
     def update_reveal(self, request):
         self.events.append(("update_reveal", request))
@@ -109,6 +111,19 @@ class RecordingNotifier:
 
     def update_policy_change(self, proposal):
         self.events.append(("update_policy_change", proposal))
+
+    def post_dm(self, request):
+        self.events.append(("post_dm", request))
+        return self._ref("D0ENGDM001")
+
+    def update_dm(self, request):
+        self.events.append(("update_dm", request))
+        return True
+
+    def post_thread_reply(self, request, kind, mentions):
+        self.events.append((kind, request))
+        self.mentions.append((kind, list(mentions)))
+        return self._ref(request.card.channel) if request.card else None
 
     def reveal_button(self, request_id: str | None = None) -> str:
         """The value of the latest Reveal button sent (for `request_id`): what the requester's click sends back."""

@@ -43,7 +43,8 @@ def test_2_of_2_the_first_approval_keeps_it_pending_and_the_second_starts_the_ca
     assert first.status is Status.PENDING and first.approvers == [APPROVER]
     assert first.approvals[0].at == clock.now and first.decided_by is None
     assert gateways["mofh"].calls == []
-    assert notifier.events[-1] == ("update_card", first)  # the card shows "Approvals: 1 of 2" and who
+    # The card shows "Approvals: 1 of 2" and who; then the requester's DM does (posted now: submit posts no DM).
+    assert notifier.events[-2:] == [("update_card", first), ("post_dm", first)]
     clock.advance(30)
     second = workflow.decisions.approve(request.id, OTHER)
     done = workflow.lookups.get(request.id)
@@ -124,7 +125,7 @@ def test_a_deny_after_one_approval_ends_it_with_its_reason(two_of_n, gateways, n
     assert denied.status is Status.DENIED and denied.decided_by == OTHER
     assert denied.deny_reason == "The ticket names\nanother customer."  # normalised as a request's reason is
     assert gateways["mofh"].calls == []
-    assert {"update_card", "tell_requester"} <= set(notifier.kinds()[-2:])
+    assert notifier.kinds()[-3:] == ["update_card", "tell_requester", "update_dm"]  # and the requester's DM
     (audited,) = _audit(workflow, "denied")
     assert audited.actor_id == OTHER
     assert audited.detail == {"reason": "The ticket names\nanother customer.", "approvals": "1 of 2"}

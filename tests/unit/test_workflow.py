@@ -359,13 +359,13 @@ def test_a_reveal_dm_lost_to_a_crash_is_sent_by_the_sweep(workflow, notifier, cl
     notifier.send_reveal, original = (lambda request: lost.append(request.reveal_token)), notifier.send_reveal
     request = submit(workflow)
     workflow.decisions.approve(request.id, APPROVER)
-    assert workflow.lookups.get(request.id).dm is None
+    assert workflow.lookups.get(request.id).reveal_sent_at is None  # the DM (posted with the request) lacks it
     notifier.send_reveal = original
     assert workflow.sweeper.resend_missing_reveals() == 0  # not before the grace period
     clock.advance(16)
     workflow.sweeper.sweep()
     done = workflow.lookups.get(request.id)
-    assert done.dm is not None and done.reveal_state is RevealState.READY
+    assert done.reveal_sent_at is not None and done.reveal_state is RevealState.READY
     assert [kind for kind in notifier.kinds() if kind == "send_reveal"] == ["send_reveal"]
     # The password is bound to the new DM's button; the lost one's matches nothing and destroys nothing.
     with pytest.raises(RequestNotFound, match="newer Reveal password message"):
