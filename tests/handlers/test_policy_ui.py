@@ -187,7 +187,8 @@ def test_a_failing_views_publish_touches_no_decision(slack):
         slack.client.fail_next("views.publish", "internal_error")
     slack.workflow.decisions.approve(request.id, APPROVER)
     assert slack.workflow.lookups.get(request.id).status.value == "succeeded"
-    assert "*Approved* by" in json.dumps(slack.client.to("chat.update")[-1]["blocks"])
+    card_updates = [c for c in slack.client.to("chat.update") if c["ts"] == request.card.ts]
+    assert "*Approved* by" in json.dumps(card_updates[-1]["blocks"])
 
 
 def test_an_admins_tab_follows_a_policy_change(admins):
