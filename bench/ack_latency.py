@@ -785,6 +785,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="burst: a PostgreSQL server URL (postgresql+psycopg://…); a fresh database per run")
     parser.add_argument("--rounds", type=int, default=1, help="burst: rounds of the three apps per database")
     parser.add_argument("--apps", default="bot,same,bare", help="burst: which of bot,same,bare to run")
+    parser.add_argument("--profile", default=None, metavar="PREFIX",
+                        help="burst: run resetbot under bench/profile_launch.py; its profile goes to PREFIX.<db>.txt")
     args = parser.parse_args(argv)
     args.apps = [a.strip() for a in args.apps.split(",") if a.strip()]
     if args.databases is None:

@@ -249,6 +249,9 @@ def run_app(app: str, sandbox, db: str, database_url: str | None, args, resetbot
         world = al.World(sim, sandbox, engineers + extra, approvers, slow)
         grants = al.grant_roles(world, env, resetbot, False)
         cmd = [resetbot, "run"]
+        if args.profile:  # bench/profile_launch.py: resetbot run with a sampling profiler
+            env["BENCH_PROFILE_OUT"] = f"{args.profile}.{db}.txt"
+            cmd = [sys.executable, str(al.REPO / "bench" / "profile_launch.py")]
     else:
         cmd = [sys.executable, str(al.REPO / "bench" / ("same_calls_app.py" if app == "same" else "bare_app.py"))]
     proc = al.AppProcess(APP_LABELS[app], cmd, env)
