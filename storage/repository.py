@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Executable, Row, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -518,8 +518,9 @@ def pending_requests(session: Session, providers: Iterable[str], limit: int = 20
 
 
 
-def to_view(row: ResetRequest, approvals: Iterable[Approval] = ()) -> RequestView:
-    """The row as a RequestView; `approvals`: its request_approvals rows (_view and _views load them)."""
+def to_view(row: ResetRequest | Row[Any], approvals: Iterable[Approval] = ()) -> RequestView:
+    """The row (an ORM object, or a Core row of its table: the same names) as a RequestView; `approvals`: its
+    request_approvals rows (_view and _views load them)."""
     return RequestView(
         id=row.id,
         provider=row.provider,
