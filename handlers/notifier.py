@@ -31,6 +31,7 @@ class SlackNotifier:
         self.clock = clock
         self.catalog = catalog  # the providers' labels (bot/providers/registry.py: catalog)
         self.webhook_client = webhook_client  # response_url calls; tests record them instead
+        self.dm_channels: dict[str, str] = {}  # user id -> their DM channel, as conversations.open answered
 
     def post_card(self, request: RequestView) -> MessageRef | None:
         """Post the card without its buttons: the workflow records where it is, then `update_card` adds them
@@ -78,13 +79,18 @@ class SlackNotifier:
         self.direct_message(user_id, text)
 
     def direct_message(self, user_id: str, text: str, blocks_: list[dict] | None = None) -> MessageRef | None:
-        opened = self._call("conversations.open", self.client.conversations_open, users=user_id)
-        if opened is None:
-            return None
-        channel = opened["channel"]["id"]
+        channel = self.dm_channels.get(user_id)  # a user's DM channel with the bot does not change (issue 13)
+        if channel is None:
+            opened = self._call("conversations.open", self.client.conversations_open, users=user_id)
+            if opened is None:
+                return None
+            channel = self.dm_channels[user_id] = opened["channel"]["id"]
         posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=channel, text=text,
                             blocks=blocks_)
-        return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
+        if posted is None:
+            self.dm_channels.pop(user_id, None)  # the next DM asks conversations.open again
+            return None
+        return MessageRef(posted["channel"], posted["ts"])
 
     def send_reveal(self, request: RequestView) -> MessageRef | None:
         text, dm_blocks = blocks.reveal_dm(request, catalog=self.catalog)
