@@ -145,11 +145,8 @@ class SameCalls:
                                                   blocks=self._card_blocks(reset, buttons=False))
             reset.card = (posted["channel"], posted["ts"])
         else:  # the requester's DM, in the channel conversations.open gave
-            posted = self.client.chat_postMessage(
-                channel=reset.facts["dm_channel"], text=f"Your password reset for {reset.account} is ready",
-                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": f"`{reset.account}` was changed."}},
-                        {"type": "actions", "elements": [{"type": "button", "action_id": "reveal",
-                                                          "text": _text("Reveal password"), "value": "rv_bench"}]}])
+            posted = self.client.chat_postMessage(channel=reset.facts["dm_channel"], text=self._dm_text(reset),
+                                                  blocks=self._dm_blocks(reset))
             reset.dm = (posted["channel"], posted["ts"])
 
     def chat_update(self, reset: Reset, what: str, **_) -> None:
@@ -157,9 +154,8 @@ class SameCalls:
             self.client.chat_update(channel=reset.card[0], ts=reset.card[1], text=self._card_text(reset),
                                     blocks=self._card_blocks(reset, buttons="state" not in reset.facts))
         elif what == "dm" and reset.dm is not None:
-            words = f"`{reset.account}`: {self._state(reset)}"
-            self.client.chat_update(channel=reset.dm[0], ts=reset.dm[1], text=f"Reset of {reset.account}",
-                                    blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": words}}])
+            self.client.chat_update(channel=reset.dm[0], ts=reset.dm[1], text=self._dm_text(reset),
+                                    blocks=self._dm_blocks(reset))
 
     def conversations_open(self, reset: Reset, _what: str, **_) -> None:
         reset.facts["dm_channel"] = self.client.conversations_open(users=reset.requester)["channel"]["id"]
@@ -181,6 +177,18 @@ class SameCalls:
 
     def _state(self, reset: Reset) -> str:
         return reset.facts.get("state") or ("being changed" if reset.facts.get("approved") else "waiting for approval")
+
+    def _dm_text(self, reset: Reset) -> str:
+        return f"Your password reset for {reset.account} at MyOwnFreeHost: {self._state(reset)}"
+
+    def _dm_blocks(self, reset: Reset) -> list[dict]:
+        """The requester's DM; with the Reveal button once the password was changed (the bench times that)."""
+        out: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"`{reset.account}`: "
+                                                                                 f"{self._state(reset)}"}}]
+        if reset.facts.get("state") == "changed":
+            out.append({"type": "actions", "elements": [{"type": "button", "action_id": "reveal",
+                                                         "text": _text("Reveal password"), "value": "rv_bench"}]})
+        return out
 
     def _card_text(self, reset: Reset) -> str:
         return (f"Password reset request from <@{reset.requester}> for {reset.account} at MyOwnFreeHost: "
