@@ -775,7 +775,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodelay", action="store_true",
                         help="with --trace: set TCP_NODELAY on both apps' Socket Mode sockets (Nagle experiment)")
     parser.add_argument("--json", default=str(REPO / "bench" / "results.json"), help="where to write the results")
+    parser.add_argument("--workload", choices=("steady", "burst", "both"), default="both",
+                        help="steady: the users one after another (bot vs ack-only); burst: everyone at once, "
+                             "three apps (bench/burst.py); both (default)")
+    parser.add_argument("--databases", default=None,
+                        help="burst: comma-separated sqlite,postgresql (default: sqlite, plus postgresql when "
+                             "--postgres or RESETBOT_BENCH_POSTGRES_URL names a server)")
+    parser.add_argument("--postgres", default=os.environ.get("RESETBOT_BENCH_POSTGRES_URL"),
+                        help="burst: a PostgreSQL server URL (postgresql+psycopg://…); a fresh database per run")
+    parser.add_argument("--rounds", type=int, default=1, help="burst: rounds of the three apps per database")
+    parser.add_argument("--apps", default="bot,same,bare", help="burst: which of bot,same,bare to run")
+    parser.add_argument("--profile", default=None, metavar="PREFIX",
+                        help="burst: run resetbot under bench/profile_launch.py; its profile goes to PREFIX.<db>.txt")
     args = parser.parse_args(argv)
+    args.apps = [a.strip() for a in args.apps.split(",") if a.strip()]
+    if args.databases is None:
+        args.databases = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    else:
+        args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    if "postgresql" in args.databases and not args.postgres:
+        parser.error("--databases postgresql needs --postgres URL or RESETBOT_BENCH_POSTGRES_URL")
     if not 1 <= args.users <= 99 or not 1 <= args.approvers <= 9:
         parser.error("--users must be 1..99 and --approvers 1..9")
     if args.nodelay and not args.trace:
@@ -812,15 +831,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox MyOwnFreeHost at {sandbox.mofh_url}: {len(accounts)} accounts "
               f"({accounts[0]}…{accounts[-1]}), passwd held {args.delay:g} s each; simulated Slack at {sim.api_url}; "
               f"{len(engineers)} engineers, {len(approvers)} approvers", flush=True)
-        with tempfile.TemporaryDirectory(prefix="resetbot-bench-") as tmp:
-            print("phase A: resetbot run", flush=True)
-            bot = run_bot_phase(world, args, tmp, resetbot)
-        print("phase B: bare Bolt app", flush=True)
-        bare = run_bare_phase(world, args)
-        results = build_results(args, bot, bare, world, started, clock)
+        results: dict = {}
+        if args.workload in ("steady", "both"):
+            with tempfile.TemporaryDirectory(prefix="resetbot-bench-") as tmp:
+                print("phase A: resetbot run", flush=True)
+                bot = run_bot_phase(world, args, tmp, resetbot)
+            print("phase B: bare Bolt app", flush=True)
+            bare = run_bare_phase(world, args)
+            results = build_results(args, bot, bare, world, started, clock)
+        if args.workload in ("burst", "both"):
+            sys.modules.setdefault("ack_latency", sys.modules[__name__])  # bench/burst.py imports its helpers
+            import burst
+
+            print("burst: every user at once; resetbot, the same-calls app, the ack-only app", flush=True)
+            results["burst"] = burst.run_burst(args, sandbox, resetbot)
+            results["burst_targets"] = burst.targets(results["burst"])
+            results.setdefault("generated_at", datetime.now(UTC).isoformat(timespec="seconds"))
+            results.setdefault("machine", machine_info())
+            results["burst_parameters"] = {"engineers": burst.ENGINEERS, "extra_commands": burst.EXTRA,
+                                           "approvers": burst.APPROVERS, "provider_delay_seconds": args.delay,
+                                           "rounds": args.rounds, "databases": args.databases, "apps": args.apps}
+            results["wall_seconds"] = round(time.monotonic() - started, 1)
         results["json_path"] = os.path.relpath(args.json, Path.cwd()) if Path(args.json).is_absolute() else args.json
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-        print_report(results)
+        if "bot" in results:
+            print_report(results)
+        if "burst" in results:
+            burst.print_burst(results["burst"])
+            print()
+            for check in results["burst_targets"]:
+                print(f"  {'PASS' if check['pass'] else 'FAIL'}  {check['target']}: {check['measured']}")
         print(f"wall time {results['wall_seconds']} s")
         return 0
     except BenchBroken as broken:

@@ -10,7 +10,7 @@ everywhere else):
   Reason, Ticket) so the simulated person can fill it and submit it;
 * the modal's view_submission: ack(), then chat.postMessage of a card with an "Approve"
   button to the approvals channel (its text names the account, like resetbot's card);
-* the "Approve" button: ack() only.
+* the "Approve" button and the Provider choice (the burst picks it): ack() only.
 
 Environment: SLACK_BOT_TOKEN, SLACK_APP_TOKEN, SLACK_API_URL, RESETBOT_APPROVALS_CHANNEL.
 Logs a line containing "ready" on stderr once connected; SIGTERM/SIGINT closes and exits 0.
@@ -58,7 +58,8 @@ def modal(provider: str | None, account: str | None) -> dict:
         "submit": _text("Request reset"),
         "close": _text("Cancel"),
         "blocks": [
-            {"type": "input", "block_id": "provider_block", "label": _text("Provider"), "element": provider_element},
+            {"type": "input", "block_id": "provider_block", "label": _text("Provider"), "dispatch_action": True,
+             "element": provider_element},
             {"type": "input", "block_id": "account_block", "label": _text("Account"), "element": account_element},
             {"type": "input", "block_id": "reason_block", "label": _text("Reason"),
              "element": {"type": "plain_text_input", "action_id": "reason_input", "multiline": True}},
@@ -99,6 +100,10 @@ def build_app(token: str, api_url: str, approvals_channel: str) -> App:
 
     @app.action("approve")
     def on_approve(ack):
+        ack()
+
+    @app.action("provider_select")  # the burst's Provider choice (bench/burst.py): ack only
+    def on_provider(ack):
         ack()
 
     return app

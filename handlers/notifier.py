@@ -34,6 +34,7 @@ class SlackNotifier:
         self.webhook_client = webhook_client  # response_url calls; tests record them instead
         # Told of every change of a request (update_card); handlers.register points it at the App Home's refresher.
         self.on_request_change: Callable[[RequestView], None] | None = None
+        self.dm_channels: dict[str, str] = {}  # user id -> their DM channel, as conversations.open answered
 
     def post_card(self, request: RequestView) -> MessageRef | None:
         """Post the card without its buttons: the workflow records where it is, then `update_card` adds them
@@ -84,13 +85,18 @@ class SlackNotifier:
         self.direct_message(user_id, text)
 
     def direct_message(self, user_id: str, text: str, blocks_: list[dict] | None = None) -> MessageRef | None:
-        opened = self._call("conversations.open", self.client.conversations_open, users=user_id)
-        if opened is None:
-            return None
-        channel = opened["channel"]["id"]
+        channel = self.dm_channels.get(user_id)  # a user's DM channel with the bot does not change (issue 13)
+        if channel is None:
+            opened = self._call("conversations.open", self.client.conversations_open, users=user_id)
+            if opened is None:
+                return None
+            channel = self.dm_channels[user_id] = opened["channel"]["id"]
         posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=channel, text=text,
                             blocks=blocks_)
-        return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
+        if posted is None:
+            self.dm_channels.pop(user_id, None)  # the next DM asks conversations.open again
+            return None
+        return MessageRef(posted["channel"], posted["ts"])
 
     def send_reveal(self, request: RequestView) -> MessageRef | None:
         """The Reveal button (`request.reveal_token` is its value) in the requester's DM for the request,

@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 # The files SQLite keeps beside a database (docs/CONTRACT.md: files the bot creates are 0600).
 SIDECARS = ("-wal", "-shm", "-journal")
 
+# SQLite's synchronous levels (https://sqlite.org/pragma.html#pragma_synchronous): every unit of work at
+# NORMAL, the ones that must survive a power cut at FULL (transaction(durable=True)).
+NORMAL, FULL = 1, 2
+DURABLE = "resetbot_durable"  # connection record flag: this connection runs at FULL until it is checked in
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -56,10 +61,18 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # WAL with NORMAL: a commit is not fsynced (it cannot corrupt the file, but a power cut may lose
+                # the last commits); a unit of work that must survive one asks `transaction(durable=True)`.
+                cursor.execute(f"PRAGMA synchronous={NORMAL}")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
+
+        @event.listens_for(engine, "checkin")
+        def _back_to_normal(dbapi_connection, record):
+            if record.info.pop(DURABLE, False):  # transaction(durable=True) raised it for one unit of work
+                dbapi_connection.execute(f"PRAGMA synchronous={NORMAL}")
 
         return engine
     return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -130,8 +143,14 @@ def scrub(sessions: sessionmaker[Session]) -> bool:
 
 
 @contextmanager
-def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+def transaction(sessions: sessionmaker[Session], *, durable: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on error.
+
+    `durable`: its commit is on disk before this returns (a sealed password stored before the
+    provider call, docs/CONTRACT.md "Rules that always hold"). SQLite files run WAL with
+    synchronous=NORMAL, whose commits are not fsynced; this unit of work runs at FULL, which
+    fsyncs the WAL at its commit (the connection goes back to NORMAL when it returns to the pool).
+    PostgreSQL commits are durable already (synchronous_commit is left on).
 
     A database that does not answer becomes `ServiceUnavailable`, a sentence the person
     can act on, instead of a driver traceback (issue 5: the bot recovers without a restart
@@ -139,6 +158,8 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """
     try:
         with sessions.begin() as session:
+            if durable:
+                _durable_commit(session)
             yield session
     except (OperationalError, InterfaceError) as exc:
         if getattr(exc, "connection_invalidated", False) or _is_outage(exc):
@@ -146,6 +167,14 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
                 "The bot's database is not answering right now, so nothing was changed. Try again in a minute."
             ) from None
         raise
+
+
+def _durable_commit(session: Session) -> None:
+    connection = session.connection()
+    if connection.dialect.name != "sqlite" or connection.engine.url.database in (None, "", ":memory:"):
+        return
+    connection.exec_driver_sql(f"PRAGMA synchronous={FULL}")  # before any write: applies to this commit
+    connection.connection.info[DURABLE] = True  # the same dict the checkin listener gets as record.info
 
 
 def _is_outage(exc: Exception) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Executable, Row, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,8 @@ from storage.models import (
     RiskAlertSent,
     RoleAssignment,
 )
+
+_REQUESTS = ResetRequest.__table__  # Core reads of the hot path (get_request)
 
 ALL_PROVIDERS = "*"
 
@@ -195,9 +197,9 @@ def lock_request(session: Session, request_id: str) -> RequestView | None:
         row = session.scalar(select(ResetRequest).where(ResetRequest.id == request_id).with_for_update()
                              .execution_options(populate_existing=True))
     else:  # SQLite locks the whole database on the first write
-        session.execute(update(ResetRequest).where(ResetRequest.id == request_id)
-                        .values(updated_at=ResetRequest.updated_at))
-        row = session.get(ResetRequest, request_id, populate_existing=True)
+        _rows_changed(session, update(ResetRequest).where(ResetRequest.id == request_id)
+                      .values(updated_at=ResetRequest.updated_at))
+        return get_request(session, request_id)
     return _view(session, row) if row else None
 
 
@@ -207,8 +209,18 @@ def request_by_view_id(session: Session, source_view_id: str) -> RequestView | N
 
 
 def get_request(session: Session, request_id: str) -> RequestView | None:
-    row = session.get(ResetRequest, request_id, populate_existing=True)
-    return _view(session, row) if row else None
+    """Read with Core statements (the hot path reads a request ~10 times per reset: no ORM identity map)."""
+    session.flush()  # a Core statement does not autoflush what the caller added in this unit of work
+    row = session.connection().execute(select(_REQUESTS).where(_REQUESTS.c.id == request_id)).first()
+    return to_view(row, _core_approvals(session, request_id)) if row else None
+
+
+def _core_approvals(session: Session, request_id: str) -> list[Approval]:
+    table = RequestApproval.__table__
+    rows = session.connection().execute(select(table.c.approver_id, table.c.at)
+                                        .where(table.c.request_id == request_id)
+                                        .order_by(table.c.at, table.c.approver_id))
+    return [Approval(approver_id, at) for approver_id, at in rows]
 
 
 def request_by_reveal_token(session: Session, token: str) -> RequestView | None:
@@ -522,8 +534,9 @@ def pending_requests(session: Session, providers: Iterable[str], limit: int = 20
 
 
 
-def to_view(row: ResetRequest, approvals: Iterable[Approval] = ()) -> RequestView:
-    """The row as a RequestView; `approvals`: its request_approvals rows (_view and _views load them)."""
+def to_view(row: ResetRequest | Row[Any], approvals: Iterable[Approval] = ()) -> RequestView:
+    """The row (an ORM object, or a Core row of its table: the same names) as a RequestView; `approvals`: its
+    request_approvals rows (_view and _views load them)."""
     return RequestView(
         id=row.id,
         provider=row.provider,
@@ -882,8 +895,14 @@ def take_budget_slot(session: Session, key: str, *, limit: int, window: timedelt
 
 
 def _rows_changed(session: Session, statement: Executable) -> int:
-    """How many rows an UPDATE or DELETE touched: the compare-and-set answers of this module."""
-    return cast("CursorResult[Any]", session.execute(statement)).rowcount
+    """How many rows an UPDATE or DELETE touched: the compare-and-set answers of this module.
+
+    Run as a Core statement on the session's connection: the ORM's bulk update would first
+    evaluate the criteria against every object in the session (synchronize_session), the most
+    expensive step of the hot path; every read of a request after a change goes through
+    get_request (Core, never the identity map), so nothing reads a stale object."""
+    session.flush()  # pending rows first, in the order the caller made them
+    return cast("CursorResult[Any]", session.connection().execute(statement)).rowcount
 
 
 # --- policy changes proposed in Slack (bot/policy.py: PolicyProposal) -------------------------------------

@@ -141,7 +141,9 @@ class Decisions:
         target_members, unknown, reached = self._escalation_members(request_id, approver_id)
         groups = ctx.member_groups(approver_id, Role.APPROVER, request_id=request_id, refused_as=f"{verb}_refused",
                                    strict=not reached)
-        with transaction(ctx.sessions) as session:
+        # An approval may seal the new password and start the change: its commit is on disk before the
+        # provider is called (docs/CONTRACT.md "Rules that always hold"; storage/db.py: transaction).
+        with transaction(ctx.sessions, durable=verb == "approve" and act is not None) as session:
             # The lock first: on SQLite it is the first write, which waits for any other writer (storage/repository.py).
             locked = repo.lock_request(session, request_id) if act is not None and isinstance(request_id, str) else None
             now = ctx.db_now(session)  # expiry and the lease are on the database's clock (context.py)

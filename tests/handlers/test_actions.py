@@ -183,3 +183,13 @@ def test_an_unexpected_failure_falls_back_to_an_ephemeral_then_a_dm(slack, monke
         "chat.postEphemeral", "conversations.open", "chat.postMessage"]
     (dm,) = slack.client.to("chat.postMessage")
     assert dm["channel"] == "D0APPROVER1" and dm["text"].startswith("Something went wrong (error id ")
+
+
+def test_a_second_dm_to_the_same_person_reuses_the_dm_channel(slack):
+    """conversations.open once per person (issue 13): their DM channel with the bot does not change."""
+    request = slack.pending_request()
+    slack.client.clear()
+    for action in ("approve_reset", "deny_reset"):  # two refusals, each told by DM (no response_url)
+        slack.dispatch(button_click(OUTSIDER, action, request.id, response_url=None, in_home=True))
+    assert len(slack.private_texts(OUTSIDER)) == 2
+    assert [c["users"] for c in slack.client.to("conversations.open")] == [OUTSIDER]
