@@ -210,7 +210,7 @@ class Intake:
             request = repo.get_request(session, request_id)
             vpanel = repo.vpanel_for_key(session, request.account) if request else None
         gateway = ctx.providers.get(request.provider) if request else None
-        if gateway is None or vpanel is None:
+        if request is None or gateway is None or vpanel is None:
             return
         result = gateway.lookup(vpanel_username=vpanel)
         if result is None:
