@@ -65,12 +65,12 @@ def _table() -> dict[tuple[str, Method], Words]:
     # --- done ---
     row("changed", PASSWORD_METHODS,
         "{label} changed the password.",
-        "Done: the password of {account} at {label} was changed. Open your DM from the bot to reveal it (once).",
-        "The password of {account} at {label} was changed.")
+        "Done: the password for {account} at {label} was changed. Open your DM from the bot to reveal it (once).",
+        "The password for {account} at {label} was changed.")
     row("changed_idempotent", PASSWORD_METHODS,
         "{label} confirmed the new password (an earlier try had already set it).",
-        "Done: the password of {account} at {label} was changed. Open your DM from the bot to reveal it (once).",
-        "The password of {account} at {label} was changed.")
+        "Done: the password for {account} at {label} was changed. Open your DM from the bot to reveal it (once).",
+        "The password for {account} at {label} was changed.")
     row("reset_email_sent", PASSWORD_METHODS + LINK,
         "{label} e-mailed the owner ({masked}) a link to choose a new password.",
         "Done: {label} e-mailed the password reset link for {account} to {email}. The owner chooses the new "
@@ -177,9 +177,9 @@ def _table() -> dict[tuple[str, Method], Words]:
         "{label} is e-mailing the owner a reset link…",
         "Your password reset for {account} at {label} was approved; {label} is e-mailing the owner a reset link.")
     row(RETRYING, EVERY_METHOD,
-        "{label} did not give a clear answer; the bot tries again with the same password in a minute.",
+        "{label} did not give a clear answer; the bot will try again with the same password in a minute.",
         "Your password reset for {account} at {label} was approved. {label} did not give a clear answer yet, so the "
-        "bot tries again with the same password in a minute; you need do nothing.")
+        "bot will try again with the same password in a minute; there is nothing for you to do.")
     return table
 
 
