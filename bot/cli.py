@@ -16,8 +16,9 @@ import re
 import signal
 import sys
 import threading
+import time
 from datetime import UTC, datetime
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 
 from bot import logs
 from bot.config import ConfigError, Settings
@@ -59,51 +60,75 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _version() -> str:
+    try:
+        return version("resetbot")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _actions(commands, name: str, help_: str) -> argparse._SubParsersAction:
+    """A command made of actions (`roles grant`, …); without one it says so in one line and exits 2."""
+    parser = commands.add_parser(name, help=help_)
+    actions = parser.add_subparsers(metavar="ACTION")
+    parser.set_defaults(handler=lambda args: _no_action(name, actions))
+    return actions
+
+
+def _no_action(name: str, actions: argparse._SubParsersAction) -> int:
+    names = list(actions.choices)
+    either = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    raise UsageError(f"{name}: give an ACTION: {either} (see resetbot {name} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="resetbot", description="Slack bot that resets hosting passwords with "
                                                                   "approval, audit and a one-time reveal.")
+    parser.add_argument("--version", action="version", version=f"resetbot {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the bot (Socket Mode; --http for the HTTP endpoint)")
     run.add_argument("--http", action="store_true", help="serve POST /slack/events and GET /healthz")
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=3000)
+    run.add_argument("--host", default="127.0.0.1", help="with --http: the address to listen on (default: %(default)s)")
+    run.add_argument("--port", type=int, default=3000, help="with --http: the port to listen on (default: %(default)s)")
     run.set_defaults(handler=_run)
 
-    roles = commands.add_parser("roles", help="grant, revoke and list roles").add_subparsers(metavar="ACTION")
+    providers = list(registry.names())
+    roles = _actions(commands, "roles", "grant, revoke and list roles")
     for action in ("grant", "revoke"):
         sub = roles.add_parser(action, help=f"{action} a role (requester, approver or admin)",
                                description="SUBJECT is a Slack user ID (U…/W…) or a Slack user group ID (S…): "
                                            "a group's grant holds for whoever Slack lists as its members at "
                                            "the time of the click.")
-        sub.add_argument("subject", metavar="SUBJECT")
-        sub.add_argument("role")
-        sub.add_argument("--provider")
+        sub.add_argument("subject", metavar="SUBJECT", help="a Slack user ID (U…, W…) or user group ID (S…)")
+        sub.add_argument("role", metavar="ROLE", type=str.lower, choices=[r.value for r in Role],
+                         help="requester, approver or admin (admin implies both others)")
+        sub.add_argument("--provider", type=str.lower, choices=providers,
+                         help=f"only for this provider ({', '.join(providers)}); default: every provider")
         sub.set_defaults(handler=_roles_change, action=action)
     roles.add_parser("list", help="list every grant").set_defaults(handler=_roles_list)
 
-    accounts = commands.add_parser("accounts", help="the MyOwnFreeHost account directory").add_subparsers(
-        metavar="ACTION")
+    accounts = _actions(commands, "accounts", "the MyOwnFreeHost account directory")
     imp = accounts.add_parser("import", help="import account_key,vpanel_username,domain rows from a CSV file")
-    imp.add_argument("file")
+    imp.add_argument("file", metavar="FILE", help="a UTF-8 CSV file with the header account_key,vpanel_username,domain")
     imp.set_defaults(handler=_accounts_import)
     accounts.add_parser("list", help="list the directory").set_defaults(handler=_accounts_list)
 
-    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(metavar="ACTION")
+    audit = _actions(commands, "audit", "the audit trail")
     export = audit.add_parser("export", help="write the audit trail to stdout, oldest first")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--since", help="ISO 8601 date or time")
     export.set_defaults(handler=_audit_export)
 
-    policies = commands.add_parser("policy", help="show and change each provider's approval policy"
-                                   ).add_subparsers(metavar="ACTION")
+    policies = _actions(commands, "policy", "show and change each provider's approval policy")
     show = policies.add_parser("show", help="the approval policy of each provider, as in effect now")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(handler=_policy_show)
     change = policies.add_parser("set", help="change one provider's policy; options not given keep their value",
                                  description="DUR is 90s, 15m, 2h or 0 (off). --escalate-to is a Slack user "
                                              "group (S…) or user (U…); `none` removes it.")
-    change.add_argument("provider", metavar="PROVIDER")
+    change.add_argument("provider", metavar="PROVIDER",
+                        help=f"the provider whose policy changes ({', '.join(providers)})")
     change.add_argument("--approvals", metavar="N", help="distinct approvers needed, 1 to 5")
     change.add_argument("--expire-after", metavar="DUR", help="a request without its approvals by then expires")
     change.add_argument("--remind-after", metavar="DUR", help="a reminder in the card's thread (0: none)")
@@ -112,12 +137,16 @@ def _parser() -> argparse.ArgumentParser:
     change.add_argument("--requests-per-hour", metavar="N", help="per engineer in any 60 minutes (0: no cap)")
     change.set_defaults(handler=_policy_set)
 
-    db = commands.add_parser("db", help="the database schema").add_subparsers(metavar="ACTION")
+    db = _actions(commands, "db", "the database schema")
     db.add_parser("upgrade", help="migrate the schema to the newest version (a deploy step before the replicas)"
                   ).set_defaults(handler=_db_upgrade)
 
-    commands.add_parser("check", help="validate the configuration and print what is enabled").set_defaults(
-        handler=_check)
+    check = commands.add_parser("check", help="validate the configuration and print what is enabled")
+    check.add_argument("--http", action="store_true", help="check it for `run --http` (default: Socket Mode, "
+                                                           "unless only SLACK_SIGNING_SECRET is set)")
+    check.add_argument("--connect", action="store_true", help="also ask Slack (auth.test, a Socket Mode session) "
+                                                              "and each enabled provider (one read-only call)")
+    check.set_defaults(handler=_check)
     _add_plugin_commands(commands)  # last, so that a plug-in cannot take a built-in command's name
     return parser
 
@@ -414,15 +443,21 @@ def _db_upgrade(args) -> int:
 
 def _check(args) -> int:
     settings = Settings.from_env()
-    http = settings.slack_app_token is None and settings.slack_signing_secret is not None
-    print(f"database: {settings.database_shown}")
+    http = args.http or (settings.slack_app_token is None and settings.slack_signing_secret is not None)
+
+    def shown(variable: str, value: object) -> str:
+        """A value as in effect, or "invalid" when the variable was refused (its default is not what was meant)."""
+        return "invalid (see below)" if any(p.startswith(variable) for p in settings.problems) else str(value)
+
+    print(f"database: {shown('DATABASE_URL', settings.database_shown)}")
     print(f"providers enabled: {', '.join(settings.enabled_providers) or 'none'}")
     print(f"transport: {'HTTP (run --http)' if http else 'Socket Mode'}")
-    channel_problem = any(p.startswith("RESETBOT_APPROVALS_CHANNEL") for p in settings.problems)
-    channel = "not set" if settings.approvals_channel is None else "invalid" if channel_problem else \
-        settings.approvals_channel
-    print(f"approvals channel: {channel}; admins from RESETBOT_ADMINS: {len(settings.admins)}")
-    print(f"approval TTL {settings.approval_ttl} s; reveal TTL {settings.reveal_ttl} s")
+    channel = "not set" if settings.approvals_channel is None else shown("RESETBOT_APPROVALS_CHANNEL",
+                                                                          settings.approvals_channel)
+    admins = shown("RESETBOT_ADMINS", len(settings.admins))
+    print(f"approvals channel: {channel}; admins from RESETBOT_ADMINS: {admins}")
+    print(f"approval TTL {shown('RESETBOT_APPROVAL_TTL', f'{settings.approval_ttl} s')}; "
+          f"reveal TTL {shown('RESETBOT_REVEAL_TTL', f'{settings.reveal_ttl} s')}")
     problems = settings.problems_for_run(http=http)
     try:
         _key_file(settings, create=False)
@@ -430,6 +465,11 @@ def _check(args) -> int:
         problems.append(str(key_problem))
     else:
         _print_seal_keys(settings)
+    if args.connect:
+        if problems:
+            print("connections: not tried until the configuration is right", file=sys.stderr)
+        else:
+            problems += _check_connect(settings, http=http)
     for problem in problems:
         print(problem, file=sys.stderr)
     return 2 if problems else 0
@@ -483,6 +523,90 @@ def _sealed_by_key(settings: Settings, sealer):
         engine.dispose()
 
 
+# A vPanel username no account has (the sandbox and MyOwnFreeHost answer "none"): a harmless question to ask.
+PROBE_VPANEL_USERNAME = "resetbot_00000000"
+
+
+def _check_connect(settings: Settings, *, http: bool) -> list[str]:
+    """`check --connect`: one harmless question to Slack and to each enabled provider; prints who answered,
+    returns one problem per service that did not (naming the variable to look at)."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    problems: list[str] = []
+    assert settings.slack_bot_token is not None  # problems_for_run refused its absence
+    web = WebClient(token=settings.slack_bot_token.reveal(), base_url=settings.slack_api_url, timeout=10)
+    try:
+        me = web.auth_test()
+        print(f"Slack auth.test: answered: {me.get('user')} in {me.get('team')} ({settings.slack_api_url})")
+    except SlackApiError as refused:
+        problems.append(f"SLACK_BOT_TOKEN: Slack auth.test refused it ({refused.response.get('error')})")
+    except (SlackClientError, OSError) as failure:
+        problems.append(f"SLACK_API_URL: Slack did not answer auth.test at {settings.slack_api_url} "
+                        f"({type(failure).__name__})")
+    if http:
+        print("Slack Socket Mode: skipped (HTTP transport: Slack sends requests to the bot)")
+    else:
+        problems += _check_socket_mode(settings)
+    problems += _check_providers(settings)
+    return problems
+
+
+def _check_socket_mode(settings: Settings) -> list[str]:
+    """Open a Socket Mode session (apps.connections.open and the WebSocket) and close it again."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError, SlackClientError
+    from slack_sdk.socket_mode.builtin.client import SocketModeClient
+
+    assert settings.slack_app_token is not None  # problems_for_run refused its absence
+    client = SocketModeClient(app_token=settings.slack_app_token.reveal(), auto_reconnect_enabled=False,
+                              web_client=WebClient(base_url=settings.slack_api_url, timeout=10))
+    try:
+        client.connect()
+        deadline = time.monotonic() + 10
+        while not client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not client.is_connected():
+            return ["SLACK_APP_TOKEN: Slack gave a Socket Mode address, but the session did not open within 10 s"]
+        print("Slack Socket Mode: answered: a session opened and closed")
+        return []
+    except SlackApiError as refused:
+        return [f"SLACK_APP_TOKEN: Slack apps.connections.open refused it ({refused.response.get('error')})"]
+    except (SlackClientError, OSError) as failure:
+        return [f"SLACK_API_URL: no Socket Mode session could be opened ({type(failure).__name__})"]
+    finally:
+        client.close()
+
+
+def _check_providers(settings: Settings) -> list[str]:
+    """One read-only call per enabled provider that has one (the account lookup approvers see); never a change."""
+    import requests
+
+    from bot.providers import Outcome
+
+    class NoBudget:  # one call: no shared rate limit to keep
+        def try_acquire(self, key: str, *, limit: int, window_seconds: float) -> float:
+            return 0.0
+
+    problems: list[str] = []
+    for plugin in registry.plugins():
+        if plugin.name not in settings.providers:
+            continue
+        with requests.Session() as session:
+            gateway = plugin.build_gateway(settings.providers[plugin.name], session=session, budget=NoBudget())
+            result = gateway.lookup(vpanel_username=PROBE_VPANEL_USERNAME)
+        if result is None:
+            print(f"{plugin.label}: skipped: the bot has no read-only call for it (it is called only to change "
+                  "a password)")
+        elif result.outcome in (Outcome.LOOKUP_OK, Outcome.LOOKUP_EMPTY):
+            print(f"{plugin.label}: answered: an account lookup for {PROBE_VPANEL_USERNAME} "
+                  f"({result.outcome.value}, after {result.attempts} call(s))")
+        else:
+            problems.append(f"{plugin.label}: the account lookup did not answer as expected "
+                            f"({result.outcome.value}): {result.message}")
+    return problems
+
+
 def _run(args) -> int:
     settings = Settings.from_env()
     problems = settings.problems_for_run(http=args.http)
@@ -502,7 +626,7 @@ def _run(args) -> int:
     except KeyFileProblem as problem:
         raise UsageError(str(problem)) from None
     except Exception as exc:
-        raise UsageError(f"DATABASE_URL: cannot open or migrate the database ({type(exc).__name__})") from None
+        raise UsageError(_start_up_failure(exc)) from None
     logs.set_replica(runtime.workflow.context.replica_id)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -513,6 +637,24 @@ def _run(args) -> int:
     drained = serve_http(runtime, args.host, args.port, stop) if args.http else serve_socket_mode(runtime, stop)
     log.info("stopped%s", "" if drained else " (some provider calls were still running; the sweep will resolve them)")
     return 0
+
+
+def _start_up_failure(exc: BaseException) -> str:
+    """The one line for a start-up that failed: the database when it was the database's driver or migrations,
+    else what failed, with an error id whose log line has the traceback."""
+    chain: BaseException | None = exc
+    seen = 0
+    while chain is not None and seen < 10:
+        if type(chain).__module__.split(".")[0] in DATABASE_MODULES:
+            return f"DATABASE_URL: cannot open or migrate the database ({type(chain).__name__})"
+        chain, seen = chain.__cause__ or chain.__context__, seen + 1
+    error_id = os.urandom(4).hex()
+    log.error("start-up failed (error id %s)", error_id, exc_info=(type(exc), exc, exc.__traceback__))
+    return f"start-up failed: {type(exc).__name__} (error id {error_id}; the log has the traceback)"
+
+
+# Where the database's errors come from (a module name only: the CLI imports no SQL).
+DATABASE_MODULES = frozenset({"sqlalchemy", "alembic", "psycopg", "psycopg2", "sqlite3"})
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ transports see one without importing bot.providers.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,6 +99,14 @@ METHOD_LABELS = {
     Method.RESET_CODE: "Reset code",
     Method.CURRENT_PASSWORD: "Current password",
 }
+
+
+class BotOutcome(StrEnum):
+    """Outcomes the bot records itself, where no provider answered (beside docs/providers.md §4.2's)."""
+
+    INTERRUPTED = "interrupted"  # the bot stopped during the call and cannot safely retry it
+    SEAL_BROKEN = "seal_broken"  # the sealed secret would not open (wrong RESETBOT_SEAL_KEY?): nothing sent
+    PROVIDER_DISABLED = "provider_disabled"  # the provider is not configured on the replica that ran it
 
 
 @dataclass(frozen=True)
@@ -267,6 +276,11 @@ class RequestView:
     def approvers(self) -> list[str]:
         """The approvers so far, first approval first."""
         return [a.approver_id for a in self.approvals]
+
+    @property
+    def error_id(self) -> str:
+        """What an engineer quotes to the bot's admin about this request's outcome; the log line carries it too."""
+        return hashlib.sha256(self.id.encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)

@@ -131,9 +131,21 @@ def can_act_as_requester(user_id: str, request: RequestView, roles: set[Role], w
     return Decision.allow()
 
 
+# What became of a request that is no longer waiting, for a click that came too late.
+DECIDED_WORDS = {
+    Status.EXECUTING: "it was approved and the change is under way",
+    Status.SUCCEEDED: "it was approved and the change is done",
+    Status.FAILED: "it was approved, but the change failed",
+    Status.UNKNOWN: "it was approved, and the outcome of the change is unknown",
+    Status.DENIED: "it was denied",
+    Status.EXPIRED: "it expired",
+    Status.CANCELLED: "it was cancelled",
+}
+
+
 def already_decided(request: RequestView) -> str:
     who = f" by <@{request.decided_by}>" if request.decided_by else ""
-    return f"This request was already decided{who}: it is {request.status.value}."
+    return f"This request was already decided{who}: {DECIDED_WORDS.get(request.status, 'it is no longer waiting')}."
 
 
 def can_reveal(user_id: str, request: RequestView, now: datetime, *, roles: set[Role] | None = None,

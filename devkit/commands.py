@@ -29,8 +29,10 @@ def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", help="JSON seed file (mofh_accounts, namecheap_users); default: built-in demo seed"
     )
-    parser.add_argument("--mofh-port", type=int, default=0)
-    parser.add_argument("--namecheap-port", type=int, default=0)
+    parser.add_argument("--mofh-port", type=int, default=0, metavar="PORT",
+                        help="the MyOwnFreeHost sandbox's port on 127.0.0.1 (default: any free port)")
+    parser.add_argument("--namecheap-port", type=int, default=0, metavar="PORT",
+                        help="the Namecheap sandbox's port on 127.0.0.1 (default: any free port)")
 
 
 def _demo(args: argparse.Namespace) -> int:

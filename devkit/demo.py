@@ -8,17 +8,19 @@ outside test suite would; the transcript is what they saw.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bot import logs
 from bot.app import build_runtime
 from bot.config import Settings
-from bot.domain import Role
+from bot.domain import AuditRecord, Role
 from bot.secret import Secret
 from bot.server import socket_mode_handler
 from devkit.sandbox import Sandbox, default_seed
@@ -74,7 +76,7 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
         sim.add_user(ENGINEER, "sam.engineer", channels=[HELPDESK])
         sim.add_user(APPROVER, "dana.approver", channels=[HELPDESK])
         sim.add_channel(APPROVALS, "pw-reset-approvals", members=[APPROVER])
-        sim.transcript_listener = lambda line: out(f"  {line}")
+        sim.transcript_listener = lambda entry: out("\n".join(f"  {line}" for line in entry.split("\n")))
         environments = sandbox.bot_environments()
         # Each plugin reads its own variables (bot/providers/<name>/settings.py), as `resetbot run` would.
         sandboxed = Settings.from_env({name: value for environment in environments.values()
@@ -101,19 +103,33 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
             handler.connect()
             sim.wait_for_connections(1, timeout=10)
             out("The bot connected over Socket Mode.\n")
-            summary += _mofh_flow(out, sim, sandbox)
+            secrets = [sandbox.mofh_api_password, sandbox.namecheap_api_key, "xoxb-demo", "xapp-demo"]
+            summary += _mofh_flow(out, sim, sandbox, secrets)
             summary += _namecheap_flow(out, sim, sandbox)
-            events = len(list(runtime.workflow.admin.audit_trail()))
-            summary.append(f"{events} audit events recorded, none holding a secret")
+            summary.append(_audit_holds_no_secret(runtime.workflow.admin.audit_trail(), secrets))
         finally:
             handler.close()
             runtime.shutdown(timeout=10)
     return summary
 
 
-def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
+def _audit_holds_no_secret(trail: Iterable[AuditRecord], secrets: list[str]) -> str:
+    """Read every audit record as `resetbot audit export` writes it and look for each secret the demo used."""
+    records = [json.dumps(dataclasses.asdict(record), default=str) for record in trail]
+    check(records, "the audit trail is empty")
+    for secret in secrets:
+        check(len(secret) >= 8, "a secret to look for is too short to be told apart")
+        holding = [r for r in records if secret in r]
+        check(not holding, f"{len(holding)} audit record(s) hold a secret the demo used")
+    # The secrets: the API password and key, the tokens, the old and the new password.
+    return (f"{len(records)} audit events recorded, searched for the {len(secrets)} secrets the demo used: "
+            "none holds one")
+
+
+def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox, secrets: list[str]) -> list[str]:
     out("— 1. MyOwnFreeHost: sam asks by vPanel username; dana approves; sam reveals once —")
     before = sandbox.mofh_account("webq7k2m").password
+    secrets.append(before)
     ack = sim.slash_command(ENGINEER, "/reset-password", "mofh abcd_40312277", channel=HELPDESK)
     check(ack.ok, "the slash command was not acked")
     sim.wait_for(lambda: sim.current_view(ENGINEER), message="the request modal did not open")
@@ -124,6 +140,10 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
     card = sim.wait_for(lambda: next((m for m in sim.messages(APPROVALS) if "Approve" in m.buttons), None),
                         message="no approval card reached #pw-reset-approvals")
     check("webq7k2m" in card.visible_text, "the card does not name the account key")
+    sim.wait_for(lambda: any("waiting for approval" in e.visible_text for e in sim.ephemerals(ENGINEER)),
+                 message="sam was not told that his request waits for approval")  # he reads it, then clicks
+    sim.wait_for(lambda: "account active" in sim.messages(APPROVALS)[-1].visible_text,
+                 message="the card never showed what MyOwnFreeHost says of the account")
     refused = sim.click(ENGINEER, "Approve", channel=APPROVALS)
     check(refused is not None and refused.ok, "the self-approval click was not acked")
     sim.wait_for(lambda: any("can't approve" in e.visible_text for e in sim.ephemerals(ENGINEER)),
@@ -142,6 +162,7 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
     modal = sim.wait_for(lambda: next((v for v in sim.views(ENGINEER) if v.title == "New password"), None),
                          message="the reveal modal did not open")
     after = sandbox.mofh_account("webq7k2m").password
+    secrets.append(after)
     check(after != before and after in modal.visible_text, "the revealed password is not the one now set")
     sim.wait_for(lambda: "Reveal password" not in sim.dm_messages(ENGINEER)[-1].buttons,
                  message="the DM still offers the reveal")
@@ -149,7 +170,7 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
     sim.wait_for(lambda: "You confirmed telling the customer" in sim.dm_messages(ENGINEER)[-1].visible_text,
                  message="the confirmation that the customer was told was not recorded")
     out("")
-    return ["MyOwnFreeHost: vPanel username translated, self-approval refused, password changed at the sandbox",
+    return ["MyOwnFreeHost: vPanel username translated, self-approval refused, the password changed",
             "the new password was shown once, to the requester only, in a modal; the DM lost its button",
             "sam confirmed telling the customer (audited, ASVS V6.3.6)"]
 
@@ -163,6 +184,8 @@ def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
     check(submitted.ok and not submitted.errors, f"the modal refused the request: {submitted.errors}")
     sim.wait_for(lambda: any("Approve" in m.buttons for m in sim.messages(APPROVALS)),
                  message="no approval card for the Namecheap request")
+    sim.wait_for(lambda: sum("waiting for approval" in e.visible_text for e in sim.ephemerals(ENGINEER)) >= 2,
+                 message="sam was not told that his second request waits for approval")
     sim.click(APPROVER, "Approve", channel=APPROVALS)
     sim.wait_for(lambda: any("e-mailed" in e.visible_text for e in sim.ephemerals(ENGINEER)), timeout=15,
                  message="sam was not told that the reset link went out")

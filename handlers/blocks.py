@@ -23,6 +23,7 @@ from bot import policy
 from bot.domain import Method, ProviderCatalog, ProviderInfo, RequestView, RevealState, Status, is_user_group
 from bot.forms import RequestForm, typed_text
 from bot.secret import Secret
+from handlers import words as outcome_table
 from handlers.ids import FIELD_BLOCKS, Ids
 
 MAX_METADATA = 3000
@@ -46,6 +47,12 @@ def when(moment: datetime | None) -> str:
     epoch = int(moment.timestamp())
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def at_time(moment: datetime) -> str:
+    """`at 11:07 today` (fallback `at 2026-12-01 11:07 UTC`): a moment after a verb, as in "confirmed at …"."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^at {{time}} {{date_short_pretty}}|at {fallback}>"
 
 
 def escape(text: str | None) -> str:
@@ -376,13 +383,14 @@ def _approved_by(request: RequestView, verb: str = " approved") -> str:
 
 
 def approve_confirm_words(request: RequestView, label: str) -> str:
-    """The Approve dialog: the change happens on the approval that completes the quorum, not before."""
-    where = f"`{escape(request.account)}` at {label}"
+    """The Approve dialog: what the method does (handlers/words.py: approve_effect), on the approval that
+    completes the quorum, not before."""
+    effect = outcome_table.approve_effect(request, label=label, account=f"`{escape(request.account)}`")
     still = policy.approvals_still_needed(request.approvals_needed, request.approvers, request.requester_id)
     if still <= 1:
-        return f"The password of {where} changes as soon as you confirm."
+        return f"{effect[0].upper()}{effect[1:]} as soon as you confirm."
     counted = policy.approval_count(request)
-    return (f"Yours is approval {counted + 1} of {request.approvals_needed}: the password of {where} changes "
+    return (f"Yours is approval {counted + 1} of {request.approvals_needed}: {effect} "
             f"once {request.approvals_needed} different approvers have approved.")
 
 
@@ -427,16 +435,24 @@ def decision_words(request: RequestView, *, catalog: ProviderCatalog) -> str:
         head = f"*Approved* by {_approved_by(request, verb='')}."
     else:
         head = f"*Approved* by {decider} {when(request.decided_at)}."
+    said = clip(outcome_words(request, catalog=catalog).card, SECTION_TEXT_MAX - 600)  # 600: the words around it
     if request.status is Status.EXECUTING:
-        return f":hourglass_flowing_sand: {head} Changing the password at {catalog.label(request.provider)}…"
+        return f":hourglass_flowing_sand: {head} {said}"
     icon = {Status.SUCCEEDED: ":white_check_mark:", Status.FAILED: ":x:", Status.UNKNOWN: ":warning:"}[request.status]
     label = {Status.SUCCEEDED: "Result", Status.FAILED: "Failed", Status.UNKNOWN: "Outcome unknown — verify"}
-    said = shown(request.outcome_message, SECTION_TEXT_MAX - 400) or status_words(request)  # 400: the words around it
     words = f"{icon} {head}\n*{label[request.status]}:* {said}"
-    if may_be_set(request):
+    if request.reveal_state is RevealState.EXPIRED:
+        words += "\nThe new password was never revealed and has been destroyed unseen; nobody knows it."
+    elif may_be_set(request):
         words += (f"\nThe new password may be set, so it is kept for <@{request.requester_id}> to reveal once "
                   f"(until {when(request.reveal_expires_at)}) and try.")
     return words
+
+
+def outcome_words(request: RequestView, *, catalog: ProviderCatalog) -> outcome_table.Words:
+    """The card's, the requester's and the DM's line for a request being changed or ended by the provider call."""
+    return outcome_table.words_for(request, label=catalog.label(request.provider),
+                                   account=f"`{_account(request.account)}`")
 
 
 def may_be_set(request: RequestView) -> bool:
@@ -450,13 +466,8 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
     where = f"`{request.account}` at {label}"
     if request.status is Status.PENDING:
         return f"Your password reset for {where} is waiting for approval (request {request.id})."
-    if request.status is Status.EXECUTING:
-        return f"Your password reset for {where} was approved; {request.outcome_message or 'working on it.'}"
-    if request.status is Status.SUCCEEDED:
-        if request.method is Method.EMAIL_LINK:
-            to = f" to {request.email}" if request.email else ""
-            return f"Done: {label} e-mailed a password reset link{to} for {where}."
-        return f"Done: the password for {where} was changed. Open your DM from the bot to reveal it (once)."
+    if request.status in (Status.EXECUTING, Status.SUCCEEDED):
+        return outcome_words(request, catalog=catalog).requester
     if request.status is Status.DENIED:
         return typed_after(f"Your password reset for {where} was denied by <@{request.decided_by}>",
                            request.deny_reason, REQUESTER_TEXT_MAX)
@@ -464,12 +475,10 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
         return f"Your password reset for {where} expired before anyone approved it. Ask again if it is still needed."
     if request.status is Status.CANCELLED:
         return f"You cancelled your password reset for {where} {when(request.decided_at)}: nothing was changed."
-    if request.status is Status.UNKNOWN:
-        if may_be_set(request):
-            return (f"Outcome unknown — verify: {request.outcome_message} The new password may be set: open your "
-                    "DM from the bot to reveal it (once) and try it by logging in before asking again.")
-        return f"Outcome unknown — verify: {request.outcome_message}"
-    return f"Your password reset for {where} failed: {request.outcome_message}"
+    said = outcome_words(request, catalog=catalog).requester
+    if may_be_set(request):
+        said += " The new password may be set: open your DM from the bot to reveal it (once) and try it."
+    return said
 
 
 def cancelled_words(request: RequestView) -> str:
@@ -584,7 +593,8 @@ def reveal_dm(request: RequestView, *, catalog: ProviderCatalog) -> tuple[str, l
     if may_be_set(request):
         text = (f"The outcome of your password reset for {request.account} at {label} is unknown: "
                 "the new password may be set.")
-        ready = _md(f":warning: *Outcome unknown — verify:* {shown(request.outcome_message, SECTION_TEXT_MAX - 600)}\n"
+        ready = _md(f":warning: *Outcome unknown — verify:* "
+                    f"{clip(outcome_words(request, catalog=catalog).card, SECTION_TEXT_MAX - 600)}\n"
                     f"The new password for `{escape(request.account)}` at {label} may be set. It is shown once, "
                     "to you only: try it by logging in before you give it to anyone or ask again.")
     else:
@@ -630,7 +640,7 @@ def reveal_dm_after(request: RequestView, *, catalog: ProviderCatalog) -> tuple[
         ]
     else:
         words = (f"The new password for {where} was revealed to you and is no longer stored. "
-                 f"You confirmed telling the customer {when(request.customer_informed_at)}.")
+                 f"You confirmed telling the customer {at_time(request.customer_informed_at)}.")
         blocks_ = [{"type": "section", "block_id": f"reveal_done_{request.id}_informed", "text": _md(words)}]
     return words.replace("`", ""), blocks_
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -115,12 +116,24 @@ def tell_actor(context: BoltContext, text: str) -> None:
 
 
 def modal_errors(view: dict[str, Any], error: DomainError) -> dict[str, str]:
-    """A refusal of a submitted form, as the modal shows it: each input error under its input."""
+    """A refusal of a submitted form, as the modal shows it: each input error under its input, in plain text
+    (Slack shows a modal's errors as typed, so mrkdwn would show as raw marks)."""
     if isinstance(error, InputErrors):
-        return errors_under_inputs(view, error.errors)
+        return {block: plain(text) for block, text in errors_under_inputs(view, error.errors).items()}
     if isinstance(error, ServiceUnavailable):
-        return {_block_for(view, Ids.REASON_BLOCK): str(error)}
-    return {_block_for(view, Ids.PROVIDER_BLOCK): str(error)}
+        return {_block_for(view, Ids.REASON_BLOCK): plain(str(error))}
+    return {_block_for(view, Ids.PROVIDER_BLOCK): plain(str(error))}
+
+
+_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
+
+
+def plain(sentence: str) -> str:
+    """The bot's mrkdwn sentence as plain text: a date as its fallback, a mention as "another approver" (a modal
+    error cannot render it), no backticks."""
+    sentence = _DATE.sub(lambda m: m.group(1), sentence)
+    return _MENTION.sub("another approver", sentence).replace("`", "")
 
 
 def _block_for(view: dict[str, Any], preferred: Ids) -> str:

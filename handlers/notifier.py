@@ -21,6 +21,11 @@ from handlers import blocks
 
 log = logging.getLogger(__name__)
 
+# Why an ephemeral cannot reach someone where they acted (a channel the bot is not in, a DM with another
+# person, a shared or archived channel): expected, and the DM that follows is the designed fallback.
+EPHEMERAL_FALLBACKS = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived",
+                                 "restricted_action", "cannot_dm_bot"})
+
 
 class SlackNotifier:
     def __init__(self, client: WebClient, approvals_channel: str,
@@ -80,7 +85,7 @@ class SlackNotifier:
                 log.warning("response_url failed (%s); falling back", type(exc).__name__)
         if channel and not channel.startswith("D") and self._call(
                 "chat.postEphemeral", self.client.chat_postEphemeral, channel=channel, user=user_id,
-                text=text) is not None:
+                text=text, expected=EPHEMERAL_FALLBACKS) is not None:
             return
         self.direct_message(user_id, text)
 
@@ -161,11 +166,15 @@ class SlackNotifier:
         """Delete a card or Reveal DM that another one replaced (two posters raced; one was stored)."""
         self._call("chat.delete", self.client.chat_delete, channel=message.channel, ts=message.ts)
 
-    def _call(self, name: str, method, **kwargs):
+    def _call(self, name: str, method, expected: frozenset[str] = frozenset(), **kwargs):
+        """`method(**kwargs)`, or None when Slack refused it: logged by error code, at INFO when `expected`
+        (a fallback follows, as designed), else WARNING."""
         try:
             return method(**kwargs)
         except SlackApiError as exc:
-            log.warning("Slack %s failed: %s", name, exc.response.get("error", "unknown error"))
+            error = exc.response.get("error", "unknown error")
+            log.log(logging.INFO if error in expected else logging.WARNING, "Slack %s failed: %s%s", name, error,
+                    "; falling back" if error in expected else "")
         except (SlackClientError, OSError) as exc:
             log.warning("Slack %s failed: %s", name, type(exc).__name__)
         return None

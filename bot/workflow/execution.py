@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import logs, metrics
-from bot.domain import RequestView, RevealState, Status
+from bot.domain import BotOutcome, RequestView, RevealState, Status
 from bot.providers import AMBIGUOUS, ChangeResult, Outcome
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import SealBroken
@@ -77,12 +77,13 @@ class Execution:
             secret_input = (ctx.sealer.open(sealed_input, request_id=request.id, purpose=INPUT)
                             if sealed_input else None)
         except SealBroken:
-            result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0,
+            result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0, reason=BotOutcome.SEAL_BROKEN.value,
                                   message="The sealed secret for this request could not be opened (wrong "
                                           "RESETBOT_SEAL_KEY?), so nothing was sent to the provider.")
         else:
             if gateway is None:
                 result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0,
+                                      reason=BotOutcome.PROVIDER_DISABLED.value,
                                       message=f"{ctx.label(request.provider)} is not enabled on this replica.")
             else:
                 started = time.monotonic()
@@ -118,7 +119,7 @@ class Execution:
                 ctx.background.run(self.execute, request_id, ctx.replica_id, epoch)
             else:
                 unknown = ChangeResult(
-                    outcome=Outcome.UNKNOWN, certainty=AMBIGUOUS, attempts=0,
+                    outcome=Outcome.UNKNOWN, certainty=AMBIGUOUS, attempts=0, reason=BotOutcome.INTERRUPTED.value,
                     message=f"The bot stopped while calling {ctx.label(request.provider)}, so the outcome is "
                             "unknown — verify by logging in to the account before asking again.",
                 )
@@ -153,7 +154,8 @@ class Execution:
                         gateway: ProviderGateway | None) -> RequestView | None:
         """Record the outcome, fenced: only while `lease_owner`'s claim `epoch` still holds the lease."""
         ctx = self.ctx
-        detail: dict[str, Any] = {"outcome": result.outcome.value, "attempts": result.attempts}
+        outcome = recorded_outcome(result)
+        detail: dict[str, Any] = {"outcome": outcome, "attempts": result.attempts}
         if result.error_numbers:
             detail["error_numbers"] = list(result.error_numbers)
         if result.account_status:
@@ -172,7 +174,7 @@ class Execution:
                 # a body cut short): it is retried before it may become "outcome unknown".
                 retry_note = f"{result.message} The bot will try again with the same password in a minute."
                 recorded = repo.renew_lease(session, request.id, owner=lease_owner, epoch=epoch,
-                                            until=now + MOFH_RETRY_BACKOFF, outcome=result.outcome.value,
+                                            until=now + MOFH_RETRY_BACKOFF, outcome=outcome,
                                             outcome_message=retry_note)
                 final = None
             else:
@@ -181,7 +183,7 @@ class Execution:
                 if unmatched is not None:  # changed, but maybe not the approved account: never a plain success
                     status, result = Status.UNKNOWN, replace(result, message=unmatched)
                 values: dict[str, Any] = dict(
-                    outcome=result.outcome.value, outcome_message=_outcome_sentence(result, status),
+                    outcome=outcome, outcome_message=_outcome_sentence(result, status),
                     sealed_input=None, lease_owner=None, lease_expires_at=None, email=result.email)
                 if status in MAY_HAVE_SET and request.method.sets_new_password:
                     # Set, or maybe set (outcome unknown): destroying it unrevealed could lock the
@@ -196,7 +198,7 @@ class Execution:
             if not recorded:
                 # Another claim holds the lease now (or finished the request): its outcome stands.
                 log.warning("request %s is no longer leased to %s (claim %s); outcome %s not recorded",
-                            request.id, lease_owner, epoch, result.outcome.value)
+                            request.id, lease_owner, epoch, outcome)
                 repo.add_audit(session, at=now, action="provider_outcome_not_recorded", request=row,
                                detail={**detail, "claim": epoch})
                 return None
@@ -207,9 +209,10 @@ class Execution:
                 repo.add_audit(session, at=now, action="provider_outcome", request=final, detail=detail)
                 if detail.get("user_id_check") in UNMATCHED:
                     repo.add_audit(session, at=now, action="user_id_unmatched", request=final, detail=detail)
+        _log_outcome(request, result, outcome, retrying=final is None)
         if final is None:
-            ctx.notifier.tell_requester(replace(row, outcome_message=retry_note))
-            update_requester_dm(ctx, replace(row, outcome_message=retry_note))
+            ctx.notifier.tell_requester(replace(row, outcome=outcome, outcome_message=retry_note))
+            update_requester_dm(ctx, replace(row, outcome=outcome, outcome_message=retry_note))
             return row
         ctx.notify_final(final)
         return final
@@ -231,8 +234,8 @@ class Execution:
                 repo.remember_user_id(session, request.provider, request.account, user_id, now)
             return None
         label, account = self.ctx.label(request.provider), request.account
-        advice = (f"Verify by logging in as {account} which account the reset code belonged to before giving "
-                  "the new password to anyone.")
+        advice = (f"Log in as {account} to see which account the reset code belonged to before giving the new "
+                  "password to anyone.")
         if user_id is None:
             detail["user_id_check"] = "missing"
             return (f"{label} says it changed a password but not of which account (no UserId), so it could not be "
@@ -265,6 +268,35 @@ def _status_for(result: ChangeResult, gateway: ProviderGateway | None) -> Status
     if ambiguous and result.outcome is not Outcome.ACCOUNT_NOT_FOUND:
         return Status.UNKNOWN
     return Status.FAILED
+
+
+def recorded_outcome(result: ChangeResult) -> str:
+    """The outcome stored with the request: the provider's (docs/providers.md §4.2), or the bot's own where no
+    provider answered (bot/domain.py: BotOutcome); handlers/words.py has the words for each."""
+    if result.reason in {o.value for o in BotOutcome}:
+        return str(result.reason)
+    return result.outcome.value
+
+
+# What an operator may need to act on: logged at WARNING, with the error id the engineer is told.
+_OPERATOR_OUTCOMES = frozenset({"auth_failed", "ip_not_allowed", "bad_request", "invalid_password",
+                                "provider_unavailable", "provider_error", "unknown", *(o.value for o in BotOutcome)})
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
+
+
+def excerpt(text: str | None, limit: int = 160) -> str:
+    """A provider's text for the log: printable ASCII only (control bytes and stray encodings become `?`), short."""
+    flat = _UNPRINTABLE.sub("?", " ".join((text or "").split()))
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _log_outcome(request: RequestView, result: ChangeResult, outcome: str, *, retrying: bool) -> None:
+    """The outcome in the operator's words (the client's sentence may name a variable to check) and a printable
+    excerpt of the provider's own text; Slack gets neither (handlers/words.py)."""
+    level = logging.WARNING if outcome in _OPERATOR_OUTCOMES or retrying else logging.INFO
+    said = f"; provider said: {excerpt(result.provider_message)!r}" if result.provider_message else ""
+    log.log(level, "request %s (error id %s) at %s: %s%s after %s call(s): %s%s", request.id, request.error_id,
+            request.provider, outcome, " (retrying)" if retrying else "", result.attempts, result.message, said)
 
 
 def _outcome_sentence(result: ChangeResult, status: Status) -> str:

@@ -15,6 +15,8 @@ While it waits, approvers get read-only account context from the provider.
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +48,8 @@ from storage import repository as repo
 from storage.db import transaction
 
 RESPONSE_URL_LIFETIME = timedelta(minutes=29)  # Slack keeps it 30 minutes
+
+log = logging.getLogger(__name__)
 
 
 class SessionDirectory:
@@ -134,7 +138,7 @@ class Intake:
                 refused = NotAllowed(
                     f"You have made {rules.requests_per_hour} reset requests in the last hour for "
                     f"{ctx.label(provider)}, the most its policy allows. Try again in {max(1, round(wait / 60))} "
-                    "min or ask an admin."
+                    "min."
                 )
                 audit_refusal(session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
                               account=account, why="hourly cap")
@@ -214,17 +218,15 @@ class Intake:
             request = repo.get_request(session, request_id)
             vpanel = repo.vpanel_for_key(session, request.account) if request else None
         gateway = ctx.providers.get(request.provider) if request else None
-        if gateway is None or vpanel is None:
+        if request is None or gateway is None or vpanel is None:
             return
         result = gateway.lookup(vpanel_username=vpanel)
         if result is None:
             return
-        with transaction(ctx.sessions) as session:
-            # Locked while the card is rewritten: a decision taken meanwhile waits, then rewrites it after us;
-            # one taken before leaves the request no longer pending, and the context is dropped.
-            locked = repo.lock_request(session, request_id)
-            if locked is not None and locked.status is Status.PENDING:
-                ctx.notifier.update_card(locked, context=_account_context(ctx.label(locked.provider), vpanel, result))
+        if not result.ok:
+            log.info("account lookup for request %s at %s: %s (%s)", request_id, request.provider,
+                     result.outcome.value, result.message)
+        rewrite_card(ctx, request_id, context=_account_context(ctx.label(request.provider), vpanel, result))
 
     def _validate(self, session: Any,
                   form: RequestForm) -> tuple[ProviderName, str, Method | None, Secret | None, dict[str, str]]:
@@ -294,13 +296,34 @@ def post_approval_card(ctx: Context, request: RequestView, claim: str) -> Messag
         if current.card != card:
             notifier.withdraw(card)
         return None
-    notifier.update_card(current)
+    rewrite_card(ctx, request.id)  # its buttons, or the decision that came meanwhile (from the App Home)
     return card
 
 
+def rewrite_card(ctx: Context, request_id: str, context: str | None = None) -> None:
+    """Rewrite a card with its request's state as of now, compared and edited under the request's lock.
+
+    A card never goes back a state: a decision recorded meanwhile waits for this edit, then
+    rewrites the card after it; one recorded before is what this edit shows (the account
+    `context` is only added while the request still waits, so a decided card is left alone).
+    The Slack call runs under the lock on purpose: only that orders it before the decision's.
+    """
+    with transaction(ctx.sessions) as session:
+        locked = repo.lock_request(session, request_id)
+        if locked is None or (context is not None and locked.status is not Status.PENDING):
+            return
+        ctx.notifier.update_card(locked, context=context)
+
+
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+")
+
+
 def _account_context(label: str, vpanel: str, result: LookupResult) -> str:
+    """What approvers are told of the account: the bot's words, and only domain names that look like ones (the
+    provider's other text goes to the log)."""
     where = f"{label} ({vpanel})"
-    domains = ", ".join(result.domains[:5]) + (" …" if len(result.domains) > 5 else "")
+    names = [d for d in result.domains if isinstance(d, str) and _HOSTNAME.fullmatch(d)]
+    domains = ", ".join(names[:5]) + (" …" if len(names) > 5 else "") or "none the bot could show"
     if result.outcome is Outcome.LOOKUP_OK and result.account_state == "ACTIVE":
         return f"{where}: account active; domains {domains}."
     if result.outcome is Outcome.LOOKUP_OK:
@@ -308,4 +331,4 @@ def _account_context(label: str, vpanel: str, result: LookupResult) -> str:
                 "A suspended account refuses password changes.")
     if result.outcome is Outcome.LOOKUP_EMPTY:
         return f":warning: {where} lists no domains for this account."
-    return f"Account lookup at {label} failed: {result.message}"
+    return f"{label} could not say what state this account is in (the account lookup failed)."

@@ -6,6 +6,7 @@ here knows the bot's block ids or action ids.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from devkit.slack.blocks import (
@@ -19,7 +20,7 @@ from devkit.slack.blocks import (
     _truthy,
 )
 from devkit.slack.records import Ack, Message, OpenView
-from devkit.slack.rendering import _one_line, _plain
+from devkit.slack.rendering import _plain, for_transcript
 
 
 class Person:
@@ -61,7 +62,7 @@ class Person:
                 blocks = self._normalize_blocks(body.get("blocks"))
                 if body.get("response_type") == "in_channel":
                     m = self._store_bot_message(channel, body.get("text") or "", blocks, None)
-                    self._say(f"[{self._where(channel)}] {self.bot_name} replied: {_one_line(m.visible_text)}")
+                    self._say(f"[{self._where(channel)}] {self.bot_name} replied: {for_transcript(m.visible_text)}")
                 else:
                     self._add_ephemeral(channel, uid, body.get("text") or "", blocks, "ack")
         return ack
@@ -176,7 +177,17 @@ class Person:
         }
         name = self.user_name(uid)
         self._say(f"[modal for {name}] {name} pressed {_plain(ov.view.get('submit')) or 'Submit'!r}")
-        ack = self._deliver("interactive", payload, accepts_response_payload=True)
+        # What the app does after acking (posting the card) is reported after the modal closes, as a person
+        # sees it: the sim holds other transcript lines until this ack is reported (workspace.py: _say).
+        self._take_turn(threading.get_ident())
+        try:
+            ack = self._deliver("interactive", payload, accepts_response_payload=True)
+            return self._report_submission(ack, ov, uid, name)
+        finally:
+            self._give_turn()
+
+    def _report_submission(self, ack: Ack, ov: OpenView, uid: str, name: str) -> Ack:
+        """What the person sees once the app acked a submission: errors, the next view, or the modal closing."""
         if ack.status != 200 or ack.timed_out:
             self._say(f"[modal for {name}] We had some trouble connecting. Try again? (status {ack.status})")
             return ack
@@ -195,14 +206,16 @@ class Person:
         elif action == "update":
             with self._cond:
                 self._replace_view_content(ov, body.get("view"))
-            self._say(f"[modal for {name}] now shows {ov.title!r}: {_one_line(ov.visible_text)}")
+            self._say(f"[modal for {name}] now shows {ov.title!r}: "
+                  f"{for_transcript(ov.visible_text, side_by_side=True)}")
         elif action == "push":
             with self._cond:
                 view = self._build_view(body.get("view"), root=ov.view["root_view_id"], previous=ov.id)
                 new = OpenView(view["id"], uid, view)
                 self._views.setdefault(uid, []).append(new)
                 self._bump()
-            self._say(f"[modal for {name}] pushed {new.title!r}: {_one_line(new.visible_text)}")
+            self._say(f"[modal for {name}] pushed {new.title!r}: "
+                  f"{for_transcript(new.visible_text, side_by_side=True)}")
         elif action == "clear":
             with self._cond:
                 self._views[uid] = []
@@ -275,9 +288,9 @@ class Person:
                 raise AssertionError(f"{name} has no home tab published")
             block, button = self._find_button(ov.blocks, button_text)
             where = "home tab" if in_home else "modal"
+            self._say(f"[{where} for {name}] {name} clicked [{_plain(button.get('text'))}]")
             if not self._confirm(name, where, button, confirm):
                 return None
-            self._say(f"[{where} for {name}] {name} clicked [{_plain(button.get('text'))}]")
             payload = self._view_action_payload(uid, ov, self._button_action(block, button))
             return self._deliver("interactive", payload)
 
@@ -289,9 +302,9 @@ class Person:
             if found is None:
                 raise AssertionError(f"no ephemeral message for {name} has a button {button_text!r}")
             eph, (block, button) = found
+            self._say(f"[ephemeral to {name}] {name} clicked [{_plain(button.get('text'))}]")
             if not self._confirm(name, f"ephemeral in {self._where(eph.channel)}", button, confirm):
                 return None
-            self._say(f"[ephemeral to {name}] {name} clicked [{_plain(button.get('text'))}]")
             payload = self._message_action_payload(uid, eph.channel, eph.ts, None, block, button, ephemeral=True)
             return self._deliver("interactive", payload)
 
@@ -317,9 +330,9 @@ class Person:
                 f"buttons seen: {[b for m in candidates for b in m.buttons]}")
         m, (block, button) = found
         where = self._where(m.channel)
+        self._say(f"[{where}] {name} clicked [{_plain(button.get('text'))}]")  # then Slack shows its confirm
         if not self._confirm(name, where, button, confirm):
             return None
-        self._say(f"[{where}] {name} clicked [{_plain(button.get('text'))}]")
         payload = self._message_action_payload(uid, m.channel, m.ts, m, block, button)
         return self._deliver("interactive", payload)
 
@@ -331,7 +344,7 @@ class Person:
         if confirm:
             self._say(f"[{where}] {name} confirmed {title!r}")
             return True
-        self._say(f"[{where}] {name} clicked [{_plain(button.get('text'))}] but cancelled {title!r}")
+        self._say(f"[{where}] {name} cancelled {title!r}")
         return False
 
     def _button_action(self, block: dict, button: dict) -> dict:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from devkit.slack.blocks import _truthy
 from devkit.slack.records import RecordedCall
-from devkit.slack.rendering import _one_line, render_text
+from devkit.slack.rendering import for_transcript, render_text
 
 RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL = 30 * 60
@@ -87,18 +87,18 @@ class ResponseUrls:
                         if e.ts == ru.message_ts and e.user == ru.user:
                             e.text, e.blocks = text, blocks or []
                     self._bump()
-                shown = _one_line(render_text(blocks) or text)
+                shown = for_transcript(render_text(blocks) or text)
                 self._say(f"[ephemeral to {self.user_name(ru.user)}] (replaced) {shown}")
                 return
             with self._cond:
                 m = self._find_message(ru.channel, ru.message_ts)
             if m is not None:
                 self._edit_message(m, text, blocks if blocks is not None else [])
-                shown = _one_line(m.visible_text)
+                shown = for_transcript(m.visible_text)
                 self._say(f"[{self._where(ru.channel)}] {self.bot_name} replaced its message: {shown}")
                 return
         if body.get("response_type") == "in_channel":
             m = self._store_bot_message(ru.channel, text, blocks or [], body.get("thread_ts"))
-            self._say(f"[{self._where(ru.channel)}] {self.bot_name} posted: {_one_line(m.visible_text)}")
+            self._say(f"[{self._where(ru.channel)}] {self.bot_name} posted: {for_transcript(m.visible_text)}")
         else:
             self._add_ephemeral(ru.channel, ru.user, text, blocks or [], "response_url")

@@ -9,7 +9,7 @@ from typing import Any
 
 from devkit.slack.blocks import _iter_stateful, text_limit_problems
 from devkit.slack.records import OpenView
-from devkit.slack.rendering import _one_line, _plain
+from devkit.slack.rendering import _plain, for_transcript
 from devkit.slack.web_api import ApiError
 
 TRIGGER_TTL = 3.0
@@ -132,7 +132,8 @@ class Views:
             ov = OpenView(view["id"], uid, view)
             self._views[uid] = [ov]
             self._bump()
-        self._say(f"[modal for {self.user_name(uid)}] opened {ov.title!r}: {_one_line(ov.visible_text)}")
+        self._say(f"[modal for {self.user_name(uid)}] opened {ov.title!r}: "
+                  f"{for_transcript(ov.visible_text, side_by_side=True)}")
         return {"ok": True, "view": self._with_state(ov)}
 
     def _api_views_push(self, p: dict) -> dict:
@@ -147,7 +148,8 @@ class Views:
             ov = OpenView(view["id"], uid, view)
             self._views[uid] = stack + [ov]
             self._bump()
-        self._say(f"[modal for {self.user_name(uid)}] pushed {ov.title!r}: {_one_line(ov.visible_text)}")
+        self._say(f"[modal for {self.user_name(uid)}] pushed {ov.title!r}: "
+                  f"{for_transcript(ov.visible_text, side_by_side=True)}")
         return {"ok": True, "view": self._with_state(ov)}
 
     def _api_views_update(self, p: dict) -> dict:
@@ -159,7 +161,8 @@ class Views:
                 raise ApiError("hash_conflict")
             self._replace_view_content(ov, p.get("view"))
         where = "home tab" if ov.type == "home" else "modal"
-        self._say(f"[{where} for {self.user_name(ov.user)}] updated to {ov.title!r}: {_one_line(ov.visible_text)}")
+        self._say(f"[{where} for {self.user_name(ov.user)}] updated to {ov.title!r}: "
+                  f"{for_transcript(ov.visible_text, side_by_side=True)}")
         return {"ok": True, "view": self._with_state(ov)}
 
     def _api_views_publish(self, p: dict) -> dict:
@@ -182,7 +185,8 @@ class Views:
                 self._replace_view_content(current, raw)
             ov = self._homes[uid]
             self._bump()
-        self._say(f"[home tab for {self.user_name(uid)}] {_one_line(ov.visible_text)}")
+        self._say(f"[home tab for {self.user_name(uid)}] "
+                  f"{for_transcript(ov.visible_text, side_by_side=True)}")
         return {"ok": True, "view": self._with_state(ov)}
 
     def _resolve_view(self, uid: str, view_id: str | None) -> OpenView:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from devkit.slack.blocks import text_limit_problems
 from devkit.slack.records import RecordedCall
-from devkit.slack.rendering import _one_line
+from devkit.slack.rendering import for_transcript
 
 _JSON_PARAMS = {"blocks", "attachments", "view", "metadata"}
 
@@ -309,7 +309,7 @@ class WebApi:
             thread_ts = p.get("thread_ts") or None
             m = self._store_bot_message(channel, text, blocks, thread_ts)
         self._say(f"[{self._where(channel)}] {self.bot_name} posted{' in thread' if thread_ts else ''}: "
-                  f"{_one_line(m.visible_text)}")
+                  f"{for_transcript(m.visible_text)}")
         return {"ok": True, "channel": channel, "ts": m.ts, "message": self._message_dict(m)}
 
     def _api_chat_update(self, p: dict) -> dict:
@@ -328,7 +328,7 @@ class WebApi:
             if text is None and blocks is None and "attachments" not in p:
                 raise ApiError("no_text")
             self._edit_message(m, text, blocks)
-        self._say(f"[{self._where(channel)}] {self.bot_name} edited its message: {_one_line(m.visible_text)}")
+        self._say(f"[{self._where(channel)}] {self.bot_name} edited its message: {for_transcript(m.visible_text)}")
         return {"ok": True, "channel": channel, "ts": m.ts, "text": m.text, "message": self._message_dict(m)}
 
     def _api_chat_delete(self, p: dict) -> dict:

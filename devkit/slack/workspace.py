@@ -18,7 +18,7 @@ from typing import Any
 
 from devkit.slack.blocks import _INTERACTIVE, _element_children
 from devkit.slack.records import Ack, Ephemeral, Message
-from devkit.slack.rendering import _one_line, as_seen
+from devkit.slack.rendering import as_seen, for_transcript, lay_out
 
 _SUBTEAM = re.compile(r"<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>")  # a user group mention, shown as @handle
 
@@ -49,6 +49,8 @@ class Workspace:
         self._version = 0
         self._cond = threading.Condition(self._lock)
         self._transcript: list[str] = []
+        self._turn: int | None = None  # the thread whose lines are recorded first (_say)
+        self._held: list[str] = []  # the other threads' lines meanwhile
         self._users: dict[str, dict] = {}
         self._channels: dict[str, _Channel] = {}
         self._messages: dict[str, list[Message]] = {}
@@ -202,16 +204,37 @@ class Workspace:
         return f"{int(self.clock())}.{next(self._ts_seq) % 1_000_000:06d}"
 
     def _say(self, line: str) -> None:
-        line = self._as_seen(line)
+        line = lay_out(self._as_seen(line))
         with self._cond:
-            self._transcript.append(line)
-            self._bump()
+            # While a submission waits for its ack (the modal closing), what the app did after acking is held
+            # back and reported after it: the transcript is in the order a person sees things.
+            if self._turn not in (None, threading.get_ident()):
+                self._held.append(line)
+                return
+            self._record_line(line)
+
+    def _record_line(self, line: str) -> None:
+        """Under the lock: lines are printed in the order they are recorded."""
+        self._transcript.append(line)
+        self._bump()
         listener = self.transcript_listener
         if listener is not None:
             try:
                 listener(line)
             except Exception:  # a printing problem must not break the simulation
                 pass
+
+    def _take_turn(self, owner: int) -> None:
+        """Only `owner` (a thread) records transcript lines until `_give_turn`; the others' are held (see _say)."""
+        with self._cond:
+            self._turn = owner
+
+    def _give_turn(self) -> None:
+        with self._cond:
+            self._turn = None
+            held, self._held = self._held, []
+            for line in held:
+                self._record_line(line)
 
     def _as_seen(self, text: str) -> str:
         text = _SUBTEAM.sub(lambda m: "@" + self._usergroups.get(m.group(1), {}).get("handle", m.group(1)), text)
@@ -285,5 +308,5 @@ class Workspace:
             e = Ephemeral(channel, uid, text or "", blocks, self._new_ts(), source)
             self._ephemerals.append(e)
             self._bump()
-        self._say(f"[ephemeral to {self.user_name(uid)}] {_one_line(e.visible_text)}")
+        self._say(f"[ephemeral to {self.user_name(uid)}] {for_transcript(e.visible_text)}")
         return e

@@ -133,7 +133,7 @@ def test_mofh_vpanel_username_goes_through_the_directory(typed):
     assert mofh_account.parse(typed, directory) == ParsedAccount("webq7k2m")
     assert mofh_account.parse(typed, Directory()) == ParsedAccount(typed, (
         f"{typed} is a vPanel username, and the account directory has no account key for it. "
-        "Enter the 8-character account key, or ask an admin to run `resetbot accounts import`."))
+        "Enter the 8-character account key, or ask your bot admin to add it to the account directory."))
 
 
 @pytest.mark.parametrize("typed", ["shop.example.net", "Example.ORG", "xn--80ak6aa92e.xn--p1ai"])

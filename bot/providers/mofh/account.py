@@ -39,7 +39,7 @@ def parse(raw: str, directory: AccountDirectory) -> ParsedAccount:
             return ParsedAccount(key)
         return ParsedAccount(raw, (
             f"{raw} is a vPanel username, and the account directory has no account key for it. "
-            "Enter the 8-character account key, or ask an admin to run `resetbot accounts import`."
+            "Enter the 8-character account key, or ask your bot admin to add it to the account directory."
         ))
     if DOMAIN.match(raw):
         key = directory.key_for_domain(raw)
