@@ -139,11 +139,12 @@ DECIDED_WORDS = {
     Status.UNKNOWN: "it was approved, and the outcome of the change is unknown",
     Status.DENIED: "it was denied",
     Status.EXPIRED: "it expired",
-    Status.CANCELLED: "it was cancelled",
 }
 
 
 def already_decided(request: RequestView) -> str:
+    if request.status is Status.CANCELLED:
+        return "This request was already cancelled by the engineer who asked for it."
     who = f" by <@{request.decided_by}>" if request.decided_by else ""
     return f"This request was already decided{who}: {DECIDED_WORDS.get(request.status, 'it is no longer waiting')}."
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import sys
 import tempfile
 import threading
@@ -26,8 +27,9 @@ from bot.server import socket_mode_handler
 from devkit.sandbox import Sandbox, default_seed
 from devkit.slack import SlackSim
 
-ENGINEER, APPROVER = "U0ENGINEER1", "U0APPROVER1"
+ENGINEER, APPROVER, LEAD = "U0ENGINEER1", "U0APPROVER1", "U0LEAD00001"
 HELPDESK, APPROVALS = "C0HELPDESK", "C0APPROVALS"
+LEADS = "S0LEADS0001"  # the user group "pw-reset-leads": lee is in it
 
 
 class DemoFailed(Exception):
@@ -75,7 +77,9 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
     with Sandbox(seed=default_seed()) as sandbox, SlackSim() as sim:
         sim.add_user(ENGINEER, "sam.engineer", channels=[HELPDESK])
         sim.add_user(APPROVER, "dana.approver", channels=[HELPDESK])
-        sim.add_channel(APPROVALS, "pw-reset-approvals", members=[APPROVER])
+        sim.add_user(LEAD, "lee.lead")
+        sim.add_channel(APPROVALS, "pw-reset-approvals", members=[APPROVER, LEAD])
+        sim.add_usergroup(LEADS, "pw-reset-leads", [LEAD])
         sim.transcript_listener = lambda entry: out("\n".join(f"  {line}" for line in entry.split("\n")))
         environments = sandbox.bot_environments()
         # Each plugin reads its own variables (bot/providers/<name>/settings.py), as `resetbot run` would.
@@ -97,15 +101,19 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
         try:
             runtime.workflow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="demo")
             runtime.workflow.admin.grant(APPROVER, Role.APPROVER, None, actor="demo")
+            runtime.workflow.admin.grant(LEADS, Role.APPROVER, None, actor="demo")  # the group, not lee by name
             runtime.workflow.admin.import_directory([(a.key, a.vpanel_username, a.domains[0] if a.domains else None)
                                                      for a in default_seed().mofh_accounts])
-            out("Roles: sam.engineer is a requester, dana.approver an approver. Directory imported.")
+            out("Roles: sam.engineer requests; dana.approver and the group @pw-reset-leads (lee.lead) approve.")
+            out("Directory imported.")
             handler.connect()
             sim.wait_for_connections(1, timeout=10)
             out("The bot connected over Socket Mode.\n")
             secrets = [sandbox.mofh_api_password, sandbox.namecheap_api_key, "xoxb-demo", "xapp-demo"]
-            summary += _mofh_flow(out, sim, sandbox, secrets)
-            summary += _namecheap_flow(out, sim, sandbox)
+            summary += _mofh_flow(out, sim, sandbox, runtime, secrets)
+            summary += _namecheap_flow(out, sim, sandbox, runtime)
+            summary += _two_approvers_flow(out, sim, sandbox, runtime, secrets)
+            summary += _deny_and_cancel_flow(out, sim, runtime)
             summary.append(_audit_holds_no_secret(runtime.workflow.admin.audit_trail(), secrets))
         finally:
             handler.close()
@@ -126,7 +134,7 @@ def _audit_holds_no_secret(trail: Iterable[AuditRecord], secrets: list[str]) -> 
             "none holds one")
 
 
-def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox, secrets: list[str]) -> list[str]:
+def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[str]) -> list[str]:
     out("— 1. MyOwnFreeHost: sam asks by vPanel username; dana approves; sam reveals once —")
     before = sandbox.mofh_account("webq7k2m").password
     secrets.append(before)
@@ -144,6 +152,7 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox, secrets: list[str]) -> list
                  message="sam was not told that his request waits for approval")  # he reads it, then clicks
     sim.wait_for(lambda: "account active" in sim.messages(APPROVALS)[-1].visible_text,
                  message="the card never showed what MyOwnFreeHost says of the account")
+    _dm_recorded(sim, runtime, "webq7k2m")
     refused = sim.click(ENGINEER, "Approve", channel=APPROVALS)
     check(refused is not None and refused.ok, "the self-approval click was not acked")
     sim.wait_for(lambda: any("can't approve" in e.visible_text for e in sim.ephemerals(ENGINEER)),
@@ -175,7 +184,7 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox, secrets: list[str]) -> list
             "sam confirmed telling the customer (audited, ASVS V6.3.6)"]
 
 
-def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
+def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox, runtime) -> list[str]:
     out("— 2. Namecheap: sam asks Namecheap to e-mail the owner a reset link; dana approves —")
     sim.slash_command(ENGINEER, "/reset-password", "namecheap acmeshop", channel=HELPDESK)
     sim.wait_for(lambda: sim.current_view(ENGINEER), message="the request modal did not open")
@@ -186,12 +195,99 @@ def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox) -> list[str]:
                  message="no approval card for the Namecheap request")
     sim.wait_for(lambda: sum("waiting for approval" in e.visible_text for e in sim.ephemerals(ENGINEER)) >= 2,
                  message="sam was not told that his second request waits for approval")
+    _dm_recorded(sim, runtime, "acmeshop")
     sim.click(APPROVER, "Approve", channel=APPROVALS)
     sim.wait_for(lambda: any("e-mailed" in e.visible_text for e in sim.ephemerals(ENGINEER)), timeout=15,
                  message="sam was not told that the reset link went out")
     check(any(m["username"] == "acmeshop" for m in sandbox.emails()), "the sandbox sent no reset e-mail")
     out("")
     return ["Namecheap: users.resetPassword sent the owner a reset link; the bot never held a password"]
+
+
+def _card_for(sim: SlackSim, account: str):
+    """The newest card in the approvals channel that names `account`."""
+    return next((m for m in reversed(sim.messages(APPROVALS)) if account in m.visible_text), None)
+
+
+def _waiting_dm(sim: SlackSim, account: str):
+    """sam's DM for the waiting request of `account` (the one with Cancel request)."""
+    return next((m for m in reversed(sim.dm_messages(ENGINEER))
+                 if account in m.visible_text and "Cancel request" in m.buttons), None)
+
+
+def _ask(sim: SlackSim, runtime, text: str, fields: dict[str, str], account: str):
+    """sam asks by /reset-password and the modal; returns the card once it has its buttons and the bot has
+    recorded sam's DM (a click on the DM before that is handled too, but shows a withdrawn duplicate)."""
+    sim.slash_command(ENGINEER, "/reset-password", text, channel=HELPDESK)
+    sim.wait_for(lambda: sim.current_view(ENGINEER), message="the request modal did not open")
+    sim.fill(ENGINEER, fields)
+    submitted = sim.submit(ENGINEER)
+    check(submitted.ok and not submitted.errors, f"the modal refused the request: {submitted.errors}")
+    card = sim.wait_for(lambda: (c := _card_for(sim, account)) is not None and "Approve" in c.buttons and c,
+                        message=f"no approval card for {account}")
+    _dm_recorded(sim, runtime, account)
+    return card
+
+
+def _dm_recorded(sim: SlackSim, runtime, account: str) -> None:
+    """Wait until sam's DM for the waiting request of `account` is there and the bot has recorded it: a click
+    before that is handled too, but the transcript would show a duplicate DM posted and withdrawn."""
+    dm = sim.wait_for(lambda: _waiting_dm(sim, account), message=f"sam's DM for {account} never offered Cancel request")
+    request_id = re.search(r"\brr_[0-9a-f]+\b", dm.visible_text)
+    check(request_id, "sam's DM does not name the request")
+    sim.wait_for(lambda: runtime.workflow.lookups.get(request_id.group(0)).dm is not None,
+                 message="the bot never recorded sam's DM")
+
+
+def _two_approvers_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[str]) -> list[str]:
+    out("— 3. A strict policy: two approvers, one from a user group; sam reminds them —")
+    runtime.workflow.policies.set("mofh", {"approvals": 2}, actor="demo")
+    out("  (an operator ran: resetbot policy set mofh --approvals 2)")
+    card = _ask(sim, runtime, "mofh webq7k2m", {"Reason": "Customer's developer left and took the FTP password.",
+                                        "Ticket": "SUP-48230"}, "webq7k2m")
+    check("Approvals: 0 of 2" in card.visible_text, "the card does not say 2 approvals are needed")
+    sim.click(ENGINEER, "Remind approvers", in_dm=True)
+    reminder = sim.wait_for(lambda: sim.replies(APPROVALS, card.ts), message="no reminder in the card's thread")
+    check(f"<!subteam^{LEADS}>" in reminder[0].text, "the reminder does not mention the approver group")
+    sim.click(APPROVER, "Approve", channel=APPROVALS, message_ts=card.ts)
+    sim.wait_for(lambda: "Approvals: 1 of 2" in card.visible_text, message="the card does not show the first approval")
+    check(card.buttons == ["Approve", "Deny"], "the card stopped waiting after one of two approvals")
+    sim.click(LEAD, "Approve", channel=APPROVALS, message_ts=card.ts)  # lee may: @pw-reset-leads approves
+    sim.wait_for(lambda: "Approve" not in card.buttons and "changed the password" in card.visible_text, timeout=15,
+                 message="the second approval did not change the password")
+    dm = sim.wait_for(lambda: next((m for m in sim.dm_messages(ENGINEER)
+                                    if "webq7k2m" in m.visible_text and "Reveal password" in m.buttons), None),
+                      timeout=15, message="sam's DM for the second request never offered the reveal")
+    check(sum("Reveal password" in m.buttons for m in sim.dm_messages(ENGINEER)) == 1 and dm.edits,
+          "the Reveal button did not arrive on the request's own DM")
+    secrets.append(sandbox.mofh_account("webq7k2m").password)
+    runtime.workflow.policies.set("mofh", {"approvals": 1}, actor="demo")
+    out("")
+    return ["two approvals: dana, then lee as a member of @pw-reset-leads",
+            "sam's reminder went to the card's thread, naming who can approve",
+            "sam's one DM for the request was updated in place, up to its Reveal button"]
+
+
+def _deny_and_cancel_flow(out, sim: SlackSim, runtime) -> list[str]:
+    out("— 4. dana denies with a reason; sam cancels a request he no longer needs —")
+    card = _ask(sim, runtime, "mofh slow01",
+                {"Reason": "Caller says they own slow.example.net.", "Ticket": "SUP-48231"}, "slow01")
+    sim.click(APPROVER, "Deny", channel=APPROVALS, message_ts=card.ts)
+    sim.wait_for(lambda: sim.current_view(APPROVER), message="the Deny modal did not open")
+    sim.fill(APPROVER, {"Reason": "The caller is not on the account; ask the owner to call from its e-mail."})
+    check(sim.submit(APPROVER).errors is None, "the Deny modal refused its reason")
+    sim.wait_for(lambda: "Denied" in card.visible_text and not card.buttons, message="the card was not denied")
+    sim.wait_for(lambda: any("was denied" in m.visible_text and "not on the account" in m.visible_text
+                             for m in sim.dm_messages(ENGINEER)), message="sam's DM does not give the reason")
+    _ask(sim, runtime, "namecheap acmeshop",
+         {"Method": "Email a reset link", "Reason": "Owner asked for a second link."}, "acmeshop")
+    cancelled = _card_for(sim, "acmeshop")
+    sim.click(ENGINEER, "Cancel request", in_dm=True)
+    sim.wait_for(lambda: "Cancelled" in cancelled.visible_text and not cancelled.buttons,
+                 message="the card was not rewritten as cancelled")
+    out("")
+    return ["a denial with a reason reached sam's DM, the card and the audit trail",
+            "sam cancelled a waiting request from his DM; the card says so"]
 
 
 def main() -> int:

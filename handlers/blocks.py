@@ -55,6 +55,11 @@ def at_time(moment: datetime) -> str:
     return f"<!date^{int(moment.timestamp())}^at {{time}} {{date_short_pretty}}|at {fallback}>"
 
 
+def _at(moment: datetime | None) -> str:
+    """` at 11:07 today`, or nothing when the moment is not known."""
+    return f" {at_time(moment)}" if moment is not None else ""
+
+
 def escape(text: str | None) -> str:
     """Neutralise mrkdwn control characters in text a person typed."""
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -474,7 +479,7 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
     if request.status is Status.EXPIRED:
         return f"Your password reset for {where} expired before anyone approved it. Ask again if it is still needed."
     if request.status is Status.CANCELLED:
-        return f"You cancelled your password reset for {where} {when(request.decided_at)}: nothing was changed."
+        return f"You cancelled your password reset for {where}{_at(request.decided_at)}: nothing was changed."
     said = outcome_words(request, catalog=catalog).requester
     if may_be_set(request):
         said += " The new password may be set: open your DM from the bot to reveal it (once) and try it."
@@ -510,7 +515,7 @@ def requester_dm(request: RequestView, *, catalog: ProviderCatalog) -> tuple[str
                             "elements": [_md(approvals_words(request))]})
         waiting = f"It waits for approval until {when(request.expires_at)}."
         if request.requester_reminded_at is not None:
-            waiting += f" You reminded the approvers {when(request.requester_reminded_at)}."
+            waiting += f" You reminded the approvers {at_time(request.requester_reminded_at)}."
         blocks_.append({"type": "context", "block_id": f"dm_waiting_{request.id}", "elements": [_md(waiting)]})
         blocks_.append({"type": "actions", "block_id": f"dm_actions_{request.id}", "elements": [
             {"type": "button", "action_id": Ids.CANCEL_REQUEST, "text": _text("Cancel request"), "value": request.id,

@@ -30,7 +30,8 @@ def post_requester_dm(ctx: Context, request: RequestView) -> MessageRef | None:
         current = ctx.get(session, request.id)
     if stored:
         return dm
-    log.warning("another DM for %s was stored first; the one just posted is withdrawn", request.id)
+    # Two posters raced (the announce and a click's update): expected; the stored DM is kept.
+    log.info("another DM for %s was stored first; the one just posted is withdrawn", request.id)
     ctx.notifier.withdraw(dm)
     update_requester_dm(ctx, current)  # the kept one shows what is stored now
     return None

@@ -85,7 +85,8 @@ _QUOTE = re.compile(r"^(?:&gt;|>) ?", re.MULTILINE)
 _LABEL = re.compile(r"\*([^*\n]{1,40})\*")  # a field's or section's label, alone on its line
 # The emoji the bot writes (handlers/blocks.py), as a terminal shows them; any other keeps its :name:.
 SYMBOLS = {"white_check_mark": "✓", "x": "✗", "warning": "⚠", "hourglass": "⌛",
-           "hourglass_flowing_sand": "⏳", "no_entry": "⛔"}
+           "hourglass_flowing_sand": "⏳", "no_entry": "⛔", "bell": "🔔", "rotating_light": "🚨",
+           "leftwards_arrow_with_hook": "↩"}
 WIDTH = 98  # the demo indents its lines by two: 100 columns in all
 
 

@@ -77,7 +77,13 @@ def test_the_demo_transcript_matches_its_snapshot_surface_by_surface():
     for who in ("sam.engineer", "dana.approver"):
         clicked = first(f"{who} clicked [Approve]")
         assert clicked + 1 == first(f"{who} confirmed 'Approve this reset?'", clicked)
-    assert "searched for the 6 secrets the demo used" in text and "none holds one" in text
+    assert "searched for the 7 secrets the demo used" in text and "none holds one" in text
+    # The approval policy (issue 10, item 8): 2 of N with a group member, a reminder, a denial's reason, a cancel.
+    assert "Approvals: 1 of 2: @dana.approver approved" in text
+    assert first("lee.lead clicked [Approve]") < first("Approved by @dana.approver <time>, @lee.lead <time>")
+    assert first("resetbot posted in thread: 🔔 @sam.engineer asks for a decision") > first("clicked [Remind approvers]")
+    assert "Denied by @dana.approver <time>:" in text and "The caller is not on the account" in text
+    assert "Cancelled by the requester, @sam.engineer" in text
 
 
 def _entries(lines: list[str]) -> list[str]:

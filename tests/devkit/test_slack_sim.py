@@ -637,6 +637,6 @@ def test_thread_replies_are_listed_under_their_message_not_in_the_channel_and_me
         assert [m.ts for m in sim.replies(APPROVALS, card["ts"])] == [reply["ts"]]
         assert [m.ts for m in sim.messages(APPROVALS, include_replies=True)] == [card["ts"], reply["ts"]]
         assert ("[#pw-reset-approvals] resetbot posted in thread: Reminder: @pw-reset-leads and @dana, please decide"
-                in sim.transcript)
+                in [" ".join(line.split()) for line in sim.transcript])  # as read, long lines wrapped
     finally:
         sim.stop()

@@ -41,7 +41,7 @@ def test_a_cancel_after_the_decision_or_by_someone_else_is_refused_privately(sla
                                                   "request.")
     slack.workflow.decisions.approve(request.id, APPROVER)
     slack.dispatch(_dm_click("cancel_request", request))
-    assert "already decided by <@U0APPROVER1>: it is succeeded. You can no longer cancel this request." in \
+    assert "already decided by <@U0APPROVER1>: it was approved and the change is done. You can no longer cancel this request." in \
         slack.webhooks.sent[-1][1]["text"]
     assert slack.workflow.lookups.get(request.id).status is Status.SUCCEEDED
 
