@@ -65,7 +65,7 @@ def can_request(roles: set[Role], provider_label: str) -> Decision:
         return Decision.allow()
     return Decision.deny(
         f"You don't have the requester role for {provider_label}, so you can't request a password reset. "
-        "Ask an admin to run `resetbot roles grant` for you."
+        "Ask your bot admin to give you the requester role."
     )
 
 
@@ -125,7 +125,7 @@ def can_act_as_requester(user_id: str, request: RequestView, roles: set[Role], w
         return Decision.deny(f"Only the engineer who asked for this reset can {what}.")
     if Role.REQUESTER not in roles:
         return Decision.deny(f"You no longer have the requester role for {provider_label}, so you can't {what}. "
-                             "Ask an admin to run `resetbot roles grant` for you.")
+                             "Ask your bot admin to give you the requester role again.")
     if request.status is not Status.PENDING:
         return Decision.deny(f"{already_decided(request)} You can no longer {what}.")
     return Decision.allow()
@@ -157,7 +157,7 @@ def can_reveal(user_id: str, request: RequestView, now: datetime, *, roles: set[
     if roles is not None and Role.REQUESTER not in roles:
         return Decision.deny(
             f"You no longer have the requester role for {provider_label}, so the password can't be revealed to "
-            "you. It is not used up: an admin can grant the role again (`resetbot roles grant`) before the reveal "
+            "you. It is not used up: ask your bot admin to give you the requester role again before the reveal "
             "window ends."
         )
     if request.reveal_state in (RevealState.REVEALED, RevealState.OPENING):
@@ -414,7 +414,7 @@ def can_change_policy(roles: set[Role], provider_label: str) -> Decision:
     if Role.ADMIN in roles:
         return Decision.allow()
     return Decision.deny(f"You don't have the admin role for {provider_label}, so you can't change its approval "
-                         "policy. Ask an admin to run `resetbot roles grant` for you.")
+                         "policy. Ask your bot admin for the admin role.")
 
 
 def can_decide_proposal(user_id: str, roles: set[Role], proposal: PolicyProposal, current: ApprovalPolicy, *,

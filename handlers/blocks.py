@@ -546,8 +546,7 @@ def thread_reply(request: RequestView, kind: str, mentions: list[str], *, catalo
                 f"waited since {when(request.created_at)}. {who}, you may now approve or deny it on the card above.")
         return " ".join([head, *tail])
     if not who:
-        who = ("nobody: no one has the approver role for this provider. An admin can grant it "
-               "(`resetbot roles grant ID approver`)")
+        who = "nobody: no one has the approver role for this provider; ask your bot admin to grant it"
     opener = (f":bell: <@{request.requester_id}> asks for a decision" if kind == "requester_reminder"
               else ":bell: *Reminder*")
     return " ".join([f"{opener}: the password reset of {where} is still waiting for approval. Who can approve: {who}.",

@@ -70,6 +70,7 @@ class Reveal:
         if expired is not None:
             scrub(ctx.sessions)
             ctx.notifier.update_reveal(expired)
+            ctx.notifier.update_card(expired)  # the card says the password was destroyed unseen, as the sweep's does
         if not decision.allowed:
             raise refusal(decision.reason, repeated)
         try:
@@ -129,7 +130,7 @@ class Reveal:
                 refusal = "Only the engineer who asked for this reset can confirm that."
             elif Role.REQUESTER not in roles:
                 refusal = (f"You no longer have the requester role for {ctx.label(request.provider)}, so you can't "
-                           "confirm this. Ask an admin to run `resetbot roles grant` for you.")
+                           "confirm this. Ask your bot admin to give you the requester role again.")
             elif not repo.mark_customer_informed(session, request.id, requester_id=user_id, now=now):
                 refusal = "This was already confirmed."
             if refusal is not None:

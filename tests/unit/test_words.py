@@ -194,3 +194,22 @@ def test_an_operator_fault_tells_the_engineer_an_error_id_and_the_log_the_variab
     logged = [r for r in caplog.records if failed.error_id in r.getMessage()]
     assert logged and logged[0].levelno == logging.WARNING
     assert "MOFH_API_USERNAME" in logged[0].getMessage() and "\x1b" not in logged[0].getMessage()
+
+
+def _role_refusals() -> list[str]:
+    """Every refusal an engineer or approver gets for a missing role, in their words."""
+    waiting = view(Status.PENDING, None, Method.SET_PASSWORD)
+    done = view(Status.SUCCEEDED, "changed", Method.SET_PASSWORD, reveal_state=RevealState.READY,
+                reveal_expires_at=NOW + timedelta(minutes=15))
+    return [policy.can_request(set(), "MyOwnFreeHost").reason or "",
+            policy.can_act_as_requester("U0ENGINEER1", waiting, set(), "cancel this request",
+                                        provider_label="MyOwnFreeHost").reason or "",
+            policy.can_reveal("U0ENGINEER1", done, NOW, roles=set(), provider_label="MyOwnFreeHost").reason or "",
+            policy.can_change_policy(set(), "MyOwnFreeHost").reason or "",
+            blocks.thread_reply(waiting, "reminder", [], catalog=CATALOG)]
+
+
+@pytest.mark.parametrize("sentence", _role_refusals())
+def test_a_missing_role_is_told_as_what_to_do_never_as_an_operator_command(sentence):
+    assert "bot admin" in sentence
+    assert "resetbot " not in sentence and "`" not in sentence.split("bot admin")[1]

@@ -445,3 +445,14 @@ def test_a_stored_reveal_token_sent_back_as_a_button_opens_nothing_and_destroys_
     with pytest.raises(RequestNotFound):
         workflow.reveal.begin(stored, ENGINEER)
     assert workflow.lookups.get(request.id).reveal_state is RevealState.READY
+
+
+def test_a_reveal_clicked_after_its_window_rewrites_the_card_as_destroyed_unseen(workflow, notifier, clock):
+    request = submit(workflow)
+    workflow.decisions.approve(request.id, APPROVER)
+    button = notifier.reveal_button(request.id)
+    clock.advance(901)  # past RESETBOT_REVEAL_TTL's default, before any sweep expired it
+    with pytest.raises(NotAllowed):
+        workflow.reveal.begin(button, ENGINEER)
+    cards = [shown for kind, shown in notifier.events if kind == "update_card" and shown.id == request.id]
+    assert cards[-1].reveal_state is RevealState.EXPIRED  # the card says so, not only the DM
