@@ -392,11 +392,12 @@ def approve_confirm_words(request: RequestView, label: str) -> str:
     completes the quorum, not before."""
     effect = outcome_table.approve_effect(request, label=label, account=f"`{escape(request.account)}`")
     still = policy.approvals_still_needed(request.approvals_needed, request.approvers, request.requester_id)
+    after = outcome_table.approve_after(request)
     if still <= 1:
-        return f"{effect[0].upper()}{effect[1:]} as soon as you confirm."
+        return f"{effect[0].upper()}{effect[1:]} as soon as you confirm.{after}"
     counted = policy.approval_count(request)
     return (f"Yours is approval {counted + 1} of {request.approvals_needed}: {effect} "
-            f"once {request.approvals_needed} different approvers have approved.")
+            f"once {request.approvals_needed} different approvers have approved.{after}")
 
 
 def card_being_posted(request: RequestView, *, catalog: ProviderCatalog) -> list[dict]:

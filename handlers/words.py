@@ -223,11 +223,17 @@ def mask_email(email: str | None) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+def approve_after(request: RequestView) -> str:
+    """What the Approve confirm adds after the effect: for a reset link, that the password is not changed yet."""
+    if request.method is Method.EMAIL_LINK:
+        return " The password itself changes only when the owner uses the link."
+    return ""
+
+
 def approve_effect(request: RequestView, *, label: str, account: str) -> str:
     """What the approval that completes the quorum does, for the Approve confirm: true for each method."""
     if request.method is Method.EMAIL_LINK:
-        return (f"{label} e-mails the owner of {account} a link to choose a new password; the password itself "
-                "changes only when the owner uses it")
+        return f"{label} e-mails the owner of {account} a link to choose a new password"
     if request.method is Method.RESET_CODE:
         return (f"the password of the {label} account that the typed reset code belongs to (it should be {account}) "
                 "changes")
