@@ -57,6 +57,9 @@ def ping(session: Session) -> None:
     session.execute(select(1))
 
 
+_DB_NOW = "resetbot.db_now"  # session.info key: PostgreSQL's now() of the session's transaction
+
+
 def db_now(session: Session) -> datetime:
     """The database server's clock, as an aware UTC datetime.
 
@@ -66,12 +69,19 @@ def db_now(session: Session) -> datetime:
     transaction's start, like every CURRENT_TIMESTAMP in the same transaction).
     """
     if session.get_bind().dialect.name == "sqlite":
-        raw = session.scalar(select(func.strftime("%Y-%m-%d %H:%M:%f", "now")))
-        return datetime.fromisoformat(str(raw)).replace(tzinfo=UTC)
+        # SQLite's "now" is the OS clock of the process running the statement, and every process sharing
+        # a WAL database runs on its host (WAL needs shared memory): the same clock, without a statement.
+        now = datetime.now(UTC)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)  # milliseconds, as strftime('%f')
+    cached = session.info.get(_DB_NOW)
+    if cached is not None:  # now() is the transaction's start: the same answer all through it
+        return cached
     value = session.scalar(select(func.now()))
     if not isinstance(value, datetime):
         raise TypeError("the database answered no timestamp for now()")
-    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    session.info[_DB_NOW] = value
+    return value
 
 
 # --- roles -----------------------------------------------------------------------------------

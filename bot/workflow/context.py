@@ -190,6 +190,13 @@ class BaseContext:
         every refusal), never let through; `strict=False` (what a view merely shows) counts it as not
         a member instead.
         """
+        return self.member_groups_and_grants(user_id, needed, providers, request_id=request_id,
+                                             refused_as=refused_as, strict=strict)[0]
+
+    def member_groups_and_grants(self, user_id: str, needed: Role, providers: Iterable[ProviderName] = (), *,
+                                 request_id: str | None = None, refused_as: str | None = None,
+                                 strict: bool = True) -> tuple[frozenset[str], list[RoleGrant]]:
+        """member_groups, and the grants it read: a caller that only judges roles needs no second read."""
         with transaction(self.sessions) as session:
             request = self.get(session, request_id) if request_id is not None else None
             grants = repo.grants_for(session, user_id)
@@ -210,7 +217,7 @@ class BaseContext:
                     break
         given = any(needed in policy.roles_for(user_id, p, grants, self.admins, found) for p in names)
         if unknown is None or given or not strict:
-            return frozenset(found)
+            return frozenset(found), grants
         repeated = False
         if refused_as is not None:
             with transaction(self.sessions) as session:

@@ -78,9 +78,7 @@ class Intake:
         enabled = self.ctx.enabled_providers()
         # Requester groups' members, from Slack: refused with its sentence only when it cannot tell and nothing else
         # lets this person request (context.py: member_groups).
-        groups = self.ctx.member_groups(user_id, Role.REQUESTER, enabled)
-        with transaction(self.ctx.sessions) as session:
-            grants = repo.grants_for(session, user_id)
+        groups, grants = self.ctx.member_groups_and_grants(user_id, Role.REQUESTER, enabled)
         return self._described([p for p in enabled if Role.REQUESTER in self.ctx.roles(user_id, p, grants, groups)])
 
     def refusal_for_requester(self, user_id: str) -> str | None:
