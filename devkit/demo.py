@@ -226,6 +226,9 @@ def _ask(sim: SlackSim, runtime, text: str, fields: dict[str, str], account: str
     card = sim.wait_for(lambda: (c := _card_for(sim, account)) is not None and "Approve" in c.buttons and c,
                         message=f"no approval card for {account}")
     _dm_recorded(sim, runtime, account)
+    if text.startswith("mofh"):  # a person reads what MyOwnFreeHost says of the account before deciding
+        sim.wait_for(lambda: "account active" in card.visible_text,
+                     message="the card never showed what MyOwnFreeHost says of the account")
     return card
 
 

@@ -193,8 +193,17 @@ class Intake:
         return request, True
 
     def announce(self, request: RequestView) -> RequestView:
-        """Post the approval card, tell the requester it waits, and post their DM for it (after the modal's ack)."""
+        """Post the requester's DM for the request, then the approval card, and tell the requester it waits
+        (after the modal's ack).
+
+        The DM goes first and is stored before the card can have buttons: an approval then always finds
+        the DM to rewrite, and never posts a second one that loses the race and is deleted
+        (bot/workflow/requester_dm.py).
+        """
         ctx = self.ctx
+        if request.dm is None:  # the requester's one DM for it, updated at every change (requester_dm.py)
+            dm = post_requester_dm(ctx, request)
+            request = replace(request, dm=dm) if dm is not None else request
         claim = new_card_claim(ctx.replica_id)
         with transaction(ctx.sessions) as session:
             claimed = repo.claim_card_post(session, request.id, claim=claim, now=ctx.db_now(session))
@@ -204,9 +213,6 @@ class Intake:
                 request = repo.get_request(session, request.id) or request
             ctx.lookup_runner.run(self._add_account_context, request.id)
         ctx.notifier.tell_requester(request)
-        if request.dm is None:  # the requester's one DM for it, updated at every change (requester_dm.py)
-            dm = post_requester_dm(ctx, request)
-            request = replace(request, dm=dm) if dm is not None else request
         return request
 
     def _add_account_context(self, request_id: str) -> None:

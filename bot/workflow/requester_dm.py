@@ -1,8 +1,9 @@
 """The requester's DM: one message per request, posted when it is accepted and rewritten in place at every change.
 
-It is posted after the approval card, off the ack path (bot/workflow/intake.py: announce), and
-stored with a compare-and-set, so two posters racing (the announce and an early approval whose
-DM was not stored yet) keep one: the other is deleted. Each later change (an approval, the
+It is posted and stored before the approval card gets its buttons, off the ack path
+(bot/workflow/intake.py: announce), so an approval finds it to rewrite. Stored with a
+compare-and-set: two posters racing (when Slack refused the first post and two later changes
+both post it) keep one, and the other is deleted. Each later change (an approval, the
 change under way, the end) rewrites it to show the request as stored then. Once a new password
 waits to be revealed, the DM is the reveal's (bot/workflow/reveal.py: send_reveal_dm): only
 that path writes it, since only it knows the Reveal button's value.

@@ -97,8 +97,9 @@ class WebApi:
             return [c for c in self._calls if c.method == method]
 
     def fail_next(self, method: str, status: int = 429, retry_after: int = 1, count: int = 1,
-                  error: str | None = None, after_effect: bool = False) -> None:
-        """The next ``count`` calls of ``method`` answer ``status`` (429 with Retry-After).
+                  error: str | None = None, after_effect: bool = False, channel: str | None = None) -> None:
+        """The next ``count`` calls of ``method`` (to ``channel``, when given) answer ``status`` (429 with
+        Retry-After).
 
         ``status=200, error="…"`` makes them answer ``{"ok": false, "error": error}``.
         ``after_effect=True``: the call takes effect first (the message is posted) and only its
@@ -106,7 +107,8 @@ class WebApi:
         with self._lock:
             for _ in range(count):
                 self._faults.setdefault(method, []).append(
-                    {"status": status, "retry_after": retry_after, "error": error, "after_effect": after_effect}
+                    {"status": status, "retry_after": retry_after, "error": error, "after_effect": after_effect,
+                     "channel": channel}
                 )
 
     def fail_until_healed(self, method: str, *, error: str = "internal_error", status: int = 200) -> None:
@@ -185,8 +187,11 @@ class WebApi:
 
         status, body, extra = 200, None, {}
         with self._lock:
-            faults = self._faults.get(method)
-            fault = faults.pop(0) if faults else self._lasting_faults.get(method)
+            faults = self._faults.get(method) or []
+            due = next((f for f in faults if f.get("channel") in (None, params.get("channel"))), None)
+            if due is not None:
+                faults.remove(due)
+            fault = due if due is not None else self._lasting_faults.get(method)
         if fault is not None and fault.get("after_effect"):
             with self._lock:
                 handler = getattr(self, "_api_" + method.replace(".", "_"), None)

@@ -23,7 +23,7 @@ from tests.handlers.conftest import (
 def test_a_valid_submission_closes_the_modal_posts_the_card_and_tells_the_engineer(slack):
     response = slack.dispatch(view_submission(reset_modal_view()))
     assert (response.status, response.body) == (200, "")
-    card, dm = slack.client.to("chat.postMessage")  # the card, then the requester's one DM for the request
+    dm, card = slack.client.to("chat.postMessage")  # the requester's one DM for the request, then the card
     assert card["channel"] == APPROVALS and "webq7k2m" in card["text"]
     assert dm["channel"] == "D" + ENGINEER[1:] and "waiting for approval" in dm["text"]
     assert [e["text"]["text"] for b in dm["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
@@ -100,7 +100,7 @@ def test_a_second_submit_of_the_same_view_posts_no_second_card(slack):
     slack.dispatch(view_submission(reset_modal_view()))
     response = slack.dispatch(view_submission(reset_modal_view()))
     assert (response.status, response.body) == (200, "")
-    assert [m["channel"] for m in slack.client.to("chat.postMessage")] == [APPROVALS, "D" + ENGINEER[1:]]  # card, DM
+    assert [m["channel"] for m in slack.client.to("chat.postMessage")] == ["D" + ENGINEER[1:], APPROVALS]  # DM, card
     requests = slack.workflow.lookups.home_for(ENGINEER).requests
     assert [r.status for r in requests] == [Status.PENDING]
 

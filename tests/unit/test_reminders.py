@@ -302,3 +302,12 @@ def test_a_reveal_rewrite_that_lands_after_a_newer_one_binds_the_button_again(fl
     _, secret = flow.reveal.begin(last, ENGINEER)
     assert secret.reveal() == gateways["mofh"].calls[0]["password"]
     assert flow.lookups.get(request.id).reveal_state is RevealState.OPENING
+
+
+def test_the_dm_is_stored_before_the_card_gets_its_buttons_so_an_approval_never_posts_a_second_one(flow, notifier):
+    request = announced(flow)
+    kinds = notifier.kinds()
+    assert kinds.index("post_dm") < kinds.index("post_card") < kinds.index("update_card")  # buttons come last
+    assert flow.lookups.get(request.id).dm is not None
+    flow.decisions.approve(request.id, APPROVER)  # the first click the armed card allows
+    assert notifier.kinds().count("post_dm") == 1 and "withdraw" not in notifier.kinds()
