@@ -252,6 +252,8 @@ def _two_approvers_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: 
     sim.click(ENGINEER, "Remind approvers", in_dm=True)
     reminder = sim.wait_for(lambda: sim.replies(APPROVALS, card.ts), message="no reminder in the card's thread")
     check(f"<!subteam^{LEADS}>" in reminder[0].text, "the reminder does not mention the approver group")
+    sim.wait_for(lambda: "You reminded the approvers" in _waiting_dm(sim, "webq7k2m").visible_text,
+                 message="sam's DM does not say he reminded the approvers")
     sim.click(APPROVER, "Approve", channel=APPROVALS, message_ts=card.ts)
     sim.wait_for(lambda: "Approvals: 1 of 2" in card.visible_text, message="the card does not show the first approval")
     check(card.buttons == ["Approve", "Deny"], "the card stopped waiting after one of two approvals")
