@@ -260,8 +260,9 @@ def test_registered_a_request_goes_from_submit_to_a_changed_password(acme_workfl
     assert done.status is Status.SUCCEEDED and done.outcome_message == "Acme changed the password of acme-0042."
     [(account, password)] = gateway.client.calls
     assert account == "acme-0042" and ACME_RULES.check(password) is None  # drawn by Acme's own rules
-    # Posted, then given its buttons once its place is stored (bot/workflow/intake.py: post_approval_card).
-    assert notifier.kinds()[:3] == ["post_card", "update_card", "tell_requester"]
+    # The requester's DM first; the card posted, then given its buttons once its place is stored
+    # (bot/workflow/intake.py: announce, post_approval_card).
+    assert notifier.kinds()[:4] == ["post_dm", "post_card", "update_card", "tell_requester"]
     assert "send_reveal" in notifier.kinds()
     assert blocks.requester_status(done, catalog=flow.catalog).startswith(
         "Done: the password for `acme-0042` at Acme Hosting was changed.")

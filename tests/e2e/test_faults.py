@@ -114,12 +114,13 @@ def test_database_outage_gets_a_clear_answer_and_recovers_without_restart():
 
 def test_slack_429_on_the_card_is_retried_after_retry_after(bot_over_socket):
     bot, sim = bot_over_socket, bot_over_socket.sim
-    sim.fail_next("chat.postMessage", status=429, retry_after=1)
+    sim.fail_next("chat.postMessage", status=429, retry_after=1, channel=APPROVALS)  # the card's, not the DM's
     assert bot.request_mofh().ok
     bot.card()
     # The sim records a call once it has answered it: wait for the record, not just the message.
-    posts = sim.wait_for(lambda: (calls := sim.calls_to("chat.postMessage"))[1:] and calls,
-                         message="no second chat.postMessage recorded")
+    posts = sim.wait_for(lambda: (calls := [c for c in sim.calls_to("chat.postMessage")
+                                            if c.params.get("channel") == APPROVALS])[1:] and calls,
+                         message="no second chat.postMessage of the card recorded")
     assert [c.status for c in posts][:2] == [429, 200]
     assert posts[1].at - posts[0].at >= 1.0
 

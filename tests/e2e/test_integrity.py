@@ -199,7 +199,7 @@ def test_concurrent_sweeps_post_one_card_for_a_request(two_replicas):
     bot, second, clock, sim = two_replicas.bot, two_replicas.second, two_replicas.clock, two_replicas.bot.sim
     for round_ in range(5):
         account = f"race{round_:04d}"
-        sim.fail_next("chat.postMessage", status=200, error="fatal_error")  # the first post fails
+        sim.fail_next("chat.postMessage", status=200, error="fatal_error", channel=APPROVALS)  # the first post fails
         assert bot.request_mofh(account=account).errors is None
         request_id = request_id_of(bot, account)
         sim.wait_for(lambda: any(c.error == "fatal_error" for c in sim.calls_to("chat.postMessage")),
@@ -219,7 +219,7 @@ def test_concurrent_sweeps_post_one_card_for_a_request(two_replicas):
 def test_a_card_whose_post_answer_was_lost_is_never_live_twice(bot_over_socket):
     """Slack posted the card but the bot never learned where (it died, or the answer was lost)."""
     bot, sim = bot_over_socket, bot_over_socket.sim
-    sim.fail_next("chat.postMessage", status=500, after_effect=True)
+    sim.fail_next("chat.postMessage", status=500, after_effect=True, channel=APPROVALS)
     assert bot.request_mofh().errors is None
     request_id = request_id_of(bot, "webq7k2m")
     sim.wait_for(lambda: cards_for(bot, request_id), message="the first post did not land")
@@ -236,7 +236,7 @@ def test_a_card_whose_post_answer_was_lost_is_never_live_twice(bot_over_socket):
 
 def test_a_click_on_another_requests_card_never_takes_that_card(bot_over_socket):
     bot, sim = bot_over_socket, bot_over_socket.sim
-    sim.fail_next("chat.postMessage", status=200, error="fatal_error")
+    sim.fail_next("chat.postMessage", status=200, error="fatal_error", channel=APPROVALS)
     assert bot.request_mofh(account="webq7k2m").errors is None  # its card was never posted
     cardless = request_id_of(bot, "webq7k2m")
     assert bot.request_mofh(account="susp01x").errors is None
