@@ -7,7 +7,6 @@ Deny opens a modal for its optional Reason; its submission is handled in handler
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -15,20 +14,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.domain import DomainError, MessageRef
 from bot.workflow import ResetWorkflow
 from handlers import blocks
+from handlers.guard import button_value
 from handlers.home import publish_home
 
 log = logging.getLogger(__name__)
 
 
-BUTTON_VALUE = re.compile(r"[A-Za-z0-9_-]{1,100}")  # request ids (rr_…) and Reveal buttons (rv_…, sec_…)
-
-
-def _button_value(body: dict) -> str | None:
-    actions = body.get("actions")
-    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
-        return None
-    value = actions[0].get("value")
-    return value if isinstance(value, str) and BUTTON_VALUE.fullmatch(value) else None
 
 
 def _clicked_card(body: dict, request_id: str) -> MessageRef | None:
@@ -56,7 +47,7 @@ def _clicked_card(body: dict, request_id: str) -> MessageRef | None:
 
 def _decide(body: dict, client, workflow: ResetWorkflow, verb: Callable[..., object]) -> None:
     user_id = body["user"]["id"]  # the guard middleware checked the shape
-    request_id = _button_value(body)
+    request_id = button_value(body)
     try:
         if request_id is None:
             raise DomainError("This button does not name a reset request.")
@@ -85,7 +76,7 @@ def handle_deny_click(ack, body, client, workflow: ResetWorkflow) -> None:
     """
     ack()
     user_id = body["user"]["id"]  # the guard middleware checked the shape
-    request_id = _button_value(body)
+    request_id = button_value(body)
     from_home = (body.get("view") or {}).get("type") == "home"
     try:
         if request_id is None:
@@ -113,7 +104,7 @@ def handle_customer_informed_click(ack, body, client, workflow: ResetWorkflow) -
 def handle_reveal_click(ack, body, client, workflow: ResetWorkflow) -> None:
     ack()
     user_id = body["user"]["id"]
-    token = _button_value(body)
+    token = button_value(body)
     if token is None:
         raise DomainError("This button does not name a password.")
     request, password = workflow.reveal.begin(token, user_id)
@@ -138,7 +129,7 @@ def handle_reveal_click(ack, body, client, workflow: ResetWorkflow) -> None:
 def handle_cancel_request_click(ack, body, workflow: ResetWorkflow) -> None:
     """Cancel request, in the requester's DM while the request waits: the card and the DM are rewritten."""
     ack()
-    request_id = _button_value(body)
+    request_id = button_value(body)
     if request_id is None:
         raise DomainError("This button does not name a reset request.")
     workflow.requester.cancel(request_id, body["user"]["id"])  # the guard middleware checked the shape
@@ -147,7 +138,7 @@ def handle_cancel_request_click(ack, body, workflow: ResetWorkflow) -> None:
 def handle_remind_approvers_click(ack, body, workflow: ResetWorkflow) -> None:
     """Remind approvers, in the requester's DM: a reminder in the card's thread, at most once per 10 minutes."""
     ack()
-    request_id = _button_value(body)
+    request_id = button_value(body)
     if request_id is None:
         raise DomainError("This button does not name a reset request.")
     workflow.requester.remind(request_id, body["user"]["id"])

@@ -25,6 +25,20 @@ MAX_ID = 255
 SLACK_RESPONSE_HOSTS = frozenset({"hooks.slack.com"})
 
 
+# What a button's value may be: request ids (rr_…), Reveal buttons (rv_…, sec_…), provider names,
+# policy proposal ids (pp_…).
+BUTTON_VALUE = re.compile(r"[A-Za-z0-9_-]{1,100}")
+
+
+def button_value(body: dict) -> str | None:
+    """The clicked button's value, when it has the shape of one the bot put there; else None."""
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return None
+    value = actions[0].get("value")
+    return value if isinstance(value, str) and BUTTON_VALUE.fullmatch(value) else None
+
+
 def _short_str(value: object, limit: int = MAX_ID) -> bool:
     return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable()
 

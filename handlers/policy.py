@@ -8,34 +8,25 @@ is a DomainError (handlers/errors.py). What a change means is the workflow's
 from __future__ import annotations
 
 import logging
-import re
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain import DomainError
 from bot.workflow import ResetWorkflow
 from handlers import blocks
+from handlers.guard import button_value
 from handlers.home import HomeRefresher
 from handlers.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 
-BUTTON_VALUE = re.compile(r"[A-Za-z0-9_-]{1,100}")  # provider names and proposal ids (pp_…)
-
-
-def _button_value(body: dict) -> str | None:
-    actions = body.get("actions")
-    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
-        return None
-    value = actions[0].get("value")
-    return value if isinstance(value, str) and BUTTON_VALUE.fullmatch(value) else None
 
 
 def handle_edit_policy_click(ack, body, client, workflow: ResetWorkflow) -> None:
     """Open the policy modal, prefilled, for an admin of that provider; anyone else is refused privately."""
     ack()
     user_id = body["user"]["id"]  # the guard middleware checked the shape
-    provider = _button_value(body)
+    provider = button_value(body)
     info = workflow.catalog.get(provider) if provider is not None else None
     if provider is None or info is None:
         raise DomainError("This button does not name a provider.")
@@ -87,7 +78,7 @@ def handle_reject_policy_change_click(ack, body, workflow: ResetWorkflow, home_r
 
 
 def _proposal_id(body: dict) -> str:
-    proposal_id = _button_value(body)
+    proposal_id = button_value(body)
     if proposal_id is None:
         raise DomainError("This button does not name a policy change.")
     return proposal_id

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import policy
 from bot.domain import Decision, NotAllowed, RequestView, Status
@@ -38,16 +39,10 @@ class RequesterActions:
         with transaction(ctx.sessions) as session:
             clicked = ctx.get(session, request_id)
         groups = requester_groups(ctx, user_id, clicked, "cancel_refused")
-        expired = cancelled = None
+        cancelled = None
         with transaction(ctx.sessions) as session:
-            locked = repo.lock_request(session, request_id)  # approvals, denials and expiry wait for it (decisions.py)
-            now = ctx.db_now(session)
-            request = locked or ctx.get(session, request_id)
-            roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id), groups)
-            decision = policy.can_act_as_requester(user_id, request, roles, "cancel this request",
-                                                   provider_label=ctx.label(request.provider))
-            if decision.allowed and now >= request.expires_at:
-                decision, expired = Decision.deny(EXPIRED), expire_if_due(session, request, now)
+            # Locked: approvals, denials and expiry wait for it (decisions.py).
+            now, request, decision, expired = self._check(session, request_id, user_id, groups, "cancel this request")
             if decision.allowed:
                 if not repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.CANCELLED,
                                        now=now, decided_by=user_id, decided_at=now, sealed_input=None,
@@ -73,17 +68,10 @@ class RequesterActions:
         with transaction(ctx.sessions) as session:
             clicked = ctx.get(session, request_id)
         groups = requester_groups(ctx, user_id, clicked, "remind_refused")
-        expired = None
         with transaction(ctx.sessions) as session:
-            locked = repo.lock_request(session, request_id)  # one click at a time decides the 10 minutes
-            now = ctx.db_now(session)
-            request = locked or ctx.get(session, request_id)
-            roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id), groups)
-            decision = policy.can_act_as_requester(user_id, request, roles, "remind the approvers",
-                                                   provider_label=ctx.label(request.provider))
-            if decision.allowed and now >= request.expires_at:
-                decision, expired = Decision.deny(EXPIRED), expire_if_due(session, request, now)
-            elif decision.allowed and request.card is None:
+            # Locked: one click at a time decides the 10 minutes.
+            now, request, decision, expired = self._check(session, request_id, user_id, groups, "remind the approvers")
+            if decision.allowed and request.card is None:
                 decision = Decision.deny("The approval card is not posted yet, so there is no thread to remind the "
                                          "approvers in. Try again in a minute.")
             elif decision.allowed and not repo.claim_requester_reminder(session, request.id, now=now,
@@ -113,6 +101,22 @@ class RequesterActions:
                              "minute.")
         update_requester_dm(ctx, current)
         return current
+
+
+    def _check(self, session: Any, request_id: str, user_id: str, groups: frozenset[str],
+               what: str) -> tuple[datetime, RequestView, Decision, RequestView | None]:
+        """Lock the request and decide whether its requester may `what` now: (now, the request, the decision,
+        the request as expired when it was due and this click expired it)."""
+        ctx = self.ctx
+        locked = repo.lock_request(session, request_id)
+        now = ctx.db_now(session)
+        request = locked or ctx.get(session, request_id)
+        roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id), groups)
+        decision = policy.can_act_as_requester(user_id, request, roles, what,
+                                               provider_label=ctx.label(request.provider))
+        if decision.allowed and now >= request.expires_at:
+            return now, request, Decision.deny(EXPIRED), expire_if_due(session, request, now)
+        return now, request, decision, None
 
 
 def _too_soon(last: datetime | None, now: datetime) -> str:
