@@ -89,7 +89,15 @@ def _sqlite_file(url: str) -> Path | None:
 def make_private(path: Path) -> None:
     """Create the database file 0600 if it is missing; narrow it and its journal files to 0600 if group or
     others may use them. Runs before every new connection, so a file replaced meanwhile is caught too."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # O_CREAT leaves an existing file's mode alone
+    # Never open (and close) an existing database file: closing any descriptor of a file drops every POSIX
+    # lock this process holds on it, so SQLite's locks of the connections already open would be gone and
+    # another process (`resetbot policy set` beside a running bot) could take the file over
+    # (https://sqlite.org/howtocorrupt.html §2.2). A missing file is a new one: nobody holds a lock on it.
+    if not path.exists():
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:  # created by another process meanwhile: its mode is checked below
+            pass
     for candidate in (path, *(Path(f"{path}{suffix}") for suffix in SIDECARS)):
         try:
             mode = stat.S_IMODE(candidate.stat().st_mode)

@@ -59,3 +59,25 @@ def test_every_sqlite_connection_overwrites_what_it_deletes(tmp_path):
             assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_new_connection_never_opens_the_database_file_the_open_ones_hold_locks_on(tmp_path, monkeypatch):
+    """Closing any descriptor of a file drops this process's POSIX locks on it, SQLite's included
+    (https://sqlite.org/howtocorrupt.html §2.2): the 0600 check of a new connection must not open the file."""
+    import os
+
+    from storage import db
+
+    url = f"sqlite:///{tmp_path}/resetbot.db"
+    engine = db.make_engine(url)
+    with engine.connect() as first:
+        first.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        first.commit()
+        opened: list[str] = []
+        real_open = os.open
+        monkeypatch.setattr(db.os, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+        with engine.connect() as second:  # the pool opens a second connection while the first is checked out
+            second.exec_driver_sql("SELECT count(*) FROM t").scalar()
+    assert f"{tmp_path}/resetbot.db" not in opened
+    assert os.stat(tmp_path / "resetbot.db").st_mode & 0o777 == 0o600
+    engine.dispose()
