@@ -107,7 +107,9 @@ def _response_url_ok(url: object, hosts: frozenset[str]) -> bool:
 
 
 def _view_ok(view: object) -> bool:
-    if not isinstance(view, dict):
+    # Slack always names a view's type; Bolt reads it unguarded while matching a view_submission
+    # (slack_bolt/request/payload_utils.py: is_workflow_step_save), so one without it would be a 500.
+    if not isinstance(view, dict) or not isinstance(view.get("type"), str):
         return False
     for key in ("id", "hash", "callback_id", "type"):
         if key in view and view[key] is not None and not isinstance(view[key], str):

@@ -35,3 +35,17 @@ def test_listeners_get_the_workflow_and_notifier_from_the_context(slack):
     slack.dispatch({**slash_command(), "command": "/probe"})
     assert seen["workflow"] is slack.workflow
     assert seen["notifier"].client is slack.client
+
+
+
+def test_a_view_submission_whose_view_has_no_type_is_screened_out_before_bolt():
+    """Bolt reads view.type unguarded while it builds any listener's or middleware's arguments
+    (slack_bolt/request/payload_utils.py: is_workflow_step_save), so the transports' screen must refuse
+    it before app.dispatch (found by tests/e2e/test_hostile_payloads.py)."""
+    from handlers.guard import problem_with
+    from tests.handlers.conftest import reset_modal_view, view_submission
+
+    view = {key: value for key, value in reset_modal_view().items() if key != "type"}
+    hosts = frozenset({"hooks.slack.com"})
+    assert problem_with(view_submission(view), hosts) is not None
+    assert problem_with(view_submission(reset_modal_view()), hosts) is None
