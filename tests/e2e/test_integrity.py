@@ -202,7 +202,8 @@ def test_concurrent_sweeps_post_one_card_for_a_request(two_replicas):
         sim.fail_next("chat.postMessage", status=200, error="fatal_error", channel=APPROVALS)  # the first post fails
         assert bot.request_mofh(account=account).errors is None
         request_id = request_id_of(bot, account)
-        sim.wait_for(lambda: any(c.error == "fatal_error" for c in sim.calls_to("chat.postMessage")),
+        # This round's failed post, not an earlier round's (the DM is posted before the card now).
+        sim.wait_for(lambda tried=round_: sum(c.error == "fatal_error" for c in sim.calls_to("chat.postMessage")) > tried,
                      message="the first post was not tried")
         clock.advance(20)  # past the first post's grace
         start = threading.Barrier(2)
