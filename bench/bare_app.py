@@ -109,25 +109,34 @@ def build_app(token: str, api_url: str, approvals_channel: str) -> App:
     return app
 
 
-def main() -> int:
+def quiet_logging() -> None:
+    """INFO from the bench apps on stderr (their "ready" line); the Slack libraries at WARNING."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     for name in ("slack_sdk", "slack_bolt", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    log = logging.getLogger("bare_app")
-    app = build_app(os.environ["SLACK_BOT_TOKEN"], os.environ.get("SLACK_API_URL", "https://slack.com/api/"),
-                    os.environ["RESETBOT_APPROVALS_CHANNEL"])
+
+
+def serve_until_signalled(app: App, name: str) -> int:
+    """Serve `app` over Socket Mode, log "<name> ready", and close on SIGTERM/SIGINT: exit status 0."""
+    log = logging.getLogger(name.replace(" ", "_"))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     handler = socket_mode_handler(app, os.environ["SLACK_APP_TOKEN"])
     handler.connect()
-    log.info("bare app ready (Socket Mode)")
+    log.info("%s ready (Socket Mode)", name)
     stop.wait()
     handler.close()
     log.info("stopped")
     return 0
 
+
+def main() -> int:
+    quiet_logging()
+    app = build_app(os.environ["SLACK_BOT_TOKEN"], os.environ.get("SLACK_API_URL", "https://slack.com/api/"),
+                    os.environ["RESETBOT_APPROVALS_CHANNEL"])
+    return serve_until_signalled(app, "bare app")
 
 if __name__ == "__main__":
     raise SystemExit(main())

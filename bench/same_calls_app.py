@@ -21,20 +21,16 @@ connected; SIGTERM/SIGINT closes and exits 0.
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import requests
+from bare_app import quiet_logging, serve_until_signalled  # bench/ is the script's own directory
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
-
-from bot.server import socket_mode_handler
 
 CALLBACK_ID = "same_calls_reset_modal"
 PROVIDER_WORKERS = 32  # bot/app.py: PROVIDER_WORKERS
@@ -254,25 +250,11 @@ def build_app(token: str, api_url: str, approvals_channel: str, mofh_url: str, m
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    for name in ("slack_sdk", "slack_bolt", "urllib3"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    log = logging.getLogger("same_calls_app")
+    quiet_logging()
     app = build_app(os.environ["SLACK_BOT_TOKEN"], os.environ.get("SLACK_API_URL", "https://slack.com/api/"),
                     os.environ["RESETBOT_APPROVALS_CHANNEL"], os.environ["MOFH_API_URL"],
                     (os.environ["MOFH_API_USERNAME"], os.environ["MOFH_API_PASSWORD"]))
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    handler = socket_mode_handler(app, os.environ["SLACK_APP_TOKEN"])
-    handler.connect()
-    log.info("same-calls app ready (Socket Mode)")
-    stop.wait()
-    handler.close()
-    log.info("stopped")
-    return 0
-
+    return serve_until_signalled(app, "same-calls app")
 
 if __name__ == "__main__":
     raise SystemExit(main())
