@@ -29,6 +29,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 import handlers
 from bot import metrics
 from bot.config import Settings
+from bot.pending_acks import PendingAcks
 from bot.providers import registry
 from bot.providers._http import pooled_session
 from bot.providers.gateway import ProviderGateway
@@ -46,7 +47,10 @@ log = logging.getLogger(__name__)
 # wait on a slow provider, an approved change never queues behind them.
 PROVIDER_WORKERS = 32
 LOOKUP_WORKERS = 4
-LISTENER_WORKERS = 32
+# Bolt's listeners. After its ack a listener waits for the other pending acks (bot/pending_acks.py) on its own
+# thread: with 32, a burst of 50 filled the pool with waiting listeners while later deliveries waited for a
+# thread to ack them (p99 1.3 s in bench/burst.py). Threads are made only as deliveries need them.
+LISTENER_WORKERS = 128
 
 
 class DrainableExecutor(ThreadPoolExecutor):
@@ -92,6 +96,8 @@ class Runtime:
     provider_executor: DrainableExecutor
     listener_executor: DrainableExecutor
     lookup_executor: DrainableExecutor | None = None
+    # Deliveries received and not yet acked: the transports count them, work after an ack yields to them.
+    pending_acks: PendingAcks = field(default_factory=PendingAcks)
     draining: threading.Event = field(default_factory=threading.Event)  # set on SIGTERM: /readyz answers 503
     _stop: threading.Event = field(default_factory=threading.Event)
     _sweeper: threading.Thread | None = None
@@ -105,6 +111,7 @@ class Runtime:
         def loop() -> None:
             while not self._stop.is_set():
                 try:
+                    self.pending_acks.yield_to_acks()
                     self.workflow.sweeper.sweep()
                     metrics.sweep_done()
                 except Exception:  # a failed sweep is retried on the next tick
@@ -237,6 +244,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
     listener_executor = DrainableExecutor(max_workers=LISTENER_WORKERS, thread_name_prefix="bolt")
     provider_executor = DrainableExecutor(max_workers=PROVIDER_WORKERS, thread_name_prefix="provider")
     lookup_executor = DrainableExecutor(max_workers=LOOKUP_WORKERS, thread_name_prefix="lookup")
+    pending_acks = PendingAcks()
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret.reveal() if settings.slack_signing_secret else None,
@@ -262,6 +270,8 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         lease_seconds=settings.execution_lease,
         lookup_executor=lookup_executor,
         group_members=group_members,
+        yield_to_acks=pending_acks.yield_to_acks,
     )
-    handlers.register(app, workflow, notifier, group_members)
-    return Runtime(settings, app, workflow, notifier, engine, provider_executor, listener_executor, lookup_executor)
+    handlers.register(app, workflow, notifier, group_members, pending_acks)
+    return Runtime(settings, app, workflow, notifier, engine, provider_executor, listener_executor, lookup_executor,
+                   pending_acks)

@@ -47,6 +47,7 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 from bot import metrics
+from bot.pending_acks import NoPendingAcks, PendingAcks
 from handlers.guard import problem_with, response_hosts_for
 
 if TYPE_CHECKING:
@@ -104,6 +105,21 @@ class NoDelaySocketModeClient(SocketModeClient):
     (connect_to_new_endpoint, a `disconnect` message) come through connect() too.
     """
 
+    # Deliveries queued and not yet answered (bot/pending_acks.py); ScreenedSocketModeHandler shares its counter.
+    pending_acks: PendingAcks = NoPendingAcks()
+
+    def enqueue_message(self, message: str) -> None:
+        if '"envelope_id"' in message:  # a delivery to ack (hello and disconnect frames have no envelope)
+            self.pending_acks.arrived()
+        super().enqueue_message(message)
+
+    def run_message_listeners(self, message: dict, raw_message: str) -> None:
+        try:
+            super().run_message_listeners(message, raw_message)  # ScreenedSocketModeHandler.handle sends the ack
+        finally:
+            if '"envelope_id"' in raw_message:
+                self.pending_acks.acked()
+
     def connect(self) -> None:
         super().connect()
         sock = getattr(self.current_session, "sock", None)
@@ -117,13 +133,15 @@ class NoDelaySocketModeClient(SocketModeClient):
 class ScreenedSocketModeHandler(SocketModeHandler):
     """Bolt's built-in Socket Mode adapter on a NoDelaySocketModeClient, with the payload screen in front."""
 
-    def __init__(self, app: App, app_token: str) -> None:
+    def __init__(self, app: App, app_token: str, pending_acks: PendingAcks | None = None) -> None:
         # SocketModeHandler.__init__ only builds its SocketModeClient (with these same settings) and
         # subscribes handle(); this does the same with the no-delay client instead of building two.
         self.app = app
         self.app_token = app_token
         self.client = NoDelaySocketModeClient(app_token=app_token, logger=app.logger, web_client=app.client,
                                               proxy=app.client.proxy, ping_interval=10, concurrency=10)
+        if pending_acks is not None:
+            self.client.pending_acks = pending_acks
         self.client.socket_mode_request_listeners.append(self.handle)
         self.response_hosts = response_hosts_for(app)
 
@@ -136,8 +154,8 @@ class ScreenedSocketModeHandler(SocketModeHandler):
         client.send_socket_mode_response(_ack_frame(req.envelope_id, response))
 
 
-def socket_mode_handler(app: App, app_token: str) -> ScreenedSocketModeHandler:
-    return ScreenedSocketModeHandler(app, app_token)
+def socket_mode_handler(app: App, app_token: str, pending_acks: PendingAcks | None = None) -> ScreenedSocketModeHandler:
+    return ScreenedSocketModeHandler(app, app_token, pending_acks)
 
 
 def dispatch_envelope(app: App, request: SocketModeRequest, hosts: frozenset[str]) -> BoltResponse:
@@ -186,7 +204,7 @@ def serve_socket_mode(runtime: Runtime, stop: threading.Event) -> bool:
     token = runtime.settings.slack_app_token
     if token is None:  # Settings.problems_for_run refuses to start without it
         raise ValueError("SLACK_APP_TOKEN is not set")
-    handler = socket_mode_handler(runtime.app, token.reveal())
+    handler = socket_mode_handler(runtime.app, token.reveal(), runtime.pending_acks)
     health = None
     if runtime.settings.health_port is not None:
         health = start_health_server(runtime, runtime.settings.health_port, connected=handler.client.is_connected)
@@ -306,6 +324,13 @@ class ResetbotWsgiApp(SlackRequestHandler):
         return super().__call__(environ, start_response)
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        self.runtime.pending_acks.arrived()
+        try:
+            return self._answer(request)
+        finally:
+            self.runtime.pending_acks.acked()
+
+    def _answer(self, request: WsgiHttpRequest) -> BoltResponse:
         arrived = time.monotonic()
         length = _content_length(request.environ) or 0
         raw: bytes = request.environ["wsgi.input"].read(length) if length else b""

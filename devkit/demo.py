@@ -67,9 +67,32 @@ def run_demo(out: Callable[[str], None] | None = None) -> int:
     return 0
 
 
+REQUEST_MODAL = "Reset hosting password"
+
+
 def check(condition: object, what: str) -> None:
     if not condition:
         raise DemoFailed(what)
+
+
+def _fill(sim: SlackSim, user: str, fields: dict[str, str]) -> None:
+    """Type into the open modal field by field; after a choice the bot answers by rebuilding the modal (Method),
+    wait for that, as a person sees the modal change before typing on."""
+    for label, value in fields.items():
+        view = sim.current_view(user)
+        hash_before = view.hash if view is not None else None
+        if sim.fill(user, {label: value}) is not None:  # a dispatching choice: the bot's views.update follows
+            sim.wait_for(lambda before=hash_before: (v := sim.current_view(user)) is not None and v.hash != before,
+                         message=f"the modal was not rebuilt after {label!r}")
+
+
+def _new_modal(sim: SlackSim, user: str, title: str, act: Callable[[], object]) -> None:
+    """Do `act` (a command or a click), then wait for the modal titled `title` it opens: the bot opens it
+    after the ack, and another modal may still be open from before (the New password one)."""
+    try:
+        sim.opened_by(user, act, title)
+    except AssertionError:
+        raise DemoFailed(f"the {title!r} modal did not open") from None
 
 
 def _run(out: Callable[[str], None], tmp: str) -> list[str]:
@@ -97,7 +120,7 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
         out(f"resetbot demo: sandbox providers at {' and '.join(e.url for e in environments.values())}; "
             f"simulated Slack at {sim.api_url}")
         runtime = build_runtime(settings, http=False)
-        handler = socket_mode_handler(runtime.app, "xapp-demo")
+        handler = socket_mode_handler(runtime.app, "xapp-demo", runtime.pending_acks)
         try:
             runtime.workflow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="demo")
             runtime.workflow.admin.grant(APPROVER, Role.APPROVER, None, actor="demo")
@@ -138,9 +161,11 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[str]
     out("— 1. MyOwnFreeHost: sam asks by vPanel username; dana approves; sam reveals once —")
     before = sandbox.mofh_account("webq7k2m").password
     secrets.append(before)
-    ack = sim.slash_command(ENGINEER, "/reset-password", "mofh abcd_40312277", channel=HELPDESK)
-    check(ack.ok, "the slash command was not acked")
-    sim.wait_for(lambda: sim.current_view(ENGINEER), message="the request modal did not open")
+    acks: list = []
+    _new_modal(sim, ENGINEER, REQUEST_MODAL,
+               lambda: acks.append(sim.slash_command(ENGINEER, "/reset-password", "mofh abcd_40312277",
+                                                     channel=HELPDESK)))
+    check(acks[0].ok, "the slash command was not acked")
     sim.fill(ENGINEER, {"Reason": "Customer locked out after an FTP client saved an old password.",
                         "Ticket": "SUP-48213"})
     submitted = sim.submit(ENGINEER)
@@ -186,9 +211,9 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[str]
 
 def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox, runtime) -> list[str]:
     out("— 2. Namecheap: sam asks Namecheap to e-mail the owner a reset link; dana approves —")
-    sim.slash_command(ENGINEER, "/reset-password", "namecheap acmeshop", channel=HELPDESK)
-    sim.wait_for(lambda: sim.current_view(ENGINEER), message="the request modal did not open")
-    sim.fill(ENGINEER, {"Method": "Email a reset link", "Reason": "Owner asked for a reset link by phone."})
+    _new_modal(sim, ENGINEER, REQUEST_MODAL,
+               lambda: sim.slash_command(ENGINEER, "/reset-password", "namecheap acmeshop", channel=HELPDESK))
+    _fill(sim, ENGINEER, {"Method": "Email a reset link", "Reason": "Owner asked for a reset link by phone."})
     submitted = sim.submit(ENGINEER)
     check(submitted.ok and not submitted.errors, f"the modal refused the request: {submitted.errors}")
     sim.wait_for(lambda: any("Approve" in m.buttons for m in sim.messages(APPROVALS)),
@@ -200,6 +225,8 @@ def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox, runtime) -> list[str]:
     sim.wait_for(lambda: any("e-mailed" in e.visible_text for e in sim.ephemerals(ENGINEER)), timeout=15,
                  message="sam was not told that the reset link went out")
     check(any(m["username"] == "acmeshop" for m in sandbox.emails()), "the sandbox sent no reset e-mail")
+    sim.wait_for(lambda: any("Done: Namecheap e-mailed" in m.visible_text for m in sim.dm_messages(ENGINEER)),
+                 message="sam's DM does not say the reset link went out")
     out("")
     return ["Namecheap: users.resetPassword sent the owner a reset link; the bot never held a password"]
 
@@ -218,9 +245,9 @@ def _waiting_dm(sim: SlackSim, account: str):
 def _ask(sim: SlackSim, runtime, text: str, fields: dict[str, str], account: str):
     """sam asks by /reset-password and the modal; returns the card once it has its buttons and the bot has
     recorded sam's DM (a click on the DM before that is handled too, but shows a withdrawn duplicate)."""
-    sim.slash_command(ENGINEER, "/reset-password", text, channel=HELPDESK)
-    sim.wait_for(lambda: sim.current_view(ENGINEER), message="the request modal did not open")
-    sim.fill(ENGINEER, fields)
+    _new_modal(sim, ENGINEER, REQUEST_MODAL, lambda: sim.slash_command(ENGINEER, "/reset-password", text,
+                                                                     channel=HELPDESK))
+    _fill(sim, ENGINEER, fields)
     submitted = sim.submit(ENGINEER)
     check(submitted.ok and not submitted.errors, f"the modal refused the request: {submitted.errors}")
     card = sim.wait_for(lambda: (c := _card_for(sim, account)) is not None and "Approve" in c.buttons and c,
@@ -257,6 +284,8 @@ def _two_approvers_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: 
     sim.click(APPROVER, "Approve", channel=APPROVALS, message_ts=card.ts)
     sim.wait_for(lambda: "Approvals: 1 of 2" in card.visible_text, message="the card does not show the first approval")
     check(card.buttons == ["Approve", "Deny"], "the card stopped waiting after one of two approvals")
+    sim.wait_for(lambda: "Approvals: 1 of 2" in _waiting_dm(sim, "webq7k2m").visible_text,
+                 message="sam's DM does not show the first approval")
     sim.click(LEAD, "Approve", channel=APPROVALS, message_ts=card.ts)  # lee may: @pw-reset-leads approves
     sim.wait_for(lambda: "Approve" not in card.buttons and "changed the password" in card.visible_text, timeout=15,
                  message="the second approval did not change the password")
@@ -277,8 +306,8 @@ def _deny_and_cancel_flow(out, sim: SlackSim, runtime) -> list[str]:
     out("— 4. dana denies with a reason; sam cancels a request he no longer needs —")
     card = _ask(sim, runtime, "mofh slow01",
                 {"Reason": "Caller says they own slow.example.net.", "Ticket": "SUP-48231"}, "slow01")
-    sim.click(APPROVER, "Deny", channel=APPROVALS, message_ts=card.ts)
-    sim.wait_for(lambda: sim.current_view(APPROVER), message="the Deny modal did not open")
+    _new_modal(sim, APPROVER, "Deny this reset?", lambda: sim.click(APPROVER, "Deny", channel=APPROVALS,
+                                                                     message_ts=card.ts))
     sim.fill(APPROVER, {"Reason": "The caller is not on the account; ask the owner to call from its e-mail."})
     check(sim.submit(APPROVER).errors is None, "the Deny modal refused its reason")
     sim.wait_for(lambda: "Denied" in card.visible_text and not card.buttons, message="the card was not denied")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
+from bot.pending_acks import NoPendingAcks, PendingAcks
 from bot.workflow import ResetWorkflow
 from handlers import actions, commands, groups, guard, home, policy, views
 from handlers.errors import handle_unexpected_error, mapped_errors
@@ -25,8 +26,10 @@ class Collaborators(Middleware):
 
     def __init__(self, workflow: ResetWorkflow, notifier: SlackNotifier,
                  group_members: groups.SlackGroupMembers | None = None,
-                 home_refresher: home.HomeRefresher | None = None) -> None:
+                 home_refresher: home.HomeRefresher | None = None,
+                 pending_acks: PendingAcks | None = None) -> None:
         self.workflow = workflow
+        self.pending_acks = pending_acks or NoPendingAcks()
         self.notifier = notifier
         self.group_members = group_members
         self.home_refresher = home_refresher
@@ -37,17 +40,19 @@ class Collaborators(Middleware):
         req.context["notifier"] = self.notifier
         req.context["groups"] = self.group_members
         req.context["home_refresher"] = self.home_refresher
+        req.context["pending_acks"] = self.pending_acks  # handlers/errors.py: mapped_errors yields after the ack
         return next()
 
 
 def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier,
-             group_members: groups.SlackGroupMembers | None = None) -> None:
-    """`group_members`: the cache the workflow asks (bot/app.py gives both the same), refreshed on its event."""
+             group_members: groups.SlackGroupMembers | None = None, pending_acks: PendingAcks | None = None) -> None:
+    """`group_members`: the cache the workflow asks (bot/app.py gives both the same), refreshed on its event.
+    `pending_acks`: what the transports count (bot/server.py); each listener's work after its ack yields to them."""
     app.use(guard.DropMalformedPayloads(guard.response_hosts_for(app)))
     # App Home tabs follow what they show: every change of a request passes the notifier's update_card.
     home_refresher = home.HomeRefresher(notifier.client, workflow)
     notifier.on_request_change = home_refresher.request_changed
-    app.use(Collaborators(workflow, notifier, group_members, home_refresher))
+    app.use(Collaborators(workflow, notifier, group_members, home_refresher, pending_acks))
 
     app.command(Ids.COMMAND.value)(mapped_errors(commands.handle_reset_password_command))
 

@@ -22,9 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.context import BoltContext
+from slack_bolt.context.ack import Ack
 from slack_bolt.kwargs_injection import Args
 
 from bot.domain import AlreadyTold, DomainError, InputErrors, ServiceUnavailable
+from bot.pending_acks import PendingAcks
 from handlers.ids import FIELD_BLOCKS, Ids
 from handlers.notifier import SlackNotifier
 
@@ -42,15 +44,39 @@ def mapped_errors(listener: Callable[..., Any]) -> Callable[[Args], None]:
     """
     names = inspect.getfullargspec(listener).args
 
+    def argument(args: Args, name: str) -> Any:
+        if name == "ack":
+            return YieldingAck(args.ack, args.context.get("pending_acks"))
+        return getattr(args, name) if hasattr(args, name) else args.context[name]
+
     def run(args: Args) -> None:
         try:
-            listener(**{name: getattr(args, name) if hasattr(args, name) else args.context[name]
-                        for name in names})
+            listener(**{name: argument(args, name) for name in names})
         except Exception as error:
             answer_error(error, args)
 
     run.__name__, run.__qualname__, run.__doc__ = listener.__name__, listener.__qualname__, listener.__doc__
     return run
+
+
+class YieldingAck:
+    """Bolt's `ack`, after which the listener's remaining work waits for the other deliveries' acks
+    (bot/pending_acks.py): Bolt sends this ack as soon as it is called, and what the listener does next
+    (open a modal, post a card, record a decision) need not beat the acks of those that came after it."""
+
+    def __init__(self, ack: Ack, pending_acks: PendingAcks | None) -> None:
+        self._ack = ack
+        self._pending_acks = pending_acks
+
+    @property
+    def response(self) -> Any:
+        return self._ack.response
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        answer = self._ack(*args, **kwargs)
+        if self._pending_acks is not None:
+            self._pending_acks.yield_to_acks()
+        return answer
 
 
 def answer_error(error: Exception, args: Args) -> None:

@@ -39,9 +39,10 @@ class Layer:
 LAYERS = (
     # metrics.py is core because every room counts into it (the workflow too, which may not import the
     # composition root); like logs.py it holds no Slack, SQL or HTTP name, only prometheus_client's objects.
-    Layer("core: vocabulary, rules, secrets, sealing, logs, metrics",
+    # pending_acks.py is core for the same reason: the transports count into it, the workflow's runners wait on it.
+    Layer("core: vocabulary, rules, secrets, sealing, logs, metrics, pending acks",
           ("bot/__init__.py", "bot/domain.py", "bot/forms.py", "bot/secret.py", "bot/policy.py",
-           "bot/passwords.py", "bot/sealing.py", "bot/logs.py", "bot/metrics.py"),
+           "bot/passwords.py", "bot/sealing.py", "bot/logs.py", "bot/metrics.py", "bot/pending_acks.py"),
           SLACK + SQL + HTTP_XML + COMPOSITION + DEVKIT
           + ("handlers", "storage", "bot.workflow", "bot.providers", "bot.config")),
     Layer("providers: one plugin folder per provider, HTTP and XML",

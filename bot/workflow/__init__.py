@@ -62,10 +62,12 @@ class ResetWorkflow:
         lookup_executor: Executor | None = None,
         db_clock: Callable[[Any], datetime] | None = None,
         group_members: GroupMembers | None = None,
+        yield_to_acks: Callable[[], object] | None = None,
     ) -> None:
-        self.background = Background(executor)
+        # `yield_to_acks` (bot/pending_acks.py): background jobs let pending acks go first.
+        self.background = Background(executor, yield_to_acks)
         # Read-only lookups on their own pool when one is given (bot/app.py does), else on `executor`.
-        self.lookup_background = Background(lookup_executor) if lookup_executor is not None else None
+        self.lookup_background = Background(lookup_executor, yield_to_acks) if lookup_executor is not None else None
         self.context = Context(
             sessions=sessions,
             clock=clock,

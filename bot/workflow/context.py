@@ -51,6 +51,8 @@ INPUT = "input"
 # refusal is counted on the first one's audit row and not told again (README "What the bot guarantees").
 REFUSAL_REPEAT_WINDOW = timedelta(seconds=60)
 
+NO_SUCH_REQUEST = "That reset request does not exist (any more)."
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -118,10 +120,15 @@ class NoGroupMembers:
 
 
 class Background:
-    """Runs provider work off the caller's thread and knows when none is left (SIGTERM drain, tests)."""
+    """Runs provider work off the caller's thread and knows when none is left (SIGTERM drain, tests).
 
-    def __init__(self, executor: Executor) -> None:
+    `yield_to_acks`: called before each job starts (bot/pending_acks.py): nothing here is on an ack path, so
+    under a burst a job waits for the deliveries still waiting for their acks, briefly.
+    """
+
+    def __init__(self, executor: Executor, yield_to_acks: Callable[[], object] | None = None) -> None:
         self.executor = executor
+        self.yield_to_acks = yield_to_acks
         self._inflight = 0
         self._inflight_lock = threading.Condition()
 
@@ -131,6 +138,8 @@ class Background:
 
         def run() -> None:
             try:
+                if self.yield_to_acks is not None:
+                    self.yield_to_acks()
                 fn(*args)
             except Exception:  # the request stays EXECUTING; the sweep recovers it after the lease
                 log.exception("background provider work failed for %s", args[0])
@@ -195,11 +204,19 @@ class BaseContext:
 
     def member_groups_and_grants(self, user_id: str, needed: Role, providers: Iterable[ProviderName] = (), *,
                                  request_id: str | None = None, refused_as: str | None = None,
-                                 strict: bool = True) -> tuple[frozenset[str], list[RoleGrant]]:
-        """member_groups, and the grants it read: a caller that only judges roles needs no second read."""
-        with transaction(self.sessions) as session:
-            request = self.get(session, request_id) if request_id is not None else None
-            grants = repo.grants_for(session, user_id)
+                                 strict: bool = True,
+                                 read: tuple[RequestView | None, list[RoleGrant]] | None = None,
+                                 ) -> tuple[frozenset[str], list[RoleGrant]]:
+        """member_groups, and the grants it read: a caller that only judges roles needs no second read.
+        `read`: the request (of `request_id`) and the user's grants, when the caller just read them."""
+        if read is None:
+            with transaction(self.sessions) as session:
+                request = self.get(session, request_id) if request_id is not None else None
+                grants = repo.grants_for(session, user_id)
+        else:
+            request, grants = read
+            if request_id is not None and request is None:
+                raise RequestNotFound(NO_SUCH_REQUEST)
         names = [request.provider] if request is not None else list(providers)
         found: set[str] = set()
         unknown: GroupsUnavailable | None = None
@@ -230,7 +247,7 @@ class BaseContext:
         """The request, or RequestNotFound with a sentence for the person who asked."""
         request = repo.get_request(session, request_id) if isinstance(request_id, str) else None
         if request is None:
-            raise RequestNotFound("That reset request does not exist (any more).")
+            raise RequestNotFound(NO_SUCH_REQUEST)
         return request
 
 
@@ -274,16 +291,21 @@ class Context(BaseContext):
         the Reveal button when there is one).
 
         Ending a request destroyed its typed secret (and any password nobody will reveal): the
-        SQLite files are scrubbed of their old copies first (storage/db.py: scrub).
+        SQLite files are scrubbed of their old copies (storage/db.py: scrub), before anyone is told;
+        with a password to reveal, once, after the DM has its button, when send_reveal_dm destroys
+        the seal-key copy too (a checkpoint costs a disk flush: one per request, not two).
         """
-        scrub(self.sessions)
-        self.notifier.update_card(request)
-        self.notifier.tell_requester(request)
         if request.reveal_state is RevealState.READY:
             from bot.workflow.reveal import send_reveal_dm  # reveal.py builds on this module
 
-            send_reveal_dm(self, request)  # the requester's DM, rewritten with the button
+            self.notifier.update_card(request)
+            self.notifier.tell_requester(request)
+            if send_reveal_dm(self, request) is None:  # the requester's DM, rewritten with the button
+                scrub(self.sessions)  # no DM now (the sweep sends it): the typed secret's copies go at once
         else:
+            scrub(self.sessions)
+            self.notifier.update_card(request)
+            self.notifier.tell_requester(request)
             from bot.workflow.requester_dm import update_requester_dm  # as reveal.py, it builds on this module
 
             update_requester_dm(self, request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from devkit.slack.blocks import _iter_stateful, text_limit_problems
@@ -31,6 +32,18 @@ class Views:
         with self._lock:
             stack = self._views.get(self._uid(user)) or []
             return stack[-1] if stack else None
+
+    def opened_by(self, user: str, act: Callable[[], Any], title: str | None = None,
+                  timeout: float = 10.0) -> OpenView:
+        """Do `act` (a command, a click), then wait for the modal it opens: a new current view (with `title`).
+        An app opens its modal after the ack, so the view current right after `act` returns may still be an
+        older one (a New password modal left open)."""
+        before = self.current_view(user)
+        act()
+        return self.wait_for(
+            lambda: (view := self.current_view(user)) is not None and view is not before
+            and (title is None or view.title == title) and view,
+            timeout=timeout, message=f"no modal{f' {title!r}' if title else ''} opened for {user}")
 
     def home(self, user: str) -> OpenView | None:
         with self._lock:

@@ -43,16 +43,17 @@ class Bot:
         return self.runtime.workflow
 
     def request_mofh(self, user=ENGINEER, account="webq7k2m", reason=REASON, channel=HELPDESK):
-        ack = self.sim.slash_command(user, "/reset-password", f"mofh {account}", channel=channel)
-        assert ack.ok and not ack.timed_out
-        self.sim.wait_for(lambda: self.sim.current_view(user), message="modal did not open")
+        acks: list = []
+        self.sim.opened_by(user, lambda: acks.append(self.sim.slash_command(user, "/reset-password", f"mofh {account}",
+                                                                            channel=channel)), REQUEST_MODAL)
+        assert acks[0].ok and not acks[0].timed_out
         self.sim.fill(user, {"Reason": reason, "Ticket": "SUP-1"})
         return self.sim.submit(user)
 
     def request_namecheap(self, method, secret, account="acmeshop", user=ENGINEER, reason=REASON, channel=HELPDESK):
         """/reset-password for a Namecheap account by "Reset code" or "Current password" (the input of that name)."""
-        self.sim.slash_command(user, "/reset-password", f"namecheap {account}", channel=channel)
-        self.sim.wait_for(lambda: self.sim.current_view(user), message="modal did not open")
+        self.sim.opened_by(user, lambda: self.sim.slash_command(user, "/reset-password", f"namecheap {account}",
+                                                                channel=channel), REQUEST_MODAL)
         self.sim.fill(user, {"Method": method})
         self.sim.wait_for(lambda: method in self.sim.current_view(user).labels, message=f"no {method} input")
         self.sim.fill(user, {method: secret, "Reason": reason})
@@ -67,6 +68,7 @@ class Bot:
         return [c for c in self.sandbox.calls() if c.provider == "mofh" and "passwd" in c.path]
 
 
+REQUEST_MODAL = "Reset hosting password"  # handlers/blocks.py: reset_modal's title
 SEAL_KEY = Secret("ZmFrZS1zZWFsLWtleS1mb3ItdGVzdHMtMzItYnl0ZXM=")
 
 
@@ -117,7 +119,7 @@ def bot_over_socket(database_url):
     sim, sandbox = _world()
     runtime = build_runtime(make_settings(sim, sandbox, database_url))
     _grant(runtime)
-    handler = socket_mode_handler(runtime.app, "xapp-test")
+    handler = socket_mode_handler(runtime.app, "xapp-test", runtime.pending_acks)
     handler.connect()
     sim.wait_for_connections(1, timeout=10)
     try:

@@ -426,7 +426,7 @@ BOLT_UNREADABLE = [
 @pytest.mark.parametrize("payload", BOLT_UNREADABLE)
 def test_envelopes_bolt_cannot_read_are_acked_and_dropped(world, payload):
     """Bolt raises while building its request, before any middleware; the Socket Mode transport acks anyway."""
-    handler = socket_mode_handler(world.runtime.app, "xapp-test")
+    handler = socket_mode_handler(world.runtime.app, "xapp-test", world.runtime.pending_acks)
     handler.connect()
     try:
         world.sim.wait_for_connections(1, timeout=10)
@@ -446,7 +446,7 @@ def test_envelopes_bolt_cannot_read_are_acked_and_dropped(world, payload):
 def test_legitimate_flow_still_works_over_socket_mode(world):
     sim, runtime, workflow = world.sim, world.runtime, world.runtime.workflow
     assert workflow.lookups.get(world.pending_id).status is Status.PENDING
-    handler = socket_mode_handler(runtime.app, "xapp-test")
+    handler = socket_mode_handler(runtime.app, "xapp-test", runtime.pending_acks)
     handler.connect()
     try:
         sim.wait_for_connections(1, timeout=10)

@@ -111,7 +111,7 @@ def two_replicas(database_url):
     first = build_runtime(make_settings(sim, sandbox, database_url), clock=clock, replica_id="replica-a")
     second = build_runtime(make_settings(sim, sandbox, database_url), clock=clock, replica_id="replica-b")
     _grant(first)
-    handler = socket_mode_handler(first.app, "xapp-test")
+    handler = socket_mode_handler(first.app, "xapp-test", first.pending_acks)
     handler.connect()
     sim.wait_for_connections(1, timeout=10)
     try:

@@ -99,8 +99,7 @@ def wait_until(condition, timeout: float = 10, message: str = "condition not met
 
 
 def _ask_and_approve(sim, account: str = "webq7k2m"):
-    sim.slash_command(ENGINEER, "/reset-password", f"mofh {account}")
-    sim.wait_for(lambda: sim.current_view(ENGINEER), message="no modal")
+    sim.opened_by(ENGINEER, lambda: sim.slash_command(ENGINEER, "/reset-password", f"mofh {account}"))
     sim.fill(ENGINEER, {"Reason": REASON})
     assert sim.submit(ENGINEER).ok
     card = sim.wait_for(lambda: next((m for m in sim.messages(APPROVALS) if "Approve" in m.buttons), None),

@@ -26,8 +26,7 @@ def test_a_loosening_change_from_the_app_home_applies_when_a_second_admin_approv
     home = sim.wait_for(lambda: (h := sim.home(ADMIN)) is not None and "Edit policy" in h.buttons and h,
                         message="no Policy section in the admin's Home tab")
     assert "Approvals: 2" in home.visible_text
-    sim.click(ADMIN, "Edit policy", in_home=True)
-    modal = sim.wait_for(lambda: sim.current_view(ADMIN), message="the policy modal did not open")
+    modal = sim.opened_by(ADMIN, lambda: sim.click(ADMIN, "Edit policy", in_home=True))
     assert modal.labels == LABELS
     sim.fill(ADMIN, {"Approvals": "1"})
     ack = sim.submit(ADMIN)

@@ -40,8 +40,7 @@ def test_sigterm_lets_an_inflight_provider_call_finish_then_exits_0(tmp_path):
         assert ready.wait(30), "".join(lines)
         sim.wait_for_connections(1, timeout=10)
         sandbox.set_delay("mofh", "webq7k2m", 2.0)
-        sim.slash_command(ENGINEER, "/reset-password", "mofh webq7k2m")
-        sim.wait_for(lambda: sim.current_view(ENGINEER), message="no modal")
+        sim.opened_by(ENGINEER, lambda: sim.slash_command(ENGINEER, "/reset-password", "mofh webq7k2m"))
         sim.fill(ENGINEER, {"Reason": REASON})
         assert sim.submit(ENGINEER).ok
         card = sim.wait_for(lambda: next((m for m in sim.messages(APPROVALS) if "Approve" in m.buttons), None),

@@ -20,6 +20,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
+from bot.pending_acks import PendingAcks
 from bot.secret import Secret
 from bot.server import MAX_BODY, dispatch_envelope, socket_mode_handler, start_http_server
 from devkit.slack import SlackSim
@@ -126,7 +127,7 @@ def http_runtime(healthy: threading.Event | None = None, api_url: str | None = N
     """
     ping = healthy.is_set if healthy is not None else (lambda: True)
     app = _bare_app(api_url, signing_secret=SIGNING_SECRET) if api_url else _bare_app(signing_secret=SIGNING_SECRET)
-    return types.SimpleNamespace(app=app,
+    return types.SimpleNamespace(app=app, pending_acks=PendingAcks(),
                                  settings=types.SimpleNamespace(slack_signing_secret=Secret(SIGNING_SECRET)),
                                  workflow=types.SimpleNamespace(lookups=types.SimpleNamespace(ping=ping)))
 

@@ -7,7 +7,7 @@ skip the fsync (storage/db.py: transaction(durable=True)).
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from bot.domain import Role, Status
 from bot.sealing import Sealer, ephemeral_key
@@ -70,3 +70,25 @@ def test_only_the_commit_that_seals_the_password_waits_for_the_disk(recorded):
     assert others == {1}, "every other unit of work commits at synchronous=NORMAL"
     # The provider was called once, after that FULL commit.
     assert len(calls_saw) == 1 and any(level == 2 and _seals_password(s) for level, s in calls_saw[0])
+
+
+def test_a_reset_with_a_password_to_reveal_checkpoints_the_wal_once_after_the_dm_has_its_button(recorded):
+    """A checkpoint (storage/db.py: scrub) flushes the database file to disk: the end of a request that leaves a
+    password to reveal takes one, after the DM has the button and the seal-key copy is destroyed, not one more
+    before it (nothing else was destroyed then that this one does not clear)."""
+    flow, _commits, _calls = recorded
+    checkpoints: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "wal_checkpoint" in statement:
+            checkpoints.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        request, _ = flow.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
+        flow.intake.announce(request)
+        flow.decisions.approve(request.id, APPROVER)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert flow.lookups.get(request.id).reveal_sent_at is not None
+    assert len(checkpoints) == 1
