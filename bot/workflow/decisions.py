@@ -138,9 +138,14 @@ class Decisions:
         expired, repeated = None, False
         # The escalation's group members (its escalate_to may decide from escalate_at on), then the approver
         # groups', asked of Slack before the transaction; a group it cannot tell about refuses.
-        target_members, unknown, reached = self._escalation_members(request_id, approver_id)
-        groups = ctx.member_groups(approver_id, Role.APPROVER, request_id=request_id, refused_as=f"{verb}_refused",
-                                   strict=not reached)
+        with transaction(ctx.sessions) as session:  # one read for both questions asked of Slack below
+            seen = repo.get_request(session, request_id) if isinstance(request_id, str) else None
+            grants = repo.grants_for(session, approver_id)
+            seen_at = ctx.db_now(session)
+        target_members, unknown, reached = self._escalation_members(seen, seen_at, approver_id)
+        groups, grants = ctx.member_groups_and_grants(approver_id, Role.APPROVER, request_id=request_id,
+                                                      refused_as=f"{verb}_refused", strict=not reached,
+                                                      read=(seen, grants))
         # An approval may seal the new password and start the change: its commit is on disk before the
         # provider is called (docs/CONTRACT.md "Rules that always hold"; storage/db.py: transaction).
         with transaction(ctx.sessions, durable=verb == "approve" and act is not None) as session:
@@ -148,7 +153,7 @@ class Decisions:
             locked = repo.lock_request(session, request_id) if act is not None and isinstance(request_id, str) else None
             now = ctx.db_now(session)  # expiry and the lease are on the database's clock (context.py)
             request = locked or ctx.get(session, request_id)
-            roles = ctx.roles(approver_id, request.provider, repo.grants_for(session, approver_id), groups)
+            roles = ctx.roles(approver_id, request.provider, grants, groups)  # the grants of this click's read
             escalated = policy.escalation_reaches(approver_id, request, now, target_members)
             decision = policy.can_decide(approver_id, roles, request, now, verb,
                                          provider_label=ctx.label(request.provider), escalated=escalated)
@@ -174,14 +179,12 @@ class Decisions:
         return request
 
 
-    def _escalation_members(self, request_id: str,
+    def _escalation_members(self, request: RequestView | None, now: datetime,
                             user_id: str) -> tuple[frozenset[str] | None, GroupsUnavailable | None, bool]:
         """(members of the request's escalation group, when Slack was asked; why Slack could not tell; whether
-        the escalation reaches `user_id` now), read before the click's transaction, which checks again."""
+        the escalation reaches `user_id` now), from the request as read before the click's transaction, which
+        checks again."""
         ctx = self.ctx
-        with transaction(ctx.sessions) as session:
-            request = repo.get_request(session, request_id) if isinstance(request_id, str) else None
-            now = ctx.db_now(session)
         if request is None or request.escalate_to is None or request.escalate_at is None or now < request.escalate_at:
             return None, None, False
         if not is_user_group(request.escalate_to):

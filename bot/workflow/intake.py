@@ -35,6 +35,7 @@ from bot.domain import (
     RequestView,
     RevealState,
     Role,
+    RoleGrant,
     Status,
 )
 from bot.forms import Draft, RequestForm, typed_text
@@ -106,91 +107,115 @@ class Intake:
         """
         ctx = self.ctx
         chosen = (form.provider or "").strip()
-        # Requester groups' members, asked of Slack before the transaction; a group it cannot tell about refuses.
-        groups = ctx.member_groups(requester_id, Role.REQUESTER, [chosen] if chosen in ctx.providers else [],
-                                   refused_as="request_refused")
-        with _open_request_is_an_input_error(), transaction(ctx.sessions) as session:
-            now = ctx.db_now(session)  # expiry and the hourly window are on the database's clock (context.py)
-            if source_view_id:
-                existing = repo.request_by_view_id(session, source_view_id)
-                if existing is not None:
-                    return existing, False
-            provider, account, method, to_seal, errors = self._validate(session, form)
-            if errors:
-                raise InputErrors(errors)
-            assert method is not None  # no errors: the plugin chose one
-            grants = repo.grants_for(session, requester_id)
-            rules = effective_policy(session, ctx, provider)  # the provider's approval policy, as of now
-            decision = policy.can_request(ctx.roles(requester_id, provider, grants, groups), ctx.label(provider))
-            if not decision.allowed:
-                refused = refusal(decision.reason, audit_refusal(
-                    session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
-                    account=account, why=decision.reason))
-            elif (open_request := repo.open_request_for(session, provider, account)) is not None:
-                raise InputErrors({"account": open_request_sentence(open_request)})
-            elif rules.requests_per_hour and (
-                    wait := repo.take_budget_slot(session, f"requests:{requester_id}:{provider}",
-                                                  limit=rules.requests_per_hour, window=timedelta(hours=1), now=now)):
-                # The same shared, locked budget as Namecheap's, per engineer and provider: replicas cannot let an
-                # extra one in. A refusal takes no slot; 0 = no cap takes none either.
-                refused = NotAllowed(
-                    f"You have made {rules.requests_per_hour} reset requests in the last hour for "
-                    f"{ctx.label(provider)}, the most its policy allows. Try again in {max(1, round(wait / 60))} "
-                    "min."
-                )
-                audit_refusal(session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
-                              account=account, why="hourly cap")
-            else:
-                refused = None
-            if refused is None:
-                draft = repo.get_draft(session, draft_id) if draft_id else None
-                if draft is not None and draft.requester_id != requester_id:
-                    draft = None
-                request_id = "rr_" + secrets.token_hex(10)
-                request = repo.add_request(
-                    session,
-                    id=request_id,
-                    provider=provider,
-                    account=account,
-                    account_input=(form.account or "").strip(),
-                    method=method.value,
-                    reason=typed_text(form.reason),  # normalised as _validate checked it (bot/forms.py)
-                    ticket=typed_text(form.ticket, multiline=False) or None,
-                    requester_id=requester_id,
-                    origin_channel=(draft.channel_id if draft else origin_channel),
-                    response_url=draft.response_url if draft else None,
-                    response_url_expires_at=(draft.created_at + RESPONSE_URL_LIFETIME) if draft else None,
-                    source_view_id=source_view_id,
-                    status=Status.PENDING.value,
-                    created_at=now,
-                    updated_at=now,
-                    expires_at=now + timedelta(seconds=rules.expire_after),
-                    # The request keeps the policy it was made under (bot/workflow/policies.py).
-                    approvals_needed=rules.approvals,
-                    remind_at=now + timedelta(seconds=rules.remind_after) if rules.remind_after else None,
-                    escalate_at=now + timedelta(seconds=rules.escalate_after) if rules.escalate_after else None,
-                    escalate_to=rules.escalate_to if rules.escalate_after else None,
-                    execution_attempts=0,
-                    reveal_state=RevealState.NONE.value,
-                    sealed_input=(
-                        ctx.sealer.seal(to_seal, request_id=request_id, purpose=INPUT)
-                        if to_seal is not None else None
-                    ),
-                )
-                if request is None:  # a concurrent duplicate submit of the same view won
-                    winner = repo.request_by_view_id(session, source_view_id or "")
-                    if winner is None:  # add_request says None only for a stored view id: never here
-                        raise RuntimeError("a request insert was refused as a resubmit of no stored view")
-                    return winner, False
-                repo.add_audit(session, at=now, action="requested", actor_id=requester_id, request=request,
-                               detail={"method": method.value, "reason": request.reason, "ticket": request.ticket,
-                                       "account_input": request.account_input})
+        where = [chosen] if chosen in ctx.providers else []
+        groups: frozenset[str] | None = None  # not asked of Slack: the grants read below say whether it must be
+        while True:
+            try:
+                with _open_request_is_an_input_error(), transaction(ctx.sessions) as session:
+                    # The grants judge the request in the unit of work that stores it; only grants to user groups
+                    # that could give the role send the submit to Slack first, outside any transaction.
+                    grants = repo.grants_for(session, requester_id)
+                    if groups is None and any(policy.groups_to_ask(requester_id, p, Role.REQUESTER, grants, ctx.admins)
+                                              for p in where):
+                        raise _AskSlackFirst
+                    request, created, refused, provider = self._store(
+                        session, form, requester_id=requester_id, source_view_id=source_view_id, draft_id=draft_id,
+                        origin_channel=origin_channel, grants=grants, groups=groups or frozenset())
+                break
+            except _AskSlackFirst:  # nothing was written: ask, then store with what Slack said
+                groups = ctx.member_groups(requester_id, Role.REQUESTER, where, refused_as="request_refused")
+        if not created and refused is None:
+            assert request is not None
+            return request, False
         watch_soon(ctx, requester_id, provider)  # insider-risk signals, checked off the ack path (alerts.py)
         if refused is not None:
             raise refused
         assert request is not None  # stored above: a refusal raised instead
         metrics.REQUESTS.labels(request.provider, request.method.value).inc()
         return request, True
+
+    def _store(self, session: Any, form: RequestForm, *, requester_id: str, source_view_id: str | None,
+               draft_id: str | None, origin_channel: str | None, grants: list[RoleGrant],
+               groups: frozenset[str]) -> tuple[RequestView | None, bool, NotAllowed | None, ProviderName]:
+        """submit's unit of work: (the request, whether it is new, the refusal to raise after the commit, the
+        provider); raises InputErrors."""
+        ctx = self.ctx
+        request: RequestView | None = None
+        now = ctx.db_now(session)  # expiry and the hourly window are on the database's clock (context.py)
+        if source_view_id:
+            existing = repo.request_by_view_id(session, source_view_id)
+            if existing is not None:
+                return existing, False, None, existing.provider
+        provider, account, method, to_seal, errors = self._validate(session, form)
+        if errors:
+            raise InputErrors(errors)
+        assert method is not None  # no errors: the plugin chose one
+        rules = effective_policy(session, ctx, provider)  # the provider's approval policy, as of now
+        decision = policy.can_request(ctx.roles(requester_id, provider, grants, groups), ctx.label(provider))
+        if not decision.allowed:
+            refused = refusal(decision.reason, audit_refusal(
+                session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
+                account=account, why=decision.reason))
+        elif (open_request := repo.open_request_for(session, provider, account)) is not None:
+            raise InputErrors({"account": open_request_sentence(open_request)})
+        elif rules.requests_per_hour and (
+                wait := repo.take_budget_slot(session, f"requests:{requester_id}:{provider}",
+                                              limit=rules.requests_per_hour, window=timedelta(hours=1), now=now)):
+            # The same shared, locked budget as Namecheap's, per engineer and provider: replicas cannot let an
+            # extra one in. A refusal takes no slot; 0 = no cap takes none either.
+            refused = NotAllowed(
+                f"You have made {rules.requests_per_hour} reset requests in the last hour for "
+                f"{ctx.label(provider)}, the most its policy allows. Try again in {max(1, round(wait / 60))} "
+                "min."
+            )
+            audit_refusal(session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
+                          account=account, why="hourly cap")
+        else:
+            refused = None
+        if refused is None:
+            draft = repo.get_draft(session, draft_id) if draft_id else None
+            if draft is not None and draft.requester_id != requester_id:
+                draft = None
+            request_id = "rr_" + secrets.token_hex(10)
+            request = repo.add_request(
+                session,
+                id=request_id,
+                provider=provider,
+                account=account,
+                account_input=(form.account or "").strip(),
+                method=method.value,
+                reason=typed_text(form.reason),  # normalised as _validate checked it (bot/forms.py)
+                ticket=typed_text(form.ticket, multiline=False) or None,
+                requester_id=requester_id,
+                origin_channel=(draft.channel_id if draft else origin_channel),
+                response_url=draft.response_url if draft else None,
+                response_url_expires_at=(draft.created_at + RESPONSE_URL_LIFETIME) if draft else None,
+                source_view_id=source_view_id,
+                status=Status.PENDING.value,
+                created_at=now,
+                updated_at=now,
+                expires_at=now + timedelta(seconds=rules.expire_after),
+                # The request keeps the policy it was made under (bot/workflow/policies.py).
+                approvals_needed=rules.approvals,
+                remind_at=now + timedelta(seconds=rules.remind_after) if rules.remind_after else None,
+                escalate_at=now + timedelta(seconds=rules.escalate_after) if rules.escalate_after else None,
+                escalate_to=rules.escalate_to if rules.escalate_after else None,
+                execution_attempts=0,
+                reveal_state=RevealState.NONE.value,
+                sealed_input=(
+                    ctx.sealer.seal(to_seal, request_id=request_id, purpose=INPUT)
+                    if to_seal is not None else None
+                ),
+            )
+            if request is None:  # a concurrent duplicate submit of the same view won
+                winner = repo.request_by_view_id(session, source_view_id or "")
+                if winner is None:  # add_request says None only for a stored view id: never here
+                    raise RuntimeError("a request insert was refused as a resubmit of no stored view")
+                return winner, False, None, winner.provider
+            repo.add_audit(session, at=now, action="requested", actor_id=requester_id, request=request,
+                           detail={"method": method.value, "reason": request.reason, "ticket": request.ticket,
+                                   "account_input": request.account_input})
+        return request, refused is None, refused, provider
 
     def announce(self, request: RequestView) -> RequestView:
         """Post the requester's DM for the request, then the approval card, and tell the requester it waits
@@ -257,6 +282,10 @@ class Intake:
         errors.update(fields.errors)
         to_seal = form.secret_input if plugin.secret_input_for(fields.method) is not None else None
         return provider, fields.account, fields.method, to_seal, errors
+
+
+class _AskSlackFirst(Exception):
+    """The grants name user groups that could give the role: Slack is asked about them outside the transaction."""
 
 
 @contextmanager

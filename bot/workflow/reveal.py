@@ -189,8 +189,7 @@ def send_reveal_dm(ctx: Context, request: RequestView) -> MessageRef | None:
     """
     with transaction(ctx.sessions) as session:
         current = repo.get_request(session, request.id)
-        sealed, _ = repo.sealed_values(session, request.id)
-        in_flight = repo.sealed_until_sent(session, request.id)
+        sealed, in_flight = repo.sealed_password_and_copy(session, request.id)
     if current is None or current.reveal_state is not RevealState.READY or current.reveal_sent_at is not None \
             or not current.reveal_token:
         return None

@@ -51,6 +51,7 @@ class Sweeper:
             released = repo.release_stale_reveal_claims(session, now=now, stale_before=now - REVEAL_CLAIM_TIMEOUT)
             repo.delete_drafts_before(session, now - timedelta(hours=1))
             repo.forget_events_before(session, now - timedelta(hours=2))
+            repo.forget_budget_slots_before(session, now - repo.BUDGET_HORIZON)
         if reveals:
             scrub(ctx.sessions)
         for request in touched:
