@@ -104,6 +104,7 @@ def _same(a: str, b: str) -> bool:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # a burst's connections all accepted, as the real APIs do (stdlib default: 5)
 
     def __init__(self, address, sandbox: Sandbox, provider: str) -> None:
         self.sandbox = sandbox
