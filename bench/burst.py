@@ -72,10 +72,10 @@ def clock_ticks() -> float:
     return float(os.sysconf("SC_CLK_TCK"))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (its threads included), from /proc/<pid>/stat."""
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process so far (its threads included), from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / clock_ticks()
+    return int(fields[11]) / clock_ticks(), int(fields[12]) / clock_ticks()
 
 
 def new_sim(engineers: list[str], approvers: list[str]) -> SlackSim:
@@ -263,7 +263,8 @@ def run_app(app: str, sandbox, db: str, database_url: str | None, args, resetbot
         rss_idle = al.proc_status(proc.pid).get("VmRSS", 0)
         passwd_before = len(sandbox.calls())
         reveals = RevealCalls(sim)
-        cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
+        (user0, system0), wall0 = cpu_split(proc.pid), time.monotonic()
+        cpu0 = user0 + system0
         burst = drive_burst(sim, engineers, extra, approvers, slow, app)
         if burst.errors:
             raise al.BenchBroken(f"{APP_LABELS[app]} on {db}: " + "; ".join(burst.errors[:5]))
@@ -272,7 +273,8 @@ def run_app(app: str, sandbox, db: str, database_url: str | None, args, resetbot
             al.poll(lambda: sum(1 for c in sandbox.calls()[passwd_before:] if c.command == "passwd") >= len(slow),
                     60 + 2 * args.delay * len(slow) / 32, f"{len(slow)} passwd calls", interval=0.05)
             al.poll(lambda: reveals.count(slow) >= len(slow), 60, f"{len(slow)} Reveal DMs", interval=0.1)
-        cpu1, wall1 = cpu_seconds(proc.pid), time.monotonic()
+        (user1, system1), wall1 = cpu_split(proc.pid), time.monotonic()
+        cpu1 = user1 + system1
         envelopes = len(burst.samples)
         calls_burst = al._count_methods(sim.calls)
         passwd_burst = sum(1 for c in sandbox.calls()[passwd_before:] if c.command == "passwd")
@@ -304,6 +306,7 @@ def run_app(app: str, sandbox, db: str, database_url: str | None, args, resetbot
         "envelopes": envelopes,
         "cpu_seconds": round(cpu1 - cpu0, 3),
         "cpu_ms_per_envelope": round((cpu1 - cpu0) * 1000.0 / envelopes, 3),
+        "cpu_system_share": round((system1 - system0) / (cpu1 - cpu0), 3) if cpu1 > cpu0 else None,
         "burst_wall_seconds": round(wall1 - wall0, 2),
         "acks_wall_seconds": round(acked_s, 2),
         "passwd_calls": passwd_burst,
@@ -361,6 +364,11 @@ def ratios(row: dict) -> dict:
         out[f"bot_p99_over_{base}_p99"] = {
             k: _div(row["bot"]["latency_ms"][k]["p99"], row[base]["latency_ms"][k]["p99"])
             for k in (*BURST_KINDS, "overall")}
+    if "bot" in row and "same" in row:
+        # The CPU target is absolute; this says how much of it the calls themselves take on this machine.
+        out["bot_cpu_over_same_cpu"] = _div(row["bot"]["cpu_ms_per_envelope"], row["same"]["cpu_ms_per_envelope"])
+        out["bot_own_cpu_ms_per_envelope"] = round(row["bot"]["cpu_ms_per_envelope"]
+                                                   - row["same"]["cpu_ms_per_envelope"], 3)
     if "same" in row and "bare" in row:
         out["same_p99_over_bare_p99"] = _div(row["same"]["latency_ms"]["overall"]["p99"],
                                              row["bare"]["latency_ms"]["overall"]["p99"])
@@ -418,8 +426,11 @@ def print_burst(burst: dict) -> None:
             for app, res in r["apps"].items():
                 e2e = res["approve_to_reveal_dm_ms"]
                 e2e_text = f"Approve -> Reveal DM p50 {al.fmt(e2e['p50'])} / p99 {al.fmt(e2e['p99'])} ms" if e2e else ""
+                share = res.get("cpu_system_share")
                 print(f"    {APP_LABELS[app]:<21}CPU {res['cpu_ms_per_envelope']:.2f} ms/envelope "
-                      f"({res['cpu_seconds']} s / {res['envelopes']}); peak RSS {res['peak_rss_mb']} MB; {e2e_text}")
+                      f"({res['cpu_seconds']} s / {res['envelopes']}"
+                      f"{f', {share:.0%} in the kernel' if share is not None else ''}); "
+                      f"peak RSS {res['peak_rss_mb']} MB; {e2e_text}")
             rat = r["ratios"]
             if "bot_p99_over_same_p99" in rat:
                 print("    p99 resetbot / same-calls: " + ", ".join(
@@ -427,6 +438,9 @@ def print_burst(burst: dict) -> None:
             if "bot_p99_over_bare_p99" in rat:
                 print("    p99 resetbot / ack-only:   " + ", ".join(
                     f"{k} {al.fmt(v, 2)}x" for k, v in rat["bot_p99_over_bare_p99"].items()))
+            if "bot_cpu_over_same_cpu" in rat:
+                print(f"    CPU per envelope resetbot / same-calls: {al.fmt(rat['bot_cpu_over_same_cpu'], 2)}x "
+                      f"(the bot's own work: {rat['bot_own_cpu_ms_per_envelope']:.2f} ms per envelope)")
             for app, res in r["apps"].items():
                 print(f"    Slack calls, {APP_LABELS[app]}: {res['slack_calls_in_burst']}")
                 if res["log_problems"]:
