@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from types import SimpleNamespace
@@ -77,12 +77,22 @@ _POLICIES = cast(Table, ProviderPolicy.__table__)
 _BUDGET = cast(Table, CallBudgetSlot.__table__)
 _HOME_VIEWERS = cast(Table, HomeViewer.__table__)
 
-_GET_REQUEST = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id"))
-_LOCK_REQUEST_PG = _GET_REQUEST.with_for_update()
+# The request and its approvals in one round trip: a row per approval (one with NULLs when it has none).
+_GET_REQUEST_AND_APPROVALS = (
+    select(_REQUESTS, _APPROVALS.c.approver_id.label("approval_by"), _APPROVALS.c.at.label("approval_at"))
+    .select_from(_REQUESTS.outerjoin(_APPROVALS, _APPROVALS.c.request_id == _REQUESTS.c.id))
+    .where(_REQUESTS.c.id == bindparam("id"))
+    .order_by(_APPROVALS.c.at, _APPROVALS.c.approver_id))
+# Locked alone, its approvals read by the next statement: under READ COMMITTED a row lock waited for returns the
+# row as its locker committed it, but rows joined to it from another table as of the statement's start.
+_LOCK_REQUEST_PG = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id")).with_for_update()
 _TOUCH_REQUEST = (update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"))
                   .values(updated_at=_REQUESTS.c.updated_at))
 _APPROVALS_OF = (select(_APPROVALS.c.approver_id, _APPROVALS.c.at).where(_APPROVALS.c.request_id == bindparam("id"))
                  .order_by(_APPROVALS.c.at, _APPROVALS.c.approver_id))
+# Locked alone, its approvals read by the next statement: under READ COMMITTED a row lock waited for returns the
+# row as its locker committed it, but rows joined to it from another table as of the statement's start.
+_LOCK_REQUEST_PG = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id")).with_for_update()
 _REQUEST_BY_VIEW = select(_REQUESTS).where(_REQUESTS.c.source_view_id == bindparam("view"))
 _REQUEST_BY_TOKEN = select(_REQUESTS).where(_REQUESTS.c.reveal_token == bindparam("token"))
 _OPEN_REQUEST = (select(_REQUESTS).where(_REQUESTS.c.provider == bindparam("provider"),
@@ -307,8 +317,14 @@ def request_by_view_id(session: Session, source_view_id: str) -> RequestView | N
 
 def get_request(session: Session, request_id: str) -> RequestView | None:
     """Read with Core statements (the hot path reads a request ~10 times per reset: no ORM identity map)."""
-    row = _core(session, _GET_REQUEST, {"id": request_id}).first()
-    return to_view(row, _core_approvals(session, request_id)) if row else None
+    return _request_and_approvals(_core(session, _GET_REQUEST_AND_APPROVALS, {"id": request_id}).all())
+
+
+def _request_and_approvals(rows: Sequence[Row[Any]]) -> RequestView | None:
+    """The view from _GET_REQUEST_AND_APPROVALS's rows: the request's columns, and an approval per row."""
+    if not rows:
+        return None
+    return to_view(rows[0], [Approval(row.approval_by, row.approval_at) for row in rows if row.approval_by is not None])
 
 
 def _core_approvals(session: Session, request_id: str) -> list[Approval]:
