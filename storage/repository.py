@@ -27,6 +27,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -102,6 +103,14 @@ _OPEN_REQUEST = (select(_REQUESTS).where(_REQUESTS.c.provider == bindparam("prov
 _GRANTS_FOR = (select(_GRANTS.c.user_id, _GRANTS.c.role, _GRANTS.c.provider_scope)
                .where(or_(_GRANTS.c.user_id == bindparam("user_id"), _GRANTS.c.user_id.like("S%")))
                .order_by(_GRANTS.c.user_id, _GRANTS.c.role))
+# PostgreSQL: the grants and now() in one round trip, a row even when there is no grant. now() is the
+# transaction's start, what db_now would answer later in it, so it is kept for db_now.
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+_GRANTS_AND_NOW = (
+    select(func.now().label("db_now"), _GRANTS.c.user_id, _GRANTS.c.role, _GRANTS.c.provider_scope)
+    .select_from(_ONE_ROW.outerjoin(_GRANTS, or_(_GRANTS.c.user_id == bindparam("user_id"),
+                                                 _GRANTS.c.user_id.like("S%"))))
+    .order_by(_GRANTS.c.user_id, _GRANTS.c.role))
 _GET_DRAFT = select(_DRAFTS).where(_DRAFTS.c.id == bindparam("id"))
 _GET_POLICY = select(_POLICIES).where(_POLICIES.c.provider == bindparam("provider"))
 _SEALED_VALUES = (select(_REQUESTS.c.sealed_password, _REQUESTS.c.sealed_input)
@@ -182,7 +191,10 @@ def db_now(session: Session) -> datetime:
     cached = session.info.get(_DB_NOW)
     if cached is not None:  # now() is the transaction's start: the same answer all through it
         return cached
-    value = session.scalar(select(func.now()))
+    return _keep_db_now(session, session.scalar(select(func.now())))
+
+
+def _keep_db_now(session: Session, value: Any) -> datetime:
     if not isinstance(value, datetime):
         raise TypeError("the database answered no timestamp for now()")
     value = value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
@@ -196,6 +208,10 @@ def db_now(session: Session) -> datetime:
 def grants_for(session: Session, user_id: str) -> list[RoleGrant]:
     """The grants that may apply to this user: their own, and every user group's (S…), whose members
     only Slack knows (bot/workflow/context.py: member_groups)."""
+    if session.get_bind().dialect.name == "postgresql" and _DB_NOW not in session.info:
+        rows = _core(session, _GRANTS_AND_NOW, {"user_id": user_id}).all()
+        _keep_db_now(session, rows[0].db_now)
+        return [_grant(row) for row in rows if row.user_id is not None]
     return [_grant(row) for row in _core(session, _GRANTS_FOR, {"user_id": user_id})]
 
 
