@@ -284,15 +284,49 @@ class OpenRequestExists(Exception):
         self.request = request
 
 
-def add_request(session: Session, **fields) -> RequestView | None:
+def _request_with_audit_pg() -> Executable:
+    """PostgreSQL: the request (unless a unique key holds one) and its audit row in one round trip. The audit row
+    is inserted from what the request's insert returned, so a refused request gets none: RETURNING says which."""
+    new = (postgresql.insert(_REQUESTS).values({c.name: bindparam(f"r_{c.name}", type_=c.type) for c in _REQUESTS.c})
+           .on_conflict_do_nothing().returning(_REQUESTS.c.id, _REQUESTS.c.provider, _REQUESTS.c.account)
+           .cte("new_request"))
+    return (insert(_AUDIT).from_select(
+        ["at", "actor_id", "action", "request_id", "provider", "account", "detail"],
+        select(bindparam("a_at", type_=_AUDIT.c.at.type), bindparam("a_actor_id", type_=_AUDIT.c.actor_id.type),
+               bindparam("a_action", type_=_AUDIT.c.action.type), new.c.id, new.c.provider, new.c.account,
+               bindparam("a_detail", type_=_AUDIT.c.detail.type)).select_from(new))
+        .add_cte(new).returning(_AUDIT.c.request_id))
+
+
+_REQUEST_WITH_AUDIT_PG = _request_with_audit_pg()
+# What a column takes when the caller gives it no value (the statement above binds every column).
+_REQUEST_DEFAULTS = {c.name: getattr(c.default, "arg", None) if c.default is not None and c.default.is_scalar
+                     else None for c in _REQUESTS.c}
+
+
+def add_request(session: Session, *, audit: Mapping[str, Any] | None = None, **fields) -> RequestView | None:
     """Insert a new request; None when its source view was already turned into one (a resubmit).
+
+    `audit`: its audit row's at, actor_id, action and detail (a dict), stored with it (on PostgreSQL in
+    the same statement) and only when the request is.
 
     Raises OpenRequestExists when the provider and account already have an open request (the
     partial unique index decides, so two replicas racing two submits cannot both insert), and
     raises IntegrityError for any other conflict (the random id taken): it is a bug, never a resubmit.
     """
     check_transition(None, Status(fields["status"]))
-    if not _insert_unless_taken(session, _REQUESTS, fields):
+    if audit is not None and session.get_bind().dialect.name == "postgresql":
+        params = {f"r_{name}": fields.get(name, default) for name, default in _REQUEST_DEFAULTS.items()}
+        params.update({"a_at": audit["at"], "a_actor_id": audit["actor_id"], "a_action": audit["action"],
+                       "a_detail": json.dumps(audit.get("detail") or {}, sort_keys=True)})
+        stored = _core(session, _REQUEST_WITH_AUDIT_PG, params).first() is not None
+    else:
+        stored = _insert_unless_taken(session, _REQUESTS, fields)
+        if stored and audit is not None:
+            add_audit(session, at=audit["at"], action=audit["action"], actor_id=audit["actor_id"],
+                      provider=fields["provider"], account=fields["account"], request_id=fields["id"],
+                      detail=audit.get("detail"))
+    if not stored:
         # The conflicting row is committed by now (PostgreSQL waits for its inserter; SQLite writes one at
         # a time), so what it collided with can be read back.
         view_id = fields.get("source_view_id")
@@ -780,12 +814,12 @@ def release_requester_reminder(session: Session, request_id: str, *, claimed_at:
 
 def add_audit(session: Session, *, at: datetime, action: str, actor_id: str | None = None,
               request: RequestView | None = None, provider: str | None = None, account: str | None = None,
-              detail: dict | None = None) -> None:
+              detail: dict | None = None, request_id: str | None = None) -> None:
     _insert(session, _AUDIT, {
         "at": at,
         "actor_id": actor_id,
         "action": action,
-        "request_id": request.id if request else None,
+        "request_id": request.id if request else request_id,
         "provider": request.provider if request else provider,
         "account": request.account if request else account,
         "detail": json.dumps(detail or {}, sort_keys=True),

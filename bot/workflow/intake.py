@@ -177,15 +177,22 @@ class Intake:
             if draft is not None and draft.requester_id != requester_id:
                 draft = None
             request_id = "rr_" + secrets.token_hex(10)
+            reason = typed_text(form.reason)  # normalised as _validate checked it (bot/forms.py)
+            ticket = typed_text(form.ticket, multiline=False) or None
+            account_input = (form.account or "").strip()
             request = repo.add_request(
                 session,
+                # Stored with the request, only when it is (one statement on PostgreSQL).
+                audit={"at": now, "action": "requested", "actor_id": requester_id,
+                       "detail": {"method": method.value, "reason": reason, "ticket": ticket,
+                                  "account_input": account_input}},
                 id=request_id,
                 provider=provider,
                 account=account,
-                account_input=(form.account or "").strip(),
+                account_input=account_input,
                 method=method.value,
-                reason=typed_text(form.reason),  # normalised as _validate checked it (bot/forms.py)
-                ticket=typed_text(form.ticket, multiline=False) or None,
+                reason=reason,
+                ticket=ticket,
                 requester_id=requester_id,
                 origin_channel=(draft.channel_id if draft else origin_channel),
                 response_url=draft.response_url if draft else None,
@@ -212,9 +219,6 @@ class Intake:
                 if winner is None:  # add_request says None only for a stored view id: never here
                     raise RuntimeError("a request insert was refused as a resubmit of no stored view")
                 return winner, False, None, winner.provider
-            repo.add_audit(session, at=now, action="requested", actor_id=requester_id, request=request,
-                           detail={"method": method.value, "reason": request.reason, "ticket": request.ticket,
-                                   "account_input": request.account_input})
         return request, refused is None, refused, provider
 
     def announce(self, request: RequestView) -> RequestView:
