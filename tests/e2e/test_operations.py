@@ -290,3 +290,29 @@ def test_a_bad_log_format_or_health_port_stops_run_with_exit_2_naming_it(tmp_pat
                 "MOFH_API_USERNAME": "r", "MOFH_API_PASSWORD": "p", variable: raw})
     run = subprocess.run([sys.executable, "-m", "bot.cli", "run"], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and variable in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_socket_mode_readyz_is_503_until_the_session_opens_while_healthz_is_200(database_url):
+    """A replica that has not connected to Slack yet takes no traffic: a load balancer must not count it ready."""
+    from bot.app import build_runtime
+    from bot.server import socket_mode_handler, start_health_server
+    from tests.e2e.conftest import make_settings
+
+    sim, sandbox = _world()
+    runtime = build_runtime(make_settings(sim, sandbox, database_url))
+    handler = socket_mode_handler(runtime.app, "xapp-test", runtime.pending_acks)
+    health = start_health_server(runtime, 0, connected=handler.client.is_connected)
+    base = f"http://127.0.0.1:{health.port}"
+    try:
+        before = requests.get(f"{base}/readyz", timeout=5)
+        assert (before.status_code, before.text) == (503, "not connected to Slack")
+        assert requests.get(f"{base}/healthz", timeout=5).status_code == 200  # the process and database are fine
+        handler.connect()
+        wait_until(lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 200,
+                   message="/readyz never 200 after the Socket Mode session opened")
+    finally:
+        health.close()
+        handler.close()
+        runtime.shutdown(timeout=10)
+        sandbox.stop()
+        sim.stop()
