@@ -138,5 +138,6 @@ def main() -> int:
                     os.environ["RESETBOT_APPROVALS_CHANNEL"])
     return serve_until_signalled(app, "bare app")
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -256,5 +256,6 @@ def main() -> int:
                     (os.environ["MOFH_API_USERNAME"], os.environ["MOFH_API_PASSWORD"]))
     return serve_until_signalled(app, "same-calls app")
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -86,15 +86,6 @@ def _fill(sim: SlackSim, user: str, fields: dict[str, str]) -> None:
                          message=f"the modal was not rebuilt after {label!r}")
 
 
-def _new_modal(sim: SlackSim, user: str, title: str, act: Callable[[], object]) -> None:
-    """Do `act` (a command or a click), then wait for the modal titled `title` it opens: the bot opens it
-    after the ack, and another modal may still be open from before (the New password one)."""
-    try:
-        sim.opened_by(user, act, title)
-    except AssertionError:
-        raise DemoFailed(f"the {title!r} modal did not open") from None
-
-
 def _run(out: Callable[[str], None], tmp: str) -> list[str]:
     summary: list[str] = []
     with Sandbox(seed=default_seed()) as sandbox, SlackSim() as sim:
@@ -162,9 +153,8 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[str]
     before = sandbox.mofh_account("webq7k2m").password
     secrets.append(before)
     acks: list = []
-    _new_modal(sim, ENGINEER, REQUEST_MODAL,
-               lambda: acks.append(sim.slash_command(ENGINEER, "/reset-password", "mofh abcd_40312277",
-                                                     channel=HELPDESK)))
+    sim.opened_by(ENGINEER, lambda: acks.append(sim.slash_command(ENGINEER, "/reset-password", "mofh abcd_40312277",
+                                                                  channel=HELPDESK)), REQUEST_MODAL)
     check(acks[0].ok, "the slash command was not acked")
     sim.fill(ENGINEER, {"Reason": "Customer locked out after an FTP client saved an old password.",
                         "Ticket": "SUP-48213"})
@@ -211,8 +201,8 @@ def _mofh_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[str]
 
 def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox, runtime) -> list[str]:
     out("— 2. Namecheap: sam asks Namecheap to e-mail the owner a reset link; dana approves —")
-    _new_modal(sim, ENGINEER, REQUEST_MODAL,
-               lambda: sim.slash_command(ENGINEER, "/reset-password", "namecheap acmeshop", channel=HELPDESK))
+    sim.opened_by(ENGINEER, lambda: sim.slash_command(ENGINEER, "/reset-password", "namecheap acmeshop",
+                                                      channel=HELPDESK), REQUEST_MODAL)
     _fill(sim, ENGINEER, {"Method": "Email a reset link", "Reason": "Owner asked for a reset link by phone."})
     submitted = sim.submit(ENGINEER)
     check(submitted.ok and not submitted.errors, f"the modal refused the request: {submitted.errors}")
@@ -245,8 +235,8 @@ def _waiting_dm(sim: SlackSim, account: str):
 def _ask(sim: SlackSim, runtime, text: str, fields: dict[str, str], account: str):
     """sam asks by /reset-password and the modal; returns the card once it has its buttons and the bot has
     recorded sam's DM (a click on the DM before that is handled too, but shows a withdrawn duplicate)."""
-    _new_modal(sim, ENGINEER, REQUEST_MODAL, lambda: sim.slash_command(ENGINEER, "/reset-password", text,
-                                                                     channel=HELPDESK))
+    sim.opened_by(ENGINEER, lambda: sim.slash_command(ENGINEER, "/reset-password", text, channel=HELPDESK),
+                  REQUEST_MODAL)
     _fill(sim, ENGINEER, fields)
     submitted = sim.submit(ENGINEER)
     check(submitted.ok and not submitted.errors, f"the modal refused the request: {submitted.errors}")
@@ -306,8 +296,8 @@ def _deny_and_cancel_flow(out, sim: SlackSim, runtime) -> list[str]:
     out("— 4. dana denies with a reason; sam cancels a request he no longer needs —")
     card = _ask(sim, runtime, "mofh slow01",
                 {"Reason": "Caller says they own slow.example.net.", "Ticket": "SUP-48231"}, "slow01")
-    _new_modal(sim, APPROVER, "Deny this reset?", lambda: sim.click(APPROVER, "Deny", channel=APPROVALS,
-                                                                     message_ts=card.ts))
+    sim.opened_by(APPROVER, lambda: sim.click(APPROVER, "Deny", channel=APPROVALS, message_ts=card.ts),
+                  "Deny this reset?")
     sim.fill(APPROVER, {"Reason": "The caller is not on the account; ask the owner to call from its e-mail."})
     check(sim.submit(APPROVER).errors is None, "the Deny modal refused its reason")
     sim.wait_for(lambda: "Denied" in card.visible_text and not card.buttons, message="the card was not denied")

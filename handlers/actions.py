@@ -20,8 +20,6 @@ from handlers.home import publish_home
 log = logging.getLogger(__name__)
 
 
-
-
 def _clicked_card(body: dict, request_id: str) -> MessageRef | None:
     """The clicked message, when it is this request's approval card: the clicked button sits in the
     block that names the request, and the message Slack sent back has that block. A click anywhere

@@ -21,7 +21,6 @@ from handlers.notifier import SlackNotifier
 log = logging.getLogger(__name__)
 
 
-
 def handle_edit_policy_click(ack, body, client, workflow: ResetWorkflow) -> None:
     """Open the policy modal, prefilled, for an admin of that provider; anyone else is refused privately."""
     ack()

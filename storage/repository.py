@@ -91,14 +91,12 @@ _TOUCH_REQUEST = (update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_i
                   .values(updated_at=_REQUESTS.c.updated_at))
 _APPROVALS_OF = (select(_APPROVALS.c.approver_id, _APPROVALS.c.at).where(_APPROVALS.c.request_id == bindparam("id"))
                  .order_by(_APPROVALS.c.at, _APPROVALS.c.approver_id))
-# Locked alone, its approvals read by the next statement: under READ COMMITTED a row lock waited for returns the
-# row as its locker committed it, but rows joined to it from another table as of the statement's start.
-_LOCK_REQUEST_PG = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id")).with_for_update()
 _REQUEST_BY_VIEW = select(_REQUESTS).where(_REQUESTS.c.source_view_id == bindparam("view"))
 _REQUEST_BY_TOKEN = select(_REQUESTS).where(_REQUESTS.c.reveal_token == bindparam("token"))
+OPEN_STATUSES = (Status.PENDING.value, Status.EXECUTING.value)  # the partial unique index's (storage/models.py)
 _OPEN_REQUEST = (select(_REQUESTS).where(_REQUESTS.c.provider == bindparam("provider"),
                                          _REQUESTS.c.account == bindparam("account"),
-                                         _REQUESTS.c.status.in_((Status.PENDING.value, Status.EXECUTING.value)))
+                                         _REQUESTS.c.status.in_(OPEN_STATUSES))
                  .limit(1))
 _GRANTS_FOR = (select(_GRANTS.c.user_id, _GRANTS.c.role, _GRANTS.c.provider_scope)
                .where(or_(_GRANTS.c.user_id == bindparam("user_id"), _GRANTS.c.user_id.like("S%")))
@@ -113,10 +111,8 @@ _GRANTS_AND_NOW = (
     .order_by(_GRANTS.c.user_id, _GRANTS.c.role))
 _GET_DRAFT = select(_DRAFTS).where(_DRAFTS.c.id == bindparam("id"))
 _GET_POLICY = select(_POLICIES).where(_POLICIES.c.provider == bindparam("provider"))
-_SEALED_VALUES = (select(_REQUESTS.c.sealed_password, _REQUESTS.c.sealed_input)
-                  .where(_REQUESTS.c.id == bindparam("id")))
-_SEALED_PASSWORD_AND_COPY = (select(_REQUESTS.c.sealed_password, _REQUESTS.c.sealed_until_sent)
-                             .where(_REQUESTS.c.id == bindparam("id")))
+_SEALED = (select(_REQUESTS.c.sealed_password, _REQUESTS.c.sealed_input, _REQUESTS.c.sealed_until_sent)
+           .where(_REQUESTS.c.id == bindparam("id")))
 _EXECUTION_ATTEMPTS = select(_REQUESTS.c.execution_attempts).where(_REQUESTS.c.id == bindparam("id"))
 _HOME_VIEWERS_SINCE = (select(_HOME_VIEWERS.c.user_id).where(_HOME_VIEWERS.c.opened_at >= bindparam("since"))
                        .order_by(_HOME_VIEWERS.c.opened_at.desc()).limit(bindparam("limit")))
@@ -273,9 +269,6 @@ def delete_drafts_before(session: Session, cutoff: datetime) -> int:
 # --- requests ----------------------------------------------------------------------------------
 
 
-OPEN_STATUSES = (Status.PENDING.value, Status.EXECUTING.value)  # the partial unique index's (storage/models.py)
-
-
 class OpenRequestExists(Exception):
     """The provider and account already have an open request (`request`): the index refused a second."""
 
@@ -299,7 +292,8 @@ def _request_with_audit_pg() -> Executable:
 
 
 _REQUEST_WITH_AUDIT_PG = _request_with_audit_pg()
-# What a column takes when the caller gives it no value (the statement above binds every column).
+# What a column takes when the caller gives it no value (the statement above binds every column; the view of a new
+# request shows them too).
 _REQUEST_DEFAULTS = {c.name: getattr(c.default, "arg", None) if c.default is not None and c.default.is_scalar
                      else None for c in _REQUESTS.c}
 
@@ -315,10 +309,11 @@ def add_request(session: Session, *, audit: Mapping[str, Any] | None = None, **f
     raises IntegrityError for any other conflict (the random id taken): it is a bug, never a resubmit.
     """
     check_transition(None, Status(fields["status"]))
+    row = {**_REQUEST_DEFAULTS, **fields}
     if audit is not None and session.get_bind().dialect.name == "postgresql":
-        params = {f"r_{name}": fields.get(name, default) for name, default in _REQUEST_DEFAULTS.items()}
+        params = {f"r_{name}": value for name, value in row.items()}
         params.update({"a_at": audit["at"], "a_actor_id": audit["actor_id"], "a_action": audit["action"],
-                       "a_detail": json.dumps(audit.get("detail") or {}, sort_keys=True)})
+                       "a_detail": _detail_json(audit.get("detail"))})
         stored = _core(session, _REQUEST_WITH_AUDIT_PG, params).first() is not None
     else:
         stored = _insert_unless_taken(session, _REQUESTS, fields)
@@ -338,7 +333,7 @@ def add_request(session: Session, *, audit: Mapping[str, Any] | None = None, **f
         # The random id already taken (or another unique key): a bug, reported as the error it is.
         raise IntegrityError("INSERT INTO reset_requests", None,
                              Exception("the new request collided with no stored view and no open request"))
-    return to_view(cast(Row[Any], SimpleNamespace(**{**dict.fromkeys(_REQUESTS.c.keys()), **fields})))
+    return to_view(cast(Row[Any], SimpleNamespace(**row)))
 
 
 def open_request_for(session: Session, provider: str, account: str) -> RequestView | None:
@@ -355,7 +350,7 @@ def lock_request(session: Session, request_id: str) -> RequestView | None:
     """The request, locked until the transaction ends, so no state change interleaves with the caller's."""
     if session.get_bind().dialect.name == "postgresql":
         row = _core(session, _LOCK_REQUEST_PG, {"id": request_id}).first()
-        return to_view(row, _core_approvals(session, request_id)) if row else None
+        return to_view(row, approvals_of(session, request_id)) if row else None
     _core(session, _TOUCH_REQUEST, {"request_id": request_id})  # SQLite locks the whole database on the first write
     return get_request(session, request_id)
 
@@ -377,13 +372,9 @@ def _request_and_approvals(rows: Sequence[Row[Any]]) -> RequestView | None:
     return to_view(rows[0], [Approval(row.approval_by, row.approval_at) for row in rows if row.approval_by is not None])
 
 
-def _core_approvals(session: Session, request_id: str) -> list[Approval]:
-    return [Approval(row.approver_id, row.at) for row in _core(session, _APPROVALS_OF, {"id": request_id})]
-
-
 def request_by_reveal_token(session: Session, token: str) -> RequestView | None:
     row = _core(session, _REQUEST_BY_TOKEN, {"token": token}).first()
-    return to_view(row, _core_approvals(session, row.id)) if row else None
+    return to_view(row, approvals_of(session, row.id)) if row else None
 
 
 def transition(session: Session, request_id: str, *, from_status: Status, to_status: Status, now: datetime,
@@ -411,7 +402,7 @@ def set_fields(session: Session, request_id: str, **values) -> None:
 
 
 def sealed_values(session: Session, request_id: str) -> tuple[bytes | None, bytes | None]:
-    row = _core(session, _SEALED_VALUES, {"id": request_id}).first()
+    row = _core(session, _SEALED, {"id": request_id}).first()
     return (row.sealed_password, row.sealed_input) if row else (None, None)
 
 
@@ -493,7 +484,7 @@ def store_dm(session: Session, request_id: str, dm: MessageRef) -> bool:
 
 def sealed_password_and_copy(session: Session, request_id: str) -> tuple[bytes | None, bytes | None]:
     """(sealed_password, sealed_until_sent): the password as stored, and its seal-key copy while a DM waits."""
-    row = _core(session, _SEALED_PASSWORD_AND_COPY, {"id": request_id}).first()
+    row = _core(session, _SEALED, {"id": request_id}).first()
     return (row.sealed_password, row.sealed_until_sent) if row else (None, None)
 
 
@@ -723,7 +714,7 @@ def _views(session: Session, rows: list[ResetRequest]) -> list[RequestView]:
 
 def approvals_of(session: Session, request_id: str) -> list[Approval]:
     """The request's approvals, first approval first."""
-    return _core_approvals(session, request_id)
+    return [Approval(row.approver_id, row.at) for row in _core(session, _APPROVALS_OF, {"id": request_id})]
 
 
 def add_approval(session: Session, request_id: str, approver_id: str, *, now: datetime) -> bool:
@@ -822,8 +813,12 @@ def add_audit(session: Session, *, at: datetime, action: str, actor_id: str | No
         "request_id": request.id if request else request_id,
         "provider": request.provider if request else provider,
         "account": request.account if request else account,
-        "detail": json.dumps(detail or {}, sort_keys=True),
+        "detail": _detail_json(detail),
     })
+
+
+def _detail_json(detail: dict | None) -> str:
+    return json.dumps(detail or {}, sort_keys=True)  # never a secret: the callers pass words and ids
 
 
 def count_repeated_refusal(session: Session, *, at: datetime, since: datetime, action: str, actor_id: str,
@@ -1029,8 +1024,7 @@ def _rows_changed(session: Session, statement: Executable) -> int:
     evaluate the criteria against every object in the session (synchronize_session), the most
     expensive step of the hot path; every read of a request after a change goes through
     get_request (Core, never the identity map), so nothing reads a stale object."""
-    session.flush()  # pending rows first, in the order the caller made them
-    return cast("CursorResult[Any]", session.connection().execute(statement)).rowcount
+    return _core(session, statement).rowcount  # pending rows flushed first, in the order the caller made them
 
 
 # --- policy changes proposed in Slack (bot/policy.py: PolicyProposal) -------------------------------------
