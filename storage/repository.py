@@ -98,16 +98,23 @@ _OPEN_REQUEST = (select(_REQUESTS).where(_REQUESTS.c.provider == bindparam("prov
                                          _REQUESTS.c.account == bindparam("account"),
                                          _REQUESTS.c.status.in_(OPEN_STATUSES))
                  .limit(1))
-_GRANTS_FOR = (select(_GRANTS.c.user_id, _GRANTS.c.role, _GRANTS.c.provider_scope)
-               .where(or_(_GRANTS.c.user_id == bindparam("user_id"), _GRANTS.c.user_id.like("S%")))
-               .order_by(_GRANTS.c.user_id, _GRANTS.c.role))
+# A grant's subject is a user group when it starts with "S" (bot/domain.py: is_user_group). SQLite's LIKE ignores
+# case, so it cannot use the (user_id, …) index and `= ? OR LIKE` read every grant on every click; the range is
+# the same test under SQLite's binary collation, and a search of that index. PostgreSQL's LIKE is exact (its
+# collation may sort "s…" inside the range).
+_GROUP_SUBJECT = {"sqlite": and_(_GRANTS.c.user_id >= "S", _GRANTS.c.user_id < "T"),
+                  "postgresql": _GRANTS.c.user_id.like("S%")}
+_GRANTS_FOR = {dialect: (select(_GRANTS.c.user_id, _GRANTS.c.role, _GRANTS.c.provider_scope)
+                         .where(or_(_GRANTS.c.user_id == bindparam("user_id"), group_subject))
+                         .order_by(_GRANTS.c.user_id, _GRANTS.c.role))
+               for dialect, group_subject in _GROUP_SUBJECT.items()}
 # PostgreSQL: the grants and now() in one round trip, a row even when there is no grant. now() is the
 # transaction's start, what db_now would answer later in it, so it is kept for db_now.
 _ONE_ROW = select(literal(1).label("one")).subquery("one_row")
 _GRANTS_AND_NOW = (
     select(func.now().label("db_now"), _GRANTS.c.user_id, _GRANTS.c.role, _GRANTS.c.provider_scope)
     .select_from(_ONE_ROW.outerjoin(_GRANTS, or_(_GRANTS.c.user_id == bindparam("user_id"),
-                                                 _GRANTS.c.user_id.like("S%"))))
+                                                 _GROUP_SUBJECT["postgresql"])))
     .order_by(_GRANTS.c.user_id, _GRANTS.c.role))
 _GET_DRAFT = select(_DRAFTS).where(_DRAFTS.c.id == bindparam("id"))
 _GET_POLICY = select(_POLICIES).where(_POLICIES.c.provider == bindparam("provider"))
@@ -204,11 +211,12 @@ def _keep_db_now(session: Session, value: Any) -> datetime:
 def grants_for(session: Session, user_id: str) -> list[RoleGrant]:
     """The grants that may apply to this user: their own, and every user group's (S…), whose members
     only Slack knows (bot/workflow/context.py: member_groups)."""
-    if session.get_bind().dialect.name == "postgresql" and _DB_NOW not in session.info:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and _DB_NOW not in session.info:
         rows = _core(session, _GRANTS_AND_NOW, {"user_id": user_id}).all()
         _keep_db_now(session, rows[0].db_now)
         return [_grant(row) for row in rows if row.user_id is not None]
-    return [_grant(row) for row in _core(session, _GRANTS_FOR, {"user_id": user_id})]
+    return [_grant(row) for row in _core(session, _GRANTS_FOR[dialect], {"user_id": user_id})]
 
 
 def all_grants(session: Session) -> list[RoleGrant]:

@@ -16,7 +16,8 @@ from bot import policy
 from bot.domain import GroupsUnavailable, Method, NotAllowed, RequestView, RevealState, Role, RoleGrant, Status
 from bot.sealing import Sealer, ephemeral_key
 from bot.workflow import ResetWorkflow
-from storage.db import make_sessionmaker
+from storage import repository as repo
+from storage.db import make_engine, make_sessionmaker, migrate
 from tests.unit.conftest import APPROVER, ENGINEER, OTHER, InlineExecutor, mofh_form
 
 GROUP, LEADS = "S0APPROVERS", "S0LEADS001"
@@ -251,3 +252,25 @@ def test_the_home_tab_counts_an_unknown_group_as_not_a_member(flow, groups):
     groups.broken.add(GROUP)
     home = flow.lookups.home_for(OTHER)  # no refusal for what is only shown; every click checks again
     assert home.waiting == [] and home.roles["mofh"] == set()
+
+
+def test_the_grants_read_for_a_click_are_the_users_own_and_every_groups(flow, engine):
+    flow.admin.grant(LEADS, Role.REQUESTER, None, actor="cli:ops")
+    flow.admin.grant("T0NOTAGROUP", Role.APPROVER, None, actor="cli:ops")  # after "S" in every collation
+    flow.admin.grant("R0NOTAGROUP", Role.APPROVER, None, actor="cli:ops")  # before "S"
+    with make_sessionmaker(engine).begin() as session:
+        subjects = {grant.user_id for grant in repo.grants_for(session, APPROVER)}
+    assert subjects == {APPROVER, GROUP, LEADS}
+
+
+def test_on_sqlite_the_grants_read_searches_the_index_instead_of_reading_every_grant(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    migrate(engine)
+    statement = repo._GRANTS_FOR["sqlite"]
+    with engine.connect() as connection:
+        compiled = statement.compile(connection)
+        params = compiled.construct_params({"user_id": "U0ANYONE"})
+        plan = [row[-1] for row in connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}", tuple(params[name] for name in compiled.positiontup or ()))]
+    assert not any(step.startswith("SCAN role_assignments") for step in plan), plan
+    assert any(step.startswith("SEARCH role_assignments USING") for step in plan), plan
