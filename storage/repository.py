@@ -659,6 +659,18 @@ def pending_requests(session: Session, providers: Iterable[str], limit: int = 20
 
 
 
+def escalated_requests(session: Session, providers: Iterable[str], now: datetime, limit: int = 20) -> list[RequestView]:
+    """Pending requests of these providers whose escalation has begun (escalate_at passed), oldest first."""
+    rows = session.scalars(
+        select(ResetRequest)
+        .where(ResetRequest.status == Status.PENDING.value, ResetRequest.provider.in_(list(providers)),
+               ResetRequest.escalate_to.is_not(None), ResetRequest.escalate_at <= now)
+        .order_by(ResetRequest.created_at)
+        .limit(limit)
+    )
+    return _views(session, list(rows))
+
+
 def to_view(row: ResetRequest | Row[Any], approvals: Iterable[Approval] = ()) -> RequestView:
     """The row (an ORM object, or a Core row of its table: the same names) as a RequestView; `approvals`: its
     request_approvals rows (_view and _views load them)."""

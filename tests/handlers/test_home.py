@@ -62,3 +62,22 @@ def test_an_unexpected_failure_is_logged_with_an_error_id_and_no_dm_is_sent(slac
     assert "unhandled RuntimeError in a event_callback listener (error id " in record.getMessage()
     assert "RuntimeError: simulated bug" in logged_traceback(record)
     assert slack.client.methods() == []  # opening a tab is not a question: nobody is messaged
+
+
+LEAD, LEADS = "U0LEAD00001", "S0LEADS0001"
+
+
+def test_an_escalation_republishes_the_escalation_members_tab_with_the_request_waiting_for_them(slack):
+    slack.workflow.policies.set("mofh", {"escalate_after": 1200, "escalate_to": LEADS}, actor="test")
+    slack.client.usergroups[LEADS] = [LEAD]
+    slack.dispatch(home_opened(LEAD))  # LEAD holds no role: nothing waits for them yet
+    assert "Waiting for your approval" not in json.dumps(slack.client.to("views.publish")[-1]["view"])
+    request = slack.pending_request()
+    slack.client.clear()
+    slack.clock.advance(1201)
+    assert slack.workflow.reminders.post_due() == 1  # the sweep posts the escalation, mentioning LEADS
+    assert slack.workflow.background.wait_idle(10)
+    published = [call for call in slack.client.to("views.publish") if call["user_id"] == LEAD]
+    assert published, "the escalation member's open tab was not republished"
+    view = json.dumps(published[-1]["view"])
+    assert "Waiting for your approval" in view and request.id in view

@@ -192,6 +192,50 @@ def test_an_escalation_member_may_deny_and_a_slack_failure_refuses_with_a_senten
     assert flow.decisions.deny(request.id, LEAD, reason="Not this account.").status is Status.DENIED
 
 
+def waiting_for(flow, user_id: str) -> list[str]:
+    return [r.id for r in flow.lookups.home_for(user_id).waiting]
+
+
+def test_the_app_home_lists_an_escalated_request_for_the_escalation_members_from_the_escalation_on(flow, clock,
+                                                                                                    groups):
+    request = announced(flow)
+    clock.advance(1199)
+    assert waiting_for(flow, LEAD) == []  # not escalated yet, and LEAD holds no role
+    clock.advance(2)
+    assert waiting_for(flow, LEAD) == [request.id]
+    assert waiting_for(flow, ENGINEER) == []  # a member of the group, but the requester
+    groups.known.pop(LEADS)  # Slack cannot tell: what the tab merely shows counts it as not a member
+    assert waiting_for(flow, LEAD) == []
+    groups.known[LEADS] = {LEAD}
+    flow.decisions.approve(request.id, LEAD)
+    assert waiting_for(flow, LEAD) == []  # decided
+
+
+def test_the_app_home_lists_a_request_escalated_to_one_user_for_that_user_only(flow, clock):
+    flow.policies.set("mofh", {"escalate_to": LEAD}, actor="test")
+    request = announced(flow)
+    clock.advance(1201)
+    assert waiting_for(flow, LEAD) == [request.id]
+    assert waiting_for(flow, "U0SOMEONE01") == []
+    assert waiting_for(flow, APPROVER) == [request.id]  # an approver sees it once, as before
+
+
+def test_a_change_to_an_escalated_request_republishes_the_escalation_members_tabs(flow, clock):
+    flow.admin.revoke("S0APPROVERS", Role.APPROVER, "mofh", actor="test")  # else every viewer may approve
+    request = announced(flow)
+    flow.lookups.remember_home_viewer(LEAD)
+    flow.lookups.remember_home_viewer("U0SOMEONE01")
+    assert LEAD not in flow.lookups.home_viewers_for_request(request)
+    clock.advance(1201)
+    escalated = flow.lookups.get(request.id)
+    viewers = flow.lookups.home_viewers_for_request(escalated)
+    assert LEAD in viewers  # a viewer the escalation group may hold (publishing the tab asks Slack)
+    flow.policies.set("mofh", {"escalate_to": "U0SOMEONE01"}, actor="test")
+    to_one = flow.intake.announce(submit(flow, mofh_form("other123"), view_id="V2"))
+    clock.advance(1201)
+    assert flow.lookups.home_viewers_for_request(flow.lookups.get(to_one.id)) == ["U0SOMEONE01"]
+
+
 # --- Cancel request and Remind approvers ------------------------------------------------------------------
 
 
