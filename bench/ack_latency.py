@@ -785,6 +785,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="burst: a PostgreSQL server URL (postgresql+psycopg://…); a fresh database per run")
     parser.add_argument("--rounds", type=int, default=1, help="burst: rounds of the three apps per database")
     parser.add_argument("--apps", default="bot,same,bare", help="burst: which of bot,same,bare to run")
+    parser.add_argument("--slack-latency", type=float, default=0.0, metavar="MS",
+                        help="burst: the simulated Slack holds each Web API and response_url answer this long "
+                             "(loopback answers in about 1 ms; Slack across the internet in 50-300)")
     parser.add_argument("--profile", default=None, metavar="PREFIX",
                         help="burst: run resetbot under bench/profile_launch.py; its profile goes to PREFIX.<db>.txt")
     args = parser.parse_args(argv)
@@ -850,7 +853,8 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault("machine", machine_info())
             results["burst_parameters"] = {"engineers": burst.ENGINEERS, "extra_commands": burst.EXTRA,
                                            "approvers": burst.APPROVERS, "provider_delay_seconds": args.delay,
-                                           "rounds": args.rounds, "databases": args.databases, "apps": args.apps}
+                                           "rounds": args.rounds, "databases": args.databases, "apps": args.apps,
+                                           "slack_latency_ms": args.slack_latency}
             results["wall_seconds"] = round(time.monotonic() - started, 1)
         results["json_path"] = os.path.relpath(args.json, Path.cwd()) if Path(args.json).is_absolute() else args.json
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")

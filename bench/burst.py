@@ -237,6 +237,7 @@ def run_app(app: str, sandbox, db: str, database_url: str | None, args, resetbot
     slow = [f"burst{i:03d}" for i in range(1, ENGINEERS + 1)]
     fast = [f"fast{i:03d}" for i in range(1, ENGINEERS + 1)]
     sim = new_sim(engineers + extra, approvers)
+    sim.web_api_latency = args.slack_latency / 1000.0
     env = al.base_env()
     env.update({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_APP_TOKEN": "xapp-bench", "SLACK_API_URL": sim.api_url,
                 "RESETBOT_APPROVALS_CHANNEL": al.APPROVALS, "MOFH_API_URL": sandbox.mofh_url,

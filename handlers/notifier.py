@@ -52,14 +52,18 @@ class SlackNotifier:
             return None
         return MessageRef(response["channel"], response["ts"])
 
-    def update_card(self, request: RequestView, context: str | None = None) -> None:
+    def update_card(self, request: RequestView, context: str | None = None, *, refresh_home: bool = True) -> None:
         if request.card is not None:
             self._call("chat.update", self.client.chat_update, channel=request.card.channel, ts=request.card.ts,
                        text=blocks.card_text(request, catalog=self.catalog),
                        blocks=blocks.approval_card(request, context, catalog=self.catalog))
         # The card is rewritten at every change of the request: the App Home tabs that show it follow, off this
         # thread (handlers/home.py: HomeRefresher). Account context is no change of the request.
-        if context is None and self.on_request_change is not None:
+        if context is None and refresh_home:
+            self.refresh_home(request)
+
+    def refresh_home(self, request: RequestView) -> None:
+        if self.on_request_change is not None:
             self.on_request_change(request)
 
     def tell_requester(self, request: RequestView) -> None:
@@ -135,8 +139,8 @@ class SlackNotifier:
                             blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}])
         if posted is None:
             return None
-        if kind == ESCALATION and self.on_request_change is not None:
-            self.on_request_change(request)  # its members may decide it now: their open tabs list it
+        if kind == ESCALATION:
+            self.refresh_home(request)  # its members may decide it now: their open tabs list it
         return MessageRef(posted["channel"], posted["ts"])
 
     def update_reveal(self, request: RequestView) -> None:

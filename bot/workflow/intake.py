@@ -349,7 +349,9 @@ def rewrite_card(ctx: Context, request_id: str, context: str | None = None) -> N
         locked = repo.lock_request(session, request_id)
         if locked is None or (context is not None and locked.status is not Status.PENDING):
             return
-        ctx.notifier.update_card(locked, context=context)
+        ctx.notifier.update_card(locked, context=context, refresh_home=False)
+    if context is None:  # after the unit of work: the refresher reads the database (one SQLite connection: db.py)
+        ctx.notifier.refresh_home(locked)
 
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+")

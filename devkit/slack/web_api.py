@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -63,6 +64,9 @@ class WebApi:
         self._calls: list[RecordedCall] = []
         self._faults: dict[str, list[dict]] = {}
         self._lasting_faults: dict[str, dict] = {}
+        # Seconds each Web API and response_url answer is held, as the internet holds Slack's (bench --slack-latency):
+        # on loopback an app that calls Slack while it holds a lock or a connection looks free of that cost.
+        self.web_api_latency = 0.0
 
     def _start_web_api(self) -> None:
         sim = self
@@ -146,6 +150,8 @@ class WebApi:
         raw = h.rfile.read(length) if length else b""
         parts = urlsplit(h.path)
         path = parts.path
+        if self.web_api_latency > 0 and path.startswith(("/api/", "/response/")):
+            time.sleep(self.web_api_latency)
         if path.startswith("/api/"):
             status, body, headers = self._handle_api(path[len("/api/"):], h.headers, raw, parts.query)
         elif path.startswith("/response/"):

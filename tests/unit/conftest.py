@@ -84,8 +84,11 @@ class RecordingNotifier:
         self.events.append(("post_card", request))
         return self._ref("C0APPROVALS")
 
-    def update_card(self, request, context=None):
+    def update_card(self, request, context=None, *, refresh_home=True):
         self.events.append(("update_card", request))
+
+    def refresh_home(self, request):
+        pass  # the App Home refresher is handlers' (tests/handlers)
 
     def tell_requester(self, request):
         self.events.append(("tell_requester", request))

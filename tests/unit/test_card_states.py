@@ -29,7 +29,7 @@ def test_a_denial_recorded_while_the_card_gets_its_buttons_is_the_last_thing_the
         workflow.decisions.deny(request.id, APPROVER, reason="Not this one.")
         denied.set()
 
-    def update_card(shown, context=None):
+    def update_card(shown, context=None, **_options):
         if shown.status is Status.PENDING and not denier:
             denier.append(threading.Thread(target=deny))
             denier[0].start()
@@ -65,7 +65,7 @@ def test_a_failed_lookup_shows_the_bots_words_and_logs_a_printable_excerpt(workf
     contexts: list[str | None] = []
     record = notifier.update_card
 
-    def update_card(shown, context=None):
+    def update_card(shown, context=None, **_options):
         contexts.append(context)
         record(shown, context)
 

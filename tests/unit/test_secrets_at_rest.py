@@ -76,8 +76,12 @@ def test_a_new_connection_never_opens_the_database_file_the_open_ones_hold_locks
         opened: list[str] = []
         real_open = os.open
         monkeypatch.setattr(db.os, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
-        with engine.connect() as second:  # the pool opens a second connection while the first is checked out
+        # A second connection while the first is open: another engine of this process (a SQLite file's own pool
+        # keeps one connection, storage/db.py), whose new connection runs the same check.
+        other = db.make_engine(url)
+        with other.connect() as second:
             second.exec_driver_sql("SELECT count(*) FROM t").scalar()
+        other.dispose()
     assert f"{tmp_path}/resetbot.db" not in opened
     assert os.stat(tmp_path / "resetbot.db").st_mode & 0o777 == 0o600
     engine.dispose()
