@@ -183,7 +183,7 @@ def scrub(sessions: sessionmaker[Session]) -> bool:
                 return True
             busy, _log, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
             return busy == 0
-    except (OperationalError, InterfaceError):  # locked or away: the next scrub checkpoints what this one left
+    except (OperationalError, InterfaceError, PoolTimeout):  # locked or away: the next scrub checkpoints the rest
         return False
 
 
