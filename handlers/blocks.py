@@ -105,11 +105,12 @@ def fit(raw: str | None, limit: int, *, quote: bool = False, multiline: bool = T
     splits an escape such as `&amp;`; with `quote`, every line starts with `>`, so nothing typed
     can appear outside the quote (a typed line reading ":white_check_mark: *Approved*" stays quoted).
     """
-    pieces = [("\n>" if quote else "\n") if ch == "\n" else escape(ch)
-              for ch in typed_text(raw, multiline=multiline)]
+    text = typed_text(raw, multiline=multiline)
     head = ">" if quote else ""
-    if slack_length(head) + sum(slack_length(p) for p in pieces) <= limit:
-        return head + "".join(pieces), False
+    whole = head + escape(text).replace("\n", "\n>" if quote else "\n")  # what the pieces below join to
+    if slack_length(whole) <= limit:  # nearly always: no cut, so no need to escape one character at a time
+        return whole, False
+    pieces = [("\n>" if quote else "\n") if ch == "\n" else escape(ch) for ch in text]
     kept, used, budget = [head], slack_length(head), limit - slack_length(ELLIPSIS)
     for piece in pieces:
         used += slack_length(piece)

@@ -166,3 +166,13 @@ def test_the_reason_field_of_the_modal_keeps_its_slack_limits_with_a_hostile_pre
     reason = next(b for b in view["blocks"] if b["block_id"] == "reason_block")["element"]
     ticket = next(b for b in view["blocks"] if b["block_id"] == "ticket_block")["element"]
     assert len(reason["initial_value"]) <= reason["max_length"] and len(ticket["initial_value"]) <= ticket["max_length"]
+
+
+@pytest.mark.parametrize("quote", [True, False])
+@pytest.mark.parametrize("reason", HOSTILE.values(), ids=HOSTILE.keys())
+def test_a_text_is_whole_at_exactly_its_length_and_cut_one_unit_below(reason, quote):
+    whole, shortened = blocks.fit(reason, 10**6, quote=quote)
+    assert not shortened and blocks.fit(reason, blocks.slack_length(whole), quote=quote) == (whole, False)
+    if blocks.slack_length(whole) > blocks.slack_length((">" if quote else "") + blocks.ELLIPSIS):
+        cut, shortened = blocks.fit(reason, blocks.slack_length(whole) - 1, quote=quote)
+        assert shortened and cut.endswith(blocks.ELLIPSIS) and whole.startswith(cut.removesuffix(blocks.ELLIPSIS))
