@@ -126,32 +126,38 @@ def dump_cprofile() -> None:
 thread_cpu: dict[int, tuple[str, float]] = {}  # native id -> (name, CPU seconds when last seen)
 
 
+def _cpu_seconds(stat_path: str) -> float:
+    """User + system CPU of a process or thread, from its /proc …/stat."""
+    with open(stat_path) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pool_name(name: str) -> str:
+    """A thread's name without its digits: the pool it belongs to (bolt_3 -> bolt_)."""
+    return "".join(c for c in name if not c.isdigit())
+
+
 def watch_threads() -> None:
     """Every 0.2 s, each live thread's CPU so far: threads that end before exit are still counted."""
-    tick = os.sysconf("SC_CLK_TCK")
     while True:
         for thread in threading.enumerate():
             try:
-                with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
+                seconds = _cpu_seconds(f"/proc/self/task/{thread.native_id}/stat")
             except OSError:
                 continue
-            name = "".join(c for c in thread.name if not c.isdigit())
-            thread_cpu[thread.native_id or 0] = (name, (int(fields[11]) + int(fields[12])) / tick)
+            thread_cpu[thread.native_id or 0] = (_pool_name(thread.name), seconds)
         time.sleep(0.2)
 
 
 def dump_threads() -> None:
-    """CPU seconds per thread, summed by thread name (digits dropped): which pools the CPU goes to."""
+    """CPU seconds per thread, summed by pool: which pools the CPU goes to."""
     out = os.environ.get("BENCH_PROFILE_OUT", "/tmp/resetbot-profile.txt") + ".threads"
-    tick = os.sysconf("SC_CLK_TCK")
     by_name: Counter[str] = Counter()
     for name, seconds in list(thread_cpu.values()):
         by_name[name] += seconds
-    with open("/proc/self/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
     with open(out, "w") as f:
-        f.write(f"process {(int(fields[11]) + int(fields[12])) / tick:.2f} s\n")
+        f.write(f"process {_cpu_seconds('/proc/self/stat'):.2f} s\n")
         for name, seconds in by_name.most_common():
             f.write(f"{seconds:7.2f} s {name}\n")
 
@@ -219,7 +225,7 @@ def _count_work() -> None:
         try:
             thread_run(self)
         finally:
-            key = "thread " + "".join(c for c in self.name if not c.isdigit())
+            key = "thread " + _pool_name(self.name)
             with lock:
                 work_cpu[key] += time.thread_time() - started
                 work_count[key] += 1

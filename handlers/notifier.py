@@ -17,7 +17,6 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.domain import MessageRef, ProviderCatalog, RequestView
 from bot.policy import PolicyProposal, RiskAlert
-from bot.workflow.reminders import ESCALATION
 from handlers import blocks
 
 log = logging.getLogger(__name__)
@@ -137,11 +136,7 @@ class SlackNotifier:
         posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=request.card.channel,
                             thread_ts=request.card.ts, text=text,
                             blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}])
-        if posted is None:
-            return None
-        if kind == ESCALATION:
-            self.refresh_home(request)  # its members may decide it now: their open tabs list it
-        return MessageRef(posted["channel"], posted["ts"])
+        return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
 
     def update_reveal(self, request: RequestView) -> None:
         if request.dm is None:

@@ -648,26 +648,13 @@ def requests_of(session: Session, requester_id: str, limit: int = 10) -> list[Re
     return [to_view(r) for r in rows]
 
 
-def pending_requests(session: Session, providers: Iterable[str], limit: int = 20) -> list[RequestView]:
-    rows = session.scalars(
-        select(ResetRequest)
-        .where(ResetRequest.status == Status.PENDING.value, ResetRequest.provider.in_(list(providers)))
-        .order_by(ResetRequest.created_at)
-        .limit(limit)
-    )
-    return _views(session, list(rows))
-
-
-
-def escalated_requests(session: Session, providers: Iterable[str], now: datetime, limit: int = 20) -> list[RequestView]:
-    """Pending requests of these providers whose escalation has begun (escalate_at passed), oldest first."""
-    rows = session.scalars(
-        select(ResetRequest)
-        .where(ResetRequest.status == Status.PENDING.value, ResetRequest.provider.in_(list(providers)),
-               ResetRequest.escalate_to.is_not(None), ResetRequest.escalate_at <= now)
-        .order_by(ResetRequest.created_at)
-        .limit(limit)
-    )
+def pending_requests(session: Session, providers: Iterable[str], limit: int = 20, *,
+                     escalated_by: datetime | None = None) -> list[RequestView]:
+    """Pending requests of these providers, oldest first; `escalated_by`: only those whose escalation began by then."""
+    conditions = [ResetRequest.status == Status.PENDING.value, ResetRequest.provider.in_(list(providers))]
+    if escalated_by is not None:
+        conditions += [ResetRequest.escalate_to.is_not(None), ResetRequest.escalate_at <= escalated_by]
+    rows = session.scalars(select(ResetRequest).where(*conditions).order_by(ResetRequest.created_at).limit(limit))
     return _views(session, list(rows))
 
 

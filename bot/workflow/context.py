@@ -32,6 +32,7 @@ from bot.domain import (
     RevealState,
     Role,
     RoleGrant,
+    is_user_group,
 )
 from bot.policy import ApprovalPolicy
 from bot.providers import registry
@@ -186,6 +187,24 @@ class BaseContext:
         user groups count for nobody."""
         return policy.roles_for(user_id, provider, grants, self.admins, groups)
 
+    def escalation_members(self, request: RequestView | None, now: datetime,
+                           user_id: str) -> tuple[frozenset[str] | None, GroupsUnavailable | None, bool]:
+        """(members of the request's escalation group, when Slack was asked; why Slack could not tell; whether
+        the escalation reaches `user_id` now). Call it outside any transaction, as member_groups: a click
+        checks again inside its own (bot/policy.py: escalation_reaches); the App Home counts "could not tell"
+        as not reaching."""
+        if request is None or request.escalate_to is None or request.escalate_at is None or now < request.escalate_at:
+            return None, None, False
+        if not is_user_group(request.escalate_to):
+            return None, None, policy.escalation_reaches(user_id, request, now)
+        if user_id == request.requester_id:
+            return None, None, False
+        try:
+            members = self.group_members.members(request.escalate_to)
+        except GroupsUnavailable as problem:
+            return None, problem, False
+        return members, None, policy.escalation_reaches(user_id, request, now, members)
+
     def member_groups(self, user_id: str, needed: Role, providers: Iterable[ProviderName] = (), *,
                       request_id: str | None = None, refused_as: str | None = None,
                       strict: bool = True) -> frozenset[str]:
@@ -298,17 +317,17 @@ class Context(BaseContext):
         with a password to reveal, once, after the DM has its button, when send_reveal_dm destroys
         the seal-key copy too (a checkpoint costs a disk flush: one per request, not two).
         """
-        if request.reveal_state is RevealState.READY:
+        to_reveal = request.reveal_state is RevealState.READY
+        if not to_reveal:
+            scrub(self.sessions)
+        self.notifier.update_card(request)
+        self.notifier.tell_requester(request)
+        if to_reveal:
             from bot.workflow.reveal import send_reveal_dm  # reveal.py builds on this module
 
-            self.notifier.update_card(request)
-            self.notifier.tell_requester(request)
             if send_reveal_dm(self, request) is None:  # the requester's DM, rewritten with the button
                 scrub(self.sessions)  # no DM now (the sweep sends it): the typed secret's copies go at once
         else:
-            scrub(self.sessions)
-            self.notifier.update_card(request)
-            self.notifier.tell_requester(request)
             from bot.workflow.requester_dm import update_requester_dm  # as reveal.py, it builds on this module
 
             update_requester_dm(self, request)

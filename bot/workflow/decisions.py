@@ -21,14 +21,12 @@ from typing import Any
 from bot import metrics, passwords, policy
 from bot.domain import (
     Decision,
-    GroupsUnavailable,
     InputErrors,
     MessageRef,
     NotAllowed,
     RequestView,
     Role,
     Status,
-    is_user_group,
 )
 from bot.forms import typed_text
 from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
@@ -142,7 +140,7 @@ class Decisions:
             seen = repo.get_request(session, request_id) if isinstance(request_id, str) else None
             grants = repo.grants_for(session, approver_id)
             seen_at = ctx.db_now(session)
-        target_members, unknown, reached = self._escalation_members(seen, seen_at, approver_id)
+        target_members, unknown, reached = ctx.escalation_members(seen, seen_at, approver_id)
         groups, grants = ctx.member_groups_and_grants(approver_id, Role.APPROVER, request_id=request_id,
                                                       refused_as=f"{verb}_refused", strict=not reached,
                                                       read=(seen, grants))
@@ -178,24 +176,6 @@ class Decisions:
             metrics.DECISIONS.labels(request.provider, verb).inc()
         return request
 
-
-    def _escalation_members(self, request: RequestView | None, now: datetime,
-                            user_id: str) -> tuple[frozenset[str] | None, GroupsUnavailable | None, bool]:
-        """(members of the request's escalation group, when Slack was asked; why Slack could not tell; whether
-        the escalation reaches `user_id` now), from the request as read before the click's transaction, which
-        checks again."""
-        ctx = self.ctx
-        if request is None or request.escalate_to is None or request.escalate_at is None or now < request.escalate_at:
-            return None, None, False
-        if not is_user_group(request.escalate_to):
-            return None, None, policy.escalation_reaches(user_id, request, now)
-        if user_id == request.requester_id:
-            return None, None, False
-        try:
-            members = ctx.group_members.members(request.escalate_to)
-        except GroupsUnavailable as problem:
-            return None, problem, False
-        return members, None, policy.escalation_reaches(user_id, request, now, members)
 
 
 def _adopt_card(session: Any, request: RequestView, seen_card: MessageRef | None) -> None:

@@ -9,10 +9,10 @@ made the change.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot import policy
-from bot.domain import GroupsUnavailable, ProviderName, RequestView, Role, Status, is_user_group
+from bot.domain import ProviderName, RequestView, Role, Status
 from bot.policy import ApprovalPolicy, PolicyProposal
 from bot.workflow.context import Context
 from bot.workflow.policies import effective_policy
@@ -57,26 +57,17 @@ class Lookups:
             now = ctx.db_now(session)
             # And what was escalated to them (a user, or a user group Slack is asked about below, after this
             # unit of work): they may decide it without the approver role (bot/policy.py: escalation_reaches).
-            escalated = [r for r in repo.escalated_requests(session, ctx.enabled_providers(), now)
+            escalated = [r for r in repo.pending_requests(session, ctx.enabled_providers(), escalated_by=now)
                          if r.provider not in approvable and r.requester_id != user_id and user_id not in r.approvers]
             administered = [p for p, r in roles.items() if Role.ADMIN in r]
             home = HomeData(requests=repo.requests_of(session, user_id), waiting=waiting, roles=roles,
                             policies={p: effective_policy(session, ctx, p) for p in administered},
                             proposals={p: repo.pending_policy_proposals(session, p) for p in administered})
-        reached = [r for r in escalated if self._escalation_reaches(user_id, r, now)]
+        # [2]: whether the escalation reaches them (Slack asked here, outside the unit of work).
+        reached = [r for r in escalated if ctx.escalation_members(r, now, user_id)[2]]
         if reached:
             home.waiting = sorted([*waiting, *reached], key=lambda r: r.created_at)
         return home
-
-    def _escalation_reaches(self, user_id: str, request: RequestView, now: datetime) -> bool:
-        """What the tab shows only: a group Slack cannot tell about counts as not reaching (the click asks again)."""
-        members = None
-        if request.escalate_to is not None and is_user_group(request.escalate_to):
-            try:
-                members = self.ctx.group_members.members(request.escalate_to)  # at most 60 s old: no second cache
-            except GroupsUnavailable:
-                return False
-        return policy.escalation_reaches(user_id, request, now, members)
 
     def remember_home_viewer(self, user_id: str) -> None:
         """`user_id` opened the App Home now: their tab is republished when what it shows changes, for a while."""
@@ -98,15 +89,8 @@ class Lookups:
                 return [v for v in viewers if v == request.requester_id]
             return [v for v in viewers if v == request.requester_id
                     or self._may_hold(session, v, request.provider, Role.APPROVER)
-                    or self._may_be_escalated_to(v, request, now)]
-
-    @staticmethod
-    def _may_be_escalated_to(user_id: str, request: RequestView, now: datetime) -> bool:
-        """The request was escalated to this viewer, or to a user group they may be in (publishing asks Slack)."""
-        if request.escalate_to is None or request.escalate_at is None or now < request.escalate_at \
-                or user_id == request.requester_id:
-            return False
-        return is_user_group(request.escalate_to) or user_id == request.escalate_to
+                    # Escalated to them, or to a user group they may be in (publishing the tab asks Slack).
+                    or policy.escalation_reaches(v, request, now, target_members={v})]
 
     def home_viewers_for_policy(self, provider: ProviderName) -> list[str]:
         """The recent viewers whose tab shows the provider's policy: its admins."""

@@ -79,4 +79,6 @@ class Reminders:
             log.warning("the %s claim of %s was taken over; the reply just posted is withdrawn", kind, request_id)
             ctx.notifier.withdraw(message)
             return 0
+        if kind == "escalate":  # its members may decide it now: their open App Home tabs list it
+            ctx.notifier.refresh_home(request)
         return 1
