@@ -7,6 +7,7 @@ together to whoever waits for either.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Iterable
 
@@ -43,6 +44,7 @@ class SlackSim(Person, Delivery, SocketMode, ResponseUrls, Views, WebApi, Worksp
         socket_ping_interval: float = 0.25,
         default_channels: bool = True,
         scopes: Iterable[str] = DEFAULT_SCOPES,
+        web_api_tls: ssl.SSLContext | None = None,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token  # None: any xoxb-/xoxp- token is accepted
@@ -67,6 +69,7 @@ class SlackSim(Person, Delivery, SocketMode, ResponseUrls, Views, WebApi, Worksp
         self._init_views()
         self._init_response_urls()
         self._init_web_api()
+        self.web_api_tls = web_api_tls  # HTTPS for the Web API and response_urls (devkit/slack/tls.py)
         self._init_socket_mode()
         self._start_web_api()
         if socket_mode:

@@ -10,6 +10,9 @@ A method `chat.postMessage` is served by a method `_api_chat_postMessage` of the
 from __future__ import annotations
 
 import json
+import socket
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +48,28 @@ class _ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
 
+    def server_activate(self) -> None:
+        super().server_activate()
+        self.connections_accepted = 0
+        self.open_connections: set = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:
+        with self.connections_lock:
+            self.connections_accepted += 1
+            self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):  # a client that refused the certificate
+            return
+        super().handle_error(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
 
 class ApiError(Exception):
     def __init__(self, error: str, **extra) -> None:
@@ -73,6 +98,21 @@ class WebApi:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as devkit/sandbox/server.py: no 40 ms stall for a keep-alive client
+
+            def setup(self):
+                if sim.web_api_tls is not None:  # the handshake on this connection's own thread, not the accept loop's
+                    raw = self.request
+                    self.request = sim.web_api_tls.wrap_socket(raw, server_side=True)  # detaches `raw`
+                    with self.server.connections_lock:
+                        self.server.open_connections.discard(raw)
+                        self.server.open_connections.add(self.request)
+                super().setup()
+
+            def finish(self):
+                super().finish()
+                with self.server.connections_lock:
+                    self.server.open_connections.discard(self.request)
 
             def log_message(self, *args):  # keep test output clean
                 pass
@@ -84,7 +124,7 @@ class WebApi:
 
         self._httpd = _ApiServer(("127.0.0.1", 0), _Handler)
         self.port = self._httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{'https' if self.web_api_tls else 'http'}://127.0.0.1:{self.port}"
         self._http_thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="slack-sim-api",
                                              daemon=True)
         self._http_thread.start()
@@ -92,7 +132,25 @@ class WebApi:
     def _stop_web_api(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        self.drop_connections()  # a kept-alive connection would still reach its handler thread
         self._http_thread.join(timeout=5)
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections the Web API (and response_url) server accepted: one a call, unless the client keeps them."""
+        with self._httpd.connections_lock:
+            return self._httpd.connections_accepted
+
+    def drop_connections(self) -> int:
+        """Close every connection a client keeps open, as Slack closes idle keep-alive connections; how many."""
+        with self._httpd.connections_lock:
+            kept = list(self._httpd.open_connections)
+        for conn in kept:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return len(kept)
 
     @property
     def api_url(self) -> str:

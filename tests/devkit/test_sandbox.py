@@ -573,3 +573,19 @@ def test_serve_prints_urls_and_exits_zero_on_sigterm():
             proc.kill()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_answers_leave_without_waiting_for_the_clients_ack(sb):
+    """Headers and body are two writes: with Nagle on, a kept-alive client's every call waited ~40 ms for its
+    delayed ACK, which the real APIs never make a client wait."""
+    import socket
+
+    with requests.Session() as session:
+        for _ in range(2):  # the second call runs on the connection the first one kept
+            answer = session.post(sb.mofh_url + "/xml-api/passwd.php", data={"username": "nobody", "password": "x"},
+                                  auth=(sb.mofh_api_username, sb.mofh_api_password), timeout=(2, 10))
+            assert answer.status_code == 200
+        with sb._lock:
+            served = list(sb._conns)
+    assert len(served) == 1
+    assert served[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

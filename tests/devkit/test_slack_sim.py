@@ -640,3 +640,26 @@ def test_thread_replies_are_listed_under_their_message_not_in_the_channel_and_me
                 in [" ".join(line.split()) for line in sim.transcript])  # as read, long lines wrapped
     finally:
         sim.stop()
+
+
+def test_web_api_over_tls_and_without_nagle(tmp_path):
+    """--slack-tls (bench/ack_latency.py): the Web API and response_urls over HTTPS with a throwaway certificate;
+    a kept connection is served at once (no Nagle wait) and dropped on request."""
+    import socket
+    import ssl
+
+    from devkit.slack.tls import self_signed
+
+    context, cert_file = self_signed(tmp_path)
+    with make_sim(web_api_tls=context) as sim:
+        assert sim.api_url.startswith("https://127.0.0.1:")
+        trusting = ssl.create_default_context(cafile=str(cert_file))
+        assert WebClient(token="xoxb-sim", base_url=sim.api_url, ssl=trusting).auth_test()["ok"]
+        with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):  # anyone else's trust store refuses it
+            WebClient(token="xoxb-sim", base_url=sim.api_url, ssl=ssl.create_default_context()).auth_test()
+
+        hook = WebhookClient(sim._issue_response_url(ENGINEER, APPROVALS), ssl=trusting)
+        assert hook.send(text="over TLS").status_code == 200
+        with sim._httpd.connections_lock:
+            kept = list(sim._httpd.open_connections)
+        assert all(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for conn in kept)
