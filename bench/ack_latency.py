@@ -60,6 +60,7 @@ import platform
 import re
 import secrets
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -76,6 +77,7 @@ if str(REPO) not in sys.path:
 
 from devkit.sandbox import MofhAccount, Sandbox  # noqa: E402 - importable only once REPO is on sys.path
 from devkit.slack import SlackSim  # noqa: E402
+from devkit.slack.tls import self_signed  # noqa: E402
 
 HELPDESK, APPROVALS = "C0HELPDESK", "C0APPROVALS"
 MOFH_USER, MOFH_PASSWORD = "sandbox-reseller", "sandbox-mofh-password"
@@ -84,6 +86,11 @@ REASON = "Benchmark: customer locked out after an FTP client saved an old passwo
 KINDS = ("slash_command", "view_submission", "approve_click")
 TARGET_RATIO, TARGET_P99_MS, TARGET_RSS_MB = 1.5, 100.0, 150.0
 NODELAY = False  # --nodelay (set in main)
+SLACK_TLS: tuple[ssl.SSLContext, Path] | None = None  # --slack-tls: (the sim's server context, its certificate file)
+
+
+def slack_tls_context() -> ssl.SSLContext | None:
+    return SLACK_TLS[0] if SLACK_TLS is not None else None
 
 GRANT_SCRIPT = """
 import sys
@@ -429,8 +436,10 @@ def drive(world: World, phase: str, stagger: float, step_timeout: float = 20.0) 
 
 def base_env() -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "RESETBOT_", "MOFH_", "NAMECHEAP_", "DATABASE_URL"))}
+            if not k.startswith(("SLACK_", "RESETBOT_", "MOFH_", "NAMECHEAP_", "DATABASE_URL", "SSL_CERT_FILE"))}
     keep["PYTHONUNBUFFERED"] = "1"
+    if SLACK_TLS is not None:  # --slack-tls: the apps trust the simulated Slack's certificate
+        keep["SSL_CERT_FILE"] = str(SLACK_TLS[1])
     keep.pop("BENCH_TCP_NODELAY", None)
     if NODELAY:
         keep["BENCH_TCP_NODELAY"] = "1"
@@ -788,6 +797,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slack-latency", type=float, default=0.0, metavar="MS",
                         help="burst: the simulated Slack holds each Web API and response_url answer this long "
                              "(loopback answers in about 1 ms; Slack across the internet in 50-300)")
+    parser.add_argument("--slack-tls", action="store_true",
+                        help="the simulated Slack answers the Web API and response_urls over HTTPS, as slack.com does "
+                             "(a throwaway certificate the apps trust through SSL_CERT_FILE): a new connection per "
+                             "call then costs a TLS handshake")
     parser.add_argument("--profile", default=None, metavar="PREFIX",
                         help="burst: run resetbot under bench/profile_launch.py; its profile goes to PREFIX.<db>.txt")
     args = parser.parse_args(argv)
@@ -802,8 +815,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--users must be 1..99 and --approvers 1..9")
     if args.nodelay and not args.trace:
         parser.error("--nodelay needs --trace (it patches the apps through bench/trace_launch.py)")
-    global NODELAY
+    global NODELAY, SLACK_TLS
     NODELAY = args.nodelay
+    if args.slack_tls:
+        SLACK_TLS = self_signed(Path(tempfile.mkdtemp(prefix="resetbot-bench-tls-")))
 
     started = time.monotonic()
     resetbot = str(Path(sys.executable).with_name("resetbot"))
@@ -824,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
         clock.install()
     try:
         sandbox.start()
-        sim = SlackSim()
+        sim = SlackSim(web_api_tls=slack_tls_context())
         for i, uid in enumerate(engineers, start=1):
             sim.add_user(uid, f"engineer{i:02d}", channels=[HELPDESK])
         for i, uid in enumerate(approvers, start=1):
@@ -854,7 +869,7 @@ def main(argv: list[str] | None = None) -> int:
             results["burst_parameters"] = {"engineers": burst.ENGINEERS, "extra_commands": burst.EXTRA,
                                            "approvers": burst.APPROVERS, "provider_delay_seconds": args.delay,
                                            "rounds": args.rounds, "databases": args.databases, "apps": args.apps,
-                                           "slack_latency_ms": args.slack_latency}
+                                           "slack_latency_ms": args.slack_latency, "slack_tls": args.slack_tls}
             results["wall_seconds"] = round(time.monotonic() - started, 1)
         results["json_path"] = os.path.relpath(args.json, Path.cwd()) if Path(args.json).is_absolute() else args.json
         Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")

@@ -79,7 +79,7 @@ def cpu_split(pid: int) -> tuple[float, float]:
 
 
 def new_sim(engineers: list[str], approvers: list[str]) -> SlackSim:
-    sim = SlackSim()
+    sim = SlackSim(web_api_tls=al.slack_tls_context())
     for i, uid in enumerate(engineers, start=1):
         sim.add_user(uid, f"engineer{i:03d}", channels=[al.HELPDESK])
     for i, uid in enumerate(approvers, start=1):
