@@ -8,6 +8,7 @@ counters the gauges read from the database at scrape time (`DatabaseGauges`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -34,6 +35,7 @@ from bot.providers import registry
 from bot.providers._http import pooled_session
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer, ephemeral_key, key_beside_sqlite
+from bot.slack_http import PooledWebClient, PooledWebhookClient, SlackConnections
 from bot.workflow import ResetWorkflow, utcnow
 from handlers.groups import SlackGroupMembers
 from handlers.notifier import SlackNotifier
@@ -149,8 +151,9 @@ class IdempotentServerErrorRetryHandler(ServerErrorRetryHandler):
             state=state, request=request, response=response, error=error)
 
 
-class CountingWebClient(WebClient):
-    """slack_sdk's WebClient counting every Web API call, and every one that failed, by method (GET /metrics).
+class CountingWebClient(PooledWebClient):
+    """slack_sdk's WebClient, over kept-alive connections (bot/slack_http.py), counting every Web API call, and
+    every one that failed, by method (GET /metrics).
 
     Every wrapper method (chat_postMessage, apps_connections_open for Socket Mode, …) goes through api_call;
     SlackApiError (an `ok: false` answer) and transport errors count as errors, after the retry handlers."""
@@ -253,7 +256,10 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         listener_executor=listener_executor,
         process_before_response=False,
     )
-    notifier = SlackNotifier(client, settings.approvals_channel or "", clock, catalog=registry.catalog())
+    # response_url posts share the Web API client's kept connections (a client given by a test may have none)
+    connections = getattr(client, "connections", None) or SlackConnections()
+    notifier = SlackNotifier(client, settings.approvals_channel or "", clock, catalog=registry.catalog(),
+                             webhook_client=functools.partial(PooledWebhookClient, connections=connections))
     group_members = SlackGroupMembers(client, clock)  # usergroups.users.list, at most 60 s old
     workflow = ResetWorkflow(
         sessions=sessions,

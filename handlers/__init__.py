@@ -21,8 +21,8 @@ from handlers.notifier import SlackNotifier
 
 
 class Collaborators(Middleware):
-    """Puts the workflow, the notifier and the user-group cache into every request's context, where listeners
-    take them by name."""
+    """Puts the workflow, the notifier, the user-group cache and the app's Slack client into every request's
+    context, where listeners take them by name."""
 
     def __init__(self, workflow: ResetWorkflow, notifier: SlackNotifier,
                  group_members: groups.SlackGroupMembers | None = None,
@@ -36,6 +36,9 @@ class Collaborators(Middleware):
 
     def process(self, *, req: BoltRequest, resp: BoltResponse,
                 next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        # Bolt gives each request a new stock WebClient; listeners call Slack with the app's own instead: it counts
+        # every call (GET /metrics) and keeps its connections open (bot/slack_http.py).
+        req.context["client"] = self.notifier.client
         req.context["workflow"] = self.workflow
         req.context["notifier"] = self.notifier
         req.context["groups"] = self.group_members

@@ -21,7 +21,7 @@ RUNTIME = ("bot", "handlers", "storage")
 SLACK = ("slack_bolt", "slack_sdk")
 SQL = ("sqlalchemy", "alembic", "psycopg")
 HTTP_XML = ("requests", "urllib3", "xmltodict", "defusedxml", "http", "xml", "wsgiref", "waitress")
-COMPOSITION = ("bot.app", "bot.server", "bot.cli")
+COMPOSITION = ("bot.app", "bot.server", "bot.cli", "bot.slack_http")
 DEVKIT = ("devkit",)
 
 
@@ -61,7 +61,7 @@ LAYERS = (
           ("handlers/",),
           SQL + HTTP_XML + COMPOSITION + DEVKIT + ("storage", "bot.providers")),
     Layer("composition root: builds and serves the app, the CLI",
-          ("bot/app.py", "bot/server.py", "bot/cli.py"),
+          ("bot/app.py", "bot/server.py", "bot/cli.py", "bot/slack_http.py"),
           SQL + DEVKIT),
 )
 

@@ -137,6 +137,7 @@ def test_socket_mode_serves_metrics_health_and_readiness_logs_json_and_reads_sec
         assert value(waiting, "resetbot_ack_seconds_count", kind="view_submission") >= 1
         assert value(waiting, "resetbot_slack_api_calls_total", method="chat.postMessage") >= 1
         assert value(waiting, "resetbot_slack_api_calls_total", method="apps.connections.open") >= 1
+        assert value(waiting, "resetbot_slack_api_calls_total", method="views.open") == 1  # a listener's own call
 
         sim.click(ENGINEER, "Approve", channel=APPROVALS, message_ts=card.ts)  # the requester: refused
         sim.click(APPROVER, "Approve", channel=APPROVALS, message_ts=card.ts)

@@ -1,0 +1,99 @@
+"""Slack's Web API and response_url calls over kept-alive connections, instead of one new connection per call.
+
+slack_sdk's clients send each call through urllib, which opens a connection and closes it after
+the answer: against slack.com that is a TCP and a TLS handshake per call, about 1 ms of CPU and
+one or two round trips before the request leaves (bench/ack_latency.py --slack-tls measures it).
+Here one urllib3 pool per process keeps them open. Only the one-request step of each client
+(`_perform_*_internal`) is replaced, and it answers and fails as urllib does: an HTTPError for a
+status outside 2xx (so the 429 and 5xx retry handlers read its headers), the connection error
+itself, wrapped in URLError when no request went out (so ConnectionErrorRetryHandler retries it),
+TimeoutError for an answer that did not come in time. slack_sdk still builds every request,
+parses every answer and runs its retry handlers. A client given a proxy (HTTPS_PROXY) keeps urllib.
+"""
+
+from __future__ import annotations
+
+import io
+from http.client import HTTPMessage
+from typing import Any, cast
+from urllib.error import HTTPError, URLError
+from urllib.request import Request
+
+import urllib3
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient, WebhookResponse
+from urllib3 import exceptions as urllib3_errors
+
+# Connections kept per host: the listener, provider and lookup pools together rarely have more calls in
+# flight at once; a burst beyond it opens extra connections and closes them after their answer.
+KEPT_CONNECTIONS = 32
+
+
+class SlackConnections:
+    """The process's kept-alive connections to Slack (api and hooks hosts), shared by every client."""
+
+    def __init__(self, maxsize: int = KEPT_CONNECTIONS) -> None:
+        # retries=False: slack_sdk's retry handlers decide; redirect=False: Slack's API never redirects, and a
+        # redirect must not carry the bot token anywhere.
+        self.pool = urllib3.PoolManager(num_pools=4, maxsize=maxsize, block=False, retries=False)
+
+    def send(self, req: Request, timeout: float) -> tuple[int, HTTPMessage, bytes]:
+        """One POST; (status, headers, body) of a 2xx answer, else what urllib raises (module docstring)."""
+        url = req.full_url
+        try:
+            answer = self.pool.request(req.get_method(), url, body=cast(bytes | None, req.data),  # slack_sdk's are
+                                       headers=dict(req.header_items()), redirect=False,
+                                       timeout=urllib3.Timeout(connect=timeout, read=timeout))
+        except urllib3_errors.ReadTimeoutError:
+            raise TimeoutError("Slack did not answer in time") from None
+        except (urllib3_errors.NewConnectionError, urllib3_errors.ConnectTimeoutError,
+                urllib3_errors.SSLError) as exc:  # no request went out
+            raise URLError(exc.args[0] if exc.args else exc) from None
+        except urllib3_errors.ProtocolError as exc:  # the connection ended under the request (a kept one closed)
+            cause = exc.args[1] if len(exc.args) > 1 else None
+            if isinstance(cause, ConnectionResetError):  # RemoteDisconnected too: as http.client raises them
+                raise cause from None
+            raise URLError(cause if isinstance(cause, OSError) else str(exc)) from None
+        except urllib3_errors.HTTPError as exc:
+            raise URLError(exc) from None
+        headers = HTTPMessage()
+        for name, value in answer.headers.items():
+            headers[name] = value
+        if not 200 <= answer.status < 300:
+            raise HTTPError(url, answer.status, answer.reason or "", headers, io.BytesIO(answer.data))
+        return answer.status, headers, answer.data
+
+
+def _decoded(headers: HTTPMessage, body: bytes) -> str:
+    return body.decode(headers.get_content_charset() or "utf-8")
+
+
+class PooledWebClient(WebClient):
+    """WebClient whose calls go over `SlackConnections`."""
+
+    def __init__(self, *args: Any, connections: SlackConnections | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections = connections or SlackConnections()
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        if self.proxy is not None or self.ssl is not None:
+            return super()._perform_urllib_http_request_internal(url, req)
+        status, headers, body = self.connections.send(req, self.timeout)
+        if headers.get_content_type() == "application/gzip":  # as slack_sdk: admin.analytics.getFile
+            return {"status": status, "headers": headers, "body": body}
+        return {"status": status, "headers": headers, "body": _decoded(headers, body)}
+
+
+class PooledWebhookClient(WebhookClient):
+    """WebhookClient (response_url posts) whose calls go over `SlackConnections`."""
+
+    def __init__(self, url: str, *args: Any, connections: SlackConnections | None = None, **kwargs: Any) -> None:
+        super().__init__(url, *args, **kwargs)
+        self.connections = connections or SlackConnections()
+
+    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
+        if self.proxy is not None or self.ssl is not None:
+            return super()._perform_http_request_internal(url, req)
+        status, headers, body = self.connections.send(req, self.timeout)
+        return WebhookResponse(url=url, status_code=status, body=_decoded(headers, body),
+                               headers=headers)  # type: ignore[arg-type]  # slack_sdk passes urllib's message too
