@@ -35,7 +35,7 @@ from bot.providers import registry
 from bot.providers._http import pooled_session
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer, ephemeral_key, key_beside_sqlite
-from bot.slack_http import PooledWebClient, PooledWebhookClient, SlackConnections
+from bot.slack_http import PooledWebClient, PooledWebhookClient
 from bot.workflow import ResetWorkflow, utcnow
 from handlers.groups import SlackGroupMembers
 from handlers.notifier import SlackNotifier
@@ -256,8 +256,8 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         listener_executor=listener_executor,
         process_before_response=False,
     )
-    # response_url posts share the Web API client's kept connections (a client given by a test may have none)
-    connections = getattr(client, "connections", None) or SlackConnections()
+    # response_url posts share the Web API client's kept connections (a client given by a test has none)
+    connections = getattr(client, "connections", None)
     notifier = SlackNotifier(client, settings.approvals_channel or "", clock, catalog=registry.catalog(),
                              webhook_client=functools.partial(PooledWebhookClient, connections=connections))
     group_members = SlackGroupMembers(client, clock)  # usergroups.users.list, at most 60 s old

@@ -8,7 +8,8 @@ Here one urllib3 pool per process keeps them open. Only the one-request step of 
 status outside 2xx (so the 429 and 5xx retry handlers read its headers), the connection error
 itself, wrapped in URLError when no request went out (so ConnectionErrorRetryHandler retries it),
 TimeoutError for an answer that did not come in time. slack_sdk still builds every request,
-parses every answer and runs its retry handlers. A client given a proxy (HTTPS_PROXY) keeps urllib.
+parses every answer and runs its retry handlers. A proxy slack_sdk read from HTTPS_PROXY is used
+the same way (a kept tunnel to Slack through it); a client given its own ssl context keeps urllib.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import io
 from http.client import HTTPMessage
 from typing import Any, cast
 from urllib.error import HTTPError, URLError
+from urllib.parse import unquote
 from urllib.request import Request
 
 import urllib3
@@ -30,12 +32,20 @@ KEPT_CONNECTIONS = 32
 
 
 class SlackConnections:
-    """The process's kept-alive connections to Slack (api and hooks hosts), shared by every client."""
+    """The process's kept-alive connections to Slack (api and hooks hosts), shared by every client; through
+    `proxy` (slack_sdk's, from HTTPS_PROXY: an http:// URL, credentials in it as urllib takes them) when set."""
 
-    def __init__(self, maxsize: int = KEPT_CONNECTIONS) -> None:
-        # retries=False: slack_sdk's retry handlers decide; redirect=False: Slack's API never redirects, and a
-        # redirect must not carry the bot token anywhere.
-        self.pool = urllib3.PoolManager(num_pools=4, maxsize=maxsize, block=False, retries=False)
+    def __init__(self, maxsize: int = KEPT_CONNECTIONS, *, proxy: str | None = None) -> None:
+        self.proxy = proxy
+        # retries=False: slack_sdk's retry handlers decide (and redirect=False at each request: Slack's API never
+        # redirects, and a redirect must not carry the bot token anywhere).
+        options: dict[str, Any] = {"num_pools": 4, "maxsize": maxsize, "block": False, "retries": False}
+        if proxy is None:
+            self.pool: urllib3.PoolManager = urllib3.PoolManager(**options)
+            return
+        auth = urllib3.util.parse_url(proxy).auth
+        headers = urllib3.make_headers(proxy_basic_auth=unquote(auth)) if auth else None
+        self.pool = urllib3.ProxyManager(proxy, proxy_headers=headers, **options)
 
     def send(self, req: Request, timeout: float) -> tuple[int, HTTPMessage, bytes]:
         """One POST; (status, headers, body) of a 2xx answer, else what urllib raises (module docstring)."""
@@ -64,6 +74,14 @@ class SlackConnections:
         return answer.status, headers, answer.data
 
 
+def _connections_for(proxy: str | None) -> SlackConnections | None:
+    """Connections through `proxy`; None (slack_sdk's own transport) for a proxy URL urllib3 cannot use."""
+    try:
+        return SlackConnections(proxy=proxy)
+    except urllib3_errors.HTTPError:  # ProxySchemeUnknown, a URL it cannot parse: urllib may still manage
+        return None
+
+
 def _decoded(headers: HTTPMessage, body: bytes) -> str:
     return body.decode(headers.get_content_charset() or "utf-8")
 
@@ -73,10 +91,10 @@ class PooledWebClient(WebClient):
 
     def __init__(self, *args: Any, connections: SlackConnections | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.connections = connections or SlackConnections()
+        self.connections = connections or _connections_for(self.proxy)
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
-        if self.proxy is not None or self.ssl is not None:
+        if self.connections is None or self.connections.proxy != self.proxy or self.ssl is not None:
             return super()._perform_urllib_http_request_internal(url, req)
         status, headers, body = self.connections.send(req, self.timeout)
         if headers.get_content_type() == "application/gzip":  # as slack_sdk: admin.analytics.getFile
@@ -89,10 +107,10 @@ class PooledWebhookClient(WebhookClient):
 
     def __init__(self, url: str, *args: Any, connections: SlackConnections | None = None, **kwargs: Any) -> None:
         super().__init__(url, *args, **kwargs)
-        self.connections = connections or SlackConnections()
+        self.connections = connections or _connections_for(self.proxy)
 
     def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
-        if self.proxy is not None or self.ssl is not None:
+        if self.connections is None or self.connections.proxy != self.proxy or self.ssl is not None:
             return super()._perform_http_request_internal(url, req)
         status, headers, body = self.connections.send(req, self.timeout)
         return WebhookResponse(url=url, status_code=status, body=_decoded(headers, body),

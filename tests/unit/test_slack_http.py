@@ -3,7 +3,12 @@ slack_sdk's urllib transport did (the simulated Slack of devkit/slack answers ov
 
 from __future__ import annotations
 
+import base64
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.error import URLError
+from urllib.parse import urlsplit
 
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -110,3 +115,66 @@ def test_an_answer_later_than_the_timeout_is_a_timeout(sim):
     sim.web_api_latency = 1.0
     with pytest.raises(TimeoutError):
         client.auth_test()
+
+
+class _ForwardingProxy(ThreadingHTTPServer):
+    """An HTTP proxy on loopback: forwards each absolute-form request, and records what it was sent."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str | None]] = []  # (request target, Proxy-Authorization)
+        self.connections = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                target = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.seen.append((self.path, self.headers.get("Proxy-Authorization")))
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                forwarded = {k: v for k, v in self.headers.items()
+                             if k.lower() not in ("proxy-authorization", "proxy-connection", "connection")}
+                upstream.request("POST", target.path + (f"?{target.query}" if target.query else ""), body, forwarded)
+                answer = upstream.getresponse()
+                data = answer.read()
+                upstream.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("connection", "content-length", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+    def process_request(self, request, client_address) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
+
+
+def test_a_proxy_from_https_proxy_carries_the_kept_connections(sim, monkeypatch):
+    proxy = _ForwardingProxy()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://relay:p%40ss@127.0.0.1:{proxy.server_address[1]}")
+        client = client_for(sim)
+        for i in range(3):
+            assert client.chat_postMessage(channel=APPROVALS, text=f"via proxy {i}")["ok"]
+        hook = PooledWebhookClient(sim._issue_response_url(ENGINEER, "C0HELPDESK"), connections=client.connections)
+        assert hook.send(text="status").status_code == 200
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert [m.text for m in sim.messages(APPROVALS)] == [f"via proxy {i}" for i in range(3)]
+    assert [target for target, _ in proxy.seen][:3] == [f"{sim.api_url}chat.postMessage"] * 3
+    assert len(proxy.seen) == 4
+    assert {auth for _, auth in proxy.seen} == {"Basic " + base64.b64encode(b"relay:p@ss").decode()}
+    assert proxy.connections == 1  # one kept connection to the proxy; slack_sdk's transport opened one a call
