@@ -53,6 +53,9 @@ LOOKUP_WORKERS = 4
 # thread: with 32, a burst of 50 filled the pool with waiting listeners while later deliveries waited for a
 # thread to ack them (p99 1.3 s in bench/burst.py). Threads are made only as deliveries need them.
 LISTENER_WORKERS = 128
+# Every thread that may call Slack at once (the three pools, Socket Mode, the sweep, the health server) keeps its
+# connection to it: a smaller pool would close the extra ones after each call, and warn of each (bot/slack_http.py).
+SLACK_CONNECTIONS = LISTENER_WORKERS + PROVIDER_WORKERS + LOOKUP_WORKERS + 4
 
 
 class DrainableExecutor(ThreadPoolExecutor):
@@ -213,6 +216,7 @@ def make_slack_client(settings: Settings) -> WebClient:
         token=settings.slack_bot_token.reveal() if settings.slack_bot_token else None,
         base_url=settings.slack_api_url,
         timeout=15,
+        max_connections=SLACK_CONNECTIONS,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=1),
             RateLimitErrorRetryHandler(max_retry_count=2),

@@ -26,8 +26,8 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 from urllib3 import exceptions as urllib3_errors
 
-# Connections kept per host: the listener, provider and lookup pools together rarely have more calls in
-# flight at once; a burst beyond it opens extra connections and closes them after their answer.
+# Connections kept per host. More calls at once open more connections, closed after their answer (urllib3
+# warns of each): bot/app.py sizes the app's to every thread that may call Slack.
 KEPT_CONNECTIONS = 32
 
 
@@ -74,10 +74,10 @@ class SlackConnections:
         return answer.status, headers, answer.data
 
 
-def _connections_for(proxy: str | None) -> SlackConnections | None:
+def _connections_for(proxy: str | None, maxsize: int = KEPT_CONNECTIONS) -> SlackConnections | None:
     """Connections through `proxy`; None (slack_sdk's own transport) for a proxy URL urllib3 cannot use."""
     try:
-        return SlackConnections(proxy=proxy)
+        return SlackConnections(maxsize, proxy=proxy)
     except urllib3_errors.HTTPError:  # ProxySchemeUnknown, a URL it cannot parse: urllib may still manage
         return None
 
@@ -89,9 +89,10 @@ def _decoded(headers: HTTPMessage, body: bytes) -> str:
 class PooledWebClient(WebClient):
     """WebClient whose calls go over `SlackConnections`."""
 
-    def __init__(self, *args: Any, connections: SlackConnections | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, connections: SlackConnections | None = None,
+                 max_connections: int = KEPT_CONNECTIONS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.connections = connections or _connections_for(self.proxy)
+        self.connections = connections or _connections_for(self.proxy, max_connections)
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         if self.connections is None or self.connections.proxy != self.proxy or self.ssl is not None:

@@ -178,3 +178,25 @@ def test_a_proxy_from_https_proxy_carries_the_kept_connections(sim, monkeypatch)
     assert len(proxy.seen) == 4
     assert {auth for _, auth in proxy.seen} == {"Basic " + base64.b64encode(b"relay:p@ss").decode()}
     assert proxy.connections == 1  # one kept connection to the proxy; slack_sdk's transport opened one a call
+
+
+def test_as_many_calls_at_once_as_the_app_has_threads_keep_their_connections(sim, caplog):
+    """More calls in flight than a default pool keeps (32): each keeps its connection for the next round, and
+    urllib3 has nothing to warn of (it warns of every connection a full pool discards)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = client_for(sim)
+    sim.web_api_latency = 0.2  # every call of a round is in flight at once
+    calls = 40
+
+    def round_of_calls() -> list[bool]:
+        with ThreadPoolExecutor(max_workers=calls) as pool:
+            return list(pool.map(lambda i: client.auth_test()["ok"], range(calls)))
+
+    with caplog.at_level("WARNING", logger="urllib3"):
+        assert round_of_calls() == [True] * calls
+        opened = sim.connections_accepted
+        assert round_of_calls() == [True] * calls
+    assert opened > 32
+    assert sim.connections_accepted == opened  # the second round opened none
+    assert not [r for r in caplog.records if r.name.startswith("urllib3")]
