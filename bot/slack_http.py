@@ -15,6 +15,9 @@ the same way (a kept tunnel to Slack through it); a client given its own ssl con
 from __future__ import annotations
 
 import io
+import time
+import weakref
+from collections.abc import Callable
 from http.client import HTTPMessage
 from typing import Any, cast
 from urllib.error import HTTPError, URLError
@@ -25,27 +28,38 @@ import urllib3
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 from urllib3 import exceptions as urllib3_errors
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 # Connections kept per host. More calls at once open more connections, closed after their answer (urllib3
 # warns of each): bot/app.py sizes the app's to every thread that may call Slack.
 KEPT_CONNECTIONS = 32
+# A connection idle longer is closed before its next use, not reused: Slack's side closes idle ones within a
+# minute, and a NAT or firewall on the way may drop one without telling either end, when a request sent on it
+# would wait the whole timeout for an answer that cannot come.
+IDLE_SECONDS = 30.0
 
 
 class SlackConnections:
     """The process's kept-alive connections to Slack (api and hooks hosts), shared by every client; through
     `proxy` (slack_sdk's, from HTTPS_PROXY: an http:// URL, credentials in it as urllib takes them) when set."""
 
-    def __init__(self, maxsize: int = KEPT_CONNECTIONS, *, proxy: str | None = None) -> None:
+    def __init__(self, maxsize: int = KEPT_CONNECTIONS, *, proxy: str | None = None,
+                 idle_seconds: float = IDLE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.proxy = proxy
+        self.idle_seconds = idle_seconds
+        self.clock = clock
+        self.returned_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()  # conn -> when kept
         # retries=False: slack_sdk's retry handlers decide (and redirect=False at each request: Slack's API never
         # redirects, and a redirect must not carry the bot token anywhere).
         options: dict[str, Any] = {"num_pools": 4, "maxsize": maxsize, "block": False, "retries": False}
         if proxy is None:
             self.pool: urllib3.PoolManager = urllib3.PoolManager(**options)
-            return
-        auth = urllib3.util.parse_url(proxy).auth
-        headers = urllib3.make_headers(proxy_basic_auth=unquote(auth)) if auth else None
-        self.pool = urllib3.ProxyManager(proxy, proxy_headers=headers, **options)
+        else:
+            auth = urllib3.util.parse_url(proxy).auth
+            headers = urllib3.make_headers(proxy_basic_auth=unquote(auth)) if auth else None
+            self.pool = urllib3.ProxyManager(proxy, proxy_headers=headers, **options)
+        self.pool.pool_classes_by_scheme = {"http": _idle_limited(HTTPConnectionPool, self),
+                                            "https": _idle_limited(HTTPSConnectionPool, self)}
 
     def send(self, req: Request, timeout: float) -> tuple[int, HTTPMessage, bytes]:
         """One POST; (status, headers, body) of a 2xx answer, else what urllib raises (module docstring)."""
@@ -72,6 +86,26 @@ class SlackConnections:
         if not 200 <= answer.status < 300:
             raise HTTPError(url, answer.status, answer.reason or "", headers, io.BytesIO(answer.data))
         return answer.status, headers, answer.data
+
+
+def _idle_limited(base: type[HTTPConnectionPool], connections: SlackConnections) -> type[HTTPConnectionPool]:
+    """`base` whose connections idle past `connections.idle_seconds` are closed when next taken (urllib3 then
+    opens a new one for the request)."""
+
+    class IdleLimitedPool(base):  # type: ignore[valid-type,misc]  # a base known only at run time
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            conn = super()._get_conn(timeout)
+            kept = connections.returned_at.pop(conn, None)
+            if kept is not None and connections.clock() - kept > connections.idle_seconds:
+                conn.close()
+            return conn
+
+        def _put_conn(self, conn: Any) -> None:
+            if conn is not None:
+                connections.returned_at[conn] = connections.clock()
+            super()._put_conn(conn)
+
+    return IdleLimitedPool
 
 
 def _connections_for(proxy: str | None, maxsize: int = KEPT_CONNECTIONS) -> SlackConnections | None:

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.app import make_slack_client
 from bot.config import Settings
 from bot.secret import Secret
-from bot.slack_http import PooledWebhookClient
+from bot.slack_http import IDLE_SECONDS, PooledWebClient, PooledWebhookClient, SlackConnections
 from devkit.slack import SlackSim
 
 APPROVALS, ENGINEER = "C0APPROVALS", "U0ENGINEER1"
@@ -200,3 +200,19 @@ def test_as_many_calls_at_once_as_the_app_has_threads_keep_their_connections(sim
     assert opened > 32
     assert sim.connections_accepted == opened  # the second round opened none
     assert not [r for r in caplog.records if r.name.startswith("urllib3")]
+
+
+def test_a_connection_idle_past_the_limit_is_replaced_not_reused(sim):
+    """A NAT or firewall may drop an idle connection without a word to either end; a request sent on it would
+    wait the whole timeout. Past IDLE_SECONDS (30) a kept connection is closed before its next use."""
+    now = [1000.0]
+    connections = SlackConnections(proxy=None, clock=lambda: now[0])
+    client = PooledWebClient(token="xoxb-test", base_url=sim.api_url, connections=connections)
+    client.auth_test()
+    now[0] += IDLE_SECONDS - 1
+    client.auth_test()
+    assert sim.connections_accepted == 1
+    now[0] += IDLE_SECONDS + 1
+    assert client.chat_postMessage(channel=APPROVALS, text="after a quiet spell")["ok"]
+    assert sim.connections_accepted == 2
+    assert [m.text for m in sim.messages(APPROVALS)] == ["after a quiet spell"]
