@@ -41,7 +41,7 @@ IDLE_SECONDS = 30.0
 
 class SlackConnections:
     """The process's kept-alive connections to Slack (api and hooks hosts), shared by every client; through
-    `proxy` (slack_sdk's, from HTTPS_PROXY: an http:// URL, credentials in it as urllib takes them) when set."""
+    `proxy` (slack_sdk's, from HTTPS_PROXY; credentials in its URL, as urllib takes them) when set."""
 
     def __init__(self, maxsize: int = KEPT_CONNECTIONS, *, proxy: str | None = None,
                  idle_seconds: float = IDLE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
