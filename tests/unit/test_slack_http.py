@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.error import URLError
@@ -216,3 +217,70 @@ def test_a_connection_idle_past_the_limit_is_replaced_not_reused(sim):
     assert client.chat_postMessage(channel=APPROVALS, text="after a quiet spell")["ok"]
     assert sim.connections_accepted == 2
     assert [m.text for m in sim.messages(APPROVALS)] == ["after a quiet spell"]
+
+
+class _TunnellingProxy(ThreadingHTTPServer):
+    """An HTTP proxy on loopback that only tunnels (CONNECT host:port), as egress proxies for HTTPS do."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_CONNECT(self):
+                proxy.tunnels.append(self.path)
+                host, port = self.path.rsplit(":", 1)
+                upstream = socket.create_connection((host, int(port)), timeout=10)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.close_connection = True
+
+                def pump(source, sink):
+                    try:
+                        while data := source.recv(65536):
+                            sink.sendall(data)
+                    except OSError:
+                        pass
+                    finally:
+                        for end in (source, sink):
+                            try:
+                                end.shutdown(socket.SHUT_RDWR)
+                            except OSError:
+                                pass
+
+                back = threading.Thread(target=pump, args=(upstream, self.connection), daemon=True)
+                back.start()
+                pump(self.connection, upstream)
+                back.join(timeout=5)
+                upstream.close()
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
+
+
+def test_over_https_a_proxy_keeps_one_tunnel_for_every_call(tmp_path, monkeypatch):
+    from devkit.slack.tls import self_signed
+
+    context, cert_file = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the default trust store, as in bench --slack-tls
+    proxy = _TunnellingProxy()
+    try:
+        with SlackSim(socket_mode=False, web_api_tls=context) as tls_sim:
+            tls_sim.add_channel(APPROVALS, "pw-reset-approvals", members=[])
+            monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+            client = client_for(tls_sim)
+            for i in range(3):
+                assert client.chat_postMessage(channel=APPROVALS, text=f"tunnelled {i}")["ok"]
+            assert [m.text for m in tls_sim.messages(APPROVALS)] == [f"tunnelled {i}" for i in range(3)]
+            assert tls_sim.connections_accepted == 1
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert proxy.tunnels == [f"127.0.0.1:{urlsplit(tls_sim.api_url).port}"]  # one CONNECT for the three calls
