@@ -4,7 +4,9 @@ The simulator has three faces:
 
 * a fake **Web API** (``POST /api/<method>``) plus **response_url** endpoints
   (``POST /response/<token>``), served by one stdlib ``ThreadingHTTPServer`` on
-  ``127.0.0.1:0``; point the app's ``WebClient(base_url=sim.api_url)`` at it;
+  ``127.0.0.1:0``; point the app's ``WebClient(base_url=sim.api_url)`` at it (HTTPS with
+  ``SlackSim(web_api_tls=context)``, tls.py; ``connections_accepted`` and ``drop_connections``
+  for clients that keep their connections);
 * **delivery to the app** the way Slack does it: over an open Socket Mode connection (a
   ``websockets`` server that ``apps.connections.open`` hands out), or, when no socket is
   open, as signed HTTP POSTs to ``sim.http_url``;
@@ -19,7 +21,7 @@ One module per concern, composed by ``SlackSim`` (sim.py): workspace.py (people,
 messages, the transcript), web_api.py (the HTTP server and the chat/users methods),
 views.py (modals and the Home tab), response_urls.py, socket_mode.py (the WebSocket
 server), delivery.py (socket or signed HTTP), person.py (what people do), and the
-plain helpers records.py, blocks.py and rendering.py (the text a person sees).
+plain helpers records.py, blocks.py, rendering.py (the text a person sees) and tls.py.
 
 Usage::
 
