@@ -32,7 +32,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.pending_acks import PendingAcks
 from bot.providers import registry
-from bot.providers._http import pooled_session
+from bot.providers._http import LOOKUP_DEADLINE, pooled_session
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer, ephemeral_key, key_beside_sqlite
 from bot.slack_http import PooledWebClient, PooledWebhookClient
@@ -74,11 +74,20 @@ class DrainableExecutor(ThreadPoolExecutor):
             try:
                 return fn(*args, **kwargs)
             finally:
-                with self._idle:
-                    self._running -= 1
-                    self._idle.notify_all()
+                self._done()
 
-        return super().submit(tracked)
+        def cancelled(future) -> None:  # shutdown(cancel_futures=True): tracked never runs
+            if future.cancelled():
+                self._done()
+
+        future = super().submit(tracked)
+        future.add_done_callback(cancelled)
+        return future
+
+    def _done(self) -> None:
+        with self._idle:
+            self._running -= 1
+            self._idle.notify_all()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         with self._idle:
@@ -131,12 +140,14 @@ class Runtime:
         """Stop sweeping and let in-flight provider calls finish (SIGTERM drain)."""
         self.draining.set()
         self._stop.set()
+        if self.lookup_executor is not None:  # read-only: the queued ones are dropped
+            self.lookup_executor.shutdown(wait=False, cancel_futures=True)
         self.listener_executor.wait_idle(min(timeout, 10.0))
         drained = self.workflow.background.wait_idle(timeout)
         self.provider_executor.shutdown(wait=drained)
         self.listener_executor.shutdown(wait=False)
-        if self.lookup_executor is not None:  # read-only: nothing to finish
-            self.lookup_executor.shutdown(wait=False, cancel_futures=True)
+        if self.lookup_executor is not None:  # one under way ends by rewriting its card: not after the engine
+            self.lookup_executor.wait_idle(min(timeout, LOOKUP_DEADLINE))
         self.engine.dispose()
         return drained
 

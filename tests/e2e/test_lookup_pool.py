@@ -4,6 +4,7 @@ MyOwnFreeHost and the simulated Slack."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from bot.domain import Role
@@ -49,3 +50,33 @@ def test_forty_slow_lookups_do_not_delay_an_approved_change(bot_over_socket):
     print(f"approved change sent {delay:.2f} s after the click, with {SLOW_LOOKUPS} slow lookups pending")
     assert delay < 1.5, f"the approved change waited {delay:.1f} s behind the lookups"
     assert sum(1 for c in bot.sandbox.calls() if c.command == "passwd") == 1  # lookups never change anything
+
+
+def test_shutdown_lets_a_lookup_under_way_rewrite_its_card_first(bot_over_socket, caplog):
+    """A lookup's last step writes (the card's account context): shutdown waits for the one under way, up to the
+    lookup deadline, before the engine goes; it used to return at once and leave it writing afterwards (an ERROR
+    in the log once the database was gone)."""
+    bot, sim = bot_over_socket, bot_over_socket.sim
+    bot.sandbox.set_delay("mofh", "webq7k2m", 1.0)  # holds the account lookup
+    assert bot.request_mofh().ok
+    bot.card()
+    assert bot.sandbox.wait_for_pending(1, timeout=10), "no account lookup under way"
+    with caplog.at_level(logging.ERROR):
+        bot.runtime.shutdown(timeout=10)
+    assert "account active" in sim.messages(APPROVALS)[-1].visible_text  # written before shutdown returned
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_drained_executor_counts_what_shutdown_cancelled():
+    import threading
+
+    from bot.app import DrainableExecutor
+
+    executor = DrainableExecutor(max_workers=1)
+    release = threading.Event()
+    executor.submit(release.wait, 10)
+    for _ in range(2):  # queued behind it
+        executor.submit(time.sleep, 0)
+    executor.shutdown(wait=False, cancel_futures=True)
+    release.set()
+    assert executor.wait_idle(5)  # the two cancelled ones never run, yet are not counted as running
