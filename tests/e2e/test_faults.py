@@ -15,6 +15,7 @@ from bot.server import socket_mode_handler
 from bot.workflow import execution
 from tests.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.e2e.conftest import APPROVALS, APPROVER, ENGINEER, HELPDESK, Bot, _grant, _world, make_settings
+from tests.relay import pipe
 
 
 class OutageProxy:
@@ -42,21 +43,7 @@ class OutageProxy:
             with self.lock:
                 self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
 
     def cut(self) -> None:
         self.down.set()

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.secret import Secret
 from bot.slack_http import IDLE_SECONDS, PooledWebClient, PooledWebhookClient, SlackConnections
 from devkit.slack import SlackSim
+from tests.relay import pipe
 
 APPROVALS, ENGINEER = "C0APPROVALS", "U0ENGINEER1"
 
@@ -242,22 +243,9 @@ class _TunnellingProxy(ThreadingHTTPServer):
                 self.end_headers()
                 self.close_connection = True
 
-                def pump(source, sink):
-                    try:
-                        while data := source.recv(65536):
-                            sink.sendall(data)
-                    except OSError:
-                        pass
-                    finally:
-                        for end in (source, sink):
-                            try:
-                                end.shutdown(socket.SHUT_RDWR)
-                            except OSError:
-                                pass
-
-                back = threading.Thread(target=pump, args=(upstream, self.connection), daemon=True)
+                back = threading.Thread(target=pipe, args=(upstream, self.connection), daemon=True)
                 back.start()
-                pump(self.connection, upstream)
+                pipe(self.connection, upstream)
                 back.join(timeout=5)
                 upstream.close()
 
