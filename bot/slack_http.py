@@ -15,6 +15,7 @@ the same way (a kept tunnel to Slack through it); a client given its own ssl con
 from __future__ import annotations
 
 import io
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -49,6 +50,7 @@ class SlackConnections:
         self.idle_seconds = idle_seconds
         self.clock = clock
         self.returned_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()  # conn -> when kept
+        self.returned_lock = threading.Lock()  # every thread that calls Slack takes and puts back connections
         # retries=False: slack_sdk's retry handlers decide (and redirect=False at each request: Slack's API never
         # redirects, and a redirect must not carry the bot token anywhere).
         options: dict[str, Any] = {"num_pools": 4, "maxsize": maxsize, "block": False, "retries": False}
@@ -95,14 +97,16 @@ def _idle_limited(base: type[HTTPConnectionPool], connections: SlackConnections)
     class IdleLimitedPool(base):  # type: ignore[valid-type,misc]  # a base known only at run time
         def _get_conn(self, timeout: float | None = None) -> Any:
             conn = super()._get_conn(timeout)
-            kept = connections.returned_at.pop(conn, None)
+            with connections.returned_lock:
+                kept = connections.returned_at.pop(conn, None)
             if kept is not None and connections.clock() - kept > connections.idle_seconds:
                 conn.close()
             return conn
 
         def _put_conn(self, conn: Any) -> None:
             if conn is not None:
-                connections.returned_at[conn] = connections.clock()
+                with connections.returned_lock:
+                    connections.returned_at[conn] = connections.clock()
             super()._put_conn(conn)
 
     return IdleLimitedPool
