@@ -15,9 +15,7 @@ the same way (a kept tunnel to Slack through it); a client given its own ssl con
 from __future__ import annotations
 
 import io
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from http.client import HTTPMessage
 from typing import Any, cast
@@ -49,8 +47,6 @@ class SlackConnections:
         self.proxy = proxy
         self.idle_seconds = idle_seconds
         self.clock = clock
-        self.returned_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()  # conn -> when kept
-        self.returned_lock = threading.Lock()  # every thread that calls Slack takes and puts back connections
         # retries=False: slack_sdk's retry handlers decide (and redirect=False at each request: Slack's API never
         # redirects, and a redirect must not carry the bot token anywhere).
         options: dict[str, Any] = {"num_pools": 4, "maxsize": maxsize, "block": False, "retries": False}
@@ -69,7 +65,7 @@ class SlackConnections:
         try:
             answer = self.pool.request(req.get_method(), url, body=cast(bytes | None, req.data),  # slack_sdk's are
                                        headers=dict(req.header_items()), redirect=False,
-                                       timeout=urllib3.Timeout(connect=timeout, read=timeout))
+                                       timeout=timeout)  # to connect, and for each read
         except urllib3_errors.ReadTimeoutError:
             raise TimeoutError("Slack did not answer in time") from None
         except (urllib3_errors.NewConnectionError, urllib3_errors.ConnectTimeoutError,
@@ -92,21 +88,20 @@ class SlackConnections:
 
 def _idle_limited(base: type[HTTPConnectionPool], connections: SlackConnections) -> type[HTTPConnectionPool]:
     """`base` whose connections idle past `connections.idle_seconds` are closed when next taken (urllib3 then
-    opens a new one for the request)."""
+    opens a new one for the request). Each connection carries when it was put back: between _get_conn and
+    _put_conn only the thread that took it touches it."""
 
     class IdleLimitedPool(base):  # type: ignore[valid-type,misc]  # a base known only at run time
         def _get_conn(self, timeout: float | None = None) -> Any:
             conn = super()._get_conn(timeout)
-            with connections.returned_lock:
-                kept = connections.returned_at.pop(conn, None)
+            kept = getattr(conn, "resetbot_kept_at", None)
             if kept is not None and connections.clock() - kept > connections.idle_seconds:
                 conn.close()
             return conn
 
         def _put_conn(self, conn: Any) -> None:
             if conn is not None:
-                with connections.returned_lock:
-                    connections.returned_at[conn] = connections.clock()
+                conn.resetbot_kept_at = connections.clock()
             super()._put_conn(conn)
 
     return IdleLimitedPool
@@ -118,6 +113,15 @@ def _connections_for(proxy: str | None, maxsize: int = KEPT_CONNECTIONS) -> Slac
         return SlackConnections(maxsize, proxy=proxy)
     except urllib3_errors.HTTPError:  # ProxySchemeUnknown, a URL it cannot parse: urllib may still manage
         return None
+
+
+def _usable(client: WebClient | WebhookClient) -> SlackConnections | None:
+    """The client's kept connections, unless it was given what they do not carry (its own ssl context, another
+    proxy): then slack_sdk's own transport."""
+    connections: SlackConnections | None = getattr(client, "connections", None)
+    if connections is None or connections.proxy != client.proxy or client.ssl is not None:
+        return None
+    return connections
 
 
 def _decoded(headers: HTTPMessage, body: bytes) -> str:
@@ -133,9 +137,10 @@ class PooledWebClient(WebClient):
         self.connections = connections or _connections_for(self.proxy, max_connections)
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
-        if self.connections is None or self.connections.proxy != self.proxy or self.ssl is not None:
+        connections = _usable(self)
+        if connections is None:
             return super()._perform_urllib_http_request_internal(url, req)
-        status, headers, body = self.connections.send(req, self.timeout)
+        status, headers, body = connections.send(req, self.timeout)
         if headers.get_content_type() == "application/gzip":  # as slack_sdk: admin.analytics.getFile
             return {"status": status, "headers": headers, "body": body}
         return {"status": status, "headers": headers, "body": _decoded(headers, body)}
@@ -149,8 +154,9 @@ class PooledWebhookClient(WebhookClient):
         self.connections = connections or _connections_for(self.proxy)
 
     def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
-        if self.connections is None or self.connections.proxy != self.proxy or self.ssl is not None:
+        connections = _usable(self)
+        if connections is None:
             return super()._perform_http_request_internal(url, req)
-        status, headers, body = self.connections.send(req, self.timeout)
+        status, headers, body = connections.send(req, self.timeout)
         return WebhookResponse(url=url, status_code=status, body=_decoded(headers, body),
                                headers=headers)  # type: ignore[arg-type]  # slack_sdk passes urllib's message too

@@ -48,27 +48,21 @@ class _ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
 
-    def server_activate(self) -> None:
-        super().server_activate()
+    def __init__(self, *args, **kwargs) -> None:
         self.connections_accepted = 0
-        self.open_connections: set = set()
+        self.open_connections: set = set()  # the handlers' sockets (TLS-wrapped ones under web_api_tls)
         self.connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
 
     def process_request(self, request, client_address) -> None:
         with self.connections_lock:
             self.connections_accepted += 1
-            self.open_connections.add(request)
         super().process_request(request, client_address)
 
     def handle_error(self, request, client_address) -> None:
         if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):  # a client that refused the certificate
             return
         super().handle_error(request, client_address)
-
-    def shutdown_request(self, request) -> None:
-        with self.connections_lock:
-            self.open_connections.discard(request)
-        super().shutdown_request(request)
 
 
 class ApiError(Exception):
@@ -102,11 +96,9 @@ class WebApi:
 
             def setup(self):
                 if sim.web_api_tls is not None:  # the handshake on this connection's own thread, not the accept loop's
-                    raw = self.request
-                    self.request = sim.web_api_tls.wrap_socket(raw, server_side=True)  # detaches `raw`
-                    with self.server.connections_lock:
-                        self.server.open_connections.discard(raw)
-                        self.server.open_connections.add(self.request)
+                    self.request = sim.web_api_tls.wrap_socket(self.request, server_side=True)
+                with self.server.connections_lock:
+                    self.server.open_connections.add(self.request)
                 super().setup()
 
             def finish(self):
