@@ -24,6 +24,8 @@ class Status(StrEnum):
     DENIED = "denied"
     EXPIRED = "expired"
     CANCELLED = "cancelled"  # the requester withdrew it while it waited (bot/workflow/requester.py)
+    # Ended by an approval that found its requester no longer a requester: nothing sent (bot/workflow/decisions.py).
+    WITHDRAWN = "withdrawn"
 
     @property
     def is_final(self) -> bool:
@@ -35,7 +37,8 @@ class Status(StrEnum):
 # storage/repository.py checks every status it writes against this table (check_transition).
 TRANSITIONS: dict[Status | None, frozenset[Status]] = {
     None: frozenset({Status.PENDING}),
-    Status.PENDING: frozenset({Status.EXECUTING, Status.DENIED, Status.EXPIRED, Status.CANCELLED}),
+    Status.PENDING: frozenset({Status.EXECUTING, Status.DENIED, Status.EXPIRED, Status.CANCELLED,
+                               Status.WITHDRAWN}),
     # EXECUTING → EXECUTING: a live replica takes over the lapsed lease of one that died and runs the
     # call again (bot/workflow/execution.py: recover_executions); FAILED also covers a seal that would
     # not open or a provider no longer enabled, UNKNOWN a recovery that cannot safely retry.

@@ -142,9 +142,23 @@ DECIDED_WORDS = {
 }
 
 
+# An approval counts only while the requester is still a requester for the provider (CONTRACT.md "Rules that
+# always hold"); otherwise the request ends, withdrawn, with nothing sent (bot/workflow/decisions.py).
+WITHDRAWN_ALREADY = ("This request was already withdrawn: the engineer who asked for it no longer has the requester "
+                     "role, so nothing was changed.")
+
+
+def requester_gone(provider_label: str) -> str:
+    """What the approver whose click found the requester without the requester role is told."""
+    return (f"The engineer who asked for this reset no longer has the requester role for {provider_label}, so your "
+            f"approval was not counted: the request is withdrawn and nothing was sent to {provider_label}.")
+
+
 def already_decided(request: RequestView) -> str:
     if request.status is Status.CANCELLED:
         return "This request was already cancelled by the engineer who asked for it."
+    if request.status is Status.WITHDRAWN:
+        return WITHDRAWN_ALREADY
     who = f" by <@{request.decided_by}>" if request.decided_by else ""
     return f"This request was already decided{who}: {DECIDED_WORDS.get(request.status, 'it is no longer waiting')}."
 

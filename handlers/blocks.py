@@ -424,6 +424,7 @@ def status_words(request: RequestView) -> str:
         Status.DENIED: "denied",
         Status.EXPIRED: "expired",
         Status.CANCELLED: "cancelled by the requester",
+        Status.WITHDRAWN: "withdrawn: the requester lost the requester role",
     }[request.status]
 
 
@@ -433,6 +434,10 @@ def decision_words(request: RequestView, *, catalog: ProviderCatalog) -> str:
         return f":hourglass: *Expired* {when(request.expires_at)}: nobody approved it in time."
     if request.status is Status.CANCELLED:
         return cancelled_words(request)
+    if request.status is Status.WITHDRAWN:
+        return (f":leftwards_arrow_with_hook: *Withdrawn* {when(request.decided_at)}: the requester, "
+                f"<@{request.requester_id}>, no longer has the requester role, so {decider}'s approval was not "
+                "counted and nothing was changed.")
     if request.status is Status.DENIED:
         head = f":no_entry: *Denied* by {decider} {when(request.decided_at)}"
         if request.approvals:
@@ -482,6 +487,9 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
         return f"Your password reset for {where} expired before anyone approved it. Ask again if it is still needed."
     if request.status is Status.CANCELLED:
         return f"You cancelled your password reset for {where}{_at(request.decided_at)}: nothing was changed."
+    if request.status is Status.WITHDRAWN:
+        return (f"Your password reset for {where} was withdrawn{_at(request.decided_at)}: you no longer have the "
+                f"requester role for {label}, so nothing was changed. Ask your bot admin if you still need it.")
     said = outcome_words(request, catalog=catalog).requester
     if may_be_set(request):
         said += " The new password may be set: open your DM from the bot to reveal it (once) and try it."

@@ -240,9 +240,26 @@ class BaseContext:
             if request_id is not None and request is None:
                 raise RequestNotFound(NO_SUCH_REQUEST)
         names = [request.provider] if request is not None else list(providers)
+        found, unknown = self.groups_holding(user_id, needed, names, grants)
+        given = any(needed in policy.roles_for(user_id, p, grants, self.admins, found) for p in names)
+        if unknown is None or given or not strict:
+            return found, grants
+        repeated = False
+        if refused_as is not None:
+            with transaction(self.sessions) as session:
+                repeated = audit_refusal(session, now=self.db_now(session), action=refused_as, actor_id=user_id,
+                                         why=str(unknown), request=request,
+                                         provider=names[0] if request is None and len(names) == 1 else None)
+        raise refusal(str(unknown), repeated)
+
+    def groups_holding(self, user_id: str, needed: Role, providers: Iterable[ProviderName],
+                       grants: list[RoleGrant]) -> tuple[frozenset[str], GroupsUnavailable | None]:
+        """(the user groups holding a grant of `needed` that Slack lists `user_id` in, why Slack could not tell
+        about one of them, if it could not). Asks only what matters (policy.groups_to_ask); outside any
+        transaction."""
         found: set[str] = set()
         unknown: GroupsUnavailable | None = None
-        for provider in names:
+        for provider in providers:
             for group in policy.groups_to_ask(user_id, provider, needed, grants, self.admins):
                 if group in found:
                     break
@@ -254,16 +271,7 @@ class BaseContext:
                 if user_id in members:
                     found.add(group)
                     break
-        given = any(needed in policy.roles_for(user_id, p, grants, self.admins, found) for p in names)
-        if unknown is None or given or not strict:
-            return frozenset(found), grants
-        repeated = False
-        if refused_as is not None:
-            with transaction(self.sessions) as session:
-                repeated = audit_refusal(session, now=self.db_now(session), action=refused_as, actor_id=user_id,
-                                         why=str(unknown), request=request,
-                                         provider=names[0] if request is None and len(names) == 1 else None)
-        raise refusal(str(unknown), repeated)
+        return frozenset(found), unknown
 
     def get(self, session: Any, request_id: str) -> RequestView:
         """The request, or RequestNotFound with a sentence for the person who asked."""

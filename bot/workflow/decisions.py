@@ -7,7 +7,9 @@ expiry on any replica happen one at a time; the approval that completes the quor
 same unit of work, the one compare-and-set PENDING → EXECUTING, with the new password already
 sealed and a lease taken. It then hands the provider call to the execution use case in the
 background (bot/workflow/execution.py), so only that one click ever changes a password. One
-Deny by any approver ends the request, with the reason the approver typed, if any. From a
+Deny by any approver ends the request, with the reason the approver typed, if any. An approval
+counts only while the requester is still a requester for the provider: otherwise it ends the
+request, withdrawn, with nothing sent. From a
 request's escalation on, its `escalate_to` (that user, or the members of that user group) may
 approve or deny it too, without the approver role (bot/workflow/reminders.py).
 """
@@ -133,17 +135,24 @@ class Decisions:
         """Policy check, then `act` with the request locked (None: the check only); refusals and expiry are
         audited and told."""
         ctx = self.ctx
-        expired, repeated = None, False
+        ended, repeated = None, False
+        # An approval counts only while the requester is still a requester for the provider: else it ends
+        # the request, withdrawn, with nothing sent (CONTRACT.md "Rules that always hold").
+        approving = verb == "approve" and act is not None
         # The escalation's group members (its escalate_to may decide from escalate_at on), then the approver
         # groups', asked of Slack before the transaction; a group it cannot tell about refuses.
-        with transaction(ctx.sessions) as session:  # one read for both questions asked of Slack below
+        with transaction(ctx.sessions) as session:  # one read for the questions asked of Slack below
             seen = repo.get_request(session, request_id) if isinstance(request_id, str) else None
             grants = repo.grants_for(session, approver_id)
+            requester_grants = repo.grants_for(session, seen.requester_id) if approving and seen else []
             seen_at = ctx.db_now(session)
         target_members, unknown, reached = ctx.escalation_members(seen, seen_at, approver_id)
         groups, grants = ctx.member_groups_and_grants(approver_id, Role.APPROVER, request_id=request_id,
                                                       refused_as=f"{verb}_refused", strict=not reached,
                                                       read=(seen, grants))
+        requester_groups, requester_unknown = (
+            ctx.groups_holding(seen.requester_id, Role.REQUESTER, [seen.provider], requester_grants)
+            if approving and seen else (frozenset(), None))
         # An approval may seal the new password and start the change: its commit is on disk before the
         # provider is called (docs/CONTRACT.md "Rules that always hold"; storage/db.py: transaction).
         with transaction(ctx.sessions, durable=verb == "approve" and act is not None) as session:
@@ -158,18 +167,26 @@ class Decisions:
             if not decision.allowed and unknown is not None and Role.APPROVER not in roles \
                     and approver_id != request.requester_id:
                 decision = Decision.deny(str(unknown))  # Slack could not say whether the escalation reaches them
+            if decision.allowed and approving and seen is not None and seen.requester_id == request.requester_id \
+                    and Role.REQUESTER not in ctx.roles(request.requester_id, request.provider, requester_grants,
+                                                        requester_groups):
+                decision = (Decision.deny(str(requester_unknown)) if requester_unknown is not None
+                            else Decision.deny(policy.requester_gone(ctx.label(request.provider))))
+                if requester_unknown is None:  # the requester is not a requester now: the request ends here
+                    _adopt_card(session, request, seen_card)
+                    ended = _withdraw(session, request, approver_id, now)
             if decision.allowed:
                 _adopt_card(session, request, seen_card)
                 if act is not None:
                     decision = act(session, request, now)
                 request = ctx.get(session, request.id)
-            else:
-                expired = expire_if_due(session, request, now)
+            elif ended is None:
+                ended = expire_if_due(session, request, now)
             if not decision.allowed:
                 repeated = audit_refusal(session, now=now, action=f"{verb}_refused", actor_id=approver_id,
                                          request=request, why=decision.reason)
-        if expired is not None:
-            ctx.notify_final(expired)
+        if ended is not None:  # expired by this late click, or withdrawn
+            ctx.notify_final(ended)
         if not decision.allowed:
             raise refusal(decision.reason, repeated)
         if act is not None:
@@ -186,6 +203,21 @@ def _adopt_card(session: Any, request: RequestView, seen_card: MessageRef | None
     click elsewhere can never point the request at another request's card."""
     if request.card is None and seen_card is not None:
         repo.adopt_card(session, request.id, seen_card)
+
+
+def _withdraw(session: Any, request: RequestView, approver_id: str, now: datetime) -> RequestView:
+    """PENDING → WITHDRAWN: an approval found the requester no longer a requester. Nothing is sent; the typed
+    secret is destroyed, as at every end."""
+    if not repo.transition(session, request.id, from_status=Status.PENDING, to_status=Status.WITHDRAWN, now=now,
+                           decided_by=approver_id, decided_at=now, sealed_input=None,
+                           outcome_message="Withdrawn: the requester no longer has the requester role."):
+        raise RuntimeError(f"request {request.id} changed under its lock")
+    withdrawn = repo.get_request(session, request.id)
+    if withdrawn is None:  # the row is locked: it cannot have gone
+        raise RuntimeError(f"request {request.id} vanished under its lock")
+    repo.add_audit(session, at=now, action="withdrawn", actor_id=approver_id, request=withdrawn,
+                   detail={"why": "the requester no longer has the requester role"})
+    return withdrawn
 
 
 def expire_if_due(session: Any, request: RequestView, now: datetime) -> RequestView | None:

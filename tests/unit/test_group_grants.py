@@ -274,3 +274,31 @@ def test_on_sqlite_the_grants_read_searches_the_index_instead_of_reading_every_g
             f"EXPLAIN QUERY PLAN {compiled}", tuple(params[name] for name in compiled.positiontup or ()))]
     assert not any(step.startswith("SCAN role_assignments") for step in plan), plan
     assert any(step.startswith("SEARCH role_assignments USING") for step in plan), plan
+
+
+REQUESTERS = "S0REQUESTRS"
+
+
+def test_an_approval_after_the_requester_left_their_requester_group_withdraws_the_request(flow, groups, gateways):
+    flow.admin.grant(REQUESTERS, Role.REQUESTER, None, actor="cli:ops")
+    groups.members_of[REQUESTERS] = frozenset({MEMBER})
+    request = submit(flow, requester=MEMBER)
+    groups.members_of[REQUESTERS] = frozenset()
+    with pytest.raises(NotAllowed, match=r"no longer has the requester role for MyOwnFreeHost.*nothing was sent"):
+        flow.decisions.approve(request.id, APPROVER)
+    assert flow.lookups.get(request.id).status is Status.WITHDRAWN and gateways["mofh"].calls == []
+    assert [r.actor_id for r in flow.admin.audit_trail() if r.action == "withdrawn"] == [APPROVER]
+
+
+def test_when_slack_cannot_tell_about_the_requesters_group_the_approval_is_refused_not_withdrawn(flow, groups,
+                                                                                                  gateways):
+    flow.admin.grant(REQUESTERS, Role.REQUESTER, None, actor="cli:ops")
+    groups.members_of[REQUESTERS] = frozenset({MEMBER})
+    request = submit(flow, requester=MEMBER)
+    groups.broken.add(REQUESTERS)
+    with pytest.raises(NotAllowed, match="Slack could not tell"):
+        flow.decisions.approve(request.id, APPROVER)
+    assert flow.lookups.get(request.id).status is Status.PENDING and gateways["mofh"].calls == []
+    groups.broken.clear()
+    flow.decisions.approve(request.id, APPROVER)
+    assert len(gateways["mofh"].calls) == 1

@@ -26,6 +26,7 @@ ALLOWED = {
     (Status.PENDING, Status.DENIED),  # deny
     (Status.PENDING, Status.EXPIRED),  # nobody approved in time
     (Status.PENDING, Status.CANCELLED),  # the requester cancelled it
+    (Status.PENDING, Status.WITHDRAWN),  # an approval found the requester no longer a requester
     (Status.EXECUTING, Status.EXECUTING),  # a live replica takes over a lapsed lease
     (Status.EXECUTING, Status.SUCCEEDED),
     (Status.EXECUTING, Status.FAILED),  # provider refused, seal broken, provider no longer enabled
@@ -73,7 +74,7 @@ def test_refused_reveal_moves(pair):
 
 def test_final_statuses_are_the_ones_nothing_may_follow():
     assert {s for s in Status if s.is_final} == {Status.SUCCEEDED, Status.FAILED, Status.UNKNOWN, Status.DENIED,
-                                                  Status.EXPIRED, Status.CANCELLED}
+                                                  Status.EXPIRED, Status.CANCELLED, Status.WITHDRAWN}
     assert all(not TRANSITIONS.get(s) for s in Status if s.is_final)
 
 
