@@ -487,8 +487,10 @@ def _print_seal_keys(settings: Settings) -> None:
     count = len(seal_keys(key))
     source = "RESETBOT_SEAL_KEY" if settings.seal_key is not None else "the key file beside the database"
     print(f"seal keys: {count} from {source}" + (" (the first seals; every one opens)" if count > 1 else ""))
+    sealer = Sealer(key)
+    print(f"seal key fingerprints: {', '.join(f'key {i + 1}: {f}' for i, f in enumerate(sealer.fingerprints))}")
     try:
-        by_key = _sealed_by_key(settings, Sealer(key))
+        by_key = _sealed_by_key(settings, sealer)
     except Exception as exc:  # check reports; it never needs the database to be up
         print(f"sealed values: not counted (the database could not be read: {type(exc).__name__})")
         return
@@ -503,6 +505,9 @@ def _print_seal_keys(settings: Settings) -> None:
     if older:
         print(f"note: {older} sealed value{'s are' if older != 1 else ' is'} still under a key that is not the "
               "first: keep every key until this is 0 (README \"Rotating the seal key\")")
+    if count > 1 or older:
+        print("rotation: two rolling restarts: first OLD,NEW on every replica (the new key second), then NEW,OLD; "
+              "drop OLD only once every count above but key 1's is 0")
 
 
 def _sealed_by_key(settings: Settings, sealer):

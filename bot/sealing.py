@@ -10,10 +10,12 @@ only in the Slack message, never in the database, which keeps a lookup of it
 (`button_lookup`, a one-way hash). A copy of the database plus the seal key cannot open it.
 
 Rotation: RESETBOT_SEAL_KEY may hold several keys, comma-separated; the first seals, every one
-opens (MultiFernet). `key_index` tells which key sealed a stored value without decrypting it
-(`resetbot check`: when the old key may go): by the token's authentication tag, or, for a value
-sealed to a button (which no seal key alone authenticates), by the key's fingerprint written in
-front of it (KEY_ID_PREFIX: a keyed hash of the key, from which nothing of it can be learnt).
+opens. Every sealed value carries the fingerprint of the key that sealed it in front of it
+(KEY_ID_PREFIX: a keyed hash of the key, from which nothing of it can be learnt), so `key_index`
+tells which key sealed it without decrypting (`resetbot check`: when the old key may go), and a
+replica that does not hold that key says so (SealKeyMissing: never a reason to destroy the value,
+which a replica holding the key can open). Values sealed before they carried it are told by the
+token's authentication tag.
 """
 
 from __future__ import annotations
@@ -41,6 +43,18 @@ class SealBroken(Exception):
     """A sealed value failed authentication or belongs to another request: never shown."""
 
 
+class SealKeyMissing(Exception):
+    """A sealed value was sealed under a key this replica does not hold (a rolling restart that adds or
+    drops a seal key): another replica may open it, so it must never be destroyed here
+    (CONTRACT.md "Rules that always hold"). `fingerprint`: the sealing key's, when the value names it."""
+
+    def __init__(self, fingerprint: str | None, held: list[str]) -> None:
+        self.fingerprint = fingerprint
+        self.held = held
+        sealed_by = f"the seal key with fingerprint {fingerprint}" if fingerprint else "a seal key not configured here"
+        super().__init__(f"sealed under {sealed_by}; this replica holds {', '.join(held)}")
+
+
 def seal_keys(key: Secret) -> list[str]:
     """The keys RESETBOT_SEAL_KEY holds, first (the one that seals) first."""
     return [part.strip() for part in key.reveal().split(",") if part.strip()]
@@ -61,11 +75,34 @@ class Sealer:
     def key_count(self) -> int:
         return len(self._fernets)
 
+    @property
+    def fingerprints(self) -> list[str]:
+        """Each configured key's fingerprint, the first (the one that seals) first: what logs and `check` name."""
+        return [key_id.decode() for key_id in self._key_ids]
+
     def seal(self, secret: Secret, *, request_id: str, purpose: str) -> bytes:
-        return _seal(self._fernet, secret, request_id, purpose)
+        """Sealed under the first key, behind that key's fingerprint (so a replica without it can say which)."""
+        return KEY_ID_PREFIX + self._key_ids[0] + b":" + _seal(self._fernets[0], secret, request_id, purpose)
 
     def open(self, token: bytes, *, request_id: str, purpose: str) -> Secret:
-        return _open(self._fernet, token, request_id, purpose)
+        """Raises SealKeyMissing when no key here sealed it (never a reason to destroy it), SealBroken when one
+        did and it does not open (altered, or another request's)."""
+        token = bytes(token)
+        index = self.key_index(token)
+        if index is None:
+            raise self._missing(token)
+        if token.startswith(KEY_ID_PREFIX):
+            return _open(self._fernets[index], token.split(b":", 2)[2], request_id, purpose)
+        return _open(self._fernet, token, request_id, purpose)  # sealed before values carried the fingerprint
+
+    def can_open(self, token: bytes) -> bool:
+        """Whether a key here sealed `token` (nothing is decrypted)."""
+        return self.key_index(token) is not None
+
+    def _missing(self, token: bytes) -> SealKeyMissing:
+        fingerprint = token[len(KEY_ID_PREFIX):].split(b":", 1)[0].decode("ascii", "replace") \
+            if token.startswith(KEY_ID_PREFIX) else None
+        return SealKeyMissing(fingerprint, self.fingerprints)
 
     def seal_bound(self, secret: Secret, *, request_id: str, purpose: str, button: Secret) -> bytes:
         """Seal so that only the seal key together with `button` (a Reveal button's value) opens it.
@@ -79,7 +116,7 @@ class Sealer:
         index = self.key_index(token)
         if token.startswith(KEY_ID_PREFIX):
             if index is None:
-                raise SealBroken("sealed under a seal key that is not configured")
+                raise self._missing(token)
             return _open(self._bound(index, button), token.split(b":", 2)[2], request_id, purpose)
         # Sealed before bound values carried the key's fingerprint: the key derived from each seal key in turn.
         for candidate in range(len(self._keys)):

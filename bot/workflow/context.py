@@ -38,7 +38,7 @@ from bot.policy import ApprovalPolicy
 from bot.providers import registry
 from bot.providers.gateway import ProviderGateway
 from bot.providers.plugin import ProviderPlugin
-from bot.sealing import Sealer
+from bot.sealing import Sealer, SealKeyMissing
 from storage import repository as repo
 from storage.db import scrub, transaction
 
@@ -53,6 +53,17 @@ INPUT = "input"
 REFUSAL_REPEAT_WINDOW = timedelta(seconds=60)
 
 NO_SUCH_REQUEST = "That reset request does not exist (any more)."
+
+# A click on a replica that does not hold the key its password was sealed under (a rolling restart): the
+# password is kept for a replica that does (CONTRACT.md "Rules that always hold").
+KEY_MISSING_SENTENCE = ("The bot is being updated and this part of it cannot open your new password yet. Nothing "
+                        "is lost and the reveal is not used up: try again in a minute.")
+
+
+def log_key_missing(request: RequestView, missing: SealKeyMissing, what: str) -> None:
+    """The operator's line: which key is missing here, by fingerprint (never the key)."""
+    log.error("request %s: %s found a value %s; it is kept for a replica that has that key: give every replica "
+              "the same RESETBOT_SEAL_KEY (README \"Rotating the seal key\")", request.id, what, missing)
 
 
 def utcnow() -> datetime:

@@ -27,8 +27,8 @@ from bot import logs, metrics
 from bot.domain import BotOutcome, RequestView, RevealState, Status
 from bot.providers import AMBIGUOUS, ChangeResult, Outcome
 from bot.providers.gateway import ProviderGateway
-from bot.sealing import SealBroken
-from bot.workflow.context import INPUT, PASSWORD, Context
+from bot.sealing import SealBroken, SealKeyMissing
+from bot.workflow.context import INPUT, PASSWORD, Context, log_key_missing
 from bot.workflow.requester_dm import update_requester_dm
 from storage import repository as repo
 from storage.db import transaction
@@ -51,6 +51,7 @@ MAX_EXECUTION_ATTEMPTS = 3  # a request's provider calls (each up to the client'
 class Execution:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._told_key_missing: set[str] = set()
 
     def execute(self, request_id: str, lease_owner: str, epoch: int = 1) -> RequestView | None:
         """Call the provider for a request this replica holds the lease on, then record the outcome.
@@ -76,6 +77,11 @@ class Execution:
                             if sealed_password else None)
             secret_input = (ctx.sealer.open(sealed_input, request_id=request.id, purpose=INPUT)
                             if sealed_input else None)
+        except SealKeyMissing as missing:
+            # Sealed under a key this replica does not hold (a rolling restart): the call may have been sent by
+            # the replica that sealed it, so nothing is recorded; the lease lapses to a replica that holds it.
+            log_key_missing(request, missing, "an execution")
+            return None
         except SealBroken:
             result = ChangeResult(outcome=Outcome.BAD_REQUEST, attempts=0, reason=BotOutcome.SEAL_BROKEN.value,
                                   message="The sealed secret for this request could not be opened (wrong "
@@ -104,7 +110,10 @@ class Execution:
         recovered = 0
         with transaction(ctx.sessions) as session:
             now = ctx.db_now(session)
-            lapsed = repo.executions_with_lapsed_lease(session, now)
+            # Only what this replica can open: one without the key it was sealed under (a rolling restart)
+            # leaves it to one that has it, never recording a call that may have been sent as not sent.
+            lapsed = [rid for rid in repo.executions_with_lapsed_lease(session, now)
+                      if self._can_open(rid, repo.sealed_values(session, rid))]
             claims = [(rid, epoch) for rid in lapsed
                       if (epoch := repo.take_over_lease(session, rid, owner=ctx.replica_id, now=now,
                                                         until=now + ctx.lease)) is not None]
@@ -125,6 +134,17 @@ class Execution:
                 )
                 self._record_outcome(request, unknown, ctx.replica_id, epoch, None)
         return recovered
+
+    def _can_open(self, request_id: str, sealed: tuple[bytes | None, bytes | None]) -> bool:
+        for token in sealed:
+            if token is not None and not self.ctx.sealer.can_open(token):
+                if request_id not in self._told_key_missing:  # once per request: the sweep asks every 10 s
+                    self._told_key_missing.add(request_id)
+                    log.error("request %s: its lapsed execution was sealed under a seal key this replica does not "
+                              "hold (this replica holds %s); left for a replica that has it (RESETBOT_SEAL_KEY)",
+                              request_id, ", ".join(self.ctx.sealer.fingerprints))
+                return False
+        return True
 
     @contextmanager
     def _lease_kept(self, request_id: str, owner: str, epoch: int) -> Iterator[None]:

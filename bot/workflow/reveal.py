@@ -24,16 +24,15 @@ from typing import Any
 
 from bot import metrics, policy
 from bot.domain import Decision, MessageRef, NotAllowed, RequestNotFound, RequestView, RevealState, Role
-from bot.sealing import SealBroken, button_lookup, is_button, new_button
+from bot.sealing import SealBroken, SealKeyMissing, button_lookup, is_button, new_button
 from bot.secret import Secret
-from bot.workflow.context import PASSWORD, Context, audit_refusal, refusal
+from bot.workflow.context import KEY_MISSING_SENTENCE, PASSWORD, Context, audit_refusal, log_key_missing, refusal
 from storage import repository as repo
 from storage.db import scrub, transaction
 
 log = logging.getLogger(__name__)
 
 REVEAL_CLAIM_TIMEOUT = timedelta(seconds=30)
-
 
 class Reveal:
     def __init__(self, ctx: Context) -> None:
@@ -80,6 +79,12 @@ class Reveal:
                 return request, ctx.sealer.open_bound(sealed, request_id=request.id, purpose=PASSWORD,
                                                       button=Secret(button))
             return request, ctx.sealer.open(sealed, request_id=request.id, purpose=PASSWORD)
+        except SealKeyMissing as missing:  # another replica holds its key (a rolling restart): not used up
+            with transaction(ctx.sessions) as session:
+                repo.set_reveal_state(session, token, from_state=RevealState.OPENING, to_state=RevealState.READY,
+                                      now=now)
+            log_key_missing(request, missing, "a Reveal click")
+            raise NotAllowed(KEY_MISSING_SENTENCE) from None
         except SealBroken:
             with transaction(ctx.sessions) as session:
                 repo.set_reveal_state(session, token, from_state=RevealState.OPENING, to_state=RevealState.EXPIRED,
@@ -196,6 +201,9 @@ def send_reveal_dm(ctx: Context, request: RequestView) -> MessageRef | None:
     key_sealed = in_flight if in_flight is not None else sealed  # a copy sealed to no button
     try:
         password = ctx.sealer.open(key_sealed, request_id=current.id, purpose=PASSWORD) if key_sealed else None
+    except SealKeyMissing as missing:  # the sweep of a replica that holds the key sends it
+        log_key_missing(current, missing, "sending the Reveal button")
+        return None
     except SealBroken:
         password = None
     if password is None or key_sealed is None:  # nothing opens: the old button, whose click says so

@@ -233,6 +233,8 @@ def test_a_reveal_sealed_under_key_a_is_revealed_after_a_restart_with_b_a(tmp_pa
         assert "seal keys: 2 from RESETBOT_SEAL_KEY" in check.stdout, check.stdout + check.stderr
         assert "sealed values: key 1: 0, key 2: 1" in check.stdout
         assert "1 sealed value is still under a key that is not the first" in check.stdout
+        assert "rotation: two rolling restarts: first OLD,NEW on every replica" in check.stdout
+        assert "seal key fingerprints: key 1: " in check.stdout and key_b not in check.stdout
 
         second = BotProcess(rotated)
         second.wait_for_line("ready")

@@ -3,8 +3,18 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from cryptography.fernet import Fernet
 
-from bot.sealing import SealBroken, Sealer, button_lookup, ephemeral_key, is_button, key_beside_sqlite, new_button
+from bot.sealing import (
+    SealBroken,
+    Sealer,
+    SealKeyMissing,
+    button_lookup,
+    ephemeral_key,
+    is_button,
+    key_beside_sqlite,
+    new_button,
+)
 from bot.secret import Secret
 
 
@@ -16,7 +26,7 @@ def test_sealed_value_opens_only_for_its_request_and_purpose():
     for request_id, purpose in (("rr_2", "password"), ("rr_1", "input")):
         with pytest.raises(SealBroken):
             sealer.open(token, request_id=request_id, purpose=purpose)
-    with pytest.raises(SealBroken):
+    with pytest.raises(SealKeyMissing):  # another replica may hold the key: never "broken"
         Sealer(ephemeral_key()).open(token, request_id="rr_1", purpose="password")
     with pytest.raises(SealBroken):
         sealer.open(token[:-3] + b"AAA", request_id="rr_1", purpose="password")
@@ -41,7 +51,7 @@ def test_a_value_sealed_to_a_button_opens_only_with_the_seal_key_and_that_button
         sealer.open(token, request_id="rr_1", purpose="password")
     with pytest.raises(SealBroken):  # another button (an older DM's)
         sealer.open_bound(token, request_id="rr_1", purpose="password", button=new_button())
-    with pytest.raises(SealBroken):  # the button without the seal key
+    with pytest.raises(SealKeyMissing):  # the button without the seal key
         Sealer(ephemeral_key()).open_bound(token, request_id="rr_1", purpose="password", button=button)
     with pytest.raises(SealBroken):
         sealer.open_bound(token, request_id="rr_2", purpose="password", button=button)
@@ -75,9 +85,9 @@ def test_with_two_keys_the_first_seals_and_either_opens_and_key_index_tells_whic
     assert only_new.open(sealed_new, request_id="rr_2", purpose="password").reveal() == "ZZZsentinel67890"
     assert only_new.open_bound(bound_new, request_id="rr_2", purpose="password", button=button).reveal() == \
         "ZZZsentinel67890"
-    with pytest.raises(SealBroken):  # a new seal needs the new key
+    with pytest.raises(SealKeyMissing):  # a new seal needs the new key
         before.open(sealed_new, request_id="rr_2", purpose="password")
-    with pytest.raises(SealBroken):
+    with pytest.raises(SealKeyMissing):
         before.open_bound(bound_new, request_id="rr_2", purpose="password", button=button)
     assert before.key_index(sealed_new) is None and only_new.key_index(sealed_old) is None
 
@@ -101,5 +111,28 @@ def test_a_bound_value_names_its_key_by_a_fingerprint_and_the_seal_key_alone_aut
     assert key.reveal().encode() not in token and Sealer(key).key_index(token) == 0
     with pytest.raises(InvalidToken):  # a copy of the database plus the seal key opens nothing
         Fernet(key.reveal().encode()).decrypt(token.split(b":", 2)[2])
-    with pytest.raises(SealBroken):  # under a key this replica does not have
+    with pytest.raises(SealKeyMissing):  # under a key this replica does not have
         Sealer(ephemeral_key()).open_bound(token, request_id="rr_1", purpose="password", button=new_button())
+
+
+def test_a_replica_without_the_sealing_key_names_that_keys_fingerprint_and_its_own():
+    old, new = ephemeral_key(), ephemeral_key()
+    token = Sealer(Secret(f"{new.reveal()},{old.reveal()}")).seal(Secret("ZZZsentinel12345"), request_id="rr_1",
+                                                                   purpose="password")
+    only_old = Sealer(old)
+    assert not only_old.can_open(token) and Sealer(new).can_open(token)
+    with pytest.raises(SealKeyMissing) as missing:
+        only_old.open(token, request_id="rr_1", purpose="password")
+    assert missing.value.fingerprint == Sealer(new).fingerprints[0] != only_old.fingerprints[0]
+    assert missing.value.held == only_old.fingerprints
+    assert new.reveal() not in str(missing.value) and old.reveal() not in str(missing.value)
+    assert "ZZZsentinel" not in str(missing.value)
+
+
+def test_a_value_sealed_before_values_carried_the_fingerprint_still_opens():
+    key = ephemeral_key()
+    legacy = Fernet(key.reveal().encode()).encrypt(b'{"r": "rr_1", "p": "password", "v": "ZZZsentinel12345"}')
+    assert Sealer(key).key_index(legacy) == 0
+    assert Sealer(key).open(legacy, request_id="rr_1", purpose="password").reveal() == "ZZZsentinel12345"
+    with pytest.raises(SealKeyMissing):
+        Sealer(ephemeral_key()).open(legacy, request_id="rr_1", purpose="password")
