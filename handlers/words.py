@@ -177,9 +177,10 @@ def _table() -> dict[tuple[str, Method], Words]:
         "{label} is e-mailing the owner a reset link…",
         "Your password reset for {account} at {label} was approved; {label} is e-mailing the owner a reset link.")
     row(RETRYING, EVERY_METHOD,
-        "{label} did not give a clear answer; the bot will try again with the same password in a minute.",
+        "{label} did not give a clear answer; the bot will try again with the same password in a few seconds.",
         "Your password reset for {account} at {label} was approved. {label} did not give a clear answer yet, so the "
-        "bot will try again with the same password in a minute; there is nothing for you to do.")
+        "bot will try again with the same password in a few seconds, and you will hear the outcome within a "
+        "minute. There is nothing for you to do.")
     return table
 
 

@@ -5,7 +5,7 @@ provider is called (bot/workflow/decisions.py). A replica renews its lease while
 runs; one that dies leaves a lapsed lease, and a live replica then retries MyOwnFreeHost
 with the same sealed password (an identical password counts as success) or marks Namecheap
 "outcome unknown". A MyOwnFreeHost answer that failed or could not be read is retried the
-same way, up to MAX_EXECUTION_ATTEMPTS, before it is "outcome unknown". Leases are
+same way, up to MAX_EXECUTION_ATTEMPTS within a minute, before it is "outcome unknown". Leases are
 measured by the database's clock and fenced by each claim's epoch. No provider call ever
 runs inside a transaction.
 """
@@ -44,7 +44,10 @@ MAY_HAVE_SET = frozenset({Status.SUCCEEDED, Status.UNKNOWN})
 UNMATCHED = frozenset({"missing", "never_seen", "differs"})
 _USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-MOFH_RETRY_BACKOFF = timedelta(seconds=60)  # between the attempts of a same-password retry
+# Before the n-th same-password retry: MOFH_RETRY_BACKOFF × 3^(n-1), so 5 s, then 15 s. With the sweep every
+# 10 s, the last answer comes within a minute of the first that could not be read, and the requester can then
+# reveal the password (kept as "may be set" when still unclear) or is told the outcome (CONTRACT.md).
+MOFH_RETRY_BACKOFF = timedelta(seconds=5)
 MAX_EXECUTION_ATTEMPTS = 3  # a request's provider calls (each up to the client's own 2 tries), takeovers included
 
 
@@ -192,9 +195,9 @@ class Execution:
                 # (Outcome.CHANGED_IDEMPOTENT in bot/providers/mofh/client.py). That holds for a
                 # transport failure and as much for an answer that could not be read (garbage,
                 # a body cut short): it is retried before it may become "outcome unknown".
-                retry_note = f"{result.message} The bot will try again with the same password in a minute."
+                retry_note = f"{result.message} The bot will try again with the same password in a few seconds."
                 recorded = repo.renew_lease(session, request.id, owner=lease_owner, epoch=epoch,
-                                            until=now + MOFH_RETRY_BACKOFF, outcome=outcome,
+                                            until=now + MOFH_RETRY_BACKOFF * 3 ** (epoch - 1), outcome=outcome,
                                             outcome_message=retry_note)
                 final = None
             else:

@@ -208,6 +208,43 @@ def test_an_unreadable_mofh_answer_is_retried_with_the_same_password(workflow, g
     assert actions.count("provider_retry_scheduled") == 1
 
 
+def test_within_a_minute_of_an_unreadable_answer_the_requester_can_reveal_the_password(workflow, gateways, clock,
+                                                                                      notifier):
+    """Issue 20 item 4: the same-password retries used to be 60 s apart, so nothing could be revealed for two
+    minutes. The sweep runs every 10 s (bot/config.py: sweep_interval)."""
+    gateways["mofh"].results += [unreadable() for _ in range(MAX_EXECUTION_ATTEMPTS)]
+    request = submit(workflow)
+    workflow.decisions.approve(request.id, APPROVER)
+    answered = clock()
+    while workflow.lookups.get(request.id).status is Status.EXECUTING and clock() - answered < timedelta(seconds=60):
+        clock.advance(10)
+        workflow.sweeper.sweep()
+    final = workflow.lookups.get(request.id)
+    assert final.status is Status.UNKNOWN and final.reveal_state is RevealState.READY, clock() - answered
+    assert clock() - answered <= timedelta(seconds=60)
+    _, secret = workflow.reveal.begin(notifier.reveal_button(final.id), ENGINEER)
+    assert secret.reveal() == gateways["mofh"].calls[0]["password"]
+    assert len(gateways["mofh"].calls) == MAX_EXECUTION_ATTEMPTS
+
+
+def test_the_same_password_retries_wait_longer_each_time(workflow, gateways, clock):
+    gateways["mofh"].results += [unreadable() for _ in range(MAX_EXECUTION_ATTEMPTS)]
+    request = submit(workflow)
+    workflow.decisions.approve(request.id, APPROVER)
+    clock.advance(4)
+    workflow.sweeper.sweep()
+    assert len(gateways["mofh"].calls) == 1  # not before 5 s
+    clock.advance(2)
+    workflow.sweeper.sweep()
+    assert len(gateways["mofh"].calls) == 2
+    clock.advance(14)
+    workflow.sweeper.sweep()
+    assert len(gateways["mofh"].calls) == 2  # then 15 s
+    clock.advance(2)
+    workflow.sweeper.sweep()
+    assert len(gateways["mofh"].calls) == 3
+
+
 def test_an_unreadable_answer_is_unknown_only_once_the_attempts_run_out(workflow, gateways, clock):
     gateways["mofh"].results += [unreadable() for _ in range(MAX_EXECUTION_ATTEMPTS)]
     request = submit(workflow)

@@ -134,7 +134,7 @@ def test_the_approve_confirm_and_the_changing_card_say_what_the_method_does(meth
 
 def test_a_retry_says_once_that_the_bot_tries_again_and_nothing_else():
     text = rendered(view(Status.EXECUTING, "provider_unavailable", Method.SET_PASSWORD, provider="mofh"))["requester"]
-    assert "will try again with the same password in a minute" in text and "try again later" not in text
+    assert "will try again with the same password in a few seconds" in text and "try again later" not in text
 
 
 def test_a_card_says_the_password_was_destroyed_unseen_once_the_reveal_window_ended():
