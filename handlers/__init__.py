@@ -56,6 +56,8 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier,
     home_refresher = home.HomeRefresher(notifier.client, workflow)
     notifier.on_request_change = home_refresher.request_changed
     app.use(Collaborators(workflow, notifier, group_members, home_refresher, pending_acks))
+    if group_members is not None:  # membership events are followed only for the groups that matter
+        group_members.watch(workflow.lookups.watched_groups)
 
     app.command(Ids.COMMAND.value)(mapped_errors(commands.handle_reset_password_command))
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -223,6 +224,16 @@ def all_grants(session: Session) -> list[RoleGrant]:
     rows = session.scalars(select(RoleAssignment).order_by(RoleAssignment.user_id, RoleAssignment.role))
     return [_grant(row) for row in rows]
 
+
+
+def watched_groups(session: Session) -> frozenset[str]:
+    """The user groups (S…) whose members matter: those holding a grant, and the escalate-to of a policy or of
+    a waiting request (which keeps the policy it was made under)."""
+    granted = select(RoleAssignment.user_id).where(RoleAssignment.user_id.startswith("S"))
+    escalations = select(ProviderPolicy.escalate_to).where(ProviderPolicy.escalate_to.startswith("S"))
+    waiting = select(ResetRequest.escalate_to).where(ResetRequest.status == Status.PENDING.value,
+                                                     ResetRequest.escalate_to.startswith("S"))
+    return frozenset(session.scalars(union(granted, escalations, waiting)))
 
 
 def add_grant(session: Session, *, user_id: str, role: Role, provider: str | None, granted_by: str | None,

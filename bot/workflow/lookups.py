@@ -104,6 +104,12 @@ class Lookups:
         return (role in self.ctx.roles(user_id, provider, grants)
                 or bool(policy.groups_to_ask(user_id, provider, role, grants, self.ctx.admins)))
 
+    def watched_groups(self) -> frozenset[str]:
+        """The user groups whose members the bot may need: those holding a grant or an escalation's target
+        (handlers/groups.py asks Slack about no other)."""
+        with transaction(self.ctx.sessions) as session:
+            return repo.watched_groups(session)
+
     def get(self, request_id: str) -> RequestView:
         with transaction(self.ctx.sessions) as session:
             return self.ctx.get(session, request_id)

@@ -57,6 +57,7 @@ def test_subteam_members_changed_refreshes_the_group_at_once(grouped):
     first, second = grouped.pending_request("webq7k2m"), grouped.pending_request("ab12")
     approve(grouped, MEMBER, first)
     assert len(lists(grouped)) == 1
+    grouped.clock.advance(10)  # an event refreshes a group asked about at least 10 s before
     grouped.client.usergroups[GROUP] = [MEMBER2]
     response = grouped.dispatch(members_changed(removed=[MEMBER]))
     assert response.status == 200
@@ -73,6 +74,7 @@ def test_subteam_members_changed_refreshes_the_group_at_once(grouped):
 def test_an_event_whose_refresh_fails_leaves_nothing_cached(grouped):
     request = grouped.pending_request()
     grouped.groups.members(GROUP)
+    grouped.clock.advance(10)
     grouped.client.fail_next("usergroups.users.list", "ratelimited")
     grouped.dispatch(members_changed(added=[MEMBER]))
     assert len(lists(grouped)) == 2
@@ -116,3 +118,43 @@ def test_a_connection_failure_is_unknown_never_a_member(grouped, monkeypatch):
     approve(grouped, MEMBER, request)
     assert grouped.workflow.lookups.get(request.id).status is Status.PENDING
     assert any("Slack could not tell" in t for t in grouped.private_texts(MEMBER))
+
+
+# --- issue 20 item 8: membership events cost a call only for groups that matter, once per 10 s --------------
+
+
+def test_an_event_for_a_group_that_holds_no_grant_asks_slack_nothing(grouped):
+    for n in range(30):  # anyone may toggle the members of their own group, as often as they like
+        assert grouped.dispatch(members_changed("S0SOMEGROUP", added=[MEMBER], event_id=f"Ev0OTHER{n:04d}")).status \
+            == 200
+    assert lists(grouped) == []
+
+
+def test_a_flood_of_events_for_a_granted_group_asks_once_per_10_seconds(grouped):
+    for n in range(50):
+        grouped.dispatch(members_changed(added=[MEMBER], event_id=f"Ev0FLOOD{n:04d}"))
+        if n % 10 == 9:
+            grouped.clock.advance(1)
+    assert lists(grouped) == [GROUP]  # 50 events over 5 s: one call
+    grouped.clock.advance(5)
+    grouped.dispatch(members_changed(added=[MEMBER], event_id="Ev0FLOOD9999"))
+    assert lists(grouped) == [GROUP, GROUP]
+
+
+def test_a_change_inside_the_10_seconds_is_asked_about_at_the_first_click_after_them(grouped):
+    first, second = grouped.pending_request("webq7k2m"), grouped.pending_request("ab12")
+    approve(grouped, MEMBER, first)
+    grouped.client.usergroups[GROUP] = [MEMBER2]
+    grouped.dispatch(members_changed(removed=[MEMBER]))
+    assert len(lists(grouped)) == 1  # asked moments ago: not again yet
+    grouped.clock.advance(10)
+    approve(grouped, MEMBER, second)
+    assert len(lists(grouped)) == 2 and grouped.workflow.lookups.get(second.id).status is Status.PENDING
+    assert any("don't have the approver role" in t for t in grouped.private_texts(MEMBER))
+
+
+def test_an_escalation_target_group_is_followed_without_a_grant(slack):
+    slack.workflow.policies.set("mofh", {"escalate_after": 60, "escalate_to": "S0ONCALL01"}, actor="cli:ops")
+    slack.client.usergroups["S0ONCALL01"] = [MEMBER]
+    slack.dispatch(members_changed("S0ONCALL01", added=[MEMBER]))
+    assert lists(slack) == ["S0ONCALL01"]
