@@ -1,6 +1,6 @@
-"""What both provider clients share: one way to talk HTTP (a POST with a form body, read
-with a hard size cap and an overall deadline), one way to parse XML (defusedxml, namespaces
-stripped), and the helpers that keep secrets out of what they report.
+"""What the provider clients share: one way to talk HTTP (a POST with a form body, read with a
+hard size cap and an overall deadline) and the helpers that keep secrets out of what they
+report. XML is parsed in one place too: `bot/providers/_xml.py`.
 
 Nothing here logs, and no exception raised from here carries a URL, a header or a body:
 `requests` exceptions embed the URL, so they are replaced by `TransportError(kind)`.
@@ -16,9 +16,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, urlsplit
-from xml.etree.ElementTree import Element
 
-import defusedxml.ElementTree as safe_xml
 import requests
 import requests.adapters
 from requests.exceptions import (
@@ -306,15 +304,3 @@ def secret_variants(values: Iterable[str | None]) -> list[str]:
             if variant not in out:
                 out.append(variant)
     return sorted(out, key=len, reverse=True)
-
-
-def local_name(tag: object) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def parse_xml(data: bytes) -> Element:
-    """defusedxml (no DTDs, entities or external references), with namespaces stripped."""
-    root = safe_xml.fromstring(data, forbid_dtd=True)
-    for element in root.iter():
-        element.tag = local_name(element.tag)
-    return root

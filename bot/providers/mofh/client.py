@@ -21,10 +21,8 @@ import re
 import time
 from collections.abc import Mapping
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
 
 import requests
-from defusedxml import DefusedXmlException
 
 from bot.providers import AMBIGUOUS, ChangeResult, LookupResult, Outcome
 from bot.providers._http import (
@@ -36,13 +34,13 @@ from bot.providers._http import (
     TransportError,
     checked_url,
     collapse,
-    parse_xml,
     post_form,
     require_tls_verification,
     secret_variants,
     snippet,
     timeout_pair,
 )
+from bot.providers._xml import XmlError, XmlNode, XmlRefused, parse_xml
 from bot.providers.mofh.account import ACCOUNT_KEY, DOMAIN, VPANEL_LIKE, VPANEL_USERNAME
 from bot.providers.mofh.passwords import MOFH_RULES
 from bot.secret import Secret, reveal
@@ -315,7 +313,7 @@ def _split_documents(data: bytes) -> list[bytes]:
         start = prolog.end() if prolog else 0
         name_match = _ROOT_NAME.match(rest, start)
         if not name_match:
-            raise ParseError("no root element")
+            raise XmlError("no root element")
         name = re.escape(name_match.group(1))
         tags = re.compile(rb"<(/?)" + name + rb"(?=[\s/>])[^>]*?(/?)>")
         depth = 0
@@ -329,13 +327,13 @@ def _split_documents(data: bytes) -> list[bytes]:
                 end = tag.end()
                 break
         if end is None:
-            raise ParseError("unterminated root element")
+            raise XmlError("unterminated root element")
         documents.append(rest[:end])
         rest = rest[end:]
     return documents
 
 
-def _find_status(root: Element) -> tuple[Element | None, Element | None, bool]:
+def _find_status(root: XmlNode) -> tuple[XmlNode | None, XmlNode | None, bool]:
     """The `status` element, its sibling `statusmsg`, and whether they sit where a `passwd` answer has them
     (`<passwd><passwd><status>`, docs/providers.md §1.2); `passwd/status` first, then any."""
     if root.tag == "passwd":
@@ -410,17 +408,12 @@ def _status_rules(status_value, message: str) -> _Verdict:
     return _text_rules(message)
 
 
-def _text_without_rawout(element: Element) -> str:
+def _text_without_rawout(element: XmlNode) -> str:
     """All text of the document except `rawout`, which must never be read (docs/providers.md §1.5 step 6)."""
-    if element.tag == "rawout":
-        return element.tail or ""
-    parts = [element.text or ""]
-    parts.extend(_text_without_rawout(child) for child in element)
-    parts.append(element.tail or "")
-    return " ".join(parts)
+    return " ".join(element.itertext(skip=("rawout",)))
 
 
-def _xml_verdict(root: Element) -> _Verdict:
+def _xml_verdict(root: XmlNode) -> _Verdict:
     status, statusmsg, passwd_shape = _find_status(root)
     message = "".join(statusmsg.itertext()) if statusmsg is not None else ""
     if status is None:  # no status at all: never a success, but the text may still say why
@@ -456,16 +449,16 @@ def _body_verdict(body: bytes) -> _Verdict:
     if body.startswith(b"<"):
         try:
             return _xml_verdict(parse_xml(body))
-        except DefusedXmlException:
+        except XmlRefused:
             return _Verdict(Outcome.UNKNOWN, "(refused: the answer declared a DTD or entities)")
-        except ParseError:
+        except XmlError:
             pass
         try:
             documents = _split_documents(body)
             verdicts = [_xml_verdict(parse_xml(document)) for document in documents]
-        except DefusedXmlException:
+        except XmlRefused:
             return _Verdict(Outcome.UNKNOWN, "(refused: the answer declared a DTD or entities)")
-        except ParseError:
+        except XmlError:
             return _Verdict(Outcome.UNKNOWN, body.decode("utf-8", errors="replace"))
         first = verdicts[0]
         if len(verdicts) > 1 and any(v.key() != first.key() for v in verdicts[1:]):
@@ -668,7 +661,7 @@ def _classify_lookup(answer: HttpAnswer, subject: str, secrets: list[str], attem
     elif body.startswith(b"<"):
         try:
             verdict = _xml_verdict(parse_xml(body))
-        except (DefusedXmlException, ParseError):
+        except XmlError:  # XmlRefused included
             verdict = _Verdict(Outcome.UNKNOWN, text)
     else:
         verdict = _text_rules(text)

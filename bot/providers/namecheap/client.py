@@ -2,12 +2,12 @@
 
 Every call is a POST with a form body (ApiUser, ApiKey, ClientIp, Command, and UserName only
 where the command takes it); nothing secret is ever put in a URL. Answers are parsed with
-defusedxml (no DTDs, no entities) and classified per docs/providers.md §2.7. Calls are sent exactly
-once, except after HTTP 405 (Namecheap's rate-limit signal), and every HTTP request first takes
-a slot from a `CallBudget`: at most 20 calls in any rolling 60 s per API user, across every
-client in the process (the app may inject a database-backed budget to share it across
-replicas). The client never raises for a provider answer or a transport failure, and logs
-nothing.
+xmltodict, DTDs and entities refused (bot/providers/_xml.py), and classified per
+docs/providers.md §2.7. Calls are sent exactly once, except after HTTP 405 (Namecheap's
+rate-limit signal), and every HTTP request first takes a slot from a `CallBudget`: at most 20
+calls in any rolling 60 s per API user, across every client in the process (the app may
+inject a database-backed budget to share it across replicas). The client never raises for a
+provider answer or a transport failure, and logs nothing.
 
 Budget key: ``"namecheap:" + api_user.lower()``.
 """
@@ -21,10 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
 
 import requests
-from defusedxml import DefusedXmlException
 
 from bot.providers import AMBIGUOUS, CallBudget, ChangeResult, Outcome
 from bot.providers._http import (
@@ -34,7 +32,6 @@ from bot.providers._http import (
     HttpAnswer,
     TransportError,
     checked_url,
-    parse_xml,
     post_form,
     require_tls_verification,
     secret_variants,
@@ -42,6 +39,7 @@ from bot.providers._http import (
     timeout_pair,
 )
 from bot.providers._names import DOMAIN
+from bot.providers._xml import XmlError, XmlNode, XmlRefused, parse_xml
 from bot.providers.namecheap.account import OLD_PASSWORD_MAX, RESET_CODE, USERNAME, USERNAME_RULE
 from bot.providers.namecheap.passwords import NAMECHEAP_RULES
 from bot.secret import Secret, reveal
@@ -382,7 +380,7 @@ class _Reading:
     acted = "acted"
     refused = "refused"
 
-    def success(self, result: Element, attrs: dict[str, str], secrets: list[str]) -> dict[str, Any]:
+    def success(self, result: XmlNode, attrs: dict[str, str], secrets: list[str]) -> dict[str, Any]:
         raise NotImplementedError
 
 
@@ -420,9 +418,9 @@ class _ResetReading(_Reading):
 
 
 
-def _attrs(element: Element) -> dict[str, str]:
-    """Attributes with namespace-free, lower-case names (Namecheap's casing varies)."""
-    return {name.rsplit("}", 1)[-1].lower(): value for name, value in element.attrib.items()}
+def _attrs(element: XmlNode) -> dict[str, str]:
+    """Attributes with lower-case names (Namecheap's casing varies); parse_xml already dropped namespaces."""
+    return {name.lower(): value for name, value in element.attrs.items()}
 
 
 def _number(raw: str | None) -> int | None:
@@ -456,13 +454,13 @@ def _classify(answer: HttpAnswer, secrets: list[str], reading: _Reading, attempt
         )
     try:
         root = parse_xml(answer.body.strip())
-    except DefusedXmlException:
+    except XmlRefused:
         return ChangeResult(
             message=f"{PROVIDER}'s answer declared a DTD or entities and was refused; {reading.verify}.",
             provider_message=snippet(answer.text, secrets) or None,
             **unknown,
         )
-    except ParseError:
+    except XmlError:
         return ChangeResult(
             message=f"{PROVIDER}'s answer was not the expected XML; {reading.verify}.",
             provider_message=snippet(answer.text, secrets) or None,
@@ -494,13 +492,13 @@ def _classify(answer: HttpAnswer, secrets: list[str], reading: _Reading, attempt
     )
 
 
-def _classify_errors(root: Element, secrets: list[str], reading: _Reading, base: dict[str, Any]) -> ChangeResult:
+def _classify_errors(root: XmlNode, secrets: list[str], reading: _Reading, base: dict[str, Any]) -> ChangeResult:
     errors: list[tuple[int | None, str]] = []
     for container in root.iter():
         if container.tag.lower() != "errors":
             continue
-        for error in container:
-            if isinstance(error.tag, str) and error.tag.lower() == "error":
+        for error in container.children:
+            if error.tag.lower() == "error":
                 errors.append((_number(_attrs(error).get("number")), " ".join("".join(error.itertext()).split())))
     if not errors:
         return ChangeResult(
