@@ -1,5 +1,5 @@
-"""What the provider clients share: one way to talk HTTP (a POST with a form body, read with a
-hard size cap and an overall deadline) and the helpers that keep secrets out of what they
+"""What the provider clients share: one way to talk HTTP (a POST of a form or of a document,
+read with a hard size cap and an overall deadline) and the helpers that keep secrets out of what they
 report. XML is parsed in one place too: `bot/providers/_xml.py`.
 
 Nothing here logs, and no exception raised from here carries a URL, a header or a body:
@@ -78,6 +78,9 @@ def require_tls_verification(session: requests.Session) -> None:
         raise ValueError("TLS verification must stay on for provider sessions")
 
 
+FORM_ACCEPT = "application/xml, application/json, text/plain, */*"
+
+
 def post_form(
     session: requests.Session,
     url: str,
@@ -88,7 +91,24 @@ def post_form(
     max_bytes: int = MAX_RESPONSE_BYTES,
     deadline: float = CHANGE_DEADLINE,
 ) -> HttpAnswer:
-    """POST `form` and read at most `max_bytes` of the answer, all within `deadline` seconds.
+    """POST `form` (form-encoded) as `post` does."""
+    return post(session, url, dict(form), headers={"Accept": FORM_ACCEPT}, timeout=timeout, auth=auth,
+                max_bytes=max_bytes, deadline=deadline)
+
+
+def post(
+    session: requests.Session,
+    url: str,
+    data: bytes | Mapping[str, str],
+    *,
+    headers: Mapping[str, str | bytes],
+    timeout: tuple[float, float],
+    auth: tuple[str, str] | None = None,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+    deadline: float = CHANGE_DEADLINE,
+) -> HttpAnswer:
+    """POST `data` (a form, or a body as bytes) with `headers`, never following a redirect, and read at most
+    `max_bytes` of the answer, all within `deadline` seconds.
 
     The exchange runs on a helper thread and the caller waits at most `deadline` for it; past
     that it gets `TransportError(DEADLINE_EXCEEDED, sent=True)` (the request may have been
@@ -97,7 +117,7 @@ def post_form(
     read timeout or finishes; the call is released at the deadline either way.
     """
     exchange = _Exchange()
-    worker = threading.Thread(target=exchange.run, args=(session, url, form, timeout, auth, max_bytes),
+    worker = threading.Thread(target=exchange.run, args=(session, url, data, dict(headers), timeout, auth, max_bytes),
                               name="provider-http", daemon=True)
     worker.start()
     if not exchange.done.wait(max(0.0, deadline)):
@@ -120,9 +140,9 @@ class _Exchange:
         self._response: requests.Response | None = None
         self._abandoned = False
 
-    def run(self, session, url, form, timeout, auth, max_bytes) -> None:
+    def run(self, session, url, data, headers, timeout, auth, max_bytes) -> None:
         try:
-            self.answer = self._post(session, url, form, timeout, auth, max_bytes)
+            self.answer = self._post(session, url, data, headers, timeout, auth, max_bytes)
         except Exception as exc:  # handed to the caller, which raises it on its own thread
             self.error = exc
         finally:
@@ -135,16 +155,16 @@ class _Exchange:
         if response is not None:
             _shut(response)
 
-    def _post(self, session, url, form, timeout, auth, max_bytes) -> HttpAnswer:
+    def _post(self, session, url, data, headers, timeout, auth, max_bytes) -> HttpAnswer:
         try:
             response = session.post(
                 url,
-                data=dict(form),
+                data=data,
                 auth=auth,
                 timeout=timeout,
                 stream=True,
                 allow_redirects=False,  # a redirect would re-send credentials somewhere else
-                headers={"Accept": "application/xml, application/json, text/plain, */*"},
+                headers=headers,
             )
         except (ConnectTimeout, SSLError):
             raise TransportError("could not connect", sent=False) from None
