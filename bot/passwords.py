@@ -30,6 +30,8 @@ class PasswordRules:
     # The names a password for an account (as the request names it) must not contain, case-insensitively;
     # None when the provider has no such rule.
     names_in: Callable[[str], tuple[str, ...]] | None = None
+    # How many characters each required class must give (Plesk's strongest policy: two of each).
+    min_each: int = 1
 
     def check(self, password: str, *, account: str | None = None) -> str | None:
         """Why `password` breaks these rules (for `account`, when given), or None when it keeps them."""
@@ -51,7 +53,7 @@ def generate(rules: PasswordRules, *, account: str | None = None) -> Secret:
     valid outputs."""
     while True:
         candidate = "".join(secrets.choice(rules.alphabet) for _ in range(rules.length))
-        if not all(any(ch in cls for ch in candidate) for cls in rules.required_classes):
+        if not all(sum(ch in cls for ch in candidate) >= rules.min_each for cls in rules.required_classes):
             continue
         if account is None or rules.names_in is None or rules.check(candidate, account=account) is None:
             return Secret(candidate)
