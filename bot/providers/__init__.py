@@ -80,7 +80,9 @@ class ChangeResult(ProviderResult):
 
 @dataclass(frozen=True)
 class LookupResult(ProviderResult):
-    """Answer to a read-only account lookup (getuserdomains / getdomainuser)."""
+    """Answer to a read-only account lookup (getuserdomains / getdomainuser, accountsummary / getdomainowner)."""
+
+    username: str | None = None  # the account the lookup resolved to, where the provider names one (cPanel)
 
 
 class CallBudget(Protocol):

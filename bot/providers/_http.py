@@ -19,6 +19,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 import requests
 import requests.adapters
+import requests.auth
 from requests.exceptions import (
     ChunkedEncodingError,
     ConnectTimeout,
@@ -103,7 +104,7 @@ def post(
     *,
     headers: Mapping[str, str | bytes],
     timeout: tuple[float, float],
-    auth: tuple[str, str] | None = None,
+    auth: tuple[str, str] | requests.auth.AuthBase | None = None,  # Basic, or a scheme of the client's own
     max_bytes: int = MAX_RESPONSE_BYTES,
     deadline: float = CHANGE_DEADLINE,
 ) -> HttpAnswer:

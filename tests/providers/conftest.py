@@ -21,6 +21,7 @@ import requests
 
 from bot.providers.mofh import MofhClient
 from bot.providers.namecheap import InProcessCallBudget, NamecheapClient
+from bot.providers.plesk import PleskClient
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "providers"
 
@@ -236,3 +237,34 @@ def fixture_bytes(relative: str) -> bytes:
 NC_SUCCESS = fixture_bytes("namecheap/changepassword_success_way1_oldpassword.xml")
 NC_RESET_SUCCESS = fixture_bytes("namecheap/resetpassword_success.xml")
 MOFH_SUCCESS = fixture_bytes("mofh/passwd_success.xml")
+
+
+# ------------------------------------------------------------------------------------------ Plesk
+
+PLESK_API_LOGIN = "resellerapi"
+PLESK_API_PASSWORD = "ZZZpleskApiPw&<>]]>+%=~9"
+PLESK_SECRET_KEY = "ZZZ3f0c9b1e-5d2a-4c8e-9b7f-0a1b2c3d4e5f"
+PLESK_LOGIN = "jdoe42"  # every fixture in plesk/ answers a request for this customer (id 1187)
+PLESK_PASSWORD = "R7#kq&Vx2m~Lp9@Tz4_w"  # 20 characters as the generator draws them, with an & to escape
+
+
+@pytest.fixture
+def make_plesk(server):
+    def make(**kwargs) -> PleskClient:
+        kwargs.setdefault("session", plain_session())
+        kwargs.setdefault("timeout", (2.0, 2.0))
+        kwargs.setdefault("retry_delay", 0.0)
+        if "secret_key" not in kwargs:
+            kwargs.setdefault("login", PLESK_API_LOGIN)
+            kwargs.setdefault("password", PLESK_API_PASSWORD)
+        return PleskClient(kwargs.pop("base_url", server.url), **kwargs)
+
+    return make
+
+
+def plesk_fixture(name: str) -> bytes:
+    return fixture_bytes("plesk/" + name)
+
+
+PLESK_SET_SUCCESS = plesk_fixture("set_success.xml")
+PLESK_GET_ACTIVE = plesk_fixture("get_active.xml")

@@ -15,7 +15,8 @@ import pytest
 from bot.providers import AMBIGUOUS, Outcome
 from bot.providers.mofh import MofhClient
 from bot.providers.namecheap import InProcessCallBudget, NamecheapClient
-from tests.providers.conftest import MOFH_KEY, MOFH_PASSWORD, MOFH_SUCCESS, NC_SUCCESS, plain_session
+from bot.providers.plesk import PleskClient
+from tests.providers.conftest import MOFH_KEY, MOFH_PASSWORD, MOFH_SUCCESS, NC_SUCCESS, PLESK_SET_SUCCESS, plain_session
 
 GAP = 0.2  # seconds between two bytes: far inside the 2 s read timeout the clients get here
 DEADLINE = 1.0
@@ -149,3 +150,22 @@ def test_the_default_deadlines_bound_change_calls_and_lookups():
     client = MofhClient("https://panel.example", "u", "p")
     assert (client.deadline, client.lookup_deadline) == (90.0, 20.0)
     assert NamecheapClient("https://api.example/xml.response", "u", "k", "203.0.113.10").deadline == 90.0
+
+
+@pytest.mark.parametrize("where", ["body", "headers"])
+def test_a_trickled_plesk_answer_is_cut_at_the_deadline(trickling, where):
+    server = trickling(PLESK_SET_SUCCESS, where)
+    client = PleskClient(server.url, login="admin", password="apipw", session=plain_session(), timeout=(2.0, 2.0),
+                         retry_delay=0.0, deadline=DEADLINE, lookup_deadline=DEADLINE)
+    result, held = _held(lambda: client.change_password("jdoe42", "R7#kq&Vx2m~Lp9@Tz4_w"))
+    assert held < DEADLINE + 1.0, f"held {held:.1f} s"
+    assert (result.outcome, result.certainty, result.retryable, result.reason) == (
+        Outcome.PROVIDER_UNAVAILABLE, AMBIGUOUS, True, "deadline")
+    assert server.connections == 1 and "deadline" in result.message
+    looked, held = _held(lambda: client.account_info(login="jdoe42"))
+    assert held < DEADLINE + 1.0 and looked.outcome is Outcome.PROVIDER_UNAVAILABLE
+
+
+def test_the_plesk_default_deadlines_are_the_shared_ones():
+    client = PleskClient("https://plesk.example:8443", secret_key="k")
+    assert (client.deadline, client.lookup_deadline) == (90.0, 20.0)

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from bot.providers import ChangeResult, LookupResult, Outcome
-from tests.providers.conftest import FIXTURES, MOFH_KEY, MOFH_PASSWORD
+from tests.providers.conftest import FIXTURES, MOFH_KEY, MOFH_PASSWORD, PLESK_LOGIN, PLESK_PASSWORD
 
 INDEXES = [FIXTURES / "index.json", FIXTURES / "extra" / "index.json"]
 EXTRA_KEYS = {
@@ -26,8 +26,19 @@ def _entries():
 ENTRIES = list(_entries())
 
 
-def _call(entry, make_mofh, make_namecheap):
+def _is_lookup(entry) -> bool:
     name = PurePosixPath(entry["file"]).name
+    if entry["provider"] == "plesk":  # get_*: customer/get; set_*, system_*, http_*: customer/set
+        return name.startswith("get_")
+    return name.startswith(("getuserdomains", "getdomainuser"))
+
+
+def _call(entry, make_mofh, make_namecheap, make_plesk):
+    name = PurePosixPath(entry["file"]).name
+    if entry["provider"] == "plesk":
+        plesk = make_plesk()
+        return plesk.account_info(login=PLESK_LOGIN) if _is_lookup(entry) else plesk.change_password(
+            PLESK_LOGIN, PLESK_PASSWORD)
     if entry["provider"] == "mofh":
         client = make_mofh()
         if name.startswith("getuserdomains"):
@@ -42,11 +53,11 @@ def _call(entry, make_mofh, make_namecheap):
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
-def test_fixture_is_classified_as_indexed(entry, server, make_mofh, make_namecheap):
+def test_fixture_is_classified_as_indexed(entry, server, make_mofh, make_namecheap, make_plesk):
     body = (FIXTURES / entry["file"]).read_bytes()
     server.set_default(entry["http_status"], body)
 
-    result = _call(entry, make_mofh, make_namecheap)
+    result = _call(entry, make_mofh, make_namecheap, make_plesk)
 
     expected = entry["expected"]
     assert result.outcome == Outcome(expected["outcome"]), result.message
@@ -61,8 +72,7 @@ def test_fixture_is_classified_as_indexed(entry, server, make_mofh, make_nameche
     assert result.provider_message is None or len(result.provider_message) <= 512
     assert 1 <= result.attempts <= 3 and len(server.requests) == result.attempts
     assert all(r.method == "POST" for r in server.requests)
-    is_lookup = PurePosixPath(entry["file"]).name.startswith(("getuserdomains", "getdomainuser"))
-    assert isinstance(result, LookupResult if is_lookup else ChangeResult)
+    assert isinstance(result, LookupResult if _is_lookup(entry) else ChangeResult)
 
 
 def test_every_fixture_file_is_indexed():

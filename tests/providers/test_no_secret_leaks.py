@@ -17,13 +17,16 @@ from tests.providers.conftest import (
     MOFH_SUCCESS,
     NC_API_KEY,
     NC_SUCCESS,
+    PLESK_API_PASSWORD,
+    PLESK_SECRET_KEY,
+    PLESK_SET_SUCCESS,
 )
 
 SENTINEL = "ZZZsentinel123456&+%"  # 20 characters: fine for Namecheap, refused locally by MOFH's rules
 MOFH_SENTINEL = "ZZZsentinel12345"  # 16 alphanumerics: what MOFH is actually sent
 OLD = "ZZZold&+% pw=~1"
 RESET_CODE = "ZZZresetcode0123456789"
-SECRETS = [SENTINEL, MOFH_SENTINEL, OLD, RESET_CODE, NC_API_KEY, MOFH_API_PASSWORD]
+SECRETS = [SENTINEL, MOFH_SENTINEL, OLD, RESET_CODE, NC_API_KEY, MOFH_API_PASSWORD, PLESK_API_PASSWORD, PLESK_SECRET_KEY]
 
 SCENARIOS = [
     dict(status=200, body=MOFH_SUCCESS),
@@ -31,6 +34,8 @@ SCENARIOS = [
     dict(status=200, body=(FIXTURES / "mofh/auth_invalid_api_key.txt").read_bytes()),
     dict(status=200, body=(FIXTURES / "namecheap/changepassword_error_4022335_unable_to_change.xml").read_bytes()),
     dict(status=200, body=(FIXTURES / "namecheap/changepassword_error_5050900_unhandled.xml").read_bytes()),
+    dict(status=200, body=PLESK_SET_SUCCESS),
+    dict(status=200, body=(FIXTURES / "plesk/set_error_1019_password_not_complex.xml").read_bytes()),
     dict(status=503, body=b"<html><title>down</title></html>"),
     dict(status=500, body=b"", behaviour="echo"),
     dict(status=200, body=b"", behaviour="echo"),
@@ -52,7 +57,7 @@ def _assert_clean(text: str, where: str) -> None:
     assert "ZZZ" not in text, f"sentinel prefix leaked into {where}"
 
 
-def _calls(make_mofh, make_namecheap):
+def _calls(make_mofh, make_namecheap, make_plesk):
     mofh = make_mofh(timeout=(0.3, 0.3))
     nc = make_namecheap(timeout=(0.3, 0.3), rate_limit_backoff=(0.0,))
     yield mofh, mofh.change_password("webq7k2m", MOFH_SENTINEL)
@@ -63,21 +68,27 @@ def _calls(make_mofh, make_namecheap):
     yield nc, nc.reset_password(find_by="USERNAME", value="owner1")
     yield nc, nc.change_password(SENTINEL + " ", reset_code=RESET_CODE)  # refused locally
     yield nc, nc.change_password(SENTINEL, username="owner1", old_password=OLD, reset_code=RESET_CODE)
+    plesk = make_plesk(timeout=(0.3, 0.3))
+    plesk_key = make_plesk(timeout=(0.3, 0.3), secret_key=Secret(PLESK_SECRET_KEY))
+    yield plesk, plesk.change_password("jdoe42", SENTINEL)
+    yield plesk_key, plesk_key.change_password("jdoe42", Secret(SENTINEL))
+    yield plesk, plesk.account_info(login="jdoe42")
+    yield plesk, plesk.change_password("jdoe42", SENTINEL + " ")  # refused locally
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s['status']}-{s.get('behaviour', 'normal')}")
-def test_no_secret_in_logs_results_or_reprs(server, make_mofh, make_namecheap, caplog, scenario):
+def test_no_secret_in_logs_results_or_reprs(server, make_mofh, make_namecheap, make_plesk, caplog, scenario):
     caplog.set_level(logging.DEBUG)
     server.set_default(**scenario)
     outcomes = []
-    for client, result in _calls(make_mofh, make_namecheap):
+    for client, result in _calls(make_mofh, make_namecheap, make_plesk):
         outcomes.append(result.outcome)
         _assert_clean(repr(result), "repr(result)")
         _assert_clean(str(result), "str(result)")
         _assert_clean(repr(client), "repr(client)")
         for field in dataclasses.fields(result):
             _assert_clean(str(getattr(result, field.name)), f"result.{field.name}")
-    assert len(outcomes) == 8
+    assert len(outcomes) == 12
     for record in caplog.records:
         _assert_clean(record.getMessage(), f"log record from {record.name}")
         _assert_clean(str(record.args), f"log args from {record.name}")
@@ -95,8 +106,35 @@ def test_echoing_server_is_masked_not_dropped(server, make_namecheap):
     _assert_clean(repr(result), "repr(result)")
 
 
-def test_provider_modules_do_not_log(server, make_mofh, make_namecheap, caplog):
+def test_provider_modules_do_not_log(server, make_mofh, make_namecheap, make_plesk, caplog):
     caplog.set_level(logging.DEBUG)
     server.set_default(200, b"", behaviour="echo")
-    list(_calls(make_mofh, make_namecheap))
+    list(_calls(make_mofh, make_namecheap, make_plesk))
     assert not [r for r in caplog.records if r.name.startswith("bot.")]
+
+
+CUSTOMER_HASH = "ZZZ$6$rounds=5000$customerhash"
+
+
+@pytest.mark.parametrize("where", ["gen_info", "errtext"])
+def test_the_customers_own_password_from_customer_get_is_never_kept(server, make_plesk, caplog, where):
+    """customer/get may return gen_info/password (docs/provider-plesk.md §0.8): not in any field, repr or log."""
+    caplog.set_level(logging.DEBUG)
+    active = (FIXTURES / "plesk/get_active.xml").read_bytes()
+    leak = f"<password>{CUSTOMER_HASH}</password><password_type>crypt</password_type>".encode()
+    if where == "gen_info":
+        body = active.replace(b"<status>0</status>", b"<status>0</status>" + leak)
+        expected = Outcome.LOOKUP_OK
+    else:  # an error text that quotes it, next to the field itself
+        body = (b"<packet><customer><get><result><status>error</status><errcode>1023</errcode><errtext>cannot read "
+                + CUSTOMER_HASH.encode() + b"</errtext><filter-id>jdoe42</filter-id><data><gen_info>" + leak
+                + b"</gen_info></data></result></get></customer></packet>")
+        expected = Outcome.LOOKUP_ERROR
+    server.set_default(200, body)
+    client = make_plesk()
+    looked = client.account_info(login="jdoe42")
+    assert looked.outcome is expected
+    for result in (looked, client.probe()):  # the probe asks for another login: not ours, and nothing kept either
+        for text in [repr(result), str(result), *(str(getattr(result, f.name)) for f in dataclasses.fields(result))]:
+            assert "customerhash" not in text and "ZZZ" not in text and "crypt" not in text
+    assert "customerhash" not in caplog.text

@@ -40,10 +40,12 @@ class Directory:
 
 # --- registry --------------------------------------------------------------------------------------
 
+ALTERNATIVE_CREDENTIALS = ("PLESK_API_KEY",)
 
-def test_the_registry_lists_both_providers_in_modal_order():
-    assert registry.names() == ("mofh", "namecheap")
-    assert [p.label for p in registry.plugins()] == ["MyOwnFreeHost", "Namecheap"]
+
+def test_the_registry_lists_the_providers_in_modal_order():
+    assert registry.names() == ("mofh", "namecheap", "plesk")
+    assert [p.label for p in registry.plugins()] == ["MyOwnFreeHost", "Namecheap", "Plesk"]
     assert registry.by_name("namecheap") is registry.PLUGINS[1]
     assert registry.by_name("cpanel") is None
 
@@ -56,7 +58,8 @@ def test_each_plugin_is_consistent_with_its_gateway_and_its_description(plugin):
     assert plugin.account.label.startswith("Account")  # labels may add words after "Account", no more
     assert set(plugin.secret_inputs) <= set(plugin.methods)
     assert all(env.startswith(plugin.name.upper() + "_") for env in plugin.env_variables)
-    env = {name: "x" for name in plugin.env_variables}
+    # A provider taking one of two credential sets gets the first (Plesk: a login and password, not the key).
+    env = {name: "x" for name in plugin.env_variables if name not in ALTERNATIVE_CREDENTIALS}
     env.update({name: "203.0.113.10" for name in plugin.env_variables if name.endswith("_IP")})
     env.update({name: "https://api.example/xml.response" for name in plugin.env_variables if name.endswith("_URL")})
     cfg, problems = plugin.settings_from_env(env)
@@ -68,7 +71,7 @@ def test_each_plugin_is_consistent_with_its_gateway_and_its_description(plugin):
 
 
 def test_methods_and_secret_inputs():
-    mofh, namecheap = registry.PLUGINS
+    mofh, namecheap = registry.by_name("mofh"), registry.by_name("namecheap")
     assert mofh.methods == (Method.SET_PASSWORD,) and mofh.secret_inputs == {}
     assert mofh.method_from(None) is Method.SET_PASSWORD and mofh.method_from("email_link") is Method.SET_PASSWORD
     assert namecheap.default_method is Method.EMAIL_LINK

@@ -36,8 +36,8 @@ def test_a_provider_without_a_stored_policy_has_the_settings_defaults(engine, ga
     defaults = ApprovalPolicy(approvals=1, expire_after=600, remind_after=0, escalate_after=0, escalate_to=None,
                               requests_per_hour=7)
     assert flow.policies.effective("mofh") == defaults
-    assert flow.policies.all() == {"mofh": defaults, "namecheap": defaults}  # registry order
-    assert list(flow.policies.all()) == ["mofh", "namecheap"]
+    assert flow.policies.all() == {"mofh": defaults, "namecheap": defaults, "plesk": defaults}  # registry order
+    assert list(flow.policies.all()) == ["mofh", "namecheap", "plesk"]
 
 
 def test_set_changes_only_the_fields_given_and_is_audited_with_old_and_new(workflow, clock):
