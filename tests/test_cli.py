@@ -97,13 +97,14 @@ def test_the_dev_kit_commands_are_plug_ins_listed_with_their_help():
     result = resetbot("--help")
     assert result.returncode == 0 and result.stderr == ""
     assert "the whole flow on this machine: sandbox providers, simulated" in result.stdout
-    assert "serve the sandbox MyOwnFreeHost and Namecheap APIs on 127.0.0.1" in result.stdout
+    assert "serve the sandbox provider APIs on 127.0.0.1" in result.stdout
 
 
 def test_sandbox_help_shows_its_own_options():
     result = resetbot("sandbox", "--help")
     assert result.returncode == 0
     assert "--seed" in result.stdout and "--mofh-port" in result.stdout and "--namecheap-port" in result.stdout
+    assert "--plesk-port" in result.stdout
 
 
 def test_building_the_commands_loads_only_the_dev_kit_plug_in_module():
@@ -268,14 +269,15 @@ def test_policy_show_on_a_fresh_database_gives_every_provider_the_settings_defau
     env = {"RESETBOT_REQUESTS_PER_HOUR": "7", "RESETBOT_APPROVAL_TTL": "900"}
     default = {"approvals": 1, "expire_after": 900, "remind_after": 0, "escalate_after": 0, "escalate_to": None,
                "requests_per_hour": 7}
-    assert _policies_json(database_url, env) == {"mofh": default, "namecheap": default}
+    assert _policies_json(database_url, env) == {"mofh": default, "namecheap": default, "plesk": default}
     text = resetbot("policy", "show", db=database_url, env=env)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     assert lines[0].split() == ["provider", "approvals", "expire-after", "remind-after", "escalate-after",
                                 "escalate-to", "requests-per-hour"]
     assert [line.split() for line in lines[1:]] == [["mofh", "1", "15m", "off", "off", "none", "7"],
-                                                    ["namecheap", "1", "15m", "off", "off", "none", "7"]]
+                                                    ["namecheap", "1", "15m", "off", "off", "none", "7"],
+                                                    ["plesk", "1", "15m", "off", "off", "none", "7"]]
     no_cap = _policies_json(database_url, {"RESETBOT_REQUESTS_PER_HOUR": "0"})
     assert no_cap["mofh"]["requests_per_hour"] == 0 and no_cap["mofh"]["expire_after"] == 3600
 

@@ -1,10 +1,11 @@
-"""Loopback servers that speak the MyOwnFreeHost and Namecheap wire protocols (docs/providers.md §1, §2).
+"""Loopback servers that speak the MyOwnFreeHost, Namecheap and Plesk wire protocols (docs/providers.md §1, §2,
+docs/provider-plesk.md).
 
 `resetbot sandbox`, `resetbot demo` and the end-to-end tests run the real provider clients
 against these servers. Accounts live in memory; every request is recorded in `calls()`
 with its secrets masked.
 
-One module per provider (mofh.py, namecheap.py: accounts, endpoints, bodies), the HTTP
+One module per provider (mofh.py, namecheap.py, plesk.py: accounts, endpoints, bodies), the HTTP
 plumbing they share (server.py), what they start with (seed.py), `Sandbox` composing
 them (sandbox.py) and the `resetbot sandbox` command (command.py).
 """
@@ -12,6 +13,7 @@ them (sandbox.py) and the `resetbot sandbox` command (command.py).
 from devkit.sandbox.command import serve
 from devkit.sandbox.mofh import MOFH_FAILURES, MOFH_PASSWORD_SYMBOLS, MofhAccount
 from devkit.sandbox.namecheap import NAMECHEAP_FAILURES, NamecheapUser
+from devkit.sandbox.plesk import PLESK_FAILURES, PleskCustomer
 from devkit.sandbox.sandbox import SANDBOXED, BotEnvironment, Sandbox, SandboxCall
 from devkit.sandbox.seed import SandboxSeed, default_seed, load_seed
 
@@ -19,10 +21,12 @@ __all__ = [
     "MOFH_FAILURES",
     "MOFH_PASSWORD_SYMBOLS",
     "NAMECHEAP_FAILURES",
+    "PLESK_FAILURES",
     "SANDBOXED",
     "BotEnvironment",
     "MofhAccount",
     "NamecheapUser",
+    "PleskCustomer",
     "Sandbox",
     "SandboxCall",
     "SandboxSeed",

@@ -1,4 +1,4 @@
-"""`Sandbox`: both fake providers on loopback, with shared call records, injected failures, delays and holds.
+"""`Sandbox`: the fake providers on loopback, with shared call records, injected failures, delays and holds.
 
 Failure modes (per account): "timeout" holds the request without answering until
 `stop()` (or `hold_seconds`), "cut" processes the request (the change happens) and sends
@@ -6,7 +6,8 @@ the headers and half the body before closing, "truncated" processes it too but s
 Content-Length, so half the body and a closed connection read as a whole answer that
 cannot be parsed, "http_503" / "http_500" an HTML page, "empty" a 0-byte 200, "garbage"
 non-provider bytes, "http_405" the rate-limit answer, "5050900" the Namecheap
-unhandled-exception error. Only "cut" and "truncated" change state.
+unhandled-exception error, "html" (Plesk) the panel's login page with a 200. Only "cut" and
+"truncated" change state.
 `set_failure(..., times=N)` makes a failure clear itself after N answers (e.g. one lost
 answer, then a normal retry).
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from bot.providers import registry
 from devkit.sandbox.mofh import MOFH_FAILURES, MofhSandbox
 from devkit.sandbox.namecheap import NAMECHEAP_FAILURES, NamecheapSandbox
+from devkit.sandbox.plesk import PLESK_FAILURES, PleskSandbox
 from devkit.sandbox.seed import SandboxSeed
 from devkit.sandbox.server import _GARBAGE, RATE_LIMIT_BODY, _Answer, _masked, _Server, _text
 
@@ -59,23 +61,33 @@ def _namecheap_environment(sandbox: Sandbox) -> BotEnvironment:
     })
 
 
+def _plesk_environment(sandbox: Sandbox) -> BotEnvironment:
+    return BotEnvironment(sandbox.plesk_url, {
+        "PLESK_API_URL": sandbox.plesk_url,
+        "PLESK_API_LOGIN": sandbox.plesk_api_login,
+        "PLESK_API_PASSWORD": sandbox.plesk_api_password,
+    })
+
+
 # The providers with a sandbox here, by registry name (bot/providers/registry.py); a provider
 # with none is simply absent, and the bot is then pointed at nothing for it.
 SANDBOXED: dict[str, Callable[[Sandbox], BotEnvironment]] = {
     "mofh": _mofh_environment,
     "namecheap": _namecheap_environment,
+    "plesk": _plesk_environment,
 }
+FAILURES = {"mofh": MOFH_FAILURES, "namecheap": NAMECHEAP_FAILURES, "plesk": PLESK_FAILURES}
 
 
 @dataclass(frozen=True)
 class SandboxCall:
-    provider: str  # "mofh" | "namecheap"
+    provider: str  # "mofh" | "namecheap" | "plesk"
     method: str
     path: str  # without the query string
-    command: str  # passwd / getuserdomains / getdomainuser / namecheap.users.changePassword / ...
+    command: str  # passwd / getuserdomains / getdomainuser / namecheap.users.changePassword / customer/set / ...
     remote_ip: str
     api_user: str | None
-    account: str | None  # MOFH key / Namecheap username the request targeted, when known
+    account: str | None  # MOFH key / Namecheap username / Plesk login the request targeted, when known
     outcome: str  # docs/providers.md §4.2 vocabulary, or fail:<mode> / method_not_allowed / not_found
     http_status: int | None  # None when no answer was sent (timeout)
     error_numbers: tuple[int, ...] = ()
@@ -83,8 +95,9 @@ class SandboxCall:
     at: float = 0.0  # time.time() when recorded
 
 
-class Sandbox(MofhSandbox, NamecheapSandbox):
-    """The sandbox MyOwnFreeHost (mofh.py) and Namecheap (namecheap.py) servers, started and stopped together."""
+class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
+    """The sandbox MyOwnFreeHost (mofh.py), Namecheap (namecheap.py) and Plesk (plesk.py) servers, started and
+    stopped together."""
 
     def __init__(
         self,
@@ -94,10 +107,17 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
         namecheap_api_user: str = "sandboxapi",
         namecheap_api_key: str = "sandbox-namecheap-key",
         namecheap_client_ip: str = "127.0.0.1",
+        plesk_api_login: str = "sandbox-plesk-admin",
+        plesk_api_password: str = "sandbox-plesk-password",
+        plesk_secret_key: str = "sandbox-plesk-secret-key",
+        plesk_key_ip: str = "127.0.0.1",
+        plesk_password_policy: str = "very_strong",
+        plesk_get_returns_password: bool = False,
         mofh_allowed_ip: str = "127.0.0.1",
         host: str = "127.0.0.1",
         mofh_port: int = 0,
         namecheap_port: int = 0,
+        plesk_port: int = 0,
         seed: SandboxSeed | None = None,
         unknown_user_empty_body: bool = False,
         namespaced: bool = True,
@@ -108,7 +128,7 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
     ) -> None:
         self.host = host
         self.hold_seconds = hold_seconds
-        self._ports = {"mofh": mofh_port, "namecheap": namecheap_port}
+        self._ports = {"mofh": mofh_port, "namecheap": namecheap_port, "plesk": plesk_port}
 
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -125,11 +145,16 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
                              client_ip=namecheap_client_ip, namespaced=namespaced,
                              rate_limit=namecheap_rate_limit, rate_window=namecheap_rate_window,
                              api_locked=namecheap_api_locked)
+        self._init_plesk(api_login=plesk_api_login, api_password=plesk_api_password, secret_key=plesk_secret_key,
+                         key_ip=plesk_key_ip, policy=plesk_password_policy,
+                         get_returns_password=plesk_get_returns_password)
 
         for account in (seed.mofh_accounts if seed else []):
             self.add_mofh_account(copy.deepcopy(account))
         for user in (seed.namecheap_users if seed else []):
             self.add_namecheap_user(copy.deepcopy(user))
+        for customer in (seed.plesk_customers if seed else []):
+            self.add_plesk_customer(copy.deepcopy(customer))
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -137,7 +162,7 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
             return self
         self._stopping.clear()
         try:
-            for provider in ("mofh", "namecheap"):
+            for provider in self._ports:
                 server = _Server((self.host, self._ports[provider]), self, provider)
                 self._servers[provider] = server
         except OSError:
@@ -157,7 +182,7 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
         return self
 
     def stop(self) -> None:
-        """Stop both servers; held (timeout / delayed) requests are released and their sockets closed."""
+        """Stop every server; held (timeout / delayed) requests are released and their sockets closed."""
         self._stopping.set()
         servers, self._servers = list(self._servers.values()), {}
         stoppers = [threading.Thread(target=server.shutdown, daemon=True) for server in servers]
@@ -198,6 +223,11 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
     def namecheap_url(self) -> str:
         return f"http://{self.host}:{self._port('namecheap')}/xml.response"
 
+    @property
+    def plesk_url(self) -> str:
+        """The panel's base URL, as PLESK_API_URL takes it (the client appends /enterprise/control/agent.php)."""
+        return f"http://{self.host}:{self._port('plesk')}"
+
     def bot_environments(self) -> dict[str, BotEnvironment]:
         """Per sandboxed provider the registry lists, in registry order: its URL and the bot's variables for it."""
         return {name: SANDBOXED[name](self) for name in registry.names() if name in SANDBOXED}
@@ -224,7 +254,9 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
             return self.mofh_account(account)
         if provider == "namecheap":
             return self.namecheap_user(account)
-        raise ValueError("provider must be 'mofh' or 'namecheap'")
+        if provider == "plesk":
+            return self.plesk_customer(account)
+        raise ValueError("provider must be 'mofh', 'namecheap' or 'plesk'")
 
     def set_delay(self, provider: str, account: str, seconds: float) -> None:
         with self._lock:
@@ -232,7 +264,7 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
 
     def set_failure(self, provider: str, account: str, mode: str | None, *, times: int | None = None) -> None:
         """Inject a failure mode (None clears it). With `times`, it clears itself after that many answers."""
-        allowed = MOFH_FAILURES if provider == "mofh" else NAMECHEAP_FAILURES
+        allowed = FAILURES.get(provider, NAMECHEAP_FAILURES)
         if mode is not None and mode not in allowed:
             raise ValueError(f"failure mode must be one of {sorted(allowed)} or None")
         with self._lock:

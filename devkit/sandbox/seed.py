@@ -8,12 +8,14 @@ from pathlib import Path
 
 from devkit.sandbox.mofh import MofhAccount
 from devkit.sandbox.namecheap import NamecheapUser
+from devkit.sandbox.plesk import PleskCustomer
 
 
 @dataclass
 class SandboxSeed:
     mofh_accounts: list[MofhAccount] = field(default_factory=list)
     namecheap_users: list[NamecheapUser] = field(default_factory=list)
+    plesk_customers: list[PleskCustomer] = field(default_factory=list)
 
 
 def default_seed() -> SandboxSeed:
@@ -54,6 +56,30 @@ def default_seed() -> SandboxSeed:
                 domains=["locked.example.com"],
             ),
         ],
+        plesk_customers=[
+            PleskCustomer(  # the customer of tests/fixtures/providers/plesk/get_active.xml
+                login="jdoe42",
+                password="Start#2024-Plesk!Jd",
+                customer_id=1187,
+                cname="Example Shop Ltd",
+                pname="Jane Doe",
+                email="jane.doe@example.org",
+                phone="+1 555 0100",
+                address="1 Example Street",
+                city="Springfield",
+                pcode="12345",
+                guid="6f1c2a7e-3b9d-4e8a-9c51-2d7f0b4e8a13",
+            ),
+            PleskCustomer(  # disabled by the administrator (status 16): its password may still be set
+                login="oldshop",
+                password="Old#2019-Plesk!Shop",
+                customer_id=1190,
+                status=16,
+                cname="Old Shop",
+                pname="Sam Old",
+                email="owner@old.example.org",
+            ),
+        ],
     )
 
 
@@ -66,14 +92,16 @@ def _from_dict(cls, data: dict):
 
 
 def load_seed(path) -> SandboxSeed:
-    """Read a JSON seed: {"mofh_accounts": [{...MofhAccount...}], "namecheap_users": [{...}]}."""
+    """Read a JSON seed: {"mofh_accounts": [{...MofhAccount...}], "namecheap_users": [{...}],
+    "plesk_customers": [{...PleskCustomer...}]}."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError("seed must be a JSON object")
-    unknown = set(data) - {"mofh_accounts", "namecheap_users"}
+    unknown = set(data) - {"mofh_accounts", "namecheap_users", "plesk_customers"}
     if unknown:
         raise ValueError(f"seed: unknown key(s) {sorted(unknown)}")
     return SandboxSeed(
         mofh_accounts=[_from_dict(MofhAccount, item) for item in data.get("mofh_accounts", [])],
         namecheap_users=[_from_dict(NamecheapUser, item) for item in data.get("namecheap_users", [])],
+        plesk_customers=[_from_dict(PleskCustomer, item) for item in data.get("plesk_customers", [])],
     )

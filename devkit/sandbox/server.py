@@ -1,4 +1,4 @@
-"""The HTTP plumbing both fake providers share: request and answer records, the server, transport failures.
+"""The HTTP plumbing the fake providers share: request and answer records, the server, transport failures.
 
 Stdlib only (http.server.ThreadingHTTPServer, daemon threads). The handler never logs:
 request bodies carry secrets.
@@ -154,10 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with sandbox._in_flight():
             try:
-                if self.server.provider == "mofh":
-                    answer = sandbox._handle_mofh(request)
-                else:
-                    answer = sandbox._handle_namecheap(request)
+                answer = getattr(sandbox, f"_handle_{self.server.provider}")(request)
             except Exception:  # a sandbox bug: answer like a broken server, never echo the request
                 answer = _text(_HTML_500, status=500)
         self._write(answer)
