@@ -16,6 +16,7 @@ from bot.domain import Role
 from bot.providers import registry
 from bot.providers.mofh import MofhSettings
 from bot.providers.namecheap import NamecheapSettings
+from bot.providers.plesk import PleskSettings
 from bot.secret import Secret
 from bot.server import HttpServer, socket_mode_handler, start_http_server
 from devkit.sandbox import Sandbox, default_seed
@@ -59,6 +60,12 @@ class Bot:
         self.sim.fill(user, {method: secret, "Reason": reason})
         return self.sim.submit(user)
 
+    def request_plesk(self, user=ENGINEER, account="jdoe42", reason=REASON, channel=HELPDESK):
+        self.sim.opened_by(user, lambda: self.sim.slash_command(user, "/reset-password", f"plesk {account}",
+                                                                channel=channel), REQUEST_MODAL)
+        self.sim.fill(user, {"Reason": reason, "Ticket": "SUP-2"})
+        return self.sim.submit(user)
+
     def card(self):
         return self.sim.wait_for(
             lambda: next((m for m in reversed(self.sim.messages(APPROVALS)) if "Approve" in m.buttons), None),
@@ -66,6 +73,9 @@ class Bot:
 
     def mofh_passwd_calls(self):
         return [c for c in self.sandbox.calls() if c.provider == "mofh" and "passwd" in c.path]
+
+    def plesk_set_calls(self):
+        return [c for c in self.sandbox.calls() if c.provider == "plesk" and c.command == "customer/set"]
 
 
 REQUEST_MODAL = "Reset hosting password"  # handlers/blocks.py: reset_modal's title
@@ -78,6 +88,8 @@ def make_settings(sim: SlackSim, sandbox: Sandbox, database_url: str, **override
         "mofh": MofhSettings(sandbox.mofh_url, "sandbox-reseller", Secret("sandbox-mofh-password")),
         "namecheap": NamecheapSettings(sandbox.namecheap_url, "sandboxapi", Secret("sandbox-namecheap-key"),
                                        "127.0.0.1"),
+        "plesk": PleskSettings(sandbox.plesk_url, login="sandbox-plesk-admin",
+                               password=Secret("sandbox-plesk-password")),
     }
     for name in [n for n in overrides if n in registry.names()]:
         providers[name] = overrides.pop(name)

@@ -2,7 +2,7 @@
 
 An operator may turn every logger up to DEBUG (root, slack_bolt, slack_sdk, waitress, urllib3,
 SQLAlchemy...), past what bot/logs.py's configure() holds them at. The whole flow then runs through
-the real app (the MyOwnFreeHost reveal, the Namecheap reset code and current password methods, and
+the real app (the MyOwnFreeHost and Plesk reveals, the Namecheap reset code and current password methods, and
 over HTTP forged, stale and malformed requests that carry a reset code), and a handler records the
 fully formatted text of every record (message, args, traceback): no reveal password, reset code,
 current password, token, signing secret or provider credential may appear in it.
@@ -79,7 +79,7 @@ def _namecheap(bot, account: str, method: str, secret: str) -> None:
 
 
 def _whole_flow(bot) -> list[str]:
-    """Three reveals (MyOwnFreeHost, Namecheap by reset code, by current password); the secrets they used."""
+    """Four reveals (MyOwnFreeHost, Namecheap by reset code, by current password, Plesk); the secrets they used."""
     sim, sandbox = bot.sim, bot.sandbox
     assert bot.request_mofh().ok
     bot.card()
@@ -100,8 +100,15 @@ def _whole_flow(bot) -> list[str]:
     shown = _reveal(sim)
     by_current = sandbox.namecheap_user("curpass01").password
     assert by_current in shown and by_current != CURRENT_PASSWORD
+
+    assert bot.request_plesk().ok
+    bot.card()
+    sim.click(APPROVER, "Approve", channel=APPROVALS)
+    shown = _reveal(sim)
+    plesk_password = sandbox.plesk_customer("jdoe42").password
+    assert plesk_password in shown
     bot.workflow.background.wait_idle(5)
-    return [mofh_password, code, by_code, CURRENT_PASSWORD, by_current]
+    return [mofh_password, code, by_code, CURRENT_PASSWORD, by_current, plesk_password]
 
 
 def _forged_requests_carrying(sim, code: str) -> None:
@@ -126,10 +133,10 @@ def _leaks(texts: list[str], secrets: list[str]) -> list[str]:
 def _credentials(bot) -> list[str]:
     settings = bot.runtime.settings
     values = [settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret, SEAL_KEY]
-    values += [getattr(cfg, name) for cfg in settings.providers.values() for name in ("api_password", "api_key")
-               if hasattr(cfg, name)]
+    values += [getattr(cfg, name) for cfg in settings.providers.values()
+               for name in ("api_password", "api_key", "password", "secret_key") if hasattr(cfg, name)]
     revealed = [v.reveal() for v in values if v is not None]
-    assert len(revealed) == 6  # bot token, app token, signing secret, seal key, both providers' credentials
+    assert len(revealed) == 7  # bot token, app token, signing secret, seal key, the three providers' credentials
     return revealed
 
 
