@@ -604,6 +604,14 @@ def test_system_and_http_fixtures_mean_the_same_for_a_lookup(server, make_plesk,
         assert getattr(looked, key) == getattr(changed, key), key
 
 
+def test_a_web_page_with_a_200_is_never_a_success(server, make_plesk):
+    server.set_default(200, plesk_fixture("http_200_html_login_page.html"))
+    result = _set(make_plesk())
+    assert (result.outcome, result.reason, result.certainty, result.attempts) == (
+        Outcome.UNKNOWN, "not_a_packet", AMBIGUOUS, 1)
+    assert result.provider_message == "Plesk Obsidian 18.0.63" and "verify customer jdoe42" in result.message
+
+
 def test_a_system_error_names_what_to_check(server, make_plesk):
     server.set_default(200, plesk_fixture("system_1029_auth_method_not_specified.xml"))
     result = _set(make_plesk())

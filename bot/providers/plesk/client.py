@@ -416,6 +416,10 @@ def _classify(answer: HttpAnswer, op: str, login: str, secrets: list[str], attem
     body = answer.body.strip(b" \t\r\n")
     if not body:
         return unknown("answered with an empty body", "empty_answer")
+    if _HTML.match(body[:512]):  # a login page or a captive portal, even one with a status=ok field (E24)
+        title = _page_title(answer)
+        return unknown("answered with a web page instead of an API packet", "not_a_packet",
+                       snippet(title, secrets) if title else None)
     try:
         root = parse_xml(body)
     except XmlRefused:
