@@ -357,3 +357,17 @@ class GroupsUnavailable(NotAllowed):
             "minute; if it keeps failing, ask an admin.")
         self.group_id = group_id
         self.detail = detail
+
+
+class CardRefused(Exception):
+    """Slack refused to post an approval card where it must go (the Notifier port raises it): the bot is not in
+    the approvals channel, or the channel is archived or does not exist. Only an admin can fix that; until
+    then the requester is told so, and the sweep posts the card once Slack accepts it.
+
+    `error` is Slack's error code (not_in_channel, is_archived, channel_not_found); `channel` the channel id.
+    """
+
+    def __init__(self, channel: str, error: str) -> None:
+        super().__init__(f"Slack refused to post in the approvals channel {channel}: {error}")
+        self.channel = channel
+        self.error = error

@@ -20,7 +20,16 @@ import json
 from datetime import datetime
 
 from bot import policy
-from bot.domain import Method, ProviderCatalog, ProviderInfo, RequestView, RevealState, Status, is_user_group
+from bot.domain import (
+    CardRefused,
+    Method,
+    ProviderCatalog,
+    ProviderInfo,
+    RequestView,
+    RevealState,
+    Status,
+    is_user_group,
+)
 from bot.forms import RequestForm, typed_text
 from bot.secret import Secret
 from handlers import words as outcome_table
@@ -494,6 +503,33 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
     if may_be_set(request):
         said += " The new password may be set: open your DM from the bot to reveal it (once) and try it."
     return said
+
+
+def card_refused_fix(refused: CardRefused) -> str:
+    """What an admin must do when Slack refuses the approvals channel (handlers/notifier.py: CARD_REFUSALS)."""
+    if refused.error == "not_in_channel":
+        return (f"the bot is not a member of the approvals channel {refused.channel}: an admin must /invite the bot "
+                "there")
+    if refused.error == "is_archived":
+        return (f"the approvals channel {refused.channel} is archived: an admin must unarchive it, or point "
+                "RESETBOT_APPROVALS_CHANNEL at another channel and /invite the bot there")
+    return (f"the approvals channel {refused.channel} does not exist or the bot cannot see it: an admin must point "
+            "RESETBOT_APPROVALS_CHANNEL at a channel the bot is in (/invite the bot to a private one)")
+
+
+def card_refused_home_blocks(refused: CardRefused) -> list[dict]:
+    """The admins' App Home while Slack refuses the approvals channel: what is wrong and what to do."""
+    return [{"type": "section", "block_id": "card_refused", "text": _md(
+        f":warning: *Approval cards cannot be posted.* Slack refuses them because {card_refused_fix(refused)}. "
+        "Requests wait unseen until then; the bot posts their cards as soon as Slack accepts them.")}]
+
+
+def card_refused_words(request: RequestView, refused: CardRefused, *, catalog: ProviderCatalog) -> str:
+    """The requester's sentence when the card could not be posted: never "waiting for approval"."""
+    where = f"`{request.account}` at {catalog.label(request.provider)}"
+    return (f"Your password reset for {where} is saved (request {request.id}), but no approver can see it yet: "
+            f"Slack would not post it, because {card_refused_fix(refused)}. Tell an admin; the bot posts it as "
+            "soon as Slack accepts it.")
 
 
 def cancelled_words(request: RequestView) -> str:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bot import metrics, policy
 from bot.domain import (
     AlreadyTold,
+    CardRefused,
     GroupsUnavailable,
     MessageRef,
     NotAllowed,
@@ -95,7 +96,9 @@ def refusal(reason: str, repeated: bool) -> NotAllowed:
 class Notifier(Protocol):
     """What the workflow tells people. Implemented with Slack in handlers/notifier.py."""
 
+    # Raises CardRefused when Slack refuses the approvals channel itself; None for any other failure (retried).
     def post_card(self, request: RequestView) -> MessageRef | None: ...
+    def tell_card_refused(self, request: RequestView, refused: CardRefused) -> None: ...
     # `refresh_home`: the App Home tabs showing the request follow (off the caller's thread); a caller holding the
     # database (rewrite_card, under the request's lock) passes False and calls `refresh_home` after its unit of work.
     def update_card(self, request: RequestView, context: str | None = None, *, refresh_home: bool = True) -> None: ...

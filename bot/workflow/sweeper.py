@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain import RequestView
+from bot.domain import CardRefused, RequestView
 from bot.workflow.context import Context
 from bot.workflow.decisions import expire_if_due
 from bot.workflow.execution import Execution
@@ -77,8 +77,11 @@ class Sweeper:
             with transaction(ctx.sessions) as session:
                 claimed = repo.claim_card_post(session, request_id, claim=claim, now=now, stale_before=cutoff)
                 request = ctx.get(session, request_id) if claimed else None
-            if request is not None and post_approval_card(ctx, request, claim) is not None:
-                posted += 1
+            try:
+                if request is not None and post_approval_card(ctx, request, claim) is not None:
+                    posted += 1
+            except CardRefused:  # logged by the notifier; every other card would be refused too until an admin acts
+                break
         return posted
 
     def resend_missing_reveals(self, grace: timedelta | None = None) -> int:

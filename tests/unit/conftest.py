@@ -87,6 +87,9 @@ class RecordingNotifier:
     def update_card(self, request, context=None, *, refresh_home=True):
         self.events.append(("update_card", request))
 
+    def tell_card_refused(self, request, refused):
+        self.events.append(("tell_card_refused", request))
+
     def refresh_home(self, request):
         pass  # the App Home refresher is handlers' (tests/handlers)
 
