@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -51,6 +52,7 @@ class Settings:
     sweep_interval: int = 10
     requests_per_hour: int = 20  # RESETBOT_REQUESTS_PER_HOUR: every provider's default cap; 0 = no cap
     health_port: int | None = None  # RESETBOT_HEALTH_PORT: Socket Mode's /healthz, /readyz, /metrics (0: any free port)
+    health_host: str = "127.0.0.1"  # RESETBOT_HEALTH_HOST: the address the health listener binds (0.0.0.0 in the image)
     log_format: str = "text"  # RESETBOT_LOG_FORMAT: text or json
     # Provider name → that plugin's settings, for the enabled providers only, in registry order.
     providers: Mapping[str, Any] = field(default_factory=dict)
@@ -169,6 +171,11 @@ class Settings:
                 health_port = int(raw_port)
             else:
                 problems.append(f"RESETBOT_HEALTH_PORT must be a TCP port number from 1 to 65535 (got {got(raw_port)})")
+        health_host = text("RESETBOT_HEALTH_HOST") or "127.0.0.1"
+        if not _is_address(health_host):
+            problems.append(f"RESETBOT_HEALTH_HOST must be an IP address to bind, such as 127.0.0.1 or 0.0.0.0 "
+                            f"(got {got(health_host)})")
+            health_host = "127.0.0.1"
         log_format = (text("RESETBOT_LOG_FORMAT") or "text").lower()
         if log_format not in LOG_FORMATS:
             problems.append(f"RESETBOT_LOG_FORMAT must be text or json (got {got(log_format)})")
@@ -189,6 +196,7 @@ class Settings:
             sweep_interval=seconds("RESETBOT_SWEEP_INTERVAL", 10),
             requests_per_hour=requests_per_hour,
             health_port=health_port,
+            health_host=health_host,
             log_format=log_format,
             providers=providers,
             problems=tuple(problems),
@@ -282,6 +290,14 @@ def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[s
             continue
         resolved[name] = value.removesuffix("\n").removesuffix("\r")
     return resolved
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_fernet_key(value: str) -> bool:

@@ -11,12 +11,38 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable, Mapping
+from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
 
 # No `_created` series beside each counter: half the output, and nothing a dashboard or an alert reads.
 disable_created_metrics()
 REGISTRY = CollectorRegistry(auto_describe=True)
+# The platforms' standard series: process_* (CPU, memory, open files, start time) and python_* (version, GC).
+for _standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    REGISTRY.register(_standard)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("resetbot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+BUILD = Info("resetbot_build", "The running resetbot's version.", registry=REGISTRY)
+BUILD.info({"version": _version()})
 
 REQUESTS = Counter("resetbot_requests", "Reset requests accepted, by provider and method.",
                    ["provider", "method"], registry=REGISTRY)
@@ -69,6 +95,42 @@ REFUSAL_REASONS = (
 OTHER = "other"
 _SLACK_METHOD = re.compile(r"[a-zA-Z]+(?:\.[a-zA-Z]+){1,3}")
 _ACTION = re.compile(r"[a-z_]{1,40}")
+
+
+# Everything a labelled series may show, so that each is there at 0 from start (a rate alert is never blind).
+DECISION_VERBS = ("approve", "deny")
+REFUSED_ACTIONS = ("request", "approve", "deny", "reveal", "cancel", "remind", "customer_informed", "policy_change")
+EXPIRED_WHAT = ("request", "reveal")
+SLACK_METHODS = ("auth.test", "apps.connections.open", "chat.postMessage", "chat.update", "chat.delete",
+                 "chat.postEphemeral", "conversations.open", "conversations.info", "views.open", "views.update",
+                 "views.push", "views.publish", "usergroups.users.list")
+
+
+def start_at_zero(methods_by_provider: Mapping[str, Iterable[str]], outcomes: Iterable[str]) -> None:
+    """Create every known label set at 0: the enabled providers' (`methods_by_provider`, their methods'
+    values), the provider outcome vocabulary (`outcomes`), and the fixed vocabularies above. bot/app.py calls
+    it at start; metrics names no provider itself."""
+    outcomes = list(outcomes)
+    for provider, methods in methods_by_provider.items():
+        for method in methods:
+            REQUESTS.labels(provider, method)
+        for verb in DECISION_VERBS:
+            DECISIONS.labels(provider, verb)
+        for outcome in outcomes:
+            PROVIDER_CALLS.labels(provider, outcome)
+        PROVIDER_SECONDS.labels(provider)
+        REVEALS.labels(provider)
+        for what in EXPIRED_WHAT:
+            EXPIRIES.labels(provider, what)
+    for action in REFUSED_ACTIONS:
+        for reason, _ in REFUSAL_REASONS:
+            REFUSALS.labels(action, reason)
+        REFUSALS.labels(action, OTHER)
+    for method in SLACK_METHODS:
+        SLACK_CALLS.labels(method)
+        SLACK_ERRORS.labels(method)
+    for kind in (*sorted(PAYLOAD_KINDS), "slash_command"):
+        ACK_SECONDS.labels(kind)
 
 
 def refusal_reason(sentence: str) -> str:

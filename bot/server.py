@@ -1,10 +1,12 @@
 """Serving the app on Bolt's own adapters: Socket Mode (default), or signed HTTP with /healthz under waitress.
 
-Both serve GET /healthz, /readyz and /metrics (`ops_response`): HTTP mode beside /slack/events,
-Socket Mode on 127.0.0.1:RESETBOT_HEALTH_PORT when it is set. /readyz is 200 while connected
-(the Socket Mode session open; in HTTP mode, serving) and the database answers, and 503 from
-SIGTERM on, while in-flight work drains. Each is one `SELECT 1` (metrics: one grouped count),
-cheap enough to poll every second.
+Both serve GET /healthz, /readyz and /metrics (`ops_response`) on RESETBOT_HEALTH_HOST:
+RESETBOT_HEALTH_PORT when it is set; without it HTTP mode serves them beside /slack/events (with
+it, only /healthz stays there). /healthz is liveness: 200 while the process and its sweep loop
+run, whatever the database does. /readyz is readiness: 200 while connected (the Socket Mode
+session open; in HTTP mode, serving) and the database answers, and 503 from SIGTERM on, while
+in-flight work drains. Each is one `SELECT 1` (metrics: one grouped count), cheap enough to poll
+every second.
 
 Part of the composition root: it is where the Bolt app meets a transport. Bolt builds its
 request and context from the payload before any middleware runs, so both transports screen
@@ -208,7 +210,8 @@ def serve_socket_mode(runtime: Runtime, stop: threading.Event) -> bool:
     health = None
     if runtime.settings.health_port is not None:
         health = start_health_server(runtime, runtime.settings.health_port, connected=handler.client.is_connected)
-        log.info("health and metrics on http://127.0.0.1:%s (/healthz, /readyz, /metrics)", health.port)
+        log.info("health and metrics on http://%s:%s (/healthz, /readyz, /metrics)", runtime.settings.health_host,
+                 health.port)
     handler.connect()
     log.info("resetbot ready (Socket Mode, replica %s)", runtime.workflow.context.replica_id)
     stop.wait()
@@ -227,9 +230,7 @@ def ops_response(runtime: Runtime, connected: Callable[[], bool], path: str,
                  start_response: StartResponse) -> list[bytes] | None:
     """GET /healthz, /readyz or /metrics; None for any other path."""
     if path == "/healthz":
-        healthy = runtime.workflow.lookups.ping()
-        return _plain(start_response, "200 OK" if healthy else "503 Service Unavailable",
-                      "ok" if healthy else "database unavailable")
+        return liveness(runtime, start_response)
     if path == "/readyz":
         if runtime.draining.is_set():
             return _plain(start_response, "503 Service Unavailable", "draining")
@@ -243,6 +244,14 @@ def ops_response(runtime: Runtime, connected: Callable[[], bool], path: str,
         start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
     return None
+
+
+def liveness(runtime: Runtime, start_response: StartResponse) -> list[bytes]:
+    """GET /healthz: 200 while the process and its loops run, whatever the database does (a probe that restarted
+    every replica during a database outage would only add to it); the database's state is in the body."""
+    if not runtime.loops_alive():
+        return _plain(start_response, "503 Service Unavailable", "the sweep loop stopped")
+    return _plain(start_response, "200 OK", "ok; database " + ("up" if runtime.workflow.lookups.ping() else "down"))
 
 
 class HealthWsgiApp:
@@ -264,8 +273,9 @@ HEALTH_THREADS = 2
 
 
 def start_health_server(runtime: Runtime, port: int, *, connected: Callable[[], bool]) -> HttpServer:
-    """/healthz, /readyz and /metrics on 127.0.0.1:`port` (0: any free port), on a background thread."""
-    return HttpServer(runtime, "127.0.0.1", port, app=HealthWsgiApp(runtime, connected), threads=HEALTH_THREADS)
+    """/healthz, /readyz and /metrics on RESETBOT_HEALTH_HOST:`port` (0: any free port), on a background thread."""
+    return HttpServer(runtime, runtime.settings.health_host, port, app=HealthWsgiApp(runtime, connected),
+                      threads=HEALTH_THREADS)
 
 
 # --- HTTP ------------------------------------------------------------------------------------------
@@ -311,10 +321,15 @@ class ResetbotWsgiApp(SlackRequestHandler):
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if method in ("GET", "HEAD"):
-            # In HTTP mode "connected to Slack" is "serving": this answer is proof of it.
-            answer = ops_response(self.runtime, lambda: True, path, start_response)
-            if answer is not None:
-                return answer
+            # /readyz and /metrics move to the health listener when there is one (RESETBOT_HEALTH_PORT): the
+            # events port may be public. In HTTP mode "connected to Slack" is "serving": this answer proves it.
+            if self.runtime.settings.health_port is not None:
+                if path == "/healthz":
+                    return liveness(self.runtime, start_response)
+            else:
+                answer = ops_response(self.runtime, lambda: True, path, start_response)
+                if answer is not None:
+                    return answer
         if path == self.path and method == "POST":
             length = _content_length(environ)
             if length is None:
@@ -518,10 +533,17 @@ def serve_http(runtime: Runtime, host: str, port: int, stop: threading.Event) ->
     """Serve until `stop`, then drain with /readyz at 503 (bot/app.py: Runtime.shutdown); True when nothing was
     left running."""
     server = start_http_server(runtime, host, port)
+    health = None
+    if runtime.settings.health_port is not None:
+        health = start_health_server(runtime, runtime.settings.health_port, connected=lambda: True)
+        log.info("health and metrics on http://%s:%s (/healthz, /readyz, /metrics)", runtime.settings.health_host,
+                 health.port)
     log.info("resetbot ready (HTTP on http://%s:%s%s, replica %s)", host, server.port, EVENTS_PATH,
              runtime.workflow.context.replica_id)
     stop.wait()
     runtime.draining.set()
     drained = runtime.shutdown()
     server.close()
+    if health is not None:
+        health.close()
     return drained
