@@ -764,8 +764,9 @@ def policy_home_blocks(policies: dict[str, policy.ApprovalPolicy], proposals: di
                 f"<@{proposal.proposed_by}> {when(proposal.proposed_at)}.")]})
     blocks.append({"type": "context", "block_id": "policy_rule", "elements": [_md(
         "A change that only tightens a policy applies at once. One that loosens it (fewer approvals, a higher "
-        "or no cap, a longer expiry, a later or no reminder or escalation) is posted to the approvals channel "
-        "and applies when a second admin approves it.")]})
+        "or no cap, a longer expiry, a later or no reminder, or any change to an escalation that is or becomes "
+        "on: Escalate to may approve without the approver role) is posted to the approvals channel and applies "
+        "when a second admin approves it.")]})
     return blocks
 
 
@@ -829,7 +830,10 @@ def policy_change_card(proposal: policy.PolicyProposal, *, catalog: ProviderCata
         ]},
         {"type": "section", "block_id": f"policy_fields_{proposal.id}", "text": _md(clip(lines, SECTION_TEXT_MAX))},
         {"type": "context", "block_id": f"policy_why_{proposal.id}", "elements": [_md(clip(
-            "It loosens the policy: " + "; ".join(proposal.weakened) + ".", CONTEXT_TEXT_MAX))]},
+            "It loosens the policy: " + "; ".join(proposal.weakened) + "." + (
+                " Escalate to may approve or deny a waiting request from Escalate after on, without the approver "
+                "role, and counts towards its approvals." if policy.escalation_widened(proposal.old, proposal.new)
+                else ""), CONTEXT_TEXT_MAX))]},
     ]
     status = policy.ProposalStatus
     if proposal.status is status.PENDING:
