@@ -437,6 +437,27 @@ class PolicyProposal:
         return weakened(self.old, self.new)
 
 
+@dataclass(frozen=True)
+class PolicyAnnouncement:
+    """A change made outside Slack (`resetbot policy set`), already in effect, that the running bot announces in
+    the approvals channel once (bot/workflow/policy_announcements.py). `changed_by` is "cli:" and the OS user."""
+
+    id: int
+    provider: str
+    changed_by: str | None
+    changed_at: datetime
+    old: ApprovalPolicy
+    new: ApprovalPolicy
+
+    @property
+    def changed(self) -> list[str]:
+        return changed_fields(self.old, self.new)
+
+    @property
+    def weakened(self) -> list[str]:
+        return weakened(self.old, self.new)
+
+
 def can_change_policy(roles: set[Role], provider_label: str) -> Decision:
     """Only an admin for the provider (a grant, or RESETBOT_ADMINS) changes or proposes its policy."""
     if Role.ADMIN in roles:

@@ -228,6 +228,40 @@ def test_the_proposer_can_withdraw_a_change(admins):
     assert admins.workflow.policies.effective("mofh").requests_per_hour == 20
 
 
+# --- `resetbot policy set`, announced by the running bot ---------------------------------------------
+
+
+def announcements(slack) -> list[dict]:
+    return [m for m in slack.client.to("chat.postMessage")
+            if m.get("channel") == APPROVALS and "command line" in m.get("text", "")]
+
+
+def test_a_policy_set_from_the_cli_is_announced_once_in_the_approvals_channel_in_words(slack):
+    slack.workflow.policies.set("mofh", {"approvals": 2, "escalate_after": 600, "escalate_to": NOROLE,
+                                         "requests_per_hour": 0}, actor="cli:opsperson")
+    slack.workflow.sweeper.sweep()
+    slack.workflow.sweeper.sweep()
+    (message,) = announcements(slack)
+    assert message["text"] == ("Policy changed from the command line for MyOwnFreeHost by cli:opsperson: Approvals 1 → 2, "
+                               f"Escalate after off → 10m, Escalate to none → `{NOROLE}`, Requests per hour 20 → no cap")
+    shown = json.dumps(message["blocks"], ensure_ascii=False)
+    for line in ("*Approvals*: 1 → 2", "*Escalate after*: off → 10m", f"*Escalate to*: none → `{NOROLE}`",
+                 "*Requests per hour*: 20 → no cap", "`cli:opsperson`", "MyOwnFreeHost"):
+        assert line in shown
+    assert "Expire after" not in shown  # only what changed
+    assert f"a new escalation (to {NOROLE} after 10m)" in shown and "a higher cap (20/h → no cap)" in shown
+    assert buttons(message["blocks"]) == {}  # already in effect: nothing to approve
+
+
+def test_the_os_user_in_an_announcement_never_pings_or_links(slack):
+    slack.workflow.policies.set("mofh", {"approvals": 3}, actor="cli:<!channel>&<https://evil.example|x>")
+    slack.workflow.sweeper.sweep()
+    (message,) = announcements(slack)
+    for text in (message["text"], json.dumps(message["blocks"])):
+        assert "<!channel>" not in text and "<https://" not in text
+    assert "&lt;!channel&gt;" in message["text"]
+
+
 # --- App Home tabs follow what they show -----------------------------------------------------------
 
 
