@@ -2,9 +2,10 @@
 
 Each refusal is a sentence for the person who acted. No I/O here. `ApprovalPolicy` is one
 provider's policy (docs/CONTRACT.md "Approval policy"), stored by storage/repository.py and applied
-by bot/workflow/policies.py; `weakened` says which changes loosen it. `PolicyProposal` is a loosening
-change an admin made in Slack, waiting for a second admin (bot/workflow/policy_changes.py);
-`risk_alerts` says when one engineer's hour looks like insider risk (bot/workflow/alerts.py).
+by bot/workflow/policies.py; `weakened` says which changes loosen it (`escalation_widened`: those that
+let someone approve who could not before). `PolicyProposal` is a loosening change an admin made in
+Slack, waiting for a second admin (bot/workflow/policy_changes.py); `risk_alerts` says when one
+engineer's hour looks like insider risk (bot/workflow/alerts.py).
 """
 
 from __future__ import annotations
@@ -287,8 +288,11 @@ def weakened(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
 
     docs/CONTRACT.md: fewer approvals, a higher or no cap, a longer expiry, removing a reminder or an
     escalation. Also a later reminder or escalation, which loosens the same way (removing one is the
-    limit of postponing it). Adding a reminder or an escalation, or an earlier one, tightens: it gets
-    a waiting request seen sooner. Changing escalate_to is neither (the contract lists it nowhere).
+    limit of postponing it). And any change that lets someone approve who could not before
+    (escalation_widened): adding an escalation, an earlier one, or one to a new or different group or
+    user. Adding a reminder or an earlier one tightens: it gets a waiting request seen sooner and
+    lets nobody new approve. So from Slack every change of an escalation in effect, or that puts one
+    in effect, waits for a second admin; changing the kept escalate_to of one that stays off does not.
     """
     found: list[str] = []
     if new.approvals < old.approvals:
@@ -303,6 +307,30 @@ def weakened(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
             found.append(f"no {what} (was after {format_duration(before)})")
         elif before and after > before:
             found.append(f"a later {what} ({format_duration(before)} → {format_duration(after)})")
+    found += escalation_widened(old, new)
+    return found
+
+
+def escalation_widened(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
+    """How `new` lets someone approve who could not under `old`, one phrase each; empty when nobody new may.
+
+    The escalation is the part of a policy that makes approvers: from escalate_after on, its
+    escalate_to (that user, or the members of that user group) may approve or deny a waiting request
+    without the approver role (escalation_reaches), and counts towards its quorum. So a new escalation,
+    an escalation to a different group or user, or an earlier one, gives someone that power, or gives it
+    sooner: docs/CONTRACT.md counts each as weakening the policy, whatever else the change tightens.
+    An escalation that is off reaches nobody, whatever escalate_to it keeps.
+    """
+    if not new.escalate_after:
+        return []
+    if not old.escalate_after:
+        return [f"a new escalation (to {new.escalate_to} after {format_duration(new.escalate_after)})"]
+    found: list[str] = []
+    if new.escalate_to != old.escalate_to:
+        found.append(f"a different escalation target ({old.escalate_to} → {new.escalate_to})")
+    if new.escalate_after < old.escalate_after:
+        found.append(f"an earlier escalation ({format_duration(old.escalate_after)} → "
+                     f"{format_duration(new.escalate_after)})")
     return found
 
 
@@ -413,6 +441,27 @@ class PolicyProposal:
     decided_by: str | None = None
     decided_at: datetime | None = None
     card: MessageRef | None = None
+
+    @property
+    def changed(self) -> list[str]:
+        return changed_fields(self.old, self.new)
+
+    @property
+    def weakened(self) -> list[str]:
+        return weakened(self.old, self.new)
+
+
+@dataclass(frozen=True)
+class PolicyAnnouncement:
+    """A change made outside Slack (`resetbot policy set`), already in effect, that the running bot announces in
+    the approvals channel once (bot/workflow/policy_announcements.py). `changed_by` is "cli:" and the OS user."""
+
+    id: int
+    provider: str
+    changed_by: str | None
+    changed_at: datetime
+    old: ApprovalPolicy
+    new: ApprovalPolicy
 
     @property
     def changed(self) -> list[str]:

@@ -808,8 +808,9 @@ def policy_home_blocks(policies: dict[str, policy.ApprovalPolicy], proposals: di
                 f"<@{proposal.proposed_by}> {when(proposal.proposed_at)}.")]})
     blocks.append({"type": "context", "block_id": "policy_rule", "elements": [_md(
         "A change that only tightens a policy applies at once. One that loosens it (fewer approvals, a higher "
-        "or no cap, a longer expiry, a later or no reminder or escalation) is posted to the approvals channel "
-        "and applies when a second admin approves it.")]})
+        "or no cap, a longer expiry, a later or no reminder, or any change to an escalation that is or becomes "
+        "on: Escalate to may approve without the approver role) is posted to the approvals channel and applies "
+        "when a second admin approves it.")]})
     return blocks
 
 
@@ -849,10 +850,20 @@ def parse_policy_form(view: dict) -> tuple[str | None, dict[str, str | None], po
     return metadata.get("provider"), texts, opened_on
 
 
-def policy_change_words(proposal: policy.PolicyProposal) -> str:
+def policy_change_words(proposal: policy.PolicyProposal | policy.PolicyAnnouncement) -> str:
     """`Approvals 2 → 1, Requests per hour 20 → no cap`: each changed field, old → new."""
     return ", ".join(f"{POLICY_LABELS[name]} {policy_value_words(name, getattr(proposal.old, name))} → "
                      f"{policy_value_words(name, getattr(proposal.new, name))}" for name in proposal.changed)
+
+
+def policy_change_lines(change: policy.PolicyProposal | policy.PolicyAnnouncement) -> str:
+    """One bullet per changed field: `• *Approvals*: 2 → 1`."""
+    return "\n".join(f"• *{POLICY_LABELS[name]}*: {policy_value_words(name, getattr(change.old, name))} → "
+                     f"{policy_value_words(name, getattr(change.new, name))}" for name in change.changed)
+
+
+ESCALATION_POWER = ("Escalate to may approve or deny a waiting request from Escalate after on, without the approver "
+                    "role, and counts towards its approvals.")
 
 
 def policy_change_text(proposal: policy.PolicyProposal, *, catalog: ProviderCatalog) -> str:
@@ -863,8 +874,7 @@ def policy_change_text(proposal: policy.PolicyProposal, *, catalog: ProviderCata
 def policy_change_card(proposal: policy.PolicyProposal, *, catalog: ProviderCatalog) -> list[dict]:
     """The card a loosening change is posted as: provider, old → new per changed field, who proposed it; while it
     waits, Approve change (another admin) and Reject change (any admin; the proposer's withdraws it)."""
-    lines = "\n".join(f"• *{POLICY_LABELS[name]}*: {policy_value_words(name, getattr(proposal.old, name))} → "
-                      f"{policy_value_words(name, getattr(proposal.new, name))}" for name in proposal.changed)
+    lines = policy_change_lines(proposal)
     blocks: list[dict] = [
         {"type": "header", "block_id": f"policy_head_{proposal.id}", "text": _text("Policy change")},
         {"type": "section", "block_id": f"policy_what_{proposal.id}", "fields": [
@@ -873,7 +883,9 @@ def policy_change_card(proposal: policy.PolicyProposal, *, catalog: ProviderCata
         ]},
         {"type": "section", "block_id": f"policy_fields_{proposal.id}", "text": _md(clip(lines, SECTION_TEXT_MAX))},
         {"type": "context", "block_id": f"policy_why_{proposal.id}", "elements": [_md(clip(
-            "It loosens the policy: " + "; ".join(proposal.weakened) + ".", CONTEXT_TEXT_MAX))]},
+            "It loosens the policy: " + "; ".join(proposal.weakened) + "." + (
+                " " + ESCALATION_POWER if policy.escalation_widened(proposal.old, proposal.new) else ""),
+            CONTEXT_TEXT_MAX))]},
     ]
     status = policy.ProposalStatus
     if proposal.status is status.PENDING:
@@ -902,6 +914,33 @@ def policy_change_card(proposal: policy.PolicyProposal, *, catalog: ProviderCata
     blocks.append({"type": "section", "block_id": f"policy_decision_{proposal.id}_{proposal.status.value}",
                    "text": _md(words)})
     return blocks
+
+
+def policy_announcement(announcement: policy.PolicyAnnouncement, *, catalog: ProviderCatalog) -> tuple[str, list[dict]]:
+    """(text, blocks) of a change made with `resetbot policy set`, already in effect: who (`cli:<OS user>`, inert),
+    which provider, each changed value old → new, and how it loosens the policy, if it does. No buttons."""
+    label = catalog.label(announcement.provider)
+    who = shown(announcement.changed_by or "an operator", 64)
+    text = f"Policy changed from the command line for {label} by {who}: {policy_change_words(announcement)}"
+    note = "In effect for requests made from then on; requests already waiting keep the policy they were made under."
+    if announcement.weakened:
+        note += (" It loosens the policy, with no second admin (the command line needs the database's credentials): "
+                 + "; ".join(announcement.weakened) + ".")
+        if policy.escalation_widened(announcement.old, announcement.new):
+            note += " " + ESCALATION_POWER
+    key = f"policy_announced_{announcement.id}"
+    blocks: list[dict] = [
+        {"type": "section", "block_id": f"{key}_head", "text": _md(
+            f":gear: *Policy changed from the command line* for *{label}*")},
+        {"type": "section", "block_id": f"{key}_what", "fields": [
+            _md(f"*Provider*\n{label}"),
+            _md(f"*Changed by*\n`{who}` {when(announcement.changed_at)}"),
+        ]},
+        {"type": "section", "block_id": f"{key}_fields", "text": _md(clip(policy_change_lines(announcement),
+                                                                          SECTION_TEXT_MAX))},
+        {"type": "context", "block_id": f"{key}_note", "elements": [_md(clip(note, CONTEXT_TEXT_MAX))]},
+    ]
+    return clip(text, SECTION_TEXT_MAX), blocks
 
 
 # --- insider-risk alerts -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.domain import CardRefused, MessageRef, ProviderCatalog, RequestView
-from bot.policy import PolicyProposal, RiskAlert
+from bot.policy import PolicyAnnouncement, PolicyProposal, RiskAlert
 from handlers import blocks
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,13 @@ class SlackNotifier:
         posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
                             text=blocks.policy_change_text(proposal, catalog=self.catalog),
                             blocks=blocks.policy_change_card(proposal, catalog=self.catalog))
+        return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
+
+    def post_policy_announcement(self, announcement: PolicyAnnouncement) -> MessageRef | None:
+        """A change made with `resetbot policy set`, to the approvals channel (bot/workflow/policy_announcements.py)."""
+        text, announcement_blocks = blocks.policy_announcement(announcement, catalog=self.catalog)
+        posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
+                            text=text, blocks=announcement_blocks)
         return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
 
     def update_policy_change(self, proposal: PolicyProposal) -> None:

@@ -269,6 +269,26 @@ class PolicyProposalRow(Base):
     card_ts: Mapped[str | None] = mapped_column(String(32))
 
 
+class PolicyAnnouncementRow(Base):
+    """A policy change made with `resetbot policy set` (bot/policy.py: PolicyAnnouncement), written with the change;
+    the running bot announces it in the approvals channel once (bot/workflow/policy_announcements.py): claimed here
+    (`claim`, `claimed_at`) before Slack is called, `announced_at` once Slack took it. Policies as JSON objects of
+    ApprovalPolicy's fields, durations in seconds."""
+
+    __tablename__ = "policy_announcements"
+    __table_args__ = (Index("ix_policy_announcements_announced_at", "announced_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[str | None] = mapped_column(String(64))  # "cli:<OS user>"
+    changed_at: Mapped[datetime] = _ts()
+    old_policy: Mapped[str] = mapped_column(Text)
+    new_policy: Mapped[str] = mapped_column(Text)
+    claim: Mapped[str | None] = mapped_column(String(80))
+    claimed_at: Mapped[datetime | None] = _ts()
+    announced_at: Mapped[datetime | None] = _ts()
+
+
 class HomeViewer(Base):
     """Who opened the App Home when: only recent viewers' tabs are republished when what they see changes
     (handlers/home.py: HomeRefresher), by whichever replica made the change."""

@@ -50,13 +50,14 @@ from bot.domain import (
     check_reveal_transition,
     check_transition,
 )
-from bot.policy import ApprovalPolicy, PolicyProposal, ProposalStatus
+from bot.policy import ApprovalPolicy, PolicyAnnouncement, PolicyProposal, ProposalStatus
 from storage.models import (
     AuditEvent,
     CallBudgetSlot,
     DirectoryEntry,
     Draft,
     HomeViewer,
+    PolicyAnnouncementRow,
     PolicyProposalRow,
     ProcessedEvent,
     ProviderAccount,
@@ -1094,6 +1095,69 @@ def _proposal(row: PolicyProposalRow) -> PolicyProposal:
         old=ApprovalPolicy(**json.loads(row.old_policy)), new=ApprovalPolicy(**json.loads(row.new_policy)),
         status=ProposalStatus(row.status), decided_by=row.decided_by, decided_at=row.decided_at,
         card=MessageRef(row.card_channel, row.card_ts) if row.card_channel and row.card_ts else None)
+
+
+# --- policy changes made with the CLI, announced by the running bot (bot/workflow/policy_announcements.py) ------
+
+
+def add_policy_announcement(session: Session, *, provider: str, changed_by: str | None, changed_at: datetime,
+                            old: ApprovalPolicy, new: ApprovalPolicy) -> int:
+    """Record a change to announce, in the unit of work that makes it; its id."""
+    row = PolicyAnnouncementRow(provider=provider, changed_by=changed_by, changed_at=changed_at,
+                                old_policy=json.dumps(old.as_dict(), sort_keys=True),
+                                new_policy=json.dumps(new.as_dict(), sort_keys=True))
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _announcement_claimable(stale_before: datetime) -> list:
+    return [PolicyAnnouncementRow.announced_at.is_(None),
+            or_(PolicyAnnouncementRow.claim.is_(None), PolicyAnnouncementRow.claimed_at <= stale_before)]
+
+
+def policy_announcements_due(session: Session, *, stale_before: datetime, limit: int = 20) -> list[int]:
+    """Changes not announced yet and not claimed since `stale_before`, oldest first."""
+    query = (select(PolicyAnnouncementRow.id).where(*_announcement_claimable(stale_before))
+             .order_by(PolicyAnnouncementRow.id).limit(limit))
+    return list(session.scalars(query))
+
+
+def claim_policy_announcement(session: Session, announcement_id: int, *, claim: str, now: datetime,
+                              stale_before: datetime) -> bool:
+    """Claim announcing one change: True for one poster only. Committed before Slack is called, so of several
+    replicas sweeping at once one posts; a claim older than `stale_before` (its poster died) may be taken over."""
+    changed = _rows_changed(session, update(PolicyAnnouncementRow)
+                            .where(PolicyAnnouncementRow.id == announcement_id,
+                                   *_announcement_claimable(stale_before))
+                            .values(claim=claim, claimed_at=now))
+    return changed == 1
+
+
+def get_policy_announcement(session: Session, announcement_id: int) -> PolicyAnnouncement | None:
+    row = session.get(PolicyAnnouncementRow, announcement_id, populate_existing=True)
+    if row is None:
+        return None
+    return PolicyAnnouncement(id=row.id, provider=row.provider, changed_by=row.changed_by, changed_at=row.changed_at,
+                              old=ApprovalPolicy(**json.loads(row.old_policy)),
+                              new=ApprovalPolicy(**json.loads(row.new_policy)))
+
+
+def policy_announcement_posted(session: Session, announcement_id: int, *, claim: str, now: datetime) -> bool:
+    """Mark the claimed announcement posted; False when the claim was taken over meanwhile (the caller withdraws
+    its post)."""
+    changed = _rows_changed(session, update(PolicyAnnouncementRow)
+                            .where(PolicyAnnouncementRow.id == announcement_id, PolicyAnnouncementRow.claim == claim,
+                                   PolicyAnnouncementRow.announced_at.is_(None))
+                            .values(announced_at=now, claim=None))
+    return changed == 1
+
+
+def release_policy_announcement(session: Session, announcement_id: int, *, claim: str) -> None:
+    """Slack refused the post: give the claim back, so a later sweep tries again."""
+    session.execute(update(PolicyAnnouncementRow)
+                    .where(PolicyAnnouncementRow.id == announcement_id, PolicyAnnouncementRow.claim == claim)
+                    .values(claim=None, claimed_at=None))
 
 
 # --- who opened the App Home recently (handlers/home.py: HomeRefresher) ------------------------------------

@@ -118,6 +118,18 @@ class RecordingNotifier:
     def update_policy_change(self, proposal):
         self.events.append(("update_policy_change", proposal))
 
+    refuse_announcements = 0  # how many announcements Slack refuses next
+    announcement_crash: Exception | None = None  # raised instead of posting: the replica died mid-post
+
+    def post_policy_announcement(self, announcement):
+        if self.announcement_crash is not None:
+            raise self.announcement_crash
+        if self.refuse_announcements:
+            self.refuse_announcements -= 1
+            return None
+        self.events.append(("post_policy_announcement", announcement))
+        return self._ref("C0APPROVALS")
+
     def post_dm(self, request):
         self.events.append(("post_dm", request))
         return self._ref("D0ENGDM001")
