@@ -204,18 +204,41 @@ def is_user_group(subject: str) -> bool:
     return subject[:1] == "S"
 
 
+class RefusalCode(StrEnum):
+    """Why something was refused, from a fixed set: the refusal metric's `reason` label (bot/metrics.py), never
+    derived from the sentence a person is told."""
+
+    SELF_DECISION = "self_decision"  # the requester deciding their own request
+    ALREADY_APPROVED = "already_approved"  # the same approver twice
+    GROUPS_UNAVAILABLE = "groups_unavailable"  # Slack could not tell who is in a user group
+    NO_ROLE = "no_role"
+    REQUESTER_GONE = "requester_gone"  # an approval after the requester lost the role
+    ALREADY_DECIDED = "already_decided"
+    ALREADY_USED = "already_used"  # revealed or confirmed once already
+    EXPIRED = "expired"
+    NOT_REQUESTER = "not_requester"  # someone else's request
+    HOURLY_CAP = "hourly_cap"
+    NOTHING_TO_REVEAL = "nothing_to_reveal"
+    TOO_SOON = "too_soon"  # a reminder within 10 minutes of the last
+    NOT_POSTED = "not_posted"  # no card (so no thread) yet
+    PROPOSER = "proposer"  # the admin who proposed a policy change approving it
+    STALE = "stale"  # the policy changed while someone edited it
+    OTHER = "other"
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
     reason: str = ""  # a full sentence for the person, when refused
+    code: RefusalCode | None = None  # why, from a fixed set (GET /metrics counts refusals by it), when refused
 
     @classmethod
     def allow(cls) -> Decision:
         return cls(True)
 
     @classmethod
-    def deny(cls, reason: str) -> Decision:
-        return cls(False, reason)
+    def deny(cls, reason: str, code: RefusalCode) -> Decision:
+        return cls(False, reason, code)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 One registry of this process's own counters and histograms; the composition root adds what is
 read from the database at scrape time (bot/app.py: DatabaseGauges), so those are right across
 replicas. Every label takes its values from a small fixed vocabulary (a provider's registry
-name, a method or outcome enum value, a Slack method name, a payload kind, a refusal reason
-below): never an account, a user id, a request id or anything typed.
+name, a method or outcome enum value, a Slack method name, a payload kind, a refusal code from
+bot/domain.py: RefusalCode): never an account, a user id, a request id or anything typed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from prometheus_client import (
     Info,
     disable_created_metrics,
 )
+
+from bot.domain import RefusalCode
 
 # No `_created` series beside each counter: half the output, and nothing a dashboard or an alert reads.
 disable_created_metrics()
@@ -79,19 +81,6 @@ SWEEP_LAG = Gauge("resetbot_sweep_lag_seconds", "Seconds since this replica last
                   registry=REGISTRY)
 SWEEP_LAG.set_function(lambda: time.monotonic() - _last_sweep)
 
-# Refusal reasons: the first whose words the refusal sentence holds (bot/policy.py and the use cases write them).
-REFUSAL_REASONS = (
-    ("self_decision", ("you asked for this reset, so you can't",)),
-    ("already_approved", ("you already approved",)),
-    ("groups_unavailable", ("slack could not tell",)),
-    ("no_role", ("you don't have the", "you no longer have the")),
-    ("already_decided", ("already decided",)),
-    ("already_used", ("already revealed", "already confirmed")),
-    ("expired", ("expired", "window has passed")),
-    ("not_requester", ("only the engineer who asked",)),
-    ("hourly_cap", ("hourly cap", "in the last hour")),
-    ("nothing_to_reveal", ("no password to reveal",)),
-)
 OTHER = "other"
 _SLACK_METHOD = re.compile(r"[a-zA-Z]+(?:\.[a-zA-Z]+){1,3}")
 _ACTION = re.compile(r"[a-z_]{1,40}")
@@ -123,9 +112,8 @@ def start_at_zero(methods_by_provider: Mapping[str, Iterable[str]], outcomes: It
         for what in EXPIRED_WHAT:
             EXPIRIES.labels(provider, what)
     for action in REFUSED_ACTIONS:
-        for reason, _ in REFUSAL_REASONS:
-            REFUSALS.labels(action, reason)
-        REFUSALS.labels(action, OTHER)
+        for code in RefusalCode:
+            REFUSALS.labels(action, code.value)
     for method in SLACK_METHODS:
         SLACK_CALLS.labels(method)
         SLACK_ERRORS.labels(method)
@@ -133,16 +121,11 @@ def start_at_zero(methods_by_provider: Mapping[str, Iterable[str]], outcomes: It
         ACK_SECONDS.labels(kind)
 
 
-def refusal_reason(sentence: str) -> str:
-    """The fixed reason a refusal sentence gives; OTHER when none of REFUSAL_REASONS matches."""
-    lowered = sentence.lower()
-    return next((reason for reason, words in REFUSAL_REASONS if any(w in lowered for w in words)), OTHER)
-
-
-def count_refusal(action: str, why: str) -> None:
-    """One refusal: `action` is the audit action (request_refused, approve_refused, …), `why` its sentence."""
+def count_refusal(action: str, code: RefusalCode) -> None:
+    """One refusal: `action` is the audit action (request_refused, approve_refused, …), `code` why, from the
+    fixed set (never the sentence the person was told)."""
     name = action.removesuffix("_refused")
-    REFUSALS.labels(name if _ACTION.fullmatch(name) else OTHER, refusal_reason(why)).inc()
+    REFUSALS.labels(name if _ACTION.fullmatch(name) else OTHER, RefusalCode(code).value).inc()
 
 
 def slack_method(name: str) -> str:

@@ -28,6 +28,7 @@ from bot.domain import (
     NotAllowed,
     ProviderCatalog,
     ProviderName,
+    RefusalCode,
     RequestNotFound,
     RequestView,
     RevealState,
@@ -71,7 +72,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def audit_refusal(session: Any, *, now: datetime, action: str, actor_id: str, why: str,
+def audit_refusal(session: Any, *, now: datetime, action: str, actor_id: str, why: str, code: RefusalCode | None,
                   request: RequestView | None = None, provider: str | None = None,
                   account: str | None = None) -> bool:
     """Audit a refusal once per minute: True when it repeats one audited in the last REFUSAL_REPEAT_WINDOW.
@@ -79,7 +80,7 @@ def audit_refusal(session: Any, *, now: datetime, action: str, actor_id: str, wh
     A repeat adds no row: it raises the first row's `count` (storage/repository.py:
     count_repeated_refusal). Raise `refusal(reason, repeated)` afterwards, so a repeat is not told again.
     """
-    metrics.count_refusal(action, why)
+    metrics.count_refusal(action, code or RefusalCode.OTHER)
     if repo.count_repeated_refusal(session, at=now, since=now - REFUSAL_REPEAT_WINDOW, action=action,
                                    actor_id=actor_id, why=why, request=request, provider=provider, account=account):
         return True
@@ -263,7 +264,7 @@ class BaseContext:
         if refused_as is not None:
             with transaction(self.sessions) as session:
                 repeated = audit_refusal(session, now=self.db_now(session), action=refused_as, actor_id=user_id,
-                                         why=str(unknown), request=request,
+                                         why=str(unknown), code=RefusalCode.GROUPS_UNAVAILABLE, request=request,
                                          provider=names[0] if request is None and len(names) == 1 else None)
         raise refusal(str(unknown), repeated)
 

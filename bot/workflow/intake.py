@@ -33,6 +33,7 @@ from bot.domain import (
     NotAllowed,
     ProviderInfo,
     ProviderName,
+    RefusalCode,
     RequestView,
     RevealState,
     Role,
@@ -156,7 +157,7 @@ class Intake:
         if not decision.allowed:
             refused = refusal(decision.reason, audit_refusal(
                 session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
-                account=account, why=decision.reason))
+                account=account, why=decision.reason, code=decision.code))
         elif (open_request := repo.open_request_for(session, provider, account)) is not None:
             raise InputErrors({"account": open_request_sentence(open_request)})
         elif rules.requests_per_hour and (
@@ -170,7 +171,7 @@ class Intake:
                 "min."
             )
             audit_refusal(session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
-                          account=account, why="hourly cap")
+                          account=account, why="hourly cap", code=RefusalCode.HOURLY_CAP)
         else:
             refused = None
         if refused is None:

@@ -3,11 +3,15 @@ health port; and the fixed vocabulary refusals are counted under (bot/metrics.py
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from cryptography.fernet import Fernet
 
-from bot import metrics
+from bot import metrics, policy
 from bot.config import FILE_VARIABLES, Settings
+from bot.domain import Method, RefusalCode, Role, Status
+from tests.unit.test_words import NOW, view
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "RESETBOT_APPROVALS_CHANNEL": "C0APPROVALS",
         "MOFH_API_USERNAME": "r", "MOFH_API_PASSWORD": "p"}
@@ -56,20 +60,23 @@ def test_log_format_and_health_port():
     assert Settings.from_env(BASE | {"RESETBOT_LOG_FORMAT": "xml"}).problems[0].startswith("RESETBOT_LOG_FORMAT")
 
 
-@pytest.mark.parametrize(("sentence", "reason"), [
-    ("You asked for this reset, so you can't approve it: another approver has to.", "self_decision"),
-    ("You don't have the approver role for MyOwnFreeHost, so you can't deny this request.", "no_role"),
-    ("You no longer have the requester role for Namecheap, so the password can't be revealed to you.", "no_role"),
-    ("This request was already decided by <@U0X>: it is expired.", "already_decided"),
-    ("This request expired before anyone approved it. The requester can ask again.", "expired"),
-    ("This password was already revealed; it is shown only once.", "already_used"),
-    ("The reveal window has passed and the password was destroyed. Ask for a new reset.", "expired"),
-    ("Only the engineer who asked for this reset can reveal the password.", "not_requester"),
-    ("You already approved this request. It needs 1 more approval, from another approver.", "already_approved"),
-    ("Slack could not tell whether you are a member of the user group S0X, which holds the role", "groups_unavailable"),
-    ("hourly cap", "hourly_cap"),
-    ("Something nobody wrote yet, for U0SECRET and webq7k2m", "other"),
+PENDING, ENGINEER_ID = view(Status.PENDING, None, Method.SET_PASSWORD), "U0ENGINEER1"
+
+
+@pytest.mark.parametrize(("decision", "code"), [
+    (policy.can_decide(ENGINEER_ID, {Role.APPROVER}, PENDING, NOW, "approve", provider_label="MyOwnFreeHost"),
+     RefusalCode.SELF_DECISION),
+    (policy.can_decide("U0OTHER0001", set(), PENDING, NOW, "deny", provider_label="MyOwnFreeHost"), RefusalCode.NO_ROLE),
+    (policy.can_decide("U0OTHER0001", {Role.APPROVER}, PENDING, NOW + timedelta(hours=2), "approve",
+                       provider_label="MyOwnFreeHost"), RefusalCode.EXPIRED),
+    (policy.can_reveal("U0OTHER0001", PENDING, NOW), RefusalCode.NOT_REQUESTER),
+    (policy.can_request(set(), "Namecheap"), RefusalCode.NO_ROLE),
 ])
-def test_refusals_are_counted_under_a_fixed_reason_never_their_sentence(sentence, reason):
-    assert metrics.refusal_reason(sentence) == reason
-    assert reason in {r for r, _ in metrics.REFUSAL_REASONS} | {metrics.OTHER}
+def test_refusals_are_counted_under_a_fixed_code_never_their_sentence(decision, code):
+    """Issue 21 item 5: the metric's reason label comes from the code each refusal carries, not from its words
+    (which change with every rewording)."""
+    assert not decision.allowed and decision.code is code
+    before = metrics.REFUSALS.labels("approve", code.value)._value.get()
+    metrics.count_refusal("approve_refused", decision.code)
+    assert metrics.REFUSALS.labels("approve", code.value)._value.get() == before + 1
+    assert not hasattr(metrics, "refusal_reason")  # nothing reads the sentence any more
