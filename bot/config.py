@@ -21,7 +21,7 @@ from typing import Any
 from bot.policy import MAX_REQUESTS_PER_HOUR
 from bot.providers import registry
 from bot.providers.plugin import env_text, url_problem
-from bot.secret import MASK, Secret
+from bot.secret import Secret, masked_url
 
 DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -236,26 +236,6 @@ def _kind_of(token: Secret) -> str:
     value = token.reveal()
     kind = next((name for prefix, name in _TOKEN_KINDS.items() if value.startswith(prefix)), None)
     return f" (this one starts like {kind})" if kind else ""
-
-
-def masked_url(url: str) -> str:
-    """A database URL with its password masked: `postgresql+psycopg://bot:***@db:5432/resetbot`.
-
-    Everything between the user name's `:` and the last `@` is masked (a password may hold
-    `/`, `?` or `@` unencoded: masking too much is harmless), and so is a `password=` query
-    parameter.
-    """
-    scheme, sep, rest = url.partition("://")
-    if sep:
-        at = rest.rfind("@")
-        colon = rest.find(":", 0, at) if at > 0 else -1
-        if colon >= 0 and "/" not in rest[:colon]:
-            rest = rest[:colon + 1] + MASK + rest[at:]
-    masked = scheme + sep + rest
-    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, masked)
-
-
-_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
 
 
 def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[str, str]:
