@@ -13,6 +13,7 @@ import base64
 import binascii
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -241,7 +242,8 @@ def _kind_of(token: Secret) -> str:
 def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[str, str]:
     """`env` with each NAME_FILE of FILE_VARIABLES read into NAME (one trailing newline dropped).
 
-    Both set, or a file that cannot be read, is a problem naming the variable (never what the file holds).
+    Both set, or a file that cannot be read, is not a regular file or is larger than 64 KiB, is a problem naming
+    the variable (never what the file holds).
     """
     named = {name: path for name in FILE_VARIABLES if (path := (env.get(name + "_FILE") or "").strip())}
     if not named:
@@ -251,17 +253,51 @@ def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[s
         if env_text(env, name) is not None:
             problems.append(f"{name} and {name}_FILE are both set: set one of them")
             continue
-        try:
-            with open(path, encoding="utf-8") as handle:
-                value = handle.read()
-        except OSError as exc:
-            problems.append(f"{name}_FILE: cannot read {path} ({exc.strerror or type(exc).__name__})")
-            continue
-        except UnicodeDecodeError:
-            problems.append(f"{name}_FILE: {path} is not UTF-8 text")
-            continue
-        resolved[name] = value.removesuffix("\n").removesuffix("\r")
+        value, problem = _read_secret_file(path)
+        if problem is not None:
+            problems.append(f"{name}_FILE: {problem}")
+        elif value is not None:
+            resolved[name] = value.removesuffix("\n").removesuffix("\r")
     return resolved
+
+
+SECRET_FILE_LIMIT = 64 * 1024  # bytes: far more than any token, key or URL; a mistaken path is refused at once
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _not_regular(path: str, mode: int) -> str:
+    kind = next((what for test, what in _FILE_KINDS if test(mode)), "something else")
+    return f"{path} is not a regular file ({kind})"
+
+
+def _read_secret_file(path: str) -> tuple[str | None, str | None]:
+    """(the text of `path`, None), or (None, the problem in words).
+
+    A regular file only (symlinks followed, as a Kubernetes secret mount has them), of at most 64 KiB: a named
+    pipe would block the read, a device or a huge file fill the memory. The file is opened non-blocking and
+    checked again once open (it may have been swapped), and no more than the limit and one byte is read (a
+    file may grow, or say nothing of its size, as /proc files do)."""
+    try:
+        found = os.stat(path)
+        if not stat.S_ISREG(found.st_mode):
+            return None, _not_regular(path, found.st_mode)
+        if found.st_size > SECRET_FILE_LIMIT:
+            return None, f"{path} is larger than 64 KiB"
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            opened = os.fstat(handle.fileno())
+            if not stat.S_ISREG(opened.st_mode):
+                return None, _not_regular(path, opened.st_mode)
+            data = handle.read(SECRET_FILE_LIMIT + 1)
+    except OSError as exc:
+        return None, f"cannot read {path} ({exc.strerror or type(exc).__name__})"
+    if len(data) > SECRET_FILE_LIMIT:
+        return None, f"{path} is larger than 64 KiB"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, f"{path} is not UTF-8 text"
 
 
 def _is_fernet_key(value: str) -> bool:

@@ -198,3 +198,42 @@ def test_env_example_names_every_variable_of_the_contracts_configuration_table()
                if "=" in line}
     assert len(listed) >= 18 and listed <= example, sorted(listed - example)
     assert {f"{name}_FILE" for name in ("SLACK_BOT_TOKEN", "RESETBOT_SEAL_KEY", "MOFH_API_PASSWORD")} <= example
+
+
+# --------------------------------------------------------------------- what NAME_FILE may name (issue 20 item 6)
+
+
+def _not_a_secret_file(tmp_path: Path, kind: str) -> tuple[str, str]:
+    """A path RESETBOT_SEAL_KEY_FILE must not be read from, and the words that say why."""
+    if kind == "named pipe":
+        os.mkfifo(tmp_path / "key")  # reading it waits for a writer: for ever
+        return str(tmp_path / "key"), "is not a regular file (a named pipe)"
+    if kind == "/dev/zero":  # reading it never ends
+        return "/dev/zero", "is not a regular file (a character device)"
+    if kind == "directory":
+        (tmp_path / "secrets").mkdir()
+        return str(tmp_path / "secrets"), "is not a regular file (a directory)"
+    (tmp_path / "key").write_text(SEAL_KEY + "\n" + "#" * 64 * 1024)  # a key and 64 KiB more
+    return str(tmp_path / "key"), "is larger than 64 KiB"
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "/dev/zero", "directory", "over 64 KiB"])
+@pytest.mark.parametrize("command", [("check",), ("run",)])
+def test_a_secret_file_that_is_not_a_regular_file_of_at_most_64_kib_is_one_line_naming_it(tmp_path, kind, command):
+    path, why = _not_a_secret_file(tmp_path, kind)
+    env = {**FULL_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}", "RESETBOT_SEAL_KEY_FILE": path}
+    result = resetbot(*command, env=env, timeout=30)  # a read that blocks or never ends fails here, as a timeout
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert one_line(result).endswith(f"RESETBOT_SEAL_KEY_FILE: {path} {why}")
+
+
+def test_a_secret_file_behind_symlinks_as_kubernetes_mounts_them_is_read(tmp_path):
+    (tmp_path / "..2024_01_01").mkdir()
+    (tmp_path / "..2024_01_01" / "seal-key").write_text(SEAL_KEY + "\n")
+    (tmp_path / "..data").symlink_to("..2024_01_01")
+    (tmp_path / "seal-key").symlink_to("..data/seal-key")
+    env = {**FULL_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}",
+           "RESETBOT_SEAL_KEY_FILE": str(tmp_path / "seal-key")}
+    result = resetbot("check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "seal keys: 1 from RESETBOT_SEAL_KEY" in result.stdout
