@@ -9,8 +9,6 @@ a line that names the variable. Each provider reads its own variables
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
 import stat
@@ -22,6 +20,7 @@ from typing import Any
 from bot.policy import MAX_REQUESTS_PER_HOUR
 from bot.providers import registry
 from bot.providers.plugin import env_text, url_problem
+from bot.sealing import seal_key_problem
 from bot.secret import Secret, masked_url
 
 DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"
@@ -91,7 +90,12 @@ class Settings:
         """Parse the environment; problems are kept in `.problems`, not raised (see `require`)."""
         env = os.environ if env is None else env
         problems: list[str] = []
-        env = _with_secret_files(env, problems)
+        given, env = env, _with_secret_files(env, problems)
+
+        def source(name: str) -> str:
+            """The variable a value came from: NAME, or NAME_FILE when it was read from the file."""
+            from_file = env_text(given, name) is None and env_text(given, name + "_FILE") is not None
+            return name + "_FILE" if from_file else name
 
         def text(name: str) -> str | None:
             return env_text(env, name)
@@ -123,9 +127,8 @@ class Settings:
             problems.append("SLACK_API_URL must end in /api/ (as https://slack.com/api/ does)")
 
         seal_key = secret("RESETBOT_SEAL_KEY")
-        if seal_key is not None and not all(_is_fernet_key(k.strip()) for k in seal_key.reveal().split(",")):
-            problems.append("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints "
-                            "(or several such keys separated by commas: the first seals, every one opens)")
+        if seal_key is not None and (bad_key := seal_key_problem(seal_key.reveal())) is not None:
+            problems.append(f"{source('RESETBOT_SEAL_KEY')} {bad_key}")  # the test `run` meets: the same in check
 
         bot_token = secret("SLACK_BOT_TOKEN")
         if bot_token is not None and not bot_token.reveal().startswith("xoxb-"):
@@ -298,13 +301,6 @@ def _read_secret_file(path: str) -> tuple[str | None, str | None]:
         return data.decode("utf-8"), None
     except UnicodeDecodeError:
         return None, f"{path} is not UTF-8 text"
-
-
-def _is_fernet_key(value: str) -> bool:
-    try:
-        return len(base64.urlsafe_b64decode(value.encode())) == 32
-    except (binascii.Error, ValueError):
-        return False
 
 
 __all__ = ["ConfigError", "Settings", "masked_url", "shown_value"]

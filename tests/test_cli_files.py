@@ -8,6 +8,7 @@ into the wrong variable is never echoed by `check`.
 
 from __future__ import annotations
 
+import base64
 import os
 import sqlite3
 import stat
@@ -237,3 +238,43 @@ def test_a_secret_file_behind_symlinks_as_kubernetes_mounts_them_is_read(tmp_pat
     result = resetbot("check", env=env)
     assert result.returncode == 0, result.stderr
     assert "seal keys: 1 from RESETBOT_SEAL_KEY" in result.stdout
+
+
+# --------------------------------------------------------------------- a seal key Fernet takes (issue 20 item 7)
+
+
+def _standard_base64_key() -> str:
+    """32 random bytes in standard base64 (with + or /): what `openssl rand -base64 32` prints."""
+    while True:
+        key = base64.b64encode(os.urandom(32)).decode()
+        if "+" in key or "/" in key:
+            return key
+
+
+@pytest.mark.parametrize("source", ["RESETBOT_SEAL_KEY", "RESETBOT_SEAL_KEY_FILE"])
+@pytest.mark.parametrize("command", [("check",), ("run",)])
+def test_a_seal_key_in_standard_base64_is_one_line_naming_the_variable_in_check_and_run(tmp_path, source, command):
+    key = _standard_base64_key()
+    env = {**FULL_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}"}
+    if source == "RESETBOT_SEAL_KEY":
+        env[source] = key
+    else:
+        (tmp_path / "seal-key").write_text(key + "\n")
+        env[source] = str(tmp_path / "seal-key")
+    result = resetbot(*command, env=env, timeout=30)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    line = one_line(result)
+    assert f"{source} must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints" in line
+    assert "standard base64" in line and "ValueError" not in result.stdout + result.stderr
+    assert key not in result.stdout + result.stderr and key[:8] not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", [("check",), ("run",)])
+def test_the_bad_one_of_several_seal_keys_is_named_by_its_position(tmp_path, command):
+    good, bad = Fernet.generate_key().decode(), _standard_base64_key()
+    env = {**FULL_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}", "RESETBOT_SEAL_KEY": f"{good},{bad}"}
+    result = resetbot(*command, env=env, timeout=30)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "RESETBOT_SEAL_KEY" in one_line(result) and "the 2nd is standard base64" in one_line(result)
+    assert good not in result.stdout + result.stderr and bad not in result.stdout + result.stderr
+    assert "sealed values" not in result.stdout  # nothing is counted under keys that were refused

@@ -3,6 +3,7 @@ health port; and the fixed vocabulary refusals are counted under (bot/metrics.py
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import threading
@@ -145,3 +146,58 @@ def test_a_symlink_to_a_regular_file_is_followed_as_a_kubernetes_secret_mount_ha
     (tmp_path / "dangling").symlink_to("nowhere")
     gone = Settings.from_env(NO_TOKEN | {"SLACK_BOT_TOKEN_FILE": str(tmp_path / "dangling")})
     assert gone.problems[0].startswith(f"SLACK_BOT_TOKEN_FILE: cannot read {tmp_path / 'dangling'}")
+
+
+# --------------------------------------------------------------------- a seal key Fernet takes (issue 20 item 7)
+
+
+def _standard_base64_key() -> str:
+    """32 random bytes in standard base64 (with + or /): what `openssl rand -base64 32` prints."""
+    while True:
+        key = base64.b64encode(os.urandom(32)).decode()
+        if "+" in key or "/" in key:
+            return key
+
+
+def test_a_key_in_standard_base64_is_refused_naming_the_variable_and_never_quoting_it():
+    key = _standard_base64_key()
+    problems = Settings.from_env(BASE | {"RESETBOT_SEAL_KEY": key}).problems
+    assert problems == ("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints: "
+                        "this key is standard base64 (+ or /, where url-safe base64 has - and _)",)
+    assert key not in problems[0] and key[:8] not in problems[0]
+
+
+@pytest.mark.parametrize(("keys", "problem"), [
+    (lambda good, std: f"{good},{std}", "the 2nd is standard base64 (+ or /, where url-safe base64 has - and _)"),
+    (lambda good, std: f"{good}, {good}, not-a-key", "the 3rd is not"),
+    (lambda good, std: f"nope,{good},", "the 1st is not; the 3rd is empty"),
+], ids=["standard base64", "not a key", "empty"])
+def test_each_of_several_keys_is_checked_and_the_bad_ones_named_by_position(keys, problem):
+    value = keys(Fernet.generate_key().decode(), _standard_base64_key())
+    problems = Settings.from_env(BASE | {"RESETBOT_SEAL_KEY": value}).problems
+    assert problems == ("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints, "
+                        f"each of its comma-separated keys: {problem}",)
+
+
+def test_a_key_from_its_file_is_refused_naming_the_file_variable(tmp_path):
+    (tmp_path / "keys").write_text(f"{Fernet.generate_key().decode()},{_standard_base64_key()}\n")
+    problems = Settings.from_env(BASE | {"RESETBOT_SEAL_KEY_FILE": str(tmp_path / "keys")}).problems
+    assert len(problems) == 1 and problems[0].startswith("RESETBOT_SEAL_KEY_FILE must be url-safe base64 of 32 bytes")
+    assert "the 2nd is standard base64" in problems[0]
+
+
+def test_what_the_settings_accept_every_sealer_opens_with():
+    from bot.sealing import Sealer, SealKeyProblem, seal_key_problem
+    from bot.secret import Secret
+
+    good = Fernet.generate_key().decode()
+    for value in (good, f"{good}, {Fernet.generate_key().decode()}", _standard_base64_key(), good + "!", good[:-1],
+                  f"{good},", good + "\n#"):
+        accepted = Settings.from_env(BASE | {"RESETBOT_SEAL_KEY": value}).problems == ()
+        assert accepted == (seal_key_problem(value) is None)
+        try:
+            Sealer(Secret(value))
+        except SealKeyProblem as problem:
+            assert not accepted and str(problem) == seal_key_problem(value)
+        else:
+            assert accepted
