@@ -27,7 +27,7 @@ from bot.domain import DomainError, Role, is_user_group
 from bot.policy import FIELDS, ApprovalPolicy, InvalidPolicy, format_duration, parse_duration
 from bot.providers import registry
 from bot.providers.mofh.account import ACCOUNT_KEY, VPANEL_USERNAME
-from bot.sealing import KeyFileProblem, key_beside_sqlite
+from bot.sealing import KeyFileProblem, SealKeyProblem, key_beside_sqlite
 
 log = logging.getLogger("resetbot")
 
@@ -465,7 +465,10 @@ def _check(args) -> int:
     except UsageError as key_problem:
         problems.append(str(key_problem))
     else:
-        _print_seal_keys(settings)
+        if any(p.startswith("RESETBOT_SEAL_KEY") for p in settings.problems):
+            print("seal keys: invalid (see below)")  # nothing is counted under keys that were refused
+        else:
+            _print_seal_keys(settings)
     if args.connect:
         if problems:
             print("connections: not tried until the configuration is right", file=sys.stderr)
@@ -631,6 +634,8 @@ def _run(args) -> int:
         runtime = build_runtime(settings, http=args.http)
     except KeyFileProblem as problem:
         raise UsageError(str(problem)) from None
+    except SealKeyProblem as problem:  # Settings refuse such a key first: this is the line behind that
+        raise UsageError(f"RESETBOT_SEAL_KEY {problem}") from None
     except Exception as exc:
         raise UsageError(_start_up_failure(exc)) from None
     logs.set_replica(runtime.workflow.context.replica_id)

@@ -9,11 +9,10 @@ a line that names the variable. Each provider reads its own variables
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -22,7 +21,8 @@ from typing import Any
 from bot.policy import MAX_REQUESTS_PER_HOUR
 from bot.providers import registry
 from bot.providers.plugin import env_text, url_problem
-from bot.secret import MASK, Secret
+from bot.sealing import seal_key_problem
+from bot.secret import Secret, masked_url
 
 DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -92,7 +92,12 @@ class Settings:
         """Parse the environment; problems are kept in `.problems`, not raised (see `require`)."""
         env = os.environ if env is None else env
         problems: list[str] = []
-        env = _with_secret_files(env, problems)
+        given, env = env, _with_secret_files(env, problems)
+
+        def source(name: str) -> str:
+            """The variable a value came from: NAME, or NAME_FILE when it was read from the file."""
+            from_file = env_text(given, name) is None and env_text(given, name + "_FILE") is not None
+            return name + "_FILE" if from_file else name
 
         def text(name: str) -> str | None:
             return env_text(env, name)
@@ -124,9 +129,8 @@ class Settings:
             problems.append("SLACK_API_URL must end in /api/ (as https://slack.com/api/ does)")
 
         seal_key = secret("RESETBOT_SEAL_KEY")
-        if seal_key is not None and not all(_is_fernet_key(k.strip()) for k in seal_key.reveal().split(",")):
-            problems.append("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints "
-                            "(or several such keys separated by commas: the first seals, every one opens)")
+        if seal_key is not None and (bad_key := seal_key_problem(seal_key.reveal())) is not None:
+            problems.append(f"{source('RESETBOT_SEAL_KEY')} {bad_key}")  # the test `run` meets: the same in check
 
         bot_token = secret("SLACK_BOT_TOKEN")
         if bot_token is not None and not bot_token.reveal().startswith("xoxb-"):
@@ -246,30 +250,11 @@ def _kind_of(token: Secret) -> str:
     return f" (this one starts like {kind})" if kind else ""
 
 
-def masked_url(url: str) -> str:
-    """A database URL with its password masked: `postgresql+psycopg://bot:***@db:5432/resetbot`.
-
-    Everything between the user name's `:` and the last `@` is masked (a password may hold
-    `/`, `?` or `@` unencoded: masking too much is harmless), and so is a `password=` query
-    parameter.
-    """
-    scheme, sep, rest = url.partition("://")
-    if sep:
-        at = rest.rfind("@")
-        colon = rest.find(":", 0, at) if at > 0 else -1
-        if colon >= 0 and "/" not in rest[:colon]:
-            rest = rest[:colon + 1] + MASK + rest[at:]
-    masked = scheme + sep + rest
-    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, masked)
-
-
-_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
-
-
 def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[str, str]:
     """`env` with each NAME_FILE of FILE_VARIABLES read into NAME (one trailing newline dropped).
 
-    Both set, or a file that cannot be read, is a problem naming the variable (never what the file holds).
+    Both set, or a file that cannot be read, is not a regular file or is larger than 64 KiB, is a problem naming
+    the variable (never what the file holds).
     """
     named = {name: path for name in FILE_VARIABLES if (path := (env.get(name + "_FILE") or "").strip())}
     if not named:
@@ -279,16 +264,11 @@ def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[s
         if env_text(env, name) is not None:
             problems.append(f"{name} and {name}_FILE are both set: set one of them")
             continue
-        try:
-            with open(path, encoding="utf-8") as handle:
-                value = handle.read()
-        except OSError as exc:
-            problems.append(f"{name}_FILE: cannot read {path} ({exc.strerror or type(exc).__name__})")
-            continue
-        except UnicodeDecodeError:
-            problems.append(f"{name}_FILE: {path} is not UTF-8 text")
-            continue
-        resolved[name] = value.removesuffix("\n").removesuffix("\r")
+        value, problem = _read_secret_file(path)
+        if problem is not None:
+            problems.append(f"{name}_FILE: {problem}")
+        elif value is not None:
+            resolved[name] = value.removesuffix("\n").removesuffix("\r")
     return resolved
 
 
@@ -300,11 +280,43 @@ def _is_address(value: str) -> bool:
     return True
 
 
-def _is_fernet_key(value: str) -> bool:
+SECRET_FILE_LIMIT = 64 * 1024  # bytes: far more than any token, key or URL; a mistaken path is refused at once
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _not_regular(path: str, mode: int) -> str:
+    kind = next((what for test, what in _FILE_KINDS if test(mode)), "something else")
+    return f"{path} is not a regular file ({kind})"
+
+
+def _read_secret_file(path: str) -> tuple[str | None, str | None]:
+    """(the text of `path`, None), or (None, the problem in words).
+
+    A regular file only (symlinks followed, as a Kubernetes secret mount has them), of at most 64 KiB: a named
+    pipe would block the read, a device or a huge file fill the memory. The file is opened non-blocking and
+    checked again once open (it may have been swapped), and no more than the limit and one byte is read (a
+    file may grow, or say nothing of its size, as /proc files do)."""
     try:
-        return len(base64.urlsafe_b64decode(value.encode())) == 32
-    except (binascii.Error, ValueError):
-        return False
+        found = os.stat(path)
+        if not stat.S_ISREG(found.st_mode):
+            return None, _not_regular(path, found.st_mode)
+        if found.st_size > SECRET_FILE_LIMIT:
+            return None, f"{path} is larger than 64 KiB"
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            opened = os.fstat(handle.fileno())
+            if not stat.S_ISREG(opened.st_mode):
+                return None, _not_regular(path, opened.st_mode)
+            data = handle.read(SECRET_FILE_LIMIT + 1)
+    except OSError as exc:
+        return None, f"cannot read {path} ({exc.strerror or type(exc).__name__})"
+    if len(data) > SECRET_FILE_LIMIT:
+        return None, f"{path} is larger than 64 KiB"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, f"{path} is not UTF-8 text"
 
 
 __all__ = ["ConfigError", "Settings", "masked_url", "shown_value"]

@@ -3,6 +3,10 @@ health port; and the fixed vocabulary refusals are counted under (bot/metrics.py
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import os
+import threading
 from datetime import timedelta
 
 import pytest
@@ -80,3 +84,126 @@ def test_refusals_are_counted_under_a_fixed_code_never_their_sentence(decision, 
     metrics.count_refusal("approve_refused", decision.code)
     assert metrics.REFUSALS.labels("approve", code.value)._value.get() == before + 1
     assert not hasattr(metrics, "refusal_reason")  # nothing reads the sentence any more
+
+
+# --------------------------------------------------------------------- what NAME_FILE may name (issue 20 item 6)
+
+NO_TOKEN = {k: v for k, v in BASE.items() if k != "SLACK_BOT_TOKEN"}
+
+
+def _from_env_within(env: dict[str, str], seconds: float = 10) -> Settings:
+    """Settings.from_env(env) on a thread, failing (not hanging) when it does not return in time."""
+    done: list[Settings] = []
+    reader = threading.Thread(target=lambda: done.append(Settings.from_env(env)), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if reader.is_alive():
+        path = env["SLACK_BOT_TOKEN_FILE"]
+        with contextlib.suppress(OSError):  # a writer that comes and goes lets a blocked open() return
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"Settings.from_env did not return within {seconds} s reading {path}")
+    return done[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_at_once_never_waited_on(tmp_path):
+    os.mkfifo(tmp_path / "token")
+    settings = _from_env_within(NO_TOKEN | {"SLACK_BOT_TOKEN_FILE": str(tmp_path / "token")})
+    assert settings.problems == (f"SLACK_BOT_TOKEN_FILE: {tmp_path / 'token'} is not a regular file (a named pipe)",)
+
+
+@pytest.mark.parametrize("kind", ["device", "directory"])
+def test_a_device_or_a_directory_is_refused_naming_the_variable(tmp_path, kind):
+    path = "/dev/zero" if kind == "device" else str(tmp_path)
+    if not os.path.exists(path):
+        pytest.skip(f"no {path} here")
+    settings = _from_env_within(NO_TOKEN | {"SLACK_BOT_TOKEN_FILE": path})
+    what = "a character device" if kind == "device" else "a directory"
+    assert settings.problems == (f"SLACK_BOT_TOKEN_FILE: {path} is not a regular file ({what})",)
+
+
+def test_a_file_over_64_kib_is_refused_and_64_kib_is_read(tmp_path):
+    (tmp_path / "big").write_bytes(b"x" * (64 * 1024 + 1))
+    big = Settings.from_env(NO_TOKEN | {"SLACK_BOT_TOKEN_FILE": str(tmp_path / "big")})
+    assert big.problems == (f"SLACK_BOT_TOKEN_FILE: {tmp_path / 'big'} is larger than 64 KiB",)
+    (tmp_path / "most").write_bytes(b"xoxb-" + b"x" * (64 * 1024 - 6) + b"\n")
+    most = Settings.from_env(NO_TOKEN | {"SLACK_BOT_TOKEN_FILE": str(tmp_path / "most")})
+    assert most.problems == () and len(most.slack_bot_token or "") == 64 * 1024 - 1
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="no /proc here")
+def test_a_file_whose_size_says_nothing_is_read_no_further_than_64_kib():
+    # A regular file by stat, of size 0, that reads as far more (it grows as it is read): only 64 KiB + 1 is read.
+    with open("/proc/self/smaps", "rb") as handle:
+        if len(handle.read(64 * 1024 + 1)) <= 64 * 1024:
+            pytest.skip("/proc/self/smaps is small in this process")
+    settings = Settings.from_env(NO_TOKEN | {"SLACK_BOT_TOKEN_FILE": "/proc/self/smaps"})
+    assert settings.problems == ("SLACK_BOT_TOKEN_FILE: /proc/self/smaps is larger than 64 KiB",)
+
+
+def test_a_symlink_to_a_regular_file_is_followed_as_a_kubernetes_secret_mount_has_them(tmp_path):
+    # kubelet: NAME -> ..data/NAME, ..data -> ..2024_01_01_00_00_00.000000000/ (the real file inside)
+    (tmp_path / "..2024_01_01").mkdir()
+    (tmp_path / "..2024_01_01" / "token").write_text("xoxb-mounted\n")
+    (tmp_path / "..data").symlink_to("..2024_01_01")
+    (tmp_path / "token").symlink_to("..data/token")
+    settings = Settings.from_env(NO_TOKEN | {"SLACK_BOT_TOKEN_FILE": str(tmp_path / "token")})
+    assert settings.problems == () and settings.slack_bot_token.reveal() == "xoxb-mounted"
+    (tmp_path / "dangling").symlink_to("nowhere")
+    gone = Settings.from_env(NO_TOKEN | {"SLACK_BOT_TOKEN_FILE": str(tmp_path / "dangling")})
+    assert gone.problems[0].startswith(f"SLACK_BOT_TOKEN_FILE: cannot read {tmp_path / 'dangling'}")
+
+
+# --------------------------------------------------------------------- a seal key Fernet takes (issue 20 item 7)
+
+
+def _standard_base64_key() -> str:
+    """32 random bytes in standard base64 (with + or /): what `openssl rand -base64 32` prints."""
+    while True:
+        key = base64.b64encode(os.urandom(32)).decode()
+        if "+" in key or "/" in key:
+            return key
+
+
+def test_a_key_in_standard_base64_is_refused_naming_the_variable_and_never_quoting_it():
+    key = _standard_base64_key()
+    problems = Settings.from_env(BASE | {"RESETBOT_SEAL_KEY": key}).problems
+    assert problems == ("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints: "
+                        "this key is standard base64 (+ or /, where url-safe base64 has - and _)",)
+    assert key not in problems[0] and key[:8] not in problems[0]
+
+
+@pytest.mark.parametrize(("keys", "problem"), [
+    (lambda good, std: f"{good},{std}", "the 2nd is standard base64 (+ or /, where url-safe base64 has - and _)"),
+    (lambda good, std: f"{good}, {good}, not-a-key", "the 3rd is not"),
+    (lambda good, std: f"nope,{good},", "the 1st is not; the 3rd is empty"),
+], ids=["standard base64", "not a key", "empty"])
+def test_each_of_several_keys_is_checked_and_the_bad_ones_named_by_position(keys, problem):
+    value = keys(Fernet.generate_key().decode(), _standard_base64_key())
+    problems = Settings.from_env(BASE | {"RESETBOT_SEAL_KEY": value}).problems
+    assert problems == ("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints, "
+                        f"each of its comma-separated keys: {problem}",)
+
+
+def test_a_key_from_its_file_is_refused_naming_the_file_variable(tmp_path):
+    (tmp_path / "keys").write_text(f"{Fernet.generate_key().decode()},{_standard_base64_key()}\n")
+    problems = Settings.from_env(BASE | {"RESETBOT_SEAL_KEY_FILE": str(tmp_path / "keys")}).problems
+    assert len(problems) == 1 and problems[0].startswith("RESETBOT_SEAL_KEY_FILE must be url-safe base64 of 32 bytes")
+    assert "the 2nd is standard base64" in problems[0]
+
+
+def test_what_the_settings_accept_every_sealer_opens_with():
+    from bot.sealing import Sealer, SealKeyProblem, seal_key_problem
+    from bot.secret import Secret
+
+    good = Fernet.generate_key().decode()
+    for value in (good, f"{good}, {Fernet.generate_key().decode()}", _standard_base64_key(), good + "!", good[:-1],
+                  f"{good},", good + "\n#"):
+        accepted = Settings.from_env(BASE | {"RESETBOT_SEAL_KEY": value}).problems == ()
+        assert accepted == (seal_key_problem(value) is None)
+        try:
+            Sealer(Secret(value))
+        except SealKeyProblem as problem:
+            assert not accepted and str(problem) == seal_key_problem(value)
+        else:
+            assert accepted
