@@ -1,0 +1,496 @@
+"""deploy/ is what an operator applies (docs/CONTRACT.md "Install and entry point"); it validates offline.
+
+Kubernetes: every document of deploy/kubernetes validates against the API schemas of the oldest and
+the newest Kubernetes version we claim (kubernetes-validate, strict: a misspelt or unknown field
+fails), then the contract's promises are checked one by one: two replicas rolled one at a time,
+probes on /healthz and /readyz at the port the ConfigMap gives the bot, every secret a file read
+through a NAME_FILE variable the contract lists, the image's non-root user on a read-only root
+filesystem, a PodDisruptionBudget over the pods, `resetbot db upgrade` before the bot, the image of
+this version. Each check also runs on a copy with one thing broken (MUTATIONS), so none passes
+vacuously. Finally the environment the manifests give is resolved by the real Settings, and the
+migration step runs with it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+
+from bot.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+K8S = ROOT / "deploy" / "kubernetes"
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+IMAGE = f"resetbot:{VERSION}"  # as `./dev image` names it; a kustomization `images:` entry may retarget it
+IMAGE_UID = 10001  # the image's user (docs/CONTRACT.md)
+# The oldest Kubernetes the manifests claim to work on, and the newest whose schemas kubernetes-validate ships.
+KUBERNETES_VERSIONS = ("1.30", "1.37")
+CHANGE_DEADLINE = 90  # seconds: a provider change's overall deadline (README "What the bot guarantees")
+MEASURED_PEAK_RSS = 120 * 1000**2  # the bot's highest peak RSS in README "Performance" (PostgreSQL, HTTPS burst)
+
+
+def contract_file_variables() -> set[str]:
+    """The secrets docs/CONTRACT.md says may come from a file through NAME_FILE."""
+    contract = (ROOT / "docs" / "CONTRACT.md").read_text()
+    row = next(line for line in contract.splitlines() if line.startswith("| `NAME_FILE` for each secret:"))
+    return set(re.findall(r"`([A-Z][A-Z0-9_]*)`", row.split("|")[1])) - {"NAME_FILE"}
+
+
+SECRET_VARIABLES = contract_file_variables()
+SECRET_LOOKING = re.compile(r"xox[a-z]-|xapp-|://[^/\s:@]*:[^/\s@]+@|-----BEGIN", re.IGNORECASE)
+
+
+# --- Kubernetes ---------------------------------------------------------------------------------------------
+
+Files = dict[str, list[dict]]
+
+
+def load_manifests() -> Files:
+    paths = sorted([*K8S.glob("*.yaml"), *K8S.glob("*.yml")])
+    return {path.name: [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None] for path in paths}
+
+
+MANIFESTS = load_manifests()
+
+
+def resources(files: Files) -> list[dict]:
+    return [doc for name, docs in files.items() if name != "kustomization.yaml" for doc in docs]
+
+
+def of_kind(files: Files, kind: str) -> list[dict]:
+    return [doc for doc in resources(files) if doc.get("kind") == kind]
+
+
+def one(files: Files, kind: str) -> dict:
+    found = of_kind(files, kind)
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def deployment(files: Files) -> dict:
+    return one(files, "Deployment")
+
+
+def pod(files: Files) -> dict:
+    return deployment(files)["spec"]["template"]["spec"]
+
+
+def bot(files: Files) -> dict:
+    containers = pod(files)["containers"]
+    assert len(containers) == 1, "one container: the bot"
+    return containers[0]
+
+
+def init(files: Files) -> dict:
+    return pod(files)["initContainers"][0]
+
+
+def containers(files: Files) -> list[dict]:
+    return pod(files).get("initContainers", []) + pod(files)["containers"]
+
+
+def configmap(files: Files, name: str = "resetbot") -> dict[str, str]:
+    found = [doc for doc in of_kind(files, "ConfigMap") if doc["metadata"]["name"] == name]
+    assert found, f"no ConfigMap {name}"
+    return found[0].get("data", {})
+
+
+def pod_labels(files: Files) -> dict[str, str]:
+    return deployment(files)["spec"]["template"]["metadata"]["labels"]
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:
+    match = selector.get("matchLabels", {})
+    return bool(match) and not selector.get("matchExpressions") and match.items() <= labels.items()
+
+
+def argv(container: dict) -> list[str]:
+    """What the container runs: the image's entrypoint `resetbot` unless `command` replaces it."""
+    return container.get("command", ["resetbot"]) + container.get("args", [])
+
+
+def secret_files(files: Files, container: dict) -> dict[str, str]:
+    """Each file path a Secret volume puts in `container` → the Secret key it holds."""
+    volumes = {volume["name"]: volume for volume in pod(files).get("volumes", [])}
+    found = {}
+    for mount in container.get("volumeMounts", []):
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            continue
+        assert mount.get("readOnly") is True, f"{mount['name']} must be mounted read-only"
+        assert secret.get("items"), f"{mount['name']}: list the Secret's keys (items), so a missing one is named"
+        for item in secret["items"]:
+            found[f"{mount['mountPath'].rstrip('/')}/{item['path']}"] = item["key"]
+    return found
+
+
+def health_port(files: Files) -> int:
+    return int(configmap(files)["RESETBOT_HEALTH_PORT"])
+
+
+def container_port(container: dict, port: int | str) -> int | str:
+    named = {p["name"]: p["containerPort"] for p in container.get("ports", []) if "name" in p}
+    return named.get(port, port) if isinstance(port, str) else port
+
+
+def probe_target(container: dict, probe: str) -> tuple[str, int | str] | None:
+    get = container.get(probe, {}).get("httpGet")
+    return (get.get("path"), container_port(container, get.get("port"))) if get else None
+
+
+def memory_bytes(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 10**3, "M": 10**6, "G": 10**9}
+    number, unit = re.fullmatch(r"(\d+)([A-Za-z]*)", str(quantity)).groups()
+    return int(number) * units.get(unit, 1)
+
+
+def check_two_replicas_rolled_one_at_a_time(files: Files) -> None:
+    spec = deployment(files)["spec"]
+    assert spec.get("replicas") == 2
+    strategy = spec.get("strategy", {})
+    assert strategy.get("type") == "RollingUpdate"
+    assert strategy.get("rollingUpdate") == {"maxUnavailable": 0, "maxSurge": 1}
+
+
+def check_probes_on_the_health_port(files: Files) -> None:
+    container, port = bot(files), health_port(files)
+    # The kubelet probes the pod's address: the health listener must not stay on loopback.
+    assert configmap(files).get("RESETBOT_HEALTH_HOST", "0.0.0.0") == "0.0.0.0"
+    assert probe_target(container, "livenessProbe") == ("/healthz", port)
+    assert probe_target(container, "readinessProbe") == ("/readyz", port)
+    if "startupProbe" in container:
+        assert probe_target(container, "startupProbe") == ("/healthz", port)
+    liveness = container["livenessProbe"]
+    # Generous: a minute of failed probes before a restart, never one slow answer.
+    assert liveness.get("failureThreshold", 3) * liveness.get("periodSeconds", 10) >= 60
+    annotations = deployment(files)["spec"]["template"]["metadata"].get("annotations", {})
+    if "prometheus.io/port" in annotations:
+        assert annotations["prometheus.io/port"] == str(port)
+
+
+def check_secrets_only_as_files(files: Files) -> None:
+    assert not of_kind(files, "Secret"), "no Secret is committed: it is created from files (deploy/README.md)"
+    for name, data in ((doc["metadata"]["name"], doc.get("data", {})) for doc in of_kind(files, "ConfigMap")):
+        assert not set(data) & SECRET_VARIABLES, f"ConfigMap {name} holds a secret variable"
+        assert not any(key.endswith("_FILE") for key in data), f"ConfigMap {name}: NAME_FILE paths go with the mounts"
+        assert not any(SECRET_LOOKING.search(str(value)) for value in data.values()), f"ConfigMap {name}: a secret?"
+    for volume in pod(files).get("volumes", []):
+        if "secret" in volume:
+            mode = volume["secret"].get("defaultMode", 0o644)
+            assert mode & 0o007 == 0 and mode & 0o040, f"{volume['name']}: readable by the pod's group only"
+    for container in containers(files):
+        mounted = secret_files(files, container)
+        assert not any("secretRef" in source for source in container.get("envFrom", []))
+        read = set()
+        for variable in container.get("env", []):
+            name = variable["name"]
+            assert name not in SECRET_VARIABLES, f"{name} in the environment: give it as a file ({name}_FILE)"
+            assert "secretKeyRef" not in variable.get("valueFrom", {}), f"{name}: secrets come as files"
+            if name.endswith("_FILE"):
+                assert name.removesuffix("_FILE") in SECRET_VARIABLES, f"{name} is no NAME_FILE the contract lists"
+                assert variable.get("value") in mounted, f"{name}: {variable.get('value')} is no mounted secret file"
+                read.add(variable["value"])
+        assert set(mounted) <= read, f"{container['name']}: secret files mounted but never read: {set(mounted) - read}"
+
+
+def check_runs_as_the_image_user_read_only(files: Files) -> None:
+    spec = pod(files)
+    context = spec.get("securityContext", {})
+    assert context.get("runAsNonRoot") is True
+    assert context.get("runAsUser") == IMAGE_UID and context.get("runAsGroup") == IMAGE_UID
+    assert context.get("fsGroup") == IMAGE_UID  # the secret files' group
+    assert context.get("seccompProfile") == {"type": "RuntimeDefault"}
+    assert spec.get("automountServiceAccountToken") is False
+    assert one(files, "ServiceAccount").get("automountServiceAccountToken") is False
+    assert spec.get("enableServiceLinks") is False  # no RESETBOT_* variables made up for the Service
+    assert not any(spec.get(key) for key in ("hostNetwork", "hostPID", "hostIPC"))
+    volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+    for container in containers(files):
+        own = container.get("securityContext", {})
+        assert own.get("allowPrivilegeEscalation") is False, container["name"]
+        assert own.get("readOnlyRootFilesystem") is True, container["name"]
+        assert own.get("capabilities", {}).get("drop") == ["ALL"] and not own["capabilities"].get("add")
+        assert own.get("privileged") in (None, False) and own.get("runAsUser", IMAGE_UID) == IMAGE_UID
+        writable = {m["mountPath"]: volumes[m["name"]] for m in container.get("volumeMounts", []) if not m.get("readOnly")}
+        assert all("emptyDir" in volume for volume in writable.values()), f"{container['name']}: writable, not scratch"
+    assert {"/tmp", "/var/lib/resetbot"} <= {m["mountPath"] for m in bot(files).get("volumeMounts", [])}
+
+
+def check_resources(files: Files) -> None:
+    for container in containers(files):
+        requests, limits = (container.get("resources", {}).get(kind, {}) for kind in ("requests", "limits"))
+        assert {"cpu", "memory"} <= requests.keys() and {"cpu", "memory"} <= limits.keys(), container["name"]
+        assert memory_bytes(requests["memory"]) >= MEASURED_PEAK_RSS
+        assert memory_bytes(limits["memory"]) >= 2 * MEASURED_PEAK_RSS
+
+
+def check_stops_gracefully(files: Files) -> None:
+    # SIGTERM lets provider calls in flight finish; SIGKILL must not come before their deadline.
+    assert pod(files).get("terminationGracePeriodSeconds", 30) >= CHANGE_DEADLINE + 20
+
+
+def check_migration_runs_first(files: Files) -> None:
+    assert argv(bot(files)) == ["resetbot", "run"]
+    steps = pod(files).get("initContainers", []) + [
+        c for job in of_kind(files, "Job") for c in job["spec"]["template"]["spec"]["containers"]]
+    upgrades = [c for c in steps if argv(c) == ["resetbot", "db", "upgrade"]]
+    assert upgrades, "`resetbot db upgrade` runs as an init container or a Job"
+    assert all(c.get("image") == bot(files).get("image") for c in upgrades), "the migration of the same version"
+
+
+def check_image(files: Files) -> None:
+    for container in containers(files):
+        assert container.get("image") == IMAGE, f"{container['name']}: {container.get('image')} is not {IMAGE}"
+
+
+def check_disruption_budget(files: Files) -> None:
+    budget = one(files, "PodDisruptionBudget")["spec"]
+    assert selects(budget.get("selector", {}), pod_labels(files)), "the budget selects the bot's pods"
+    assert budget.get("minAvailable") == 1, "one replica always stays; the other may be drained"
+
+
+def check_replicas_spread_across_nodes(files: Files) -> None:
+    spread = pod(files).get("topologySpreadConstraints", [])
+    anti = pod(files).get("affinity", {}).get("podAntiAffinity", {})
+    by_node = [c for c in spread if c.get("topologyKey") == "kubernetes.io/hostname"
+               and selects(c.get("labelSelector", {}), pod_labels(files))]
+    assert by_node or anti, "the replicas are spread across nodes"
+
+
+def check_selectors_and_names(files: Files) -> None:
+    labels = pod_labels(files)
+    assert selects(deployment(files)["spec"]["selector"], labels)
+    service = one(files, "Service")["spec"]
+    assert service.get("selector") and service["selector"].items() <= labels.items()
+    assert all(container_port(bot(files), p["targetPort"]) == health_port(files) for p in service["ports"])
+    assert service.get("publishNotReadyAddresses") is True  # a replica that is not ready is still scraped
+    accounts = {doc["metadata"]["name"] for doc in of_kind(files, "ServiceAccount")}
+    assert pod(files).get("serviceAccountName") in accounts
+    maps = {doc["metadata"]["name"]: doc.get("data", {}) for doc in of_kind(files, "ConfigMap")}
+    for container in containers(files):
+        for source in container.get("envFrom", []):
+            assert source["configMapRef"]["name"] in maps
+        for variable in container.get("env", []):
+            if ref := variable.get("valueFrom", {}).get("configMapKeyRef"):
+                assert ref["key"] in maps.get(ref["name"], {}), f"{variable['name']}: no {ref}"
+
+
+def check_kustomization_lists_every_file(files: Files) -> None:
+    kustomization = files["kustomization.yaml"][0]
+    listed = kustomization.get("resources", [])
+    assert len(listed) == len(set(listed)) and set(listed) == set(files) - {"kustomization.yaml"}
+    namespace = one(files, "Namespace")["metadata"]["name"]
+    assert kustomization.get("namespace") == namespace
+    assert all(doc["metadata"].get("namespace") in (None, namespace) for doc in resources(files))
+
+
+CHECKS = [check_two_replicas_rolled_one_at_a_time, check_probes_on_the_health_port, check_secrets_only_as_files,
+          check_runs_as_the_image_user_read_only, check_resources, check_stops_gracefully,
+          check_migration_runs_first, check_image, check_disruption_budget, check_replicas_spread_across_nodes,
+          check_selectors_and_names, check_kustomization_lists_every_file]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__.removeprefix("check_"))
+def test_the_manifests_keep_the_contract(check):
+    check(copy.deepcopy(MANIFESTS))
+
+
+def _set(get: Callable[[Files], dict], **values) -> Callable[[Files], None]:
+    return lambda files: get(files).update(values)
+
+
+def _drop(get: Callable[[Files], dict], key: str) -> Callable[[Files], None]:
+    return lambda files: get(files).pop(key)
+
+
+def _add_env(get: Callable[[Files], dict], variable: dict) -> Callable[[Files], None]:
+    return lambda files: get(files).setdefault("env", []).append(variable)
+
+
+def _file_path(files: Files, name: str) -> dict:
+    return next(v for v in bot(files)["env"] if v["name"] == name)
+
+
+def _secret_volume(files: Files) -> dict:
+    return next(v for v in pod(files)["volumes"] if v["name"] == "secrets")["secret"]
+
+
+# (what is broken, the check that must notice, how to break it)
+MUTATIONS = [
+    ("one replica", check_two_replicas_rolled_one_at_a_time, _set(lambda f: deployment(f)["spec"], replicas=1)),
+    ("both replicas down in a rollout", check_two_replicas_rolled_one_at_a_time,
+     _set(lambda f: deployment(f)["spec"]["strategy"]["rollingUpdate"], maxUnavailable=1)),
+    ("no readiness probe", check_probes_on_the_health_port, _drop(bot, "readinessProbe")),
+    ("no liveness probe", check_probes_on_the_health_port, _drop(bot, "livenessProbe")),
+    ("readiness probes liveness", check_probes_on_the_health_port,
+     _set(lambda f: bot(f)["readinessProbe"]["httpGet"], path="/healthz")),
+    ("the bot listens elsewhere", check_probes_on_the_health_port,
+     _set(configmap, RESETBOT_HEALTH_PORT="9102")),
+    ("the health listener on loopback", check_probes_on_the_health_port,
+     _set(configmap, RESETBOT_HEALTH_HOST="127.0.0.1")),
+    ("a liveness probe that kills at once", check_probes_on_the_health_port,
+     _set(lambda f: bot(f)["livenessProbe"], failureThreshold=1)),
+    ("a token in the environment", check_secrets_only_as_files,
+     _add_env(bot, {"name": "SLACK_BOT_TOKEN", "value": "xoxb-1-2-3"})),
+    ("a secretKeyRef", check_secrets_only_as_files,
+     _add_env(bot, {"name": "EXTRA", "valueFrom": {"secretKeyRef": {"name": "resetbot", "key": "seal-key"}}})),
+    ("a token in the ConfigMap", check_secrets_only_as_files, _set(configmap, SLACK_APP_TOKEN="xapp-1-2")),
+    ("a database password in the ConfigMap", check_secrets_only_as_files,
+     _set(configmap, DB_HINT="postgresql+psycopg://bot:hunter2@db/resetbot")),
+    ("a NAME_FILE the contract does not list", check_secrets_only_as_files,
+     _add_env(bot, {"name": "SLACK_TOKEN_FILE", "value": "/run/secrets/resetbot/slack-bot-token"})),
+    ("a NAME_FILE pointing at no mounted file", check_secrets_only_as_files,
+     lambda f: _file_path(f, "DATABASE_URL_FILE").update(value="/run/secrets/database-url")),
+    ("a secret file nobody reads", check_secrets_only_as_files,
+     lambda f: bot(f)["env"].remove(_file_path(f, "SLACK_APP_TOKEN_FILE"))),
+    ("secret files readable by anyone", check_secrets_only_as_files,
+     lambda f: _secret_volume(f).update(defaultMode=0o444)),
+    ("a Secret committed", check_secrets_only_as_files,
+     lambda f: f.setdefault("secret.yaml", []).append({"kind": "Secret", "metadata": {"name": "resetbot"}})),
+    ("root", check_runs_as_the_image_user_read_only, _set(lambda f: pod(f)["securityContext"], runAsUser=0)),
+    ("runAsNonRoot off", check_runs_as_the_image_user_read_only,
+     _drop(lambda f: pod(f)["securityContext"], "runAsNonRoot")),
+    ("a writable root filesystem", check_runs_as_the_image_user_read_only,
+     _set(lambda f: bot(f)["securityContext"], readOnlyRootFilesystem=False)),
+    ("privilege escalation in the migration", check_runs_as_the_image_user_read_only,
+     _set(lambda f: init(f)["securityContext"], allowPrivilegeEscalation=True)),
+    ("capabilities kept", check_runs_as_the_image_user_read_only,
+     _set(lambda f: bot(f)["securityContext"]["capabilities"], drop=["NET_RAW"])),
+    ("service links", check_runs_as_the_image_user_read_only, _set(pod, enableServiceLinks=True)),
+    ("a service account token", check_runs_as_the_image_user_read_only,
+     _set(lambda f: one(f, "ServiceAccount"), automountServiceAccountToken=True)),
+    ("no /tmp", check_runs_as_the_image_user_read_only,
+     lambda f: bot(f)["volumeMounts"].remove(next(m for m in bot(f)["volumeMounts"] if m["mountPath"] == "/tmp"))),
+    ("no memory limit", check_resources, _drop(lambda f: bot(f)["resources"]["limits"], "memory")),
+    ("less memory than measured", check_resources,
+     _set(lambda f: init(f)["resources"]["requests"], memory="64Mi")),
+    ("SIGKILL after 30 s", check_stops_gracefully, _set(pod, terminationGracePeriodSeconds=30)),
+    ("no migration step", check_migration_runs_first, _set(pod, initContainers=[])),
+    ("the migration of another version", check_migration_runs_first, _set(init, image="resetbot:0.0.1")),
+    ("the bot in HTTP mode", check_migration_runs_first, _set(bot, args=["run", "--http"])),
+    ("another image", check_image, _set(bot, image="resetbot:latest")),
+    ("a budget over other pods", check_disruption_budget,
+     lambda f: one(f, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"].update({"app.kubernetes.io/name": "x"})),
+    ("a budget that blocks every drain", check_disruption_budget,
+     _set(lambda f: one(f, "PodDisruptionBudget")["spec"], minAvailable=2)),
+    ("replicas on one node", check_replicas_spread_across_nodes, _drop(pod, "topologySpreadConstraints")),
+    ("a Service that selects nothing", check_selectors_and_names,
+     lambda f: one(f, "Service")["spec"]["selector"].update({"app.kubernetes.io/component": "web"})),
+    ("a ConfigMap that does not exist", check_selectors_and_names,
+     lambda f: bot(f)["envFrom"][0]["configMapRef"].update(name="resetbot-config")),
+    ("a file the kustomization forgets", check_kustomization_lists_every_file,
+     lambda f: f["kustomization.yaml"][0]["resources"].remove("poddisruptionbudget.yaml")),
+]
+
+
+@pytest.mark.parametrize(("check", "mutate"), [pytest.param(c, m, id=what.replace(" ", "-")) for what, c, m in MUTATIONS])
+def test_each_check_notices_what_it_guards(check, mutate):
+    files = copy.deepcopy(MANIFESTS)
+    check(files)
+    mutate(files)
+    with pytest.raises(AssertionError):
+        check(files)
+
+
+def test_every_check_has_a_mutation():
+    assert {check for _, check, _ in MUTATIONS} == set(CHECKS)
+
+
+SCHEMA_CASES = [pytest.param(doc, version, id=f"{name}:{doc['kind']}:{version}")
+                for name, docs in MANIFESTS.items() if name != "kustomization.yaml"
+                for doc in docs for version in KUBERNETES_VERSIONS]
+
+
+@pytest.mark.parametrize(("doc", "version"), SCHEMA_CASES)
+def test_each_document_validates_against_the_kubernetes_schema(doc, version):
+    assert kubernetes_validate.validate(doc, version, strict=True) == version
+
+
+def test_the_schema_check_catches_a_misspelt_field_and_a_wrong_type():
+    broken = copy.deepcopy(deployment(MANIFESTS))
+    container = broken["spec"]["template"]["spec"]["containers"][0]
+    container["readinesProbe"] = container.pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError, match="readinesProbe"):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSIONS[0], strict=True)
+    doc = copy.deepcopy(one(MANIFESTS, "ConfigMap"))
+    doc["data"]["RESETBOT_HEALTH_PORT"] = 8080  # a number where Kubernetes wants a string
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, KUBERNETES_VERSIONS[0], strict=True)
+
+
+def test_the_kubernetes_versions_are_shipped():
+    shipped = kubernetes_validate.utils.all_versions()
+    assert all(any(v.startswith(version + ".") for v in shipped) for version in KUBERNETES_VERSIONS)
+
+
+# --- the environment the manifests give, resolved by the bot ---------------------------------------------
+
+SECRET_SAMPLES = {
+    "slack-bot-token": "xoxb-1-deploy-test",
+    "slack-app-token": "xapp-1-deploy-test",
+    "mofh-api-password": "mofh-password-for-tests",
+    "namecheap-api-key": "namecheap-key-for-tests",
+}
+
+
+def container_env(files: Files, container: dict, secrets_dir: Path, secrets: dict[str, str]) -> dict[str, str]:
+    """The variables `container` starts with, its secret files written into `secrets_dir`."""
+    maps = {doc["metadata"]["name"]: doc.get("data", {}) for doc in of_kind(files, "ConfigMap")}
+    mounted = secret_files(files, container)
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(maps[source["configMapRef"]["name"]])
+    for variable in container.get("env", []):
+        if "value" in variable:
+            value = variable["value"]
+        else:
+            ref = variable["valueFrom"]["configMapKeyRef"]
+            value = maps[ref["name"]][ref["key"]]
+        if value in mounted:
+            key = mounted[value]
+            (secrets_dir / key).write_text(secrets[key] + "\n")
+            value = str(secrets_dir / key)
+        env[variable["name"]] = value
+    return env
+
+
+def _secrets(database_url: str) -> dict[str, str]:
+    return {**SECRET_SAMPLES, "database-url": database_url, "seal-key": Fernet.generate_key().decode()}
+
+
+def test_the_bot_container_starts_with_a_complete_configuration(tmp_path):
+    url = "postgresql+psycopg://resetbot:pw@db.example.internal:5432/resetbot"
+    env = container_env(MANIFESTS, bot(MANIFESTS), tmp_path, _secrets(url))
+    settings = Settings.from_env(env)
+    assert settings.problems == () and settings.problems_for_run(http=False) == []
+    assert settings.is_postgres and settings.database_url == url
+    assert settings.slack_bot_token.reveal() == SECRET_SAMPLES["slack-bot-token"]
+    assert settings.enabled_providers == ["mofh", "namecheap"]
+    assert settings.health_port == health_port(MANIFESTS) and settings.log_format == "json"
+
+
+def _cli(args: list[str], env: dict[str, str], home: Path, *, wrap: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    # A clean environment; RESETBOT_HOME (the image's and the unit's /var/lib/resetbot) under `home`.
+    clean = {"PATH": os.environ["PATH"], "HOME": str(home), **env, "RESETBOT_HOME": str(home / "state")}
+    return subprocess.run([*wrap, sys.executable, "-m", "bot.cli", *args], env=clean, cwd=home,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_migration_step_runs_with_what_its_container_is_given(database_url, tmp_path):
+    step = init(MANIFESTS)
+    env = container_env(MANIFESTS, step, tmp_path, _secrets(database_url))
+    assert not {"SLACK_BOT_TOKEN_FILE", "MOFH_API_PASSWORD_FILE"} & env.keys()  # only what a migration needs
+    for _ in range(2):  # every pod start runs it: the second changes nothing
+        done = _cli(argv(step)[1:], env, tmp_path)
+        assert done.returncode == 0, done.stderr
