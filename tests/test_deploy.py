@@ -9,13 +9,23 @@ filesystem, a PodDisruptionBudget over the pods, `resetbot db upgrade` before th
 this version. Each check also runs on a copy with one thing broken (MUTATIONS), so none passes
 vacuously. Finally the environment the manifests give is resolved by the real Settings, and the
 migration step runs with it.
+
+systemd: deploy/systemd/resetbot.service passes `systemd-analyze verify` and `security --offline`,
+keeps its hardening and credentials, and the bot runs under the seccomp filters systemd would build
+from it (tests/systemd_sandbox.py).
 """
 
 from __future__ import annotations
 
 import copy
+import ctypes.util
+import errno
+import functools
+import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import tomllib
@@ -494,3 +504,267 @@ def test_the_migration_step_runs_with_what_its_container_is_given(database_url, 
     for _ in range(2):  # every pod start runs it: the second changes nothing
         done = _cli(argv(step)[1:], env, tmp_path)
         assert done.returncode == 0, done.stderr
+
+
+# --- systemd ----------------------------------------------------------------------------------------------
+
+UNIT_PATH = ROOT / "deploy" / "systemd" / "resetbot.service"
+ENV_EXAMPLE = ROOT / "deploy" / "systemd" / "resetbot.env.example"
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+needs_systemd = pytest.mark.skipif(SYSTEMD_ANALYZE is None,
+                                   reason="systemd-analyze is missing (Debian package systemd; .ci/run installs it)")
+
+Unit = dict[str, list[tuple[str, str]]]
+
+
+def parse_unit(text: str) -> Unit:
+    """Sections → (key, value) in order; comments dropped, backslash continuations joined."""
+    unit: Unit = {}
+    section = None
+    for line in text.replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            section = unit.setdefault(line.strip("[]"), [])
+        else:
+            key, _, value = line.partition("=")
+            section.append((key.strip(), value.strip()))
+    return unit
+
+
+def values(unit: Unit, key: str, section: str = "Service") -> list[str]:
+    return [value for k, value in unit.get(section, []) if k == key]
+
+
+def last(unit: Unit, key: str, section: str = "Service") -> str | None:
+    found = values(unit, key, section)
+    return found[-1] if found else None
+
+
+def unit_environment(unit: Unit) -> dict[str, str]:
+    return dict(item.split("=", 1) for line in values(unit, "Environment") for item in line.split())
+
+
+def env_file(text: str) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+HARDENING = {
+    "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+    "PrivateDevices": "yes", "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
+    "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes", "ProtectClock": "yes", "ProtectHostname": "yes",
+    "RestrictNamespaces": "yes", "RestrictRealtime": "yes", "RestrictSUIDSGID": "yes", "LockPersonality": "yes",
+    "MemoryDenyWriteExecute": "yes", "SystemCallArchitectures": "native", "CapabilityBoundingSet": "",
+    "UMask": "0077",
+}
+
+
+def check_unit_hardening(unit: Unit, example: dict[str, str]) -> None:
+    for key, wanted in HARDENING.items():
+        assert last(unit, key) == wanted, f"{key}={wanted}"
+    assert set((last(unit, "RestrictAddressFamilies") or "").split()) == {"AF_INET", "AF_INET6", "AF_UNIX"}
+    filters = values(unit, "SystemCallFilter")
+    assert filters and filters[0] == "@system-service"
+    assert last(unit, "User") not in (None, "root", "0")
+
+
+def check_unit_runs_the_bot(unit: Unit, example: dict[str, str]) -> None:
+    pre, start = values(unit, "ExecStartPre"), values(unit, "ExecStart")
+    assert len(start) == 1 and start[0].endswith("/bin/resetbot run") and start[0].startswith("/")
+    binary = start[0].removesuffix(" run")
+    assert f"{binary} db upgrade" in pre, "the migration runs before the bot"
+    assert last(unit, "Restart") == "on-failure"
+    assert last(unit, "KillSignal") in (None, "SIGTERM")
+    assert int(last(unit, "TimeoutStopSec") or 90) >= CHANGE_DEADLINE + 20
+    assert last(unit, "StateDirectory") == "resetbot"
+    assert unit_environment(unit).get("RESETBOT_HOME") == "/var/lib/resetbot"  # StateDirectory's path
+    assert last(unit, "EnvironmentFile") == "-/etc/resetbot/resetbot.env"
+
+
+def check_unit_credentials(unit: Unit, example: dict[str, str]) -> None:
+    loaded = dict(value.split(":", 1) for value in values(unit, "LoadCredential"))
+    assert all(path == f"/etc/resetbot/credentials/{name}" for name, path in loaded.items())
+    environment = unit_environment(unit)
+    file_variables = {name: value for name, value in environment.items() if name.endswith("_FILE")}
+    for name, value in file_variables.items():
+        assert name.removesuffix("_FILE") in SECRET_VARIABLES, f"{name} is no NAME_FILE the contract lists"
+        assert value.startswith("%d/") and value.removeprefix("%d/") in loaded, f"{name}={value}: no credential"
+    assert {v.removeprefix("%d/") for v in file_variables.values()} == set(loaded), "a credential nobody reads"
+    for source in (environment, example):
+        assert not set(source) & SECRET_VARIABLES, "secrets are credentials, never in the environment"
+        assert not any(SECRET_LOOKING.search(value) for value in source.values())
+    assert not any(name.endswith("_FILE") for name in example)
+
+
+UNIT_CHECKS = [check_unit_hardening, check_unit_runs_the_bot, check_unit_credentials]
+UNIT_TEXT = UNIT_PATH.read_text()
+EXAMPLE_TEXT = ENV_EXAMPLE.read_text()
+
+
+@pytest.mark.parametrize("check", UNIT_CHECKS, ids=lambda check: check.__name__.removeprefix("check_unit_"))
+def test_the_unit_keeps_the_contract(check):
+    check(parse_unit(UNIT_TEXT), env_file(EXAMPLE_TEXT))
+
+
+UNIT_MUTATIONS = [
+    ("writable executable memory", check_unit_hardening, "MemoryDenyWriteExecute=yes\n", ""),
+    ("a writable /usr", check_unit_hardening, "ProtectSystem=strict", "ProtectSystem=full"),
+    ("raw sockets", check_unit_hardening, "AF_INET AF_INET6 AF_UNIX", "AF_INET AF_INET6 AF_UNIX AF_PACKET"),
+    ("root", check_unit_hardening, "User=resetbot", "User=root"),
+    ("no migration", check_unit_runs_the_bot, "ExecStartPre=/opt/resetbot/bin/resetbot db upgrade\n", ""),
+    ("SIGKILL after 30 s", check_unit_runs_the_bot, "TimeoutStopSec=120", "TimeoutStopSec=30"),
+    ("a credential under another name", check_unit_credentials, "%d/seal-key", "%d/sealkey"),
+    ("a secret in the environment", check_unit_credentials,
+     "Environment=NAMECHEAP_API_KEY_FILE=%d/namecheap-api-key", "Environment=NAMECHEAP_API_KEY=hunter2"),
+    ("a secret in the env file", check_unit_credentials, None, "SLACK_BOT_TOKEN=xoxb-1-2-3\n"),
+]
+
+
+@pytest.mark.parametrize(("check", "old", "new"), [pytest.param(c, o, n, id=what.replace(" ", "-"))
+                                                 for what, c, o, n in UNIT_MUTATIONS])
+def test_each_unit_check_notices_what_it_guards(check, old, new):
+    if old is None:  # appended to the env file
+        unit, example = UNIT_TEXT, EXAMPLE_TEXT + new
+    else:
+        assert old in UNIT_TEXT
+        unit, example = UNIT_TEXT.replace(old, new), EXAMPLE_TEXT
+    with pytest.raises(AssertionError):
+        check(parse_unit(unit), env_file(example))
+
+
+def test_every_unit_check_has_a_mutation():
+    assert {check for _, check, _, _ in UNIT_MUTATIONS} == set(UNIT_CHECKS)
+
+
+def _verify(unit_text: str, root: Path) -> subprocess.CompletedProcess:
+    """`systemd-analyze verify` in a root of its own, where the unit's programs exist (as an install makes them)."""
+    system = root / "etc" / "systemd" / "system"
+    system.mkdir(parents=True, exist_ok=True)
+    shutil.copytree("/usr/lib/systemd/system", root / "usr" / "lib" / "systemd" / "system", symlinks=True,
+                    dirs_exist_ok=True)
+    for line in values(parse_unit(unit_text), "ExecStart") + values(parse_unit(unit_text), "ExecStartPre"):
+        program = root / line.split()[0].lstrip("-@:+!").lstrip("/")
+        program.parent.mkdir(parents=True, exist_ok=True)
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+    (system / "resetbot.service").write_text(unit_text)
+    return subprocess.run([SYSTEMD_ANALYZE, "verify", f"--root={root}", str(system / "resetbot.service")],
+                          capture_output=True, text=True, timeout=60)
+
+
+@needs_systemd
+def test_systemd_analyze_verifies_the_unit_without_a_word(tmp_path):
+    done = _verify(UNIT_TEXT, tmp_path)
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+@needs_systemd
+def test_systemd_analyze_verify_speaks_up_for_a_misspelt_key(tmp_path):
+    done = _verify(UNIT_TEXT.replace("RestrictNamespaces=", "RestrictNamespace="), tmp_path)
+    assert "Unknown key" in done.stdout + done.stderr
+
+
+def _exposure(unit_text: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    path = tmp_path / "resetbot.service"
+    path.write_text(unit_text)
+    return subprocess.run([SYSTEMD_ANALYZE, "security", "--offline=true", "--threshold=20", "--no-pager", str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+@needs_systemd
+def test_systemd_rates_the_units_exposure_low(tmp_path):
+    done = _exposure(UNIT_TEXT, tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
+    without = UNIT_TEXT.split("# Hardening.")[0]
+    assert _exposure(without, tmp_path).returncode != 0  # the threshold does bite
+
+
+# --- the bot under the unit's system-call rules ---------------------------------------------------------
+
+
+@functools.cache
+def syscall_group(name: str) -> frozenset[str]:
+    """A `SystemCallFilter=` group expanded to system calls, as systemd lists it."""
+    listing = subprocess.run([SYSTEMD_ANALYZE, "syscall-filter", name], capture_output=True, text=True,
+                             check=True).stdout.splitlines()[1:]
+    found: set[str] = set()
+    for entry in (line.strip() for line in listing):
+        if entry and not entry.startswith("#"):
+            found |= syscall_group(entry) if entry.startswith("@") else {entry}
+    return frozenset(found)
+
+
+def sandbox_rules(unit: Unit) -> dict:
+    """What the unit's SystemCallFilter=, SystemCallErrorNumber=, RestrictAddressFamilies= and
+    MemoryDenyWriteExecute= come to (systemd.exec(5)): the first filter allows, each `~` one removes."""
+    allowed: set[str] = set()
+    for index, line in enumerate(values(unit, "SystemCallFilter")):
+        deny = line.startswith("~")
+        names = set().union(*(syscall_group(n) if n.startswith("@") else {n} for n in line.lstrip("~").split()))
+        assert index or not deny, "the first SystemCallFilter= is an allow list"
+        allowed = allowed - names if deny else allowed | names
+    families = [getattr(socket, name) for name in (last(unit, "RestrictAddressFamilies") or "").split()]
+    return {"allow": sorted(allowed), "errno": getattr(errno, last(unit, "SystemCallErrorNumber") or "EPERM"),
+            "families": families or None, "deny_write_execute": last(unit, "MemoryDenyWriteExecute") == "yes"}
+
+
+def _libseccomp() -> bool:
+    return sys.platform == "linux" and ctypes.util.find_library("seccomp") is not None
+
+
+needs_sandbox = pytest.mark.skipif(SYSTEMD_ANALYZE is None or not _libseccomp(),
+                                   reason="needs systemd-analyze and libseccomp (Debian package systemd)")
+
+
+@pytest.fixture
+def sandbox(tmp_path) -> list[str]:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(sandbox_rules(parse_unit(UNIT_TEXT))))
+    return [sys.executable, str(ROOT / "tests" / "systemd_sandbox.py"), str(rules)]
+
+
+def unit_env(unit: Unit, example: dict[str, str], credentials: Path, secrets: dict[str, str]) -> dict[str, str]:
+    """The variables the unit's processes start with, its credentials written into `credentials` (%d)."""
+    loaded = dict(value.split(":", 1) for value in values(unit, "LoadCredential"))
+    credentials.mkdir()
+    for name in loaded:
+        (credentials / name).write_text(secrets[name] + "\n")
+    return {**example, **{k: v.replace("%d", str(credentials)) for k, v in unit_environment(unit).items()}}
+
+
+@needs_sandbox
+def test_the_sandbox_refuses_what_the_unit_forbids(sandbox, tmp_path):
+    probe = ("import mmap, socket\n"
+             "try: mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
+             "except OSError as e: print('wx', e.errno)\n"
+             "try: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)\n"
+             "except OSError as e: print('netlink', e.errno)\n"
+             "import os\n"
+             "try: os.setpriority(os.PRIO_PROCESS, 0, 5)\n"
+             "except OSError as e: print('setpriority', e.errno)\n"
+             "socket.socket().bind(('127.0.0.1', 0)); print('inet ok')\n")
+    done = subprocess.run([*sandbox, sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("\n") == [f"wx {errno.EPERM}", f"netlink {errno.EAFNOSUPPORT}",
+                                       f"setpriority {errno.EPERM}", "inet ok", ""], done.stderr
+
+
+@needs_sandbox
+def test_the_units_migration_step_runs_in_its_sandbox(sandbox, database_url, tmp_path):
+    unit = parse_unit(UNIT_TEXT)
+    env = unit_env(unit, env_file(EXAMPLE_TEXT), tmp_path / "credentials", _secrets(database_url))
+    step = next(v for v in values(unit, "ExecStartPre") if v.endswith(" db upgrade")).split()[1:]
+    done = _cli(step, env, tmp_path, wrap=sandbox)
+    assert done.returncode == 0, done.stderr
+    settings = Settings.from_env(env)
+    assert settings.problems == () and settings.problems_for_run(http=False) == []
+    assert settings.enabled_providers == ["mofh", "namecheap"]
+
+
+@needs_sandbox
+def test_the_bot_runs_in_the_units_sandbox(sandbox, tmp_path):
+    """The whole flow (Bolt over Socket Mode, sealing, the database, HTTP to the providers) under the unit's
+    memory and system-call rules: MemoryDenyWriteExecute= and the filters hold for everything the bot loads."""
+    done = _cli(["demo"], {}, tmp_path, wrap=sandbox)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
