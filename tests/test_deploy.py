@@ -768,3 +768,18 @@ def test_the_bot_runs_in_the_units_sandbox(sandbox, tmp_path):
     memory and system-call rules: MemoryDenyWriteExecute= and the filters hold for everything the bot loads."""
     done = _cli(["demo"], {}, tmp_path, wrap=sandbox)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+# --- deploy/README.md ----------------------------------------------------------------------------------
+
+
+def test_the_readme_names_the_secrets_both_deployments_read():
+    text = (ROOT / "deploy" / "README.md").read_text()
+    table = dict(re.findall(r"^\| `([a-z0-9-]+)` \| `([A-Z0-9_]+_FILE)` \|", text, re.MULTILINE))
+    mounted = secret_files(MANIFESTS, bot(MANIFESTS))
+    read = {mounted[v["value"]]: v["name"] for v in bot(MANIFESTS)["env"] if v["name"].endswith("_FILE")}
+    assert table == read, "the README's table of secrets is the bot container's"
+    assert set(re.findall(r"--from-file=([a-z0-9-]+)=", text)) == set(read), "`create secret` makes every key"
+    credentials = {value.removeprefix("%d/"): name for name, value in unit_environment(parse_unit(UNIT_TEXT)).items()
+                   if name.endswith("_FILE")}
+    assert credentials == table, "the unit reads the same files under the same names"
