@@ -15,6 +15,7 @@ import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -24,7 +25,7 @@ from bot.providers.plugin import env_text, url_problem
 from bot.sealing import seal_key_problem
 from bot.secret import Secret, masked_url
 
-DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"
+DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"  # relative: inside RESETBOT_HOME (Settings.from_env)
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -52,6 +53,7 @@ class Settings:
     sweep_interval: int = 10
     requests_per_hour: int = 20  # RESETBOT_REQUESTS_PER_HOUR: every provider's default cap; 0 = no cap
     health_port: int | None = None  # RESETBOT_HEALTH_PORT: Socket Mode's /healthz, /readyz, /metrics (0: any free port)
+    home: str = ""  # RESETBOT_HOME, absolute: the SQLite database and its generated key file live here
     health_host: str = "127.0.0.1"  # RESETBOT_HEALTH_HOST: the address the health listener binds (0.0.0.0 in the image)
     log_format: str = "text"  # RESETBOT_LOG_FORMAT: text or json
     # Provider name → that plugin's settings, for the enabled providers only, in registry order.
@@ -155,7 +157,8 @@ class Settings:
             if cfg is not None:
                 providers[plugin.name] = cfg
 
-        database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
+        home = resetbot_home(env)
+        database_url = in_home(text("DATABASE_URL") or DEFAULT_DATABASE_URL, home)
         if not database_url.startswith(("sqlite", "postgresql")):
             problems.append("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
         if database_url.startswith("postgresql") and seal_key is None:
@@ -201,6 +204,7 @@ class Settings:
             requests_per_hour=requests_per_hour,
             health_port=health_port,
             health_host=health_host,
+            home=str(home),
             log_format=log_format,
             providers=providers,
             problems=tuple(problems),
@@ -270,6 +274,26 @@ def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[s
         elif value is not None:
             resolved[name] = value.removesuffix("\n").removesuffix("\r")
     return resolved
+
+
+def resetbot_home(env: Mapping[str, str]) -> Path:
+    """RESETBOT_HOME, else $XDG_STATE_HOME/resetbot, else ~/.local/state/resetbot; always absolute."""
+    if given := env_text(env, "RESETBOT_HOME"):
+        return Path(given).expanduser().absolute()
+    state = env_text(env, "XDG_STATE_HOME")
+    base = Path(state).expanduser() if state else Path(env.get("HOME") or Path.home()) / ".local" / "state"
+    return (base / "resetbot").absolute()
+
+
+def in_home(database_url: str, home: Path) -> str:
+    """A SQLite URL with a relative path made absolute inside `home` (the same database from any folder)."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        return database_url
+    path, query = (database_url[len(prefix):].split("?", 1) + [""])[:2]
+    if path in ("", ":memory:") or path.startswith("/"):
+        return database_url
+    return f"{prefix}{home / path}" + (f"?{query}" if query else "")
 
 
 def _is_address(value: str) -> bool:

@@ -22,6 +22,7 @@ from tests.test_cli import resetbot
 @pytest.fixture
 def services():
     with Sandbox(seed=default_seed()) as sandbox, SlackSim(app_token="xapp-check") as sim:
+        sim.add_channel("C0APPROVALS", "pw-reset-approvals")  # check --connect asks whether the bot is in it
         env = {"SLACK_BOT_TOKEN": "xoxb-check", "SLACK_APP_TOKEN": "xapp-check", "SLACK_API_URL": sim.api_url,
                "RESETBOT_APPROVALS_CHANNEL": "C0APPROVALS"}
         for environment in sandbox.bot_environments().values():
@@ -104,7 +105,8 @@ def test_run_names_what_failed_at_start_up(caplog):
     try:
         raise RuntimeError("wrapped") from sqlite3.OperationalError("unable to open database file")
     except RuntimeError as database:
-        assert cli._start_up_failure(database) == "DATABASE_URL: cannot open or migrate the database (OperationalError)"
+        assert cli._start_up_failure(database) == ("DATABASE_URL: cannot open or migrate the database: unable to open "
+                                                   "database file (OperationalError)")  # the driver's own words
     with caplog.at_level("ERROR", logger="resetbot"):
         said = cli._start_up_failure(TypeError("unexpected keyword"))
     assert said.startswith("start-up failed: TypeError (error id ") and "DATABASE_URL" not in said

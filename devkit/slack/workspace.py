@@ -29,6 +29,7 @@ class _Channel:
     name: str
     members: set = field(default_factory=set)
     bot_member: bool = True
+    archived: bool = False
 
 
 class Workspace:
@@ -77,12 +78,14 @@ class Workspace:
                 self._channels[channel].members.add(user_id)
             self._bump()
 
-    def add_channel(self, channel_id: str, name: str, *, members: Iterable[str] = (), bot_member: bool = True) -> None:
+    def add_channel(self, channel_id: str, name: str, *, members: Iterable[str] = (), bot_member: bool = True,
+                    archived: bool = False) -> None:
         with self._cond:
             ch = self._channels.get(channel_id) or _Channel(channel_id, name)
             ch.name = name.lstrip("#")
             ch.members.update(members)
             ch.bot_member = bot_member
+            ch.archived = archived
             self._channels[channel_id] = ch
             self._messages.setdefault(channel_id, [])
 
