@@ -120,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--since", help="ISO 8601 date or time")
     export.set_defaults(handler=_audit_export)
+    audit.add_parser("verify", help="check the audit trail's hash chain: exit 0 when intact, 1 naming the first "
+                                    "event changed, removed or inserted out of order").set_defaults(
+        handler=_audit_verify)
 
     policies = _actions(commands, "policy", "show and change each provider's approval policy")
     show = policies.add_parser("show", help="the approval policy of each provider, as in effect now")
@@ -301,19 +304,36 @@ def _audit_export(args) -> int:
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
     admin = _admin()
-    columns = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail"]
     writer = csv.writer(sys.stdout, quoting=csv.QUOTE_ALL) if args.format == "csv" else None
     if writer:
-        writer.writerow(columns)
+        writer.writerow(AUDIT_COLUMNS)
     for record in admin.audit_trail(since):
-        row = {"id": record.id, "at": record.at.isoformat(), "actor_id": record.actor_id, "action": record.action,
-               "request_id": record.request_id, "provider": record.provider, "account": record.account,
-               "detail": record.detail}
+        row = _audit_row(record)
         if writer:
             writer.writerow([_csv_cell(json.dumps(row[c], sort_keys=True) if c == "detail" else row[c])
-                             for c in columns])
+                             for c in AUDIT_COLUMNS])
         else:
             print(json.dumps(row, sort_keys=True))
+    return 0
+
+
+# An event's fields as exported; `seq` and `hash` place it in the hash chain (`resetbot audit verify`), so a copy
+# kept elsewhere (a SIEM's) shows which events a database that was tampered with no longer has.
+AUDIT_COLUMNS = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail", "seq", "hash"]
+
+
+def _audit_row(record) -> dict:
+    return {"id": record.id, "at": record.at.isoformat(), "actor_id": record.actor_id, "action": record.action,
+            "request_id": record.request_id, "provider": record.provider, "account": record.account,
+            "detail": record.detail, "seq": record.seq, "hash": record.hash}
+
+
+def _audit_verify(args) -> int:
+    check = _admin().verify_audit_trail()
+    if check.problem is not None:
+        print(f"resetbot: audit verify: {check.events} events intact, then: {check.problem}", file=sys.stderr)
+        return 1
+    print(f"{check.events} events, chain intact")
     return 0
 
 

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from bot import cli
 from bot.domain import NotAllowed
 from bot.workflow.admin import Admin
 from bot.workflow.context import BaseContext
+from storage import audit_chain
 from storage import repository as repo
 from storage.db import make_engine, make_sessionmaker, migrate, transaction
 from tests.unit.conftest import OTHER, mofh_form
@@ -32,6 +34,21 @@ def _record(engine, n: int, *, first: int = 0) -> None:
 
 def _verify(engine):
     return Admin(BaseContext(sessions=make_sessionmaker(engine))).verify_audit_trail()
+
+
+def _ids_by_seq(engine) -> dict[int, int]:
+    with engine.connect() as db:
+        return dict(db.execute(sa.text("SELECT seq, id FROM audit_events")).all())
+
+
+def _allow_tampering(engine) -> None:
+    """What someone with the database's credentials could do first: take the triggers away."""
+    with engine.begin() as db:
+        if db.dialect.name == "postgresql":
+            db.exec_driver_sql("ALTER TABLE audit_events DISABLE TRIGGER USER")
+        else:
+            for name in ("audit_events_no_update", "audit_events_no_delete"):
+                db.exec_driver_sql(f"DROP TRIGGER {name}")
 
 
 # --- append-only -----------------------------------------------------------------------------------------------
@@ -157,3 +174,101 @@ def test_concurrent_appends_from_several_connections_keep_one_valid_chain(databa
         assert [i for _, i in rows] == sorted(i for _, i in rows) and requested == 8 * 5
     finally:
         engine.dispose()
+
+
+# --- verify ---------------------------------------------------------------------------------------------------
+
+
+def test_verify_an_intact_chain(engine, workflow, notifier):
+    request, _ = workflow.intake.submit(mofh_form(), requester_id="U0ENGINEER1", source_view_id="V1")
+    workflow.decisions.approve(request.id, "U0APPROVER1")
+    workflow.reveal.begin(notifier.reveal_button(request.id), "U0ENGINEER1")
+    with engine.connect() as db:
+        events = db.execute(sa.text("SELECT count(*) FROM audit_events")).scalar()
+        seqs = db.execute(sa.text("SELECT seq FROM audit_events ORDER BY id")).scalars().all()
+    assert events >= 5 and seqs == list(range(1, events + 1))
+    assert _verify(engine).events == events and _verify(engine).problem is None
+
+
+def test_verify_an_empty_trail(engine):
+    check = _verify(engine)
+    assert (check.events, check.problem) == (0, None)
+
+
+def _cli(monkeypatch, capsys, database_url, *args) -> tuple[int, str, str]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("RESETBOT_SEAL_KEY", SEAL_KEY)
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_audit_verify_says_how_many_events_are_intact(database_url, engine, monkeypatch, capsys):
+    _record(engine, 3)
+    assert _cli(monkeypatch, capsys, database_url, "audit", "verify") == (0, "3 events, chain intact\n", "")
+
+
+TAMPERING = {
+    "changed": (["UPDATE audit_events SET detail = '{\"user\": \"U0INTRUDER\", \"role\": \"admin\"}' WHERE seq = 3"],
+                lambda ids: f"event {ids[3]} (seq 3) was changed"),
+    "changed after its hash": (["UPDATE audit_events SET at = (SELECT at FROM audit_events WHERE seq = 1) "
+                                "WHERE seq = 4"], lambda ids: f"event {ids[4]} (seq 4) was changed"),
+    "a middle one removed": (["DELETE FROM audit_events WHERE seq = 3"],
+                             lambda ids: f"event seq 3 was removed: the chain goes from event {ids[2]} (seq 2) "
+                                         f"to event {ids[4]} (seq 4)"),
+    "two removed": (["DELETE FROM audit_events WHERE seq IN (2, 3)"], lambda ids: "events seq 2-3 were removed"),
+    "the first removed": (["DELETE FROM audit_events WHERE seq = 1"],
+                          lambda ids: "event seq 1 was removed: the chain goes from the start of the chain"),
+    "the last removed": (["DELETE FROM audit_events WHERE seq = 5"],
+                         lambda ids: f"event seq 5 was removed: the chain's head is at seq 5, its last event is "
+                                     f"event {ids[4]} (seq 4)"),
+    "two swapped": (["UPDATE audit_events SET seq = -1 WHERE seq = 2", "UPDATE audit_events SET seq = 2 WHERE seq = 3",
+                     "UPDATE audit_events SET seq = 3 WHERE seq = -1"],
+                    lambda ids: f"event {ids[3]} (seq 2) is out of order: it does not follow event {ids[1]} (seq 1)"),
+    "one renumbered after a removal": (["DELETE FROM audit_events WHERE seq = 3",
+                                        "UPDATE audit_events SET seq = seq - 1 WHERE seq > 3"],
+                                       lambda ids: f"event {ids[4]} (seq 3) is out of order"),
+}
+
+
+@pytest.mark.parametrize("tampering", TAMPERING)
+def test_audit_verify_names_the_first_event_changed_removed_or_out_of_order(database_url, engine, monkeypatch,
+                                                                           capsys, tampering):
+    _record(engine, 5)
+    ids = _ids_by_seq(engine)
+    _allow_tampering(engine)
+    statements, expected = TAMPERING[tampering]
+    with engine.begin() as db:
+        for statement in statements:
+            db.execute(sa.text(statement))
+    code, out, err = _cli(monkeypatch, capsys, database_url, "audit", "verify")
+    assert (code, out) == (1, "")
+    assert err.startswith("resetbot: audit verify: ") and err.count("\n") == 1
+    assert expected(ids) in err, err
+
+
+def test_an_event_changed_and_rehashed_breaks_the_link_to_the_next(engine):
+    _record(engine, 4)
+    ids = _ids_by_seq(engine)
+    _allow_tampering(engine)
+    with engine.begin() as db:
+        row = db.execute(sa.text("SELECT * FROM audit_events WHERE seq = 3")).one()
+        rehashed = audit_chain.chain_hash(row.prev_hash, audit_chain.canonical(
+            at=datetime.fromisoformat(str(row.at)).replace(tzinfo=UTC) if isinstance(row.at, str) else row.at,
+            actor_id=row.actor_id, action=row.action, request_id=row.request_id, provider=row.provider,
+            account="someone-else", detail=json.loads(row.detail)))
+        db.execute(sa.text("UPDATE audit_events SET account = 'someone-else', hash = :hash WHERE seq = 3"),
+                   {"hash": rehashed})
+    assert _verify(engine).problem.startswith(
+        f"event {ids[4]} (seq 4) is out of order: it does not follow event {ids[3]} (seq 3) (it was inserted out "
+        "of order, or the event before it was removed, or changed and its hash recomputed)")
+
+
+def test_a_forged_event_appended_past_the_head_is_out_of_order(engine):
+    _record(engine, 2)
+    with engine.begin() as db:
+        if db.dialect.name != "postgresql":
+            pytest.skip("SQLite's head follows every insert (a trigger); the forgery then breaks the hash instead")
+        db.exec_driver_sql("INSERT INTO audit_events (at, action, detail, seq, prev_hash, hash) "
+                           "SELECT at, 'forged', '{}', 3, hash, hash FROM audit_events WHERE seq = 2")
+    assert "(seq 3) was inserted out of order: it comes after the chain's head (seq 2)" in _verify(engine).problem
