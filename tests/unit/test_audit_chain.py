@@ -4,19 +4,26 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from bot import cli
-from bot.domain import NotAllowed
+from bot.domain import NotAllowed, ServiceUnavailable
 from bot.workflow.admin import Admin
 from bot.workflow.context import BaseContext
 from storage import audit_chain
 from storage import repository as repo
 from storage.db import make_engine, make_sessionmaker, migrate, transaction
+from tests.conftest import POSTGRES_URL, fresh_postgres_database
 from tests.unit.conftest import OTHER, mofh_form
 
 SEAL_KEY = "ZmFrZS1zZWFsLWtleS1mb3ItdGVzdHMtMzItYnl0ZXM="
@@ -272,3 +279,139 @@ def test_a_forged_event_appended_past_the_head_is_out_of_order(engine):
         db.exec_driver_sql("INSERT INTO audit_events (at, action, detail, seq, prev_hash, hash) "
                            "SELECT at, 'forged', '{}', 3, hash, hash FROM audit_events WHERE seq = 2")
     assert "(seq 3) was inserted out of order: it comes after the chain's head (seq 2)" in _verify(engine).problem
+
+
+# --- export --follow ------------------------------------------------------------------------------------------
+
+
+class Follower:
+    """`resetbot audit export --follow` in its own process; its output lines, as they come."""
+
+    def __init__(self, database_url: str, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RESETBOT_", "DATABASE_URL"))}
+        env.update(DATABASE_URL=database_url, RESETBOT_SEAL_KEY=SEAL_KEY)
+        self.process = subprocess.Popen([sys.executable, "-m", "bot.cli", "audit", "export", "--follow", *args],
+                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.errors: queue.Queue[str] = queue.Queue()
+        for stream, into in ((self.process.stdout, self.lines), (self.process.stderr, self.errors)):
+            threading.Thread(target=lambda s=stream, q=into: [q.put(line) for line in s], daemon=True).start()
+
+    def events(self, n: int, timeout: float = 30) -> list[dict]:
+        deadline, got = time.monotonic() + timeout, []
+        while len(got) < n:
+            try:
+                got.append(json.loads(self.lines.get(timeout=max(0.01, deadline - time.monotonic()))))
+            except queue.Empty:
+                raise AssertionError(f"{len(got)} of {n} events came within {timeout} s: {got}") from None
+        return got
+
+    def error_line(self, timeout: float = 30) -> str:
+        return self.errors.get(timeout=timeout)
+
+    def stop(self) -> tuple[int, str]:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(30)
+        rest = []
+        while not self.errors.empty():
+            rest.append(self.errors.get())
+        return code, "".join(rest)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def test_export_follow_prints_what_is_there_then_each_new_event(database_url, engine):
+    _record(engine, 3)
+    follower = Follower(database_url)
+    try:
+        first = follower.events(3)
+        assert [e["seq"] for e in first] == [1, 2, 3]
+        assert first[0]["detail"] == {"user": "U0USER0000", "role": "approver", "note": "é ✓ \u202e"}
+        _record(engine, 2, first=3)
+        assert [e["seq"] for e in follower.events(2)] == [4, 5]
+        code, err = follower.stop()
+        assert code == 0 and err == ""
+        assert follower.lines.empty()
+    finally:
+        follower.kill()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="RESETBOT_TEST_POSTGRES_URL is not set")
+def test_export_follow_survives_a_database_restart():
+    """The database goes away (every connection cut, new ones refused), then comes back."""
+    url, drop = fresh_postgres_database()
+    database = sa.engine.make_url(url).database
+    engine = make_engine(url)
+    migrate(engine)
+    _record(engine, 2)
+    follower = Follower(url)
+    server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        assert [e["seq"] for e in follower.events(2)] == [1, 2]
+        with server.connect() as db:
+            db.exec_driver_sql(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+            db.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                       {"name": database})
+        assert "the database is not answering" in follower.error_line()
+        with server.connect() as db:
+            db.exec_driver_sql(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+        engine.dispose()  # its connections were cut too
+        _record(engine, 2, first=2)
+        assert [e["seq"] for e in follower.events(2)] == [3, 4]
+        assert "answers again; resuming after seq 2" in follower.error_line()
+        code, err = follower.stop()
+        assert code == 0 and "Traceback" not in err
+    finally:
+        follower.kill()
+        with server.connect() as db:
+            db.exec_driver_sql(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+        server.dispose()
+        engine.dispose()
+        drop()
+
+
+def test_export_follow_retries_with_one_line_and_resumes_after_the_last_event(monkeypatch, capsys):
+    """The loop itself: a database error is one line on stderr, then tries again and prints nothing twice."""
+    from bot.domain import AuditRecord
+
+    monkeypatch.setattr(cli, "FOLLOW_POLL_SECONDS", 0.01)
+    asked: list[int] = []
+
+    class Flaky:
+        def audit_after(self, seq, *, since=None, limit=500):
+            asked.append(seq)
+            if len(asked) in (2, 3, 4):
+                try:
+                    raise OSError("server closed the connection unexpectedly")
+                except OSError:
+                    raise ServiceUnavailable("The bot's database is not answering right now") from None
+            if len(asked) == 6:
+                signal.raise_signal(signal.SIGTERM)
+            if len(asked) in (1, 5):
+                return [AuditRecord(seq + 1, START, None, "role_granted", None, None, None, {}, seq=seq + 1,
+                                    hash="ab" * 32)]
+            return []
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert cli._follow_audit(Flaky(), None) == 0
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["seq"] for line in out.splitlines()] == [1, 2]
+    assert asked == [0, 1, 1, 1, 1, 2]
+    assert err.splitlines() == [
+        "resetbot: audit export --follow: the database is not answering (server closed the connection "
+        "unexpectedly); retrying, then resuming after seq 1",
+        "resetbot: audit export --follow: the database answers again; resuming after seq 1"]
+
+
+def test_export_follow_with_csv_is_a_usage_error(monkeypatch, capsys, tmp_path):
+    code, out, err = _cli(monkeypatch, capsys, f"sqlite:///{tmp_path / 'x.db'}", "audit", "export", "--follow",
+                          "--format", "csv")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "--follow" in err and "csv" in err
