@@ -22,8 +22,10 @@ from sqlalchemy import (
     CursorResult,
     Executable,
     Row,
+    String,
     Table,
     and_,
+    any_,
     bindparam,
     delete,
     event,
@@ -850,9 +852,10 @@ def release_requester_reminder(session: Session, request_id: str, *, claimed_at:
 # a trigger advances the head (migration 0006i).
 #
 # An event is recorded when the unit of work commits (`before_commit`, below), in the order recorded: the head is
-# then locked only for the commit, so a unit of work never waits for a row while holding it (no deadlock with one
-# that holds the row and waits for the head), and the commit order is the chain's order, which `audit export
-# --follow` relies on. add_request's event alone is appended in its statement (one round trip on PostgreSQL).
+# then locked only for the commit, and the commit order is the chain's order, which `audit export --follow` relies
+# on. A unit of work never waits for a row while holding the head (a deadlock with the one that holds the row and
+# waits for the head at its commit): on PostgreSQL the first append takes the foreign key's lock on the requests the
+# events name before the head's. add_request's event alone is appended in its statement (one round trip).
 
 _PENDING_AUDIT = "resetbot.audit_pending"  # session.info key: the events recorded in this unit of work, in order
 HEAD_MISSING = "the audit chain's head (audit_chain_head) is missing: run `resetbot audit verify`"
@@ -862,8 +865,18 @@ def _event_values() -> list[Any]:
     return [bindparam(name, type_=_AUDIT.c[name].type) for name in _EVENT_COLUMNS]
 
 
-def _append_event_pg() -> Executable:
-    head = _advance_head_pg().cte("head")
+def _append_event_pg(*, lock_requests: bool = False) -> Executable:
+    """`lock_requests`: first take the foreign key's lock (FOR KEY SHARE) on the requests named by `request_ids`,
+    which the events' inserts would take after the head's: a unit of work holding one of those rows (an approval)
+    appends at its commit, so waiting for its row while holding the head would deadlock with it."""
+    where: list[Any] = []
+    if lock_requests:
+        locked = (select(_REQUESTS.c.id)
+                  .where(_REQUESTS.c.id == any_(bindparam("request_ids", type_=postgresql.ARRAY(String()))))
+                  .order_by(_REQUESTS.c.id).with_for_update(read=True, key_share=True).cte("locked_requests"))
+        # Evaluated (every row locked) before the head's row is: the UPDATE locks the rows its WHERE lets through.
+        where.append(select(func.count()).select_from(locked).scalar_subquery().is_not(None))
+    head = _advance_head_pg(*where).cte("head")
     return (insert(_AUDIT).from_select([*_EVENT_COLUMNS, "seq", "prev_hash", "hash"],
                                        select(*_event_values(), head.c.seq, head.c.prev_hash, head.c.hash))
             .add_cte(head).returning(_AUDIT.c.id))
@@ -878,6 +891,7 @@ def _append_event_sqlite() -> Executable:
 
 
 _APPEND_EVENT = {"postgresql": _append_event_pg(), "sqlite": _append_event_sqlite()}
+_APPEND_EVENT_LOCKING_REQUESTS_PG = _append_event_pg(lock_requests=True)
 # A repeated refusal: its first event's count and last time, kept beside the event (never on it).
 _COUNT_REPEAT = {}
 for _dialect, _module in (("postgresql", postgresql), ("sqlite", sqlite)):
@@ -924,9 +938,13 @@ def _append_pending_audit(session: Session) -> None:
     if not pending:
         return
     dialect = session.get_bind().dialect.name
-    statement = _APPEND_EVENT[dialect]
-    for row in pending:
-        result = _core(session, statement, {**row, "canonical": _canonical(row)})
+    request_ids = sorted({row["request_id"] for row in pending if row["request_id"] is not None})
+    for n, row in enumerate(pending):
+        params = {**row, "canonical": _canonical(row)}
+        statement = _APPEND_EVENT[dialect]
+        if n == 0 and request_ids and dialect == "postgresql":
+            statement, params["request_ids"] = _APPEND_EVENT_LOCKING_REQUESTS_PG, request_ids
+        result = _core(session, statement, params)
         if (result.first() is None) if dialect == "postgresql" else (result.rowcount != 1):  # no head: no event
             raise RuntimeError(HEAD_MISSING)
 

@@ -183,6 +183,58 @@ def test_concurrent_appends_from_several_connections_keep_one_valid_chain(databa
         engine.dispose()
 
 
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="RESETBOT_TEST_POSTGRES_URL is not set")
+def test_an_event_about_a_request_another_unit_of_work_holds_waits_for_it_without_a_deadlock():
+    """One unit of work holds a request's row (an approval) and records an event; another records an event about that
+    request (a refusal) and commits first. Its event's foreign key waits for the row: it must not hold the chain's
+    head meanwhile, or the holder, appending at its commit, waits for the head and PostgreSQL cancels one of them."""
+    url, drop = fresh_postgres_database()
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+        sessions = make_sessionmaker(engine)
+        now = datetime.now(UTC)
+        with transaction(sessions) as session:
+            repo.add_request(session, audit={"at": now, "action": "requested", "actor_id": "U0E", "detail": {}},
+                             id="rr_held", provider="mofh", account="webq7k2m", account_input="webq7k2m",
+                             method="set_password", reason="Customer locked out.", ticket=None,
+                             requester_id="U0ENGINEER1", source_view_id="V1", status="pending", created_at=now,
+                             updated_at=now, expires_at=now + timedelta(hours=1), approvals_needed=1,
+                             execution_attempts=0, reveal_state="none")
+        failures: list[BaseException] = []
+        waiting = threading.Event()
+
+        def refused_meanwhile() -> None:
+            try:
+                with transaction(sessions) as session:
+                    repo.add_audit(session, at=now, action="approve_refused", actor_id="U0OTHER", request_id="rr_held",
+                                   provider="mofh", account="webq7k2m", detail={"why": "no role"})
+                    waiting.set()
+            except BaseException as exc:  # reported below
+                failures.append(exc)
+
+        with transaction(sessions) as holder:
+            assert repo.lock_request(holder, "rr_held") is not None
+            repo.add_audit(holder, at=now, action="approved", actor_id="U0APPROVER1", request_id="rr_held",
+                           provider="mofh", account="webq7k2m", detail={"approvals": "1 of 1"})
+            other = threading.Thread(target=refused_meanwhile)
+            other.start()
+            assert waiting.wait(10)
+            with engine.connect() as db:  # the other unit of work is committing, waiting for the row
+                deadline = time.monotonic() + 10
+                while not db.execute(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar():
+                    assert time.monotonic() < deadline, "the other commit never waited for the request's row"
+                    time.sleep(0.01)
+        other.join(30)
+        assert failures == []
+        check = _verify(engine)
+        assert (check.events, check.problem) == (3, None)
+    finally:
+        engine.dispose()
+        drop()
+
+
 # --- verify ---------------------------------------------------------------------------------------------------
 
 
