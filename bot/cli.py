@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from bot import logs
 from bot.config import ConfigError, Settings
-from bot.domain import DomainError, Role, is_user_group
+from bot.domain import DomainError, Role, ServiceUnavailable, is_user_group
 from bot.policy import FIELDS, ApprovalPolicy, InvalidPolicy, format_duration, parse_duration
 from bot.providers import registry
 from bot.providers.mofh.account import ACCOUNT_KEY, VPANEL_USERNAME
@@ -173,7 +173,14 @@ def _parser() -> argparse.ArgumentParser:
     export = audit.add_parser("export", help="write the audit trail to stdout, oldest first")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--since", help="ISO 8601 date or time")
+    export.add_argument("--follow", action="store_true",
+                        help="then keep printing events as they are recorded, one JSON line each, in the order "
+                             "recorded (for a log shipper or SIEM); survives a database restart; SIGTERM or "
+                             "SIGINT ends it")
     export.set_defaults(handler=_audit_export)
+    audit.add_parser("verify", help="check the audit trail's hash chain: exit 0 when intact, 1 naming the first "
+                                    "event changed, removed or inserted out of order").set_defaults(
+        handler=_audit_verify)
 
     policies = _actions(commands, "policy", "show and change each provider's approval policy")
     show = policies.add_parser("show", help="the approval policy of each provider, as in effect now")
@@ -371,20 +378,98 @@ def _audit_export(args) -> int:
             raise UsageError(f"--since must be an ISO 8601 date or time (got {args.since!r})") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
+    if args.follow and args.format != "jsonl":
+        raise UsageError("--follow writes JSON lines: leave out --format csv")
     admin = _admin()
-    columns = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail"]
+    if args.follow:
+        return _follow_audit(admin, since)
     writer = csv.writer(sys.stdout, quoting=csv.QUOTE_ALL) if args.format == "csv" else None
     if writer:
-        writer.writerow(columns)
+        writer.writerow(AUDIT_COLUMNS)
     for record in admin.audit_trail(since):
-        row = {"id": record.id, "at": record.at.isoformat(), "actor_id": record.actor_id, "action": record.action,
-               "request_id": record.request_id, "provider": record.provider, "account": record.account,
-               "detail": record.detail}
+        row = _audit_row(record)
         if writer:
             writer.writerow([_csv_cell(json.dumps(row[c], sort_keys=True) if c == "detail" else row[c])
-                             for c in columns])
+                             for c in AUDIT_COLUMNS])
         else:
             print(json.dumps(row, sort_keys=True))
+    return 0
+
+
+# An event's fields as exported; `seq` and `hash` place it in the hash chain (`resetbot audit verify`), so a copy
+# kept elsewhere (a SIEM's) shows which events a database that was tampered with no longer has.
+AUDIT_COLUMNS = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail", "seq", "hash"]
+
+
+def _audit_row(record) -> dict:
+    return {"id": record.id, "at": record.at.isoformat(), "actor_id": record.actor_id, "action": record.action,
+            "request_id": record.request_id, "provider": record.provider, "account": record.account,
+            "detail": record.detail, "seq": record.seq, "hash": record.hash}
+
+
+# `audit export --follow`: how often it asks for new events, how many it prints per question, and the longest wait
+# between tries while the database does not answer.
+FOLLOW_POLL_SECONDS = 1.0
+FOLLOW_BATCH = 500
+FOLLOW_RETRY_MAX_SECONDS = 30.0
+
+
+def _follow_audit(admin, since: datetime | None) -> int:
+    """Print every event (at or after `since`) in the order recorded, then each new one as it is recorded, until
+    SIGTERM or SIGINT (exit 0). Resumes after the last event printed when the database answers again."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    last, retry_in, failing = 0, FOLLOW_POLL_SECONDS, False
+    try:
+        while not stop.is_set():
+            try:
+                records = admin.audit_after(last, since=since, limit=FOLLOW_BATCH)
+            except Exception as exc:
+                cause = _database_failure(exc)
+                if cause is None:
+                    raise
+                if not failing:
+                    print(f"resetbot: audit export --follow: the database is not answering ({cause}); retrying, "
+                          f"then resuming after seq {last}", file=sys.stderr, flush=True)
+                    failing = True
+                stop.wait(retry_in)
+                retry_in = min(retry_in * 2, FOLLOW_RETRY_MAX_SECONDS)
+                continue
+            if failing:
+                print(f"resetbot: audit export --follow: the database answers again; resuming after seq {last}",
+                      file=sys.stderr, flush=True)
+                failing, retry_in = False, FOLLOW_POLL_SECONDS
+            for record in records:
+                print(json.dumps(_audit_row(record), sort_keys=True))
+                last = record.seq
+            sys.stdout.flush()
+            if len(records) < FOLLOW_BATCH:
+                stop.wait(FOLLOW_POLL_SECONDS)
+    except BrokenPipeError:  # the reader (a log shipper) went away: nothing left to write to
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail too
+    return 0
+
+
+def _database_failure(exc: BaseException) -> str | None:
+    """The cause, in the driver's words (secrets masked), when `exc` is the database failing; None otherwise."""
+    chain: BaseException | None = exc
+    seen = 0
+    while chain is not None and seen < 10:
+        if isinstance(chain, ServiceUnavailable) or type(chain).__module__.split(".")[0] in DATABASE_MODULES:
+            inner = chain.__context__ if isinstance(chain, ServiceUnavailable) and chain.__context__ else chain
+            words = str(getattr(inner, "orig", None) or inner).strip().splitlines()
+            return logs.redact(words[0][:200]) if words else type(inner).__name__
+        chain, seen = chain.__cause__ or chain.__context__, seen + 1
+    return None
+
+
+def _audit_verify(args) -> int:
+    check = _admin().verify_audit_trail()
+    if check.problem is not None:
+        print(f"resetbot: audit verify: {check.events} events intact, then: {check.problem}", file=sys.stderr)
+        return 1
+    print(f"{check.events} events, chain intact")
     return 0
 
 

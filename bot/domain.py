@@ -318,7 +318,17 @@ class AuditRecord:
     request_id: str | None
     provider: str | None
     account: str | None
-    detail: dict = field(default_factory=dict)
+    detail: dict = field(default_factory=dict)  # with `count` and `last_at` when the refusal was repeated
+    seq: int | None = None  # its place in the hash chain, and its hash (storage/audit_chain.py)
+    hash: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditChainCheck:
+    """What `resetbot audit verify` found: how many events it checked, and the first break (None: intact)."""
+
+    events: int
+    problem: str | None = None
 
 
 class DomainError(Exception):
@@ -331,7 +341,7 @@ class NotAllowed(DomainError):
 
 class AlreadyTold(NotAllowed):
     """A refusal the person was given moments ago for the same click (bot/workflow/context.py:
-    audit_refusal): counted on the first one's audit row, and not told again."""
+    audit_refusal): counted beside the first one's audit event, and not told again."""
 
 
 class InvalidTransition(DomainError):

@@ -90,7 +90,7 @@ def test_the_generated_key_file_is_0600(tmp_path):
 
 
 COMMANDS = [("roles", "list"), ("roles", "grant", "U0ADMIN1", "admin"), ("accounts", "list"), ("audit", "export"),
-            ("db", "upgrade"), ("check",), ("run",), ("policy", "show"), ("policy", "set", "mofh", "--approvals", "2")]
+            ("audit", "verify"), ("db", "upgrade"), ("check",), ("run",), ("policy", "show"), ("policy", "set", "mofh", "--approvals", "2")]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))

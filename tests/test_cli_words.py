@@ -76,7 +76,7 @@ def test_version_and_a_command_without_its_action_are_one_line():
     version = resetbot("--version")
     assert version.returncode == 0 and version.stdout.strip() == "resetbot 0.1.0"
     for command, actions in (("roles", "grant, revoke or list"), ("accounts", "import or list"),
-                             ("audit", "export"), ("policy", "show or set"), ("db", "upgrade")):
+                             ("audit", "export or verify"), ("policy", "show or set"), ("db", "upgrade")):
         result = resetbot(command)
         assert result.returncode == 2 and result.stdout == ""
         assert result.stderr.strip().splitlines() == [

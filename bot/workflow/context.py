@@ -51,7 +51,7 @@ PASSWORD = "password"
 INPUT = "input"
 
 # The same person refused the same way (action, request, reason) again within this window: the
-# refusal is counted on the first one's audit row and not told again (README "What the bot guarantees").
+# refusal is counted beside the first one's audit event and not told again (README "What the bot guarantees").
 REFUSAL_REPEAT_WINDOW = timedelta(seconds=60)
 
 NO_SUCH_REQUEST = "That reset request does not exist (any more)."
@@ -77,8 +77,9 @@ def audit_refusal(session: Any, *, now: datetime, action: str, actor_id: str, wh
                   account: str | None = None) -> bool:
     """Audit a refusal once per minute: True when it repeats one audited in the last REFUSAL_REPEAT_WINDOW.
 
-    A repeat adds no row: it raises the first row's `count` (storage/repository.py:
-    count_repeated_refusal). Raise `refusal(reason, repeated)` afterwards, so a repeat is not told again.
+    A repeat adds no event: it raises the `count` kept beside the first one's, which never changes
+    (storage/repository.py: count_repeated_refusal). Raise `refusal(reason, repeated)` afterwards, so a
+    repeat is not told again.
     """
     metrics.count_refusal(action, code or RefusalCode.OTHER)
     if repo.count_repeated_refusal(session, at=now, since=now - REFUSAL_REPEAT_WINDOW, action=action,
