@@ -209,12 +209,16 @@ class CpanelClient:
     def change_password_by_domain(self, domain: str, new_password: str | Secret) -> ChangeResult:
         """`getdomainowner`, then `passwd` for the account it names; refused with nothing changed when it names none.
 
-        `attempts` counts the `passwd` requests: the read-only question before it changes nothing.
+        `attempts` counts every request sent, the read-only `getdomainowner` included. When that
+        question gets no usable answer the result is what `passwd` would have given for the same
+        trouble (unavailable, unknown, auth failed), so a retry of an earlier call whose answer was
+        lost is never reported as a plain failure: only its own words say nothing was sent this time.
         """
         cleaned = normalised_domain(domain) if isinstance(domain, str) else ""
         owner = self.domain_owner(cleaned)
         if owner.outcome is Outcome.LOOKUP_OK and owner.username:
             result = self.change_password(owner.username, new_password)
+            result = replace(result, attempts=result.attempts + owner.attempts)
             if result.outcome is Outcome.CHANGED:
                 return replace(result, message=f"{PROVIDER} changed the password of account {owner.username}, "
                                                f"the owner of {cleaned}.")
@@ -559,24 +563,32 @@ def _classify_passwd(answer: HttpAnswer, user: str, secrets: list[str], attempts
 
 
 def _unresolved(domain: str, owner: LookupResult) -> ChangeResult:
-    """A domain that `getdomainowner` did not resolve to an account the bot may change: nothing was changed."""
+    """A domain that `getdomainowner` did not resolve to an account the bot may change: no passwd was sent."""
     fields: dict[str, Any] = {"provider_message": owner.provider_message, "http_status": owner.http_status,
-                              "attempts": 0}
+                              "attempts": owner.attempts}
+    unsent = "the new password was not sent"
     if owner.outcome is Outcome.LOOKUP_EMPTY:
         return ChangeResult(Outcome.ACCOUNT_NOT_FOUND, f"No account among this API token's {PROVIDER} accounts owns "
-                            f"{domain} (it may not exist, or belong to another reseller); nothing was changed.",
+                            f"{domain} (it may not exist, or belong to another reseller); {unsent}.",
                             reason="domain_not_found", certainty=AMBIGUOUS, **fields)
     if owner.outcome is Outcome.LOOKUP_ERROR and owner.reason == "owner_refused":
-        return ChangeResult(Outcome.INVALID_USERNAME, f"{owner.message.removesuffix('.')}; nothing was sent.",
+        return ChangeResult(Outcome.INVALID_USERNAME, f"{owner.message.removesuffix('.')}; {unsent}.",
                             reason="owner_refused", **fields)
     if owner.outcome is Outcome.LOOKUP_ERROR and owner.attempts == 0:
         return ChangeResult(Outcome.INVALID_USERNAME, f"{domain or 'That'} is neither a cPanel username nor a "
                             "domain; nothing was sent.", **fields)
-    if owner.outcome in (Outcome.AUTH_FAILED, Outcome.PROVIDER_UNAVAILABLE):
-        return ChangeResult(owner.outcome, f"Looking up the account of {domain}: {owner.message} Nothing was "
-                            "changed.", reason="domain_lookup", retryable=owner.retryable, **fields)
-    return ChangeResult(Outcome.PROVIDER_ERROR, f"{PROVIDER} did not say clearly which account owns {domain}, so "
-                        "nothing was changed.", reason="domain_lookup", **fields)
+    asked = f"Asking {PROVIDER} which account owns {domain}"
+    if owner.outcome is Outcome.AUTH_FAILED:
+        return ChangeResult(Outcome.AUTH_FAILED, f"{asked}: {owner.message.removesuffix('.')}; {unsent}.",
+                            reason=owner.reason, **fields)
+    if owner.outcome is Outcome.PROVIDER_UNAVAILABLE:
+        return ChangeResult(Outcome.PROVIDER_UNAVAILABLE, f"{asked}: no usable answer; {unsent} this time.",
+                            reason="domain_lookup", retryable=owner.retryable, certainty=owner.certainty, **fields)
+    if owner.outcome is Outcome.UNKNOWN:
+        return ChangeResult(Outcome.UNKNOWN, f"{asked}: an answer that could not be read; {unsent} this time.",
+                            reason="domain_lookup", retryable=True, certainty=AMBIGUOUS, **fields)
+    return ChangeResult(Outcome.PROVIDER_ERROR, f"{asked}: {PROVIDER} did not say which; {unsent}.",
+                        reason="domain_lookup", **fields)
 
 
 # ----------------------------------------------------------------------------------------------
