@@ -333,3 +333,19 @@ def test_cpanel_phrases_match_whatever_the_quotes_spacing_and_case(server, make_
     assert (_cp(make_cpanel).outcome, _cp(make_cpanel).reason) == (Outcome.BAD_REQUEST, "missing_parameter")
     server.set_default(200, b'{"metadata":{"command":"passwd","result":0}}')  # no reason at all
     assert (_cp(make_cpanel).outcome, _cp(make_cpanel).retryable) == (Outcome.PROVIDER_ERROR, False)
+
+
+@pytest.mark.parametrize("status,outcome,reason", [
+    (301, Outcome.PROVIDER_UNAVAILABLE, "redirect"), (302, Outcome.PROVIDER_UNAVAILABLE, "redirect"),
+    (303, Outcome.PROVIDER_UNAVAILABLE, "redirect"), (307, Outcome.PROVIDER_UNAVAILABLE, "redirect"),
+    (308, Outcome.PROVIDER_UNAVAILABLE, "redirect"),
+    (401, Outcome.AUTH_FAILED, "http_401"), (403, Outcome.AUTH_FAILED, "http_403"),  # §4 E12, E13
+    (404, Outcome.PROVIDER_UNAVAILABLE, "http_404"), (405, Outcome.PROVIDER_UNAVAILABLE, "http_405"),
+    (413, Outcome.PROVIDER_UNAVAILABLE, "http_413"), (429, Outcome.PROVIDER_UNAVAILABLE, "http_429"),  # E16
+])
+def test_cpanel_status_codes_that_are_not_retried(server, make_cpanel, status, outcome, reason):
+    server.set_default(status, CPANEL_SUCCESS, headers={"Location": "http://127.0.0.1:9/x"} if status < 400 else {})
+    result = _cp(make_cpanel)  # a success body under a non-2xx status is never a success
+    assert (result.outcome, result.reason, result.retryable, result.certainty, result.attempts) == (
+        outcome, reason, False, None, 1)
+    assert result.http_status == status and not result.ok
