@@ -405,3 +405,13 @@ def test_cpanel_307_is_not_followed_and_the_other_server_sees_nothing(server, ma
         assert len(server.requests) == 2 and elsewhere.requests == []
     finally:
         elsewhere.stop()
+
+
+def test_cpanel_sends_no_cookie_even_when_an_answer_set_one(server, make_cpanel):
+    server.enqueue(200, CPANEL_SUCCESS, headers={"Set-Cookie": "cpsession=resellerbot%3aZZZsession; path=/"})
+    server.enqueue(200, CPANEL_SUCCESS)
+    client = make_cpanel()
+    for _ in range(2):
+        assert client.change_password(CPANEL_USER, CPANEL_PASSWORD).outcome is Outcome.CHANGED
+    assert [r.header("Cookie") for r in server.requests] == [None, None]
+    assert all(r.header("Authorization") == f"whm {CPANEL_API_USERNAME}:{CPANEL_API_TOKEN}" for r in server.requests)

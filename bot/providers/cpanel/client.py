@@ -119,13 +119,15 @@ def normalise_base_url(base_url: str) -> str:
 
 
 class WhmTokenAuth(requests.auth.AuthBase):
-    """`Authorization: whm USER:TOKEN` on each request (§1.1); its repr names the user only."""
+    """`Authorization: whm USER:TOKEN` on each request (§1.1), and no cookie: token calls need no session, and a
+    cookie some answer set on the shared session must not ride along. Its repr names the user only."""
 
     def __init__(self, username: str, token: Secret) -> None:
         self._username = username
         self._token = token
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Cookie", None)  # requests adds the session's cookies before it calls the auth
         request.headers["Authorization"] = f"whm {self._username}:{self._token.reveal()}"
         return request
 
