@@ -228,10 +228,10 @@ class Settings:
 
 # The variables whose values are secrets: never quoted back in a problem line, whatever variable they turn up in.
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "RESETBOT_SEAL_KEY",
-                    "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY")
+                    "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY", "CPANEL_API_TOKEN")
 # The variables that may instead be read from a file named by NAME_FILE (container secret mounts).
 FILE_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL", "RESETBOT_SEAL_KEY",
-                  "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY")
+                  "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY", "CPANEL_API_TOKEN")
 LOG_FORMATS = ("text", "json")
 _TOKEN_LIKE = re.compile(r"^(?:xox[a-z]|xapp|xwf[a-z])-", re.IGNORECASE)
 _TOKEN_KINDS = {"xoxb-": "a bot token", "xapp-": "an app-level token", "xoxp-": "a user token"}

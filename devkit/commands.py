@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-SANDBOX_DESCRIPTION = "Serve the sandbox MyOwnFreeHost and Namecheap APIs on 127.0.0.1 until SIGINT/SIGTERM."
+SANDBOX_DESCRIPTION = "Serve the sandbox MyOwnFreeHost, Namecheap and cPanel APIs on 127.0.0.1 until SIGINT/SIGTERM."
 
 
 def demo(commands: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def demo(commands: argparse._SubParsersAction) -> None:
 
 
 def sandbox(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("sandbox", help="serve the sandbox MyOwnFreeHost and Namecheap APIs on 127.0.0.1",
+    parser = commands.add_parser("sandbox", help="serve the sandbox provider APIs on 127.0.0.1",
                                  description=SANDBOX_DESCRIPTION)
     add_sandbox_options(parser)
     parser.set_defaults(handler=_sandbox)
@@ -27,12 +27,14 @@ def sandbox(commands: argparse._SubParsersAction) -> None:
 def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     """The options of `resetbot sandbox`, shared with `devkit.sandbox.serve`."""
     parser.add_argument(
-        "--seed", help="JSON seed file (mofh_accounts, namecheap_users); default: built-in demo seed"
+        "--seed", help="JSON seed file (mofh_accounts, namecheap_users, cpanel_accounts); default: built-in demo seed"
     )
     parser.add_argument("--mofh-port", type=int, default=0, metavar="PORT",
                         help="the MyOwnFreeHost sandbox's port on 127.0.0.1 (default: any free port)")
     parser.add_argument("--namecheap-port", type=int, default=0, metavar="PORT",
                         help="the Namecheap sandbox's port on 127.0.0.1 (default: any free port)")
+    parser.add_argument("--cpanel-port", type=int, default=0, metavar="PORT",
+                        help="the cPanel sandbox's port on 127.0.0.1 (default: any free port)")
 
 
 def _demo(args: argparse.Namespace) -> int:

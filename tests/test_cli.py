@@ -288,14 +288,15 @@ def test_policy_show_on_a_fresh_database_gives_every_provider_the_settings_defau
     env = {"RESETBOT_REQUESTS_PER_HOUR": "7", "RESETBOT_APPROVAL_TTL": "900"}
     default = {"approvals": 1, "expire_after": 900, "remind_after": 0, "escalate_after": 0, "escalate_to": None,
                "requests_per_hour": 7}
-    assert _policies_json(database_url, env) == {"mofh": default, "namecheap": default}
+    assert _policies_json(database_url, env) == {"mofh": default, "namecheap": default, "cpanel": default}
     text = resetbot("policy", "show", db=database_url, env=env)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     assert lines[0].split() == ["provider", "approvals", "expire-after", "remind-after", "escalate-after",
                                 "escalate-to", "requests-per-hour"]
     assert [line.split() for line in lines[1:]] == [["mofh", "1", "15m", "off", "off", "none", "7"],
-                                                    ["namecheap", "1", "15m", "off", "off", "none", "7"]]
+                                                    ["namecheap", "1", "15m", "off", "off", "none", "7"],
+                                                    ["cpanel", "1", "15m", "off", "off", "none", "7"]]
     no_cap = _policies_json(database_url, {"RESETBOT_REQUESTS_PER_HOUR": "0"})
     assert no_cap["mofh"]["requests_per_hour"] == 0 and no_cap["mofh"]["expire_after"] == 3600
 

@@ -86,7 +86,7 @@ def test_version_and_a_command_without_its_action_are_one_line():
 def test_help_explains_positionals_and_options_and_lists_the_choices():
     grant = " ".join(resetbot("roles", "grant", "--help").stdout.split())  # as wrapped by argparse
     assert "a Slack user ID (U…, W…) or user group ID (S…)" in grant
-    assert "requester, approver or admin (admin implies both others)" in grant and "{mofh,namecheap}" in grant
+    assert "requester, approver or admin (admin implies both others)" in grant and "{mofh,namecheap,cpanel}" in grant
     refused = resetbot("roles", "grant", "U0X", "owner")
     assert refused.returncode == 2 and "invalid choice: 'owner' (choose from 'requester', 'approver', 'admin')" \
         in refused.stderr

@@ -2,7 +2,7 @@ import string
 
 import pytest
 
-from bot.passwords import generate
+from bot.passwords import PasswordRules, generate
 from bot.providers.mofh.passwords import MOFH_RULES
 from bot.providers.namecheap.passwords import NAMECHEAP_RULES, NAMECHEAP_SYMBOLS
 from bot.secret import Secret, reveal
@@ -45,3 +45,18 @@ def test_secret_never_prints_its_value():
         import pickle
 
         pickle.dumps(secret)
+
+
+def test_rules_may_keep_the_accounts_name_out_of_the_password():
+    """A panel that refuses a password holding the username (cPanel) says which names; `generate` draws again."""
+    rules = PasswordRules(length=20, alphabet="ab", min_length=20, max_length=20,
+                          names_in=lambda account: (account, account[:2]))
+    for _ in range(50):
+        value = generate(rules, account="AAb").reveal()
+        assert "aab" not in value.lower() and "aa" not in value.lower()
+    assert rules.check("ab" * 10, account="xBAx") is None  # neither "xBAx" nor "xB" is in it
+    assert rules.check("ab" * 10, account="Ab") == "must not contain the account's name"  # case-insensitive
+    assert rules.check("ab" * 10) is None  # no account given: the name rule is not asked
+    plain = PasswordRules(length=20, alphabet="ab", min_length=20, max_length=20)
+    assert plain.check("ab" * 10, account="ab") is None  # a provider without the rule ignores the account
+

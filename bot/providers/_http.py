@@ -21,6 +21,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as safe_xml
 import requests
 import requests.adapters
+import requests.auth
 from requests.exceptions import (
     ChunkedEncodingError,
     ConnectTimeout,
@@ -86,7 +87,7 @@ def post_form(
     form: Mapping[str, str],
     *,
     timeout: tuple[float, float],
-    auth: tuple[str, str] | None = None,
+    auth: tuple[str, str] | requests.auth.AuthBase | None = None,  # Basic, or a header scheme of its own
     max_bytes: int = MAX_RESPONSE_BYTES,
     deadline: float = CHANGE_DEADLINE,
 ) -> HttpAnswer:

@@ -84,7 +84,8 @@ class Decisions:
             raise NotAllowed(f"{ctx.label(request.provider)} is no longer enabled on this bot.")
         sealed = None
         if request.method.sets_new_password:  # sealed and stored before the call: a crash can be resumed
-            sealed = ctx.sealer.seal(passwords.generate(gateway.rules), request_id=request.id, purpose=PASSWORD)
+            sealed = ctx.sealer.seal(passwords.generate(gateway.rules, account=request.account),
+                                     request_id=request.id, purpose=PASSWORD)
         return repo.transition(
             session, request.id, from_status=Status.PENDING, to_status=Status.EXECUTING, now=now,
             decided_by=approver_id, decided_at=now, sealed_password=sealed,

@@ -1,4 +1,4 @@
-"""`resetbot sandbox`: serve both fake providers on 127.0.0.1 and print how to point the bot at them."""
+"""`resetbot sandbox`: serve the fake providers on 127.0.0.1 and print how to point the bot at them."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def serve(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM, having printed the URLs and credentials to give the bot."""
     seed = load_seed(args.seed) if args.seed else default_seed()
-    sandbox = Sandbox(seed=seed, mofh_port=args.mofh_port, namecheap_port=args.namecheap_port)
+    sandbox = Sandbox(seed=seed, mofh_port=args.mofh_port, namecheap_port=args.namecheap_port,
+                      cpanel_port=args.cpanel_port)
 
     stopping = {"raised": False}
 

@@ -1,4 +1,4 @@
-"""`Sandbox`: both fake providers on loopback, with shared call records, injected failures, delays and holds.
+"""`Sandbox`: the fake providers on loopback, with shared call records, injected failures, delays and holds.
 
 Failure modes (per account): "timeout" holds the request without answering until
 `stop()` (or `hold_seconds`), "cut" processes the request (the change happens) and sends
@@ -6,7 +6,8 @@ the headers and half the body before closing, "truncated" processes it too but s
 Content-Length, so half the body and a closed connection read as a whole answer that
 cannot be parsed, "http_503" / "http_500" an HTML page, "empty" a 0-byte 200, "garbage"
 non-provider bytes, "http_405" the rate-limit answer, "5050900" the Namecheap
-unhandled-exception error. Only "cut" and "truncated" change state.
+unhandled-exception error. Only "cut" and "truncated" change state. cPanel's accounts are
+keyed by username (`set_failure("cpanel", "acmeshop", "http_500")`).
 `set_failure(..., times=N)` makes a failure clear itself after N answers (e.g. one lost
 answer, then a normal retry).
 
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.providers import registry
+from devkit.sandbox.cpanel import CPANEL_FAILURES, CPANEL_MIN_STRENGTH, CpanelSandbox
 from devkit.sandbox.mofh import MOFH_FAILURES, MofhSandbox
 from devkit.sandbox.namecheap import NAMECHEAP_FAILURES, NamecheapSandbox
 from devkit.sandbox.seed import SandboxSeed
@@ -59,23 +61,33 @@ def _namecheap_environment(sandbox: Sandbox) -> BotEnvironment:
     })
 
 
+def _cpanel_environment(sandbox: Sandbox) -> BotEnvironment:
+    return BotEnvironment(sandbox.cpanel_url, {
+        "CPANEL_API_URL": sandbox.cpanel_url,
+        "CPANEL_API_USERNAME": sandbox.cpanel_api_username,
+        "CPANEL_API_TOKEN": sandbox.cpanel_api_token,
+    })
+
+
 # The providers with a sandbox here, by registry name (bot/providers/registry.py); a provider
 # with none is simply absent, and the bot is then pointed at nothing for it.
 SANDBOXED: dict[str, Callable[[Sandbox], BotEnvironment]] = {
     "mofh": _mofh_environment,
     "namecheap": _namecheap_environment,
+    "cpanel": _cpanel_environment,
 }
+FAILURES = {"mofh": MOFH_FAILURES, "namecheap": NAMECHEAP_FAILURES, "cpanel": CPANEL_FAILURES}
 
 
 @dataclass(frozen=True)
 class SandboxCall:
-    provider: str  # "mofh" | "namecheap"
+    provider: str  # "mofh" | "namecheap" | "cpanel"
     method: str
     path: str  # without the query string
-    command: str  # passwd / getuserdomains / getdomainuser / namecheap.users.changePassword / ...
+    command: str  # passwd / getuserdomains / getdomainuser / namecheap.users.changePassword / accountsummary / ...
     remote_ip: str
     api_user: str | None
-    account: str | None  # MOFH key / Namecheap username the request targeted, when known
+    account: str | None  # MOFH key / Namecheap username / cPanel username the request targeted, when known
     outcome: str  # docs/providers.md §4.2 vocabulary, or fail:<mode> / method_not_allowed / not_found
     http_status: int | None  # None when no answer was sent (timeout)
     error_numbers: tuple[int, ...] = ()
@@ -83,8 +95,9 @@ class SandboxCall:
     at: float = 0.0  # time.time() when recorded
 
 
-class Sandbox(MofhSandbox, NamecheapSandbox):
-    """The sandbox MyOwnFreeHost (mofh.py) and Namecheap (namecheap.py) servers, started and stopped together."""
+class Sandbox(MofhSandbox, NamecheapSandbox, CpanelSandbox):
+    """The sandbox MyOwnFreeHost (mofh.py), Namecheap (namecheap.py) and cPanel (cpanel.py) servers, started and
+    stopped together."""
 
     def __init__(
         self,
@@ -94,10 +107,15 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
         namecheap_api_user: str = "sandboxapi",
         namecheap_api_key: str = "sandbox-namecheap-key",
         namecheap_client_ip: str = "127.0.0.1",
+        cpanel_api_username: str = "resellerbot",
+        cpanel_api_token: str = "sandbox-cpanel-token",
+        cpanel_min_strength: int = CPANEL_MIN_STRENGTH,
+        cpanel_denied_functions: frozenset[str] = frozenset(),
         mofh_allowed_ip: str = "127.0.0.1",
         host: str = "127.0.0.1",
         mofh_port: int = 0,
         namecheap_port: int = 0,
+        cpanel_port: int = 0,
         seed: SandboxSeed | None = None,
         unknown_user_empty_body: bool = False,
         namespaced: bool = True,
@@ -108,7 +126,7 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
     ) -> None:
         self.host = host
         self.hold_seconds = hold_seconds
-        self._ports = {"mofh": mofh_port, "namecheap": namecheap_port}
+        self._ports = {"mofh": mofh_port, "namecheap": namecheap_port, "cpanel": cpanel_port}
 
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -125,11 +143,15 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
                              client_ip=namecheap_client_ip, namespaced=namespaced,
                              rate_limit=namecheap_rate_limit, rate_window=namecheap_rate_window,
                              api_locked=namecheap_api_locked)
+        self._init_cpanel(api_username=cpanel_api_username, api_token=cpanel_api_token,
+                          min_strength=cpanel_min_strength, denied_functions=cpanel_denied_functions)
 
         for account in (seed.mofh_accounts if seed else []):
             self.add_mofh_account(copy.deepcopy(account))
         for user in (seed.namecheap_users if seed else []):
             self.add_namecheap_user(copy.deepcopy(user))
+        for cpanel_account in (seed.cpanel_accounts if seed else []):
+            self.add_cpanel_account(copy.deepcopy(cpanel_account))
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -137,7 +159,7 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
             return self
         self._stopping.clear()
         try:
-            for provider in ("mofh", "namecheap"):
+            for provider in ("mofh", "namecheap", "cpanel"):
                 server = _Server((self.host, self._ports[provider]), self, provider)
                 self._servers[provider] = server
         except OSError:
@@ -157,11 +179,11 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
         return self
 
     def stop(self) -> None:
-        """Stop both servers; held (timeout / delayed) requests are released and their sockets closed."""
+        """Stop the servers; held (timeout / delayed) requests are released and their sockets closed."""
         self._stopping.set()
         servers, self._servers = list(self._servers.values()), {}
         stoppers = [threading.Thread(target=server.shutdown, daemon=True) for server in servers]
-        for stopper in stoppers:  # both serve_forever loops notice within one poll interval
+        for stopper in stoppers:  # every serve_forever loop notices within one poll interval
             stopper.start()
         for stopper in stoppers:
             stopper.join(timeout=2)
@@ -198,6 +220,11 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
     def namecheap_url(self) -> str:
         return f"http://{self.host}:{self._port('namecheap')}/xml.response"
 
+    @property
+    def cpanel_url(self) -> str:
+        """WHM's base URL: the bot appends /json-api/<function>."""
+        return f"http://{self.host}:{self._port('cpanel')}"
+
     def bot_environments(self) -> dict[str, BotEnvironment]:
         """Per sandboxed provider the registry lists, in registry order: its URL and the bot's variables for it."""
         return {name: SANDBOXED[name](self) for name in registry.names() if name in SANDBOXED}
@@ -224,7 +251,9 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
             return self.mofh_account(account)
         if provider == "namecheap":
             return self.namecheap_user(account)
-        raise ValueError("provider must be 'mofh' or 'namecheap'")
+        if provider == "cpanel":
+            return self.cpanel_account(account)
+        raise ValueError("provider must be 'mofh', 'namecheap' or 'cpanel'")
 
     def set_delay(self, provider: str, account: str, seconds: float) -> None:
         with self._lock:
@@ -232,7 +261,7 @@ class Sandbox(MofhSandbox, NamecheapSandbox):
 
     def set_failure(self, provider: str, account: str, mode: str | None, *, times: int | None = None) -> None:
         """Inject a failure mode (None clears it). With `times`, it clears itself after that many answers."""
-        allowed = MOFH_FAILURES if provider == "mofh" else NAMECHEAP_FAILURES
+        allowed = FAILURES.get(provider, NAMECHEAP_FAILURES)
         if mode is not None and mode not in allowed:
             raise ValueError(f"failure mode must be one of {sorted(allowed)} or None")
         with self._lock:

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from devkit.sandbox.cpanel import CpanelAccount
 from devkit.sandbox.mofh import MofhAccount
 from devkit.sandbox.namecheap import NamecheapUser
 
@@ -14,6 +15,7 @@ from devkit.sandbox.namecheap import NamecheapUser
 class SandboxSeed:
     mofh_accounts: list[MofhAccount] = field(default_factory=list)
     namecheap_users: list[NamecheapUser] = field(default_factory=list)
+    cpanel_accounts: list[CpanelAccount] = field(default_factory=list)
 
 
 def default_seed() -> SandboxSeed:
@@ -54,6 +56,39 @@ def default_seed() -> SandboxSeed:
                 domains=["locked.example.com"],
             ),
         ],
+        # The sandbox's API user is the reseller "resellerbot": it owns acmeshop and oldshop, and is
+        # itself an account of root's; otherres1 belongs to another reseller (passwd answers "not the owner").
+        cpanel_accounts=[
+            CpanelAccount(
+                user="acmeshop",
+                password="Acme-Start-2024x",
+                domain="acmeshop.example",
+                email="owner@acmeshop.example",
+                addon_domains=["acme-blog.example", "shop.acmeshop.example"],
+            ),
+            CpanelAccount(
+                user="oldshop",
+                password="Old-Start-2024x",
+                domain="oldshop.example",
+                email="owner@oldshop.example",
+                suspended=True,
+                suspend_reason="Unpaid invoice 2291",
+            ),
+            CpanelAccount(
+                user="otherres1",
+                password="Other-Start-2024x",
+                domain="other-reseller.example",
+                owner="otherreseller",
+                email="owner@other-reseller.example",
+            ),
+            CpanelAccount(
+                user="resellerbot",
+                password="Reseller-Start-2024x",
+                domain="resellerbot.example",
+                owner="root",
+                email="hosting@resellerbot.example",
+            ),
+        ],
     )
 
 
@@ -66,14 +101,16 @@ def _from_dict(cls, data: dict):
 
 
 def load_seed(path) -> SandboxSeed:
-    """Read a JSON seed: {"mofh_accounts": [{...MofhAccount...}], "namecheap_users": [{...}]}."""
+    """Read a JSON seed: {"mofh_accounts": [{...MofhAccount...}], "namecheap_users": [{...}],
+    "cpanel_accounts": [{...CpanelAccount...}]}."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError("seed must be a JSON object")
-    unknown = set(data) - {"mofh_accounts", "namecheap_users"}
+    unknown = set(data) - {"mofh_accounts", "namecheap_users", "cpanel_accounts"}
     if unknown:
         raise ValueError(f"seed: unknown key(s) {sorted(unknown)}")
     return SandboxSeed(
         mofh_accounts=[_from_dict(MofhAccount, item) for item in data.get("mofh_accounts", [])],
         namecheap_users=[_from_dict(NamecheapUser, item) for item in data.get("namecheap_users", [])],
+        cpanel_accounts=[_from_dict(CpanelAccount, item) for item in data.get("cpanel_accounts", [])],
     )

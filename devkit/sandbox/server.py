@@ -1,4 +1,4 @@
-"""The HTTP plumbing both fake providers share: request and answer records, the server, transport failures.
+"""The HTTP plumbing the fake providers share: request and answer records, the server, transport failures.
 
 Stdlib only (http.server.ThreadingHTTPServer, daemon threads). The handler never logs:
 request bodies carry secrets.
@@ -156,6 +156,8 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 if self.server.provider == "mofh":
                     answer = sandbox._handle_mofh(request)
+                elif self.server.provider == "cpanel":
+                    answer = sandbox._handle_cpanel(request)
                 else:
                     answer = sandbox._handle_namecheap(request)
             except Exception:  # a sandbox bug: answer like a broken server, never echo the request

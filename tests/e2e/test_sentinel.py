@@ -34,7 +34,7 @@ def _database_bytes(bot) -> bytes:
 
 def test_sentinel_password_reaches_only_the_reveal_modal(bot_over_socket, monkeypatch, caplog):
     bot, sim = bot_over_socket, bot_over_socket.sim
-    monkeypatch.setattr("bot.workflow.decisions.passwords.generate", lambda rules: Secret(SENTINEL))
+    monkeypatch.setattr("bot.workflow.decisions.passwords.generate", lambda rules, **_: Secret(SENTINEL))
     logs.configure(logging.DEBUG)
     caplog.set_level(logging.DEBUG)
     try:

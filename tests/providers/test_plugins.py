@@ -41,11 +41,11 @@ class Directory:
 # --- registry --------------------------------------------------------------------------------------
 
 
-def test_the_registry_lists_both_providers_in_modal_order():
-    assert registry.names() == ("mofh", "namecheap")
-    assert [p.label for p in registry.plugins()] == ["MyOwnFreeHost", "Namecheap"]
+def test_the_registry_lists_the_providers_in_modal_order():
+    assert registry.names() == ("mofh", "namecheap", "cpanel")
+    assert [p.label for p in registry.plugins()] == ["MyOwnFreeHost", "Namecheap", "cPanel"]
     assert registry.by_name("namecheap") is registry.PLUGINS[1]
-    assert registry.by_name("cpanel") is None
+    assert registry.by_name("plesk") is None
 
 
 @pytest.mark.parametrize("plugin", registry.PLUGINS, ids=lambda p: p.name)
@@ -68,7 +68,7 @@ def test_each_plugin_is_consistent_with_its_gateway_and_its_description(plugin):
 
 
 def test_methods_and_secret_inputs():
-    mofh, namecheap = registry.PLUGINS
+    mofh, namecheap = registry.by_name("mofh"), registry.by_name("namecheap")
     assert mofh.methods == (Method.SET_PASSWORD,) and mofh.secret_inputs == {}
     assert mofh.method_from(None) is Method.SET_PASSWORD and mofh.method_from("email_link") is Method.SET_PASSWORD
     assert namecheap.default_method is Method.EMAIL_LINK

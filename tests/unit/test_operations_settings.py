@@ -26,18 +26,21 @@ def test_each_secret_is_read_from_its_file_with_the_trailing_newline_dropped(tmp
     values = {"SLACK_BOT_TOKEN": "xoxb-from-file", "SLACK_APP_TOKEN": "xapp-from-file",
               "SLACK_SIGNING_SECRET": "signing-from-file", "DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}",
               "RESETBOT_SEAL_KEY": Fernet.generate_key().decode(), "MOFH_API_PASSWORD": "mofh-from-file",
-              "NAMECHEAP_API_KEY": "nc-from-file"}
+              "NAMECHEAP_API_KEY": "nc-from-file", "CPANEL_API_TOKEN": "CPANELTOKENFROMFILE0123456789ABC"}
     (tmp_path / "secret").write_text(values[name] + "\n")
     env = {k: v for k, v in BASE.items() if k != name} | {f"{name}_FILE": str(tmp_path / "secret")}
     if name == "NAMECHEAP_API_KEY":
         env |= {"NAMECHEAP_API_USER": "u", "NAMECHEAP_CLIENT_IP": "127.0.0.1"}
+    if name == "CPANEL_API_TOKEN":
+        env |= {"CPANEL_API_URL": "https://whm.example.net:2087", "CPANEL_API_USERNAME": "resellerbot"}
     settings = Settings.from_env(env)
     assert settings.problems == ()
     read = {"SLACK_BOT_TOKEN": settings.slack_bot_token, "SLACK_APP_TOKEN": settings.slack_app_token,
             "SLACK_SIGNING_SECRET": settings.slack_signing_secret, "DATABASE_URL": settings.database_url,
             "RESETBOT_SEAL_KEY": settings.seal_key,
             "MOFH_API_PASSWORD": getattr(settings.providers.get("mofh"), "api_password", None),
-            "NAMECHEAP_API_KEY": getattr(settings.providers.get("namecheap"), "api_key", None)}[name]
+            "NAMECHEAP_API_KEY": getattr(settings.providers.get("namecheap"), "api_key", None),
+            "CPANEL_API_TOKEN": getattr(settings.providers.get("cpanel"), "api_token", None)}[name]
     assert (read if isinstance(read, str) else read.reveal()) == values[name]
 
 
