@@ -160,7 +160,7 @@ def _markup(inner: str, names: Names, now: datetime | None) -> str:
     if target.startswith(_LINK_SCHEMES):
         url = unescape(target)
         return (f'<a class="md-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
-                f"{esc(label or url)}</a>")
+                f"{esc(label or url.removeprefix('mailto:'))}</a>")
     return esc(unescape(f"<{inner}>"))  # not markup Slack knows: shown as it is
 
 
