@@ -48,6 +48,7 @@ def no_browser() -> str | None:
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "failure.png").unlink(missing_ok=True)  # a failure's screenshot is this run's or none
     print(f"\nbrowser test screenshots: {ARTIFACTS}")
     return ARTIFACTS
 

@@ -4,7 +4,9 @@ Each step mirrors devkit/demo.py: a request by sam, his self-approval refused, d
 reveal once, a Namecheap request, a 2-of-N approval with a member of the approver group, a denial
 with a reason, a cancel. People act only through the page, by visible text; every click goes
 through the simulated Slack to the real app. The test looks behind the page only to check what a
-person cannot see from it (the password the sandbox now holds). Screenshots: conftest.py.
+person cannot see from it (the password the sandbox now holds). The tests share one world and run
+in order, as the story does; a failure leaves failure.png and the transcript's end. Screenshots:
+conftest.py.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def test_1_request_self_approval_approval_and_reveal_once(page, web_demo):
     page.message_shows("webq7k2m", "account active", "Approve", "Deny")
     page.press("Approve", within="webq7k2m")
     page.wait_for(lambda d: "Approve this reset?" in d.find_element(By.ID, "confirm-layer").text, "the confirm")
+    page.screenshot("4-confirm-dialog")
     page.confirm("Approve")
     page.sees("can't approve it")
 
@@ -131,6 +134,7 @@ def test_3_two_approvals_one_from_the_group_after_an_admin_tightened_the_policy(
     page.message_shows("SUP-48230", "Approvals: 0 of 2", "1 reply")
     page.open_thread("SUP-48230")
     page.sees("@pw-reset-leads", where="thread")
+    page.screenshot("5-reminder-in-the-thread")
     page.press("Approve", within="SUP-48230")
     page.confirm("Approve")
     page.message_shows("SUP-48230", "Approvals: 1 of 2", "Approve", "Deny")
@@ -172,5 +176,6 @@ def test_4_a_denial_with_a_reason_and_a_cancel(page):
     page.open("#pw-reset-approvals")
     card = page.message_shows("second link", "Cancelled", absent=("Approve",))
     assert HOSTILE in card  # as typed, entities too
+    page.screenshot("6-markup-in-a-reason-is-text", page.message("second link"))
     assert page.driver.execute_script("return window.__pwned") is None
     assert not page.driver.find_elements(By.CSS_SELECTOR, "#conversation img, #conversation script")
