@@ -44,6 +44,7 @@ def run_web(port: int = 0, out: Callable[[str], None] | None = None) -> int:
                 "/reset-password mofh abcd_40312277 in #helpdesk. Ctrl-C stops the demo.\n")
             stop.wait()
             out("Stopping…")
+            web.stop()  # no more clicks before the app and the simulated Slack shut down
     except DemoFailed as failure:
         out(f"DEMO FAILED: {failure}")
         return 1

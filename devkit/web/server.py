@@ -52,6 +52,7 @@ class WebDemo:
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.sim: SlackSim | None = None
         self.people: list[Person] = []
+        self._stopped = False
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="web-demo", daemon=True)
@@ -71,6 +72,10 @@ class WebDemo:
         self.sim = sim
 
     def stop(self) -> None:
+        """Stop answering (idempotent); a long poll under way is left to end with the process."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -115,6 +120,11 @@ class WebDemo:
             self._send_json(h, 409, {"ok": False, "error": str(refused).split("\n")[0]})
         except (BrokenPipeError, ConnectionResetError):
             pass  # the page went away (a reload aborts its long poll)
+        except Exception as exc:  # a fault of this page's server: told to the page in one line, not a traceback
+            try:
+                self._send_json(h, 500, {"ok": False, "error": f"the demo's page failed: {type(exc).__name__}: {exc}"})
+            except OSError:
+                pass
 
     def _host_allowed(self, host: str) -> bool:
         """A page elsewhere that rebinds its name to 127.0.0.1 still sends its own Host: refused."""

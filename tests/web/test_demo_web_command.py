@@ -113,6 +113,20 @@ def test_the_page_is_served_at_the_printed_address_until_a_signal_then_exit_0(si
                                              "text": "hello"})
             assert refused[0] == 409 and "slash commands only" in refused[1]["error"]
             assert get(url, Host="evil.example")[0] == 409  # a page elsewhere rebinding its name to 127.0.0.1
+
+        # A page left open holds a long poll: the signal still ends the demo at once, and cleanly.
+        version = json.loads(get(url + "api/screen")[2])["version"]
+        polled = threading.Event()
+
+        def long_poll() -> None:
+            polled.set()
+            try:
+                get(url + f"api/screen?since={version}")
+            except OSError:
+                pass  # the demo ended under it, as expected
+
+        threading.Thread(target=long_poll, daemon=True).start()
+        polled.wait(5)  # its request is on its way (or held): either way the signal must end the demo cleanly
     finally:
         code, stderr = demo.stop(sig)
     assert code == 0, stderr
