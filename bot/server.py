@@ -204,6 +204,14 @@ def _ack_frame(envelope_id: str, response: BoltResponse) -> SocketModeResponse:
     return SocketModeResponse(envelope_id=envelope_id, payload={"text": body})
 
 
+def wait_for_signal(stop: threading.Event) -> None:
+    """Block the main thread until `stop` is set by a signal handler. In short waits: the kernel may deliver
+    SIGTERM or SIGINT to any thread, and a main thread blocked in one endless wait on a lock is not woken to run
+    Python's handler until something else wakes it (seen with the demo's many threads: the signal was lost)."""
+    while not stop.wait(0.25):
+        pass
+
+
 class StartFailed(Exception):
     """The transport could not start for a reason an operator must act on: one line naming the variable.
     `status`: the exit status, 2 for what the configuration must change (a refused token, a taken port), 1 for a
@@ -269,7 +277,7 @@ def serve_socket_mode(runtime: Runtime, stop: threading.Event) -> bool:
         raise StartFailed(f"SLACK_API_URL: Slack did not answer apps.connections.open at "
                           f"{runtime.settings.slack_api_url} ({_why(failure)})", status=1) from None
     log.info("resetbot ready (Socket Mode, replica %s)", runtime.workflow.context.replica_id)
-    stop.wait()
+    wait_for_signal(stop)
     runtime.draining.set()  # /readyz says 503 from here
     handler.close()
     drained = runtime.shutdown()
@@ -606,7 +614,7 @@ def serve_http(runtime: Runtime, host: str, port: int, stop: threading.Event) ->
         raise
     log.info("resetbot ready (HTTP on http://%s:%s%s, replica %s)", host, server.port, EVENTS_PATH,
              runtime.workflow.context.replica_id)
-    stop.wait()
+    wait_for_signal(stop)
     runtime.draining.set()
     drained = runtime.shutdown()
     server.close()

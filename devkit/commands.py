@@ -8,12 +8,22 @@ this parser, and the runtime should not load the dev kit's servers to do so.
 from __future__ import annotations
 
 import argparse
+import sys
 
+DEMO_DESCRIPTION = ("The whole flow on this machine with no credentials and no network: prints the transcript of a "
+                    "scripted story, or with --web serves a page to click through it yourself.")
 SANDBOX_DESCRIPTION = "Serve the sandbox MyOwnFreeHost, Namecheap and cPanel APIs on 127.0.0.1 until SIGINT/SIGTERM."
 
 
 def demo(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("demo", help="the whole flow on this machine: sandbox providers, simulated Slack")
+    parser = commands.add_parser("demo", help="the whole flow on this machine: sandbox providers, simulated Slack",
+                                 description=DEMO_DESCRIPTION)
+    parser.add_argument("--web", action="store_true",
+                        help="no scripted story: serve a page on 127.0.0.1 that shows the simulated workspace as "
+                             "Slack would, to click through as each person; runs until SIGINT/SIGTERM")
+    parser.add_argument("--port", type=_port, default=0, metavar="N",
+                        help="with --web: the page's port on 127.0.0.1 (default: any free port; the address is "
+                             "printed)")
     parser.set_defaults(handler=_demo)
 
 
@@ -37,7 +47,24 @@ def add_sandbox_options(parser: argparse.ArgumentParser) -> None:
                         help="the cPanel sandbox's port on 127.0.0.1 (default: any free port)")
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {value!r}")
+    return port
+
+
 def _demo(args: argparse.Namespace) -> int:
+    if args.web:
+        from devkit.web.command import run_web
+
+        return run_web(args.port)
+    if args.port:
+        print("resetbot demo: --port goes with --web (see resetbot demo --help)", file=sys.stderr)
+        return 2
     from devkit.demo import run_demo
 
     return run_demo()

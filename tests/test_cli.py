@@ -97,7 +97,7 @@ def test_the_dev_kit_commands_are_plug_ins_listed_with_their_help():
     result = resetbot("--help")
     assert result.returncode == 0 and result.stderr == ""
     assert "the whole flow on this machine: sandbox providers, simulated" in result.stdout
-    assert "serve the sandbox MyOwnFreeHost and Namecheap APIs on 127.0.0.1" in result.stdout
+    assert "serve the sandbox provider APIs on 127.0.0.1" in result.stdout
 
 
 def test_sandbox_help_shows_its_own_options():

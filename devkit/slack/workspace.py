@@ -195,6 +195,38 @@ class Workspace:
             f"  last calls: {recent_calls}\n  last transcript lines:\n    " + "\n    ".join(recent)
         )
 
+    @property
+    def version(self) -> int:
+        """A count that grows at every change of the workspace (what `wait_for` wakes on)."""
+        with self._lock:
+            return self._version
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        """Block until the workspace changed after version `since`, at most `timeout` seconds; the version then."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._version <= since:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._version
+
+    def people(self) -> list[str]:
+        """The ids of the workspace's people (not the bot), in the order they were added."""
+        with self._lock:
+            return [uid for uid, info in self._users.items() if not info.get("is_bot")]
+
+    def channels(self) -> dict[str, str]:
+        """Each channel's id and name (without #), in the order they were added."""
+        with self._lock:
+            return {cid: ch.name for cid, ch in self._channels.items()}
+
+    def usergroups(self) -> dict[str, str]:
+        """Each user group's id and @handle (without @)."""
+        with self._lock:
+            return {gid: group["handle"] for gid, group in self._usergroups.items()}
+
     def _uid(self, user: str) -> str:
         if user in self._users:
             return user
