@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -152,6 +153,8 @@ class Settings:
         database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
         if not database_url.startswith(("sqlite", "postgresql")):
             problems.append("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        elif (driver := postgres_driver_problem(database_url)) is not None:
+            problems.append(driver)
         if database_url.startswith("postgresql") and seal_key is None:
             problems.append("RESETBOT_SEAL_KEY is required with PostgreSQL (every replica must share it)")
 
@@ -236,6 +239,25 @@ def _kind_of(token: Secret) -> str:
     value = token.reveal()
     kind = next((name for prefix, name in _TOKEN_KINDS.items() if value.startswith(prefix)), None)
     return f" (this one starts like {kind})" if kind else ""
+
+
+def postgres_driver_problem(database_url: str) -> str | None:
+    """The line for a PostgreSQL URL whose driver is not installed (the runtime installs without it: the extra
+    `postgres` brings psycopg); None when it is there or the URL is not PostgreSQL's. Found, not imported."""
+    scheme = database_url.partition(":")[0]
+    if not scheme.startswith("postgresql"):
+        return None
+    driver = scheme.partition("+")[2] or "psycopg2"  # SQLAlchemy's default for a bare postgresql://
+    try:
+        if importlib.util.find_spec(driver) is not None:
+            return None
+    except (ImportError, ValueError):  # a broken or half-imported package is no driver either
+        pass
+    if driver == "psycopg":
+        return ("DATABASE_URL is a PostgreSQL URL, but its driver psycopg is not installed: "
+                "pip install 'resetbot[postgres]'")
+    return (f"DATABASE_URL asks for the PostgreSQL driver {driver}, which is not installed: write "
+            "postgresql+psycopg://… and pip install 'resetbot[postgres]'")
 
 
 def masked_url(url: str) -> str:
