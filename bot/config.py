@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -34,6 +33,27 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+def postgres_driver_problem(database_url: str) -> str | None:
+    """The line for a PostgreSQL URL whose driver is not installed (the runtime installs without it: the extra
+    `postgres` brings psycopg); None when it is there or the URL is not PostgreSQL's. Found, not imported."""
+    import importlib.util
+
+    scheme = database_url.partition(":")[0]
+    if not scheme.startswith("postgresql"):
+        return None
+    driver = scheme.partition("+")[2] or "psycopg2"  # SQLAlchemy's default for a bare postgresql://
+    try:
+        if importlib.util.find_spec(driver) is not None:
+            return None
+    except (ImportError, ValueError):  # a broken or half-imported package is no driver either
+        pass
+    if driver == "psycopg":
+        return ("DATABASE_URL is a PostgreSQL URL, but its driver psycopg is not installed: "
+                "pip install 'resetbot[postgres]'")
+    return (f"DATABASE_URL asks for the PostgreSQL driver {driver}, which is not installed: write "
+            "postgresql+psycopg://… and pip install 'resetbot[postgres]'")
 
 
 @dataclass(frozen=True)
@@ -239,25 +259,6 @@ def _kind_of(token: Secret) -> str:
     value = token.reveal()
     kind = next((name for prefix, name in _TOKEN_KINDS.items() if value.startswith(prefix)), None)
     return f" (this one starts like {kind})" if kind else ""
-
-
-def postgres_driver_problem(database_url: str) -> str | None:
-    """The line for a PostgreSQL URL whose driver is not installed (the runtime installs without it: the extra
-    `postgres` brings psycopg); None when it is there or the URL is not PostgreSQL's. Found, not imported."""
-    scheme = database_url.partition(":")[0]
-    if not scheme.startswith("postgresql"):
-        return None
-    driver = scheme.partition("+")[2] or "psycopg2"  # SQLAlchemy's default for a bare postgresql://
-    try:
-        if importlib.util.find_spec(driver) is not None:
-            return None
-    except (ImportError, ValueError):  # a broken or half-imported package is no driver either
-        pass
-    if driver == "psycopg":
-        return ("DATABASE_URL is a PostgreSQL URL, but its driver psycopg is not installed: "
-                "pip install 'resetbot[postgres]'")
-    return (f"DATABASE_URL asks for the PostgreSQL driver {driver}, which is not installed: write "
-            "postgresql+psycopg://… and pip install 'resetbot[postgres]'")
 
 
 def masked_url(url: str) -> str:
