@@ -37,6 +37,27 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+def postgres_driver_problem(database_url: str) -> str | None:
+    """The line for a PostgreSQL URL whose driver is not installed (the runtime installs without it: the extra
+    `postgres` brings psycopg); None when it is there or the URL is not PostgreSQL's. Found, not imported."""
+    import importlib.util
+
+    scheme = database_url.partition(":")[0]
+    if not scheme.startswith("postgresql"):
+        return None
+    driver = scheme.partition("+")[2] or "psycopg2"  # SQLAlchemy's default for a bare postgresql://
+    try:
+        if importlib.util.find_spec(driver) is not None:
+            return None
+    except (ImportError, ValueError):  # a broken or half-imported package is no driver either
+        pass
+    if driver == "psycopg":
+        return ("DATABASE_URL is a PostgreSQL URL, but its driver psycopg is not installed: "
+                "pip install 'resetbot[postgres]'")
+    return (f"DATABASE_URL asks for the PostgreSQL driver {driver}, which is not installed: write "
+            "postgresql+psycopg://… and pip install 'resetbot[postgres]'")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -161,6 +182,8 @@ class Settings:
         database_url = in_home(text("DATABASE_URL") or DEFAULT_DATABASE_URL, home)
         if not database_url.startswith(("sqlite", "postgresql")):
             problems.append("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        elif (driver := postgres_driver_problem(database_url)) is not None:
+            problems.append(driver)
         if database_url.startswith("postgresql") and seal_key is None:
             problems.append("RESETBOT_SEAL_KEY is required with PostgreSQL (every replica must share it)")
 
