@@ -31,7 +31,7 @@ import handlers
 from bot import metrics
 from bot.config import Settings
 from bot.pending_acks import PendingAcks
-from bot.providers import registry
+from bot.providers import Outcome, registry
 from bot.providers._http import LOOKUP_DEADLINE, pooled_session
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer, ephemeral_key, key_beside_sqlite
@@ -119,6 +119,10 @@ class Runtime:
     def metrics_text(self) -> tuple[bytes, str]:
         """GET /metrics: this process's counters and the database's gauges, in Prometheus text format."""
         return generate_latest(_Scrape(metrics.REGISTRY, DatabaseGauges(self.workflow))), CONTENT_TYPE_LATEST
+
+    def loops_alive(self) -> bool:
+        """Liveness: the sweep loop, once started, still runs (until SIGTERM stops it)."""
+        return self._sweeper is None or self._sweeper.is_alive() or self._stop.is_set()
 
     def start_sweeper(self, interval: float | None = None) -> None:
         interval = interval or self.settings.sweep_interval
@@ -294,5 +298,7 @@ def build_runtime(settings: Settings, *, http: bool = False, clock: Callable[[],
         yield_to_acks=pending_acks.yield_to_acks,
     )
     handlers.register(app, workflow, notifier, group_members, pending_acks)
+    plugins = [plugin for name in workflow.context.enabled_providers() if (plugin := registry.by_name(name))]
+    metrics.start_at_zero({p.name: [m.value for m in p.methods] for p in plugins}, [o.value for o in Outcome])
     return Runtime(settings, app, workflow, notifier, engine, provider_executor, listener_executor, lookup_executor,
                    pending_acks)

@@ -20,14 +20,16 @@ import threading
 import time
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, entry_points, version
+from urllib.parse import urlsplit
 
 from bot import logs
 from bot.config import ConfigError, Settings
-from bot.domain import DomainError, Role, is_user_group
+from bot.domain import DomainError, Role, ServiceUnavailable, is_user_group
 from bot.policy import FIELDS, ApprovalPolicy, InvalidPolicy, format_duration, parse_duration
 from bot.providers import registry
 from bot.providers.mofh.account import ACCOUNT_KEY, VPANEL_USERNAME
-from bot.sealing import KeyFileProblem, key_beside_sqlite
+from bot.sealing import KeyFileProblem, SealKeyProblem, key_beside_sqlite
+from bot.secret import masked_url
 
 log = logging.getLogger("resetbot")
 
@@ -41,6 +43,12 @@ class UsageError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        argv = _read_env_file(argv)
+    except UsageError as problem:
+        print(f"resetbot: {problem}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -52,6 +60,49 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+ENV_FILE = ".env"
+# What `check` says of the environment file: which one was read, and how many of its variables took effect.
+_env_file_read: tuple[str, int, int] | None = None
+
+
+def _read_env_file(argv: list[str]) -> list[str]:
+    """Read `--env-file PATH` (anywhere on the command line), else ./.env when there is one, into the environment:
+    a variable already set wins (CONTRACT.md "Install and entry point"). Returns argv without the option."""
+    global _env_file_read
+    from dotenv import dotenv_values
+
+    rest, given = [], None
+    items = iter(argv)
+    for item in items:
+        if item == "--":
+            rest += [item, *items]
+            break
+        if item == "--env-file":
+            given = next(items, None)
+            if given is None:
+                raise UsageError("--env-file needs a PATH")
+        elif item.startswith("--env-file="):
+            given = item.split("=", 1)[1]
+        else:
+            rest.append(item)
+    path = given if given is not None else ENV_FILE
+    if given is None and not os.path.isfile(path):
+        return rest
+    if not os.path.isfile(path):
+        raise UsageError(f"--env-file: {path} is not a file")
+    try:
+        values = dotenv_values(path, interpolate=False)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{'--env-file' if given else ENV_FILE}: cannot read {path} ({type(exc).__name__})") from None
+    taken = 0
+    for name, value in values.items():
+        if value is not None and name not in os.environ:
+            os.environ[name] = value
+            taken += 1
+    _env_file_read = (os.path.abspath(path), len(values), taken)
+    return rest
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,7 +135,10 @@ def _no_action(name: str, actions: argparse._SubParsersAction) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="resetbot", description="Slack bot that resets hosting passwords with "
-                                                                  "approval, audit and a one-time reveal.")
+                                                                  "approval, audit and a one-time reveal.",
+                     epilog="Every command reads KEY=VALUE lines from ./.env when there is one, or from the file "
+                            "given with --env-file PATH (anywhere on the command line); a variable already set in "
+                            "the environment wins.")
     parser.add_argument("--version", action="version", version=f"resetbot {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -119,7 +173,14 @@ def _parser() -> argparse.ArgumentParser:
     export = audit.add_parser("export", help="write the audit trail to stdout, oldest first")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--since", help="ISO 8601 date or time")
+    export.add_argument("--follow", action="store_true",
+                        help="then keep printing events as they are recorded, one JSON line each, in the order "
+                             "recorded (for a log shipper or SIEM); survives a database restart; SIGTERM or "
+                             "SIGINT ends it")
     export.set_defaults(handler=_audit_export)
+    audit.add_parser("verify", help="check the audit trail's hash chain: exit 0 when intact, 1 naming the first "
+                                    "event changed, removed or inserted out of order").set_defaults(
+        handler=_audit_verify)
 
     policies = _actions(commands, "policy", "show and change each provider's approval policy")
     show = policies.add_parser("show", help="the approval policy of each provider, as in effect now")
@@ -178,6 +239,22 @@ def _settings() -> Settings:
     return settings
 
 
+def _make_home(settings: Settings) -> None:
+    """RESETBOT_HOME, created 0700 when missing and the SQLite database lives in it (an existing one is left as
+    it is: a container's volume may be owned by someone else and still writable)."""
+    from bot.sealing import sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    if not settings.home or path is None or os.path.isdir(settings.home) \
+            or not str(path).startswith(settings.home + os.sep):
+        return
+    try:
+        os.makedirs(settings.home, mode=0o700)
+    except OSError as exc:
+        raise UsageError(f"RESETBOT_HOME: cannot create {settings.home} ({exc.strerror or type(exc).__name__})") \
+            from None
+
+
 def _key_file(settings: Settings, *, create: bool) -> None:
     """The seal key file beside a SQLite database, when RESETBOT_SEAL_KEY is not set: `run` creates it, every
     command refuses one that group or others can open or that holds no key (one line naming the file)."""
@@ -196,12 +273,13 @@ def _admin():
     from storage.db import make_engine, make_sessionmaker, migrate
 
     settings = _settings()
+    _make_home(settings)
     _key_file(settings, create=False)
     try:
         engine = make_engine(settings.database_url)
         migrate(engine)
     except Exception as exc:  # an unreachable or unwritable database is an operator problem
-        raise UsageError(f"DATABASE_URL: cannot open the database ({type(exc).__name__})") from None
+        raise UsageError(database_problem(exc, settings.database_url, "open")) from None
     return Admin(BaseContext(sessions=make_sessionmaker(engine), admins=settings.admins))
 
 
@@ -300,20 +378,98 @@ def _audit_export(args) -> int:
             raise UsageError(f"--since must be an ISO 8601 date or time (got {args.since!r})") from None
         if since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
+    if args.follow and args.format != "jsonl":
+        raise UsageError("--follow writes JSON lines: leave out --format csv")
     admin = _admin()
-    columns = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail"]
+    if args.follow:
+        return _follow_audit(admin, since)
     writer = csv.writer(sys.stdout, quoting=csv.QUOTE_ALL) if args.format == "csv" else None
     if writer:
-        writer.writerow(columns)
+        writer.writerow(AUDIT_COLUMNS)
     for record in admin.audit_trail(since):
-        row = {"id": record.id, "at": record.at.isoformat(), "actor_id": record.actor_id, "action": record.action,
-               "request_id": record.request_id, "provider": record.provider, "account": record.account,
-               "detail": record.detail}
+        row = _audit_row(record)
         if writer:
             writer.writerow([_csv_cell(json.dumps(row[c], sort_keys=True) if c == "detail" else row[c])
-                             for c in columns])
+                             for c in AUDIT_COLUMNS])
         else:
             print(json.dumps(row, sort_keys=True))
+    return 0
+
+
+# An event's fields as exported; `seq` and `hash` place it in the hash chain (`resetbot audit verify`), so a copy
+# kept elsewhere (a SIEM's) shows which events a database that was tampered with no longer has.
+AUDIT_COLUMNS = ["id", "at", "actor_id", "action", "request_id", "provider", "account", "detail", "seq", "hash"]
+
+
+def _audit_row(record) -> dict:
+    return {"id": record.id, "at": record.at.isoformat(), "actor_id": record.actor_id, "action": record.action,
+            "request_id": record.request_id, "provider": record.provider, "account": record.account,
+            "detail": record.detail, "seq": record.seq, "hash": record.hash}
+
+
+# `audit export --follow`: how often it asks for new events, how many it prints per question, and the longest wait
+# between tries while the database does not answer.
+FOLLOW_POLL_SECONDS = 1.0
+FOLLOW_BATCH = 500
+FOLLOW_RETRY_MAX_SECONDS = 30.0
+
+
+def _follow_audit(admin, since: datetime | None) -> int:
+    """Print every event (at or after `since`) in the order recorded, then each new one as it is recorded, until
+    SIGTERM or SIGINT (exit 0). Resumes after the last event printed when the database answers again."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    last, retry_in, failing = 0, FOLLOW_POLL_SECONDS, False
+    try:
+        while not stop.is_set():
+            try:
+                records = admin.audit_after(last, since=since, limit=FOLLOW_BATCH)
+            except Exception as exc:
+                cause = _database_failure(exc)
+                if cause is None:
+                    raise
+                if not failing:
+                    print(f"resetbot: audit export --follow: the database is not answering ({cause}); retrying, "
+                          f"then resuming after seq {last}", file=sys.stderr, flush=True)
+                    failing = True
+                stop.wait(retry_in)
+                retry_in = min(retry_in * 2, FOLLOW_RETRY_MAX_SECONDS)
+                continue
+            if failing:
+                print(f"resetbot: audit export --follow: the database answers again; resuming after seq {last}",
+                      file=sys.stderr, flush=True)
+                failing, retry_in = False, FOLLOW_POLL_SECONDS
+            for record in records:
+                print(json.dumps(_audit_row(record), sort_keys=True))
+                last = record.seq
+            sys.stdout.flush()
+            if len(records) < FOLLOW_BATCH:
+                stop.wait(FOLLOW_POLL_SECONDS)
+    except BrokenPipeError:  # the reader (a log shipper) went away: nothing left to write to
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail too
+    return 0
+
+
+def _database_failure(exc: BaseException) -> str | None:
+    """The cause, in the driver's words (secrets masked), when `exc` is the database failing; None otherwise."""
+    chain: BaseException | None = exc
+    seen = 0
+    while chain is not None and seen < 10:
+        if isinstance(chain, ServiceUnavailable) or type(chain).__module__.split(".")[0] in DATABASE_MODULES:
+            inner = chain.__context__ if isinstance(chain, ServiceUnavailable) and chain.__context__ else chain
+            words = str(getattr(inner, "orig", None) or inner).strip().splitlines()
+            return logs.redact(words[0][:200]) if words else type(inner).__name__
+        chain, seen = chain.__cause__ or chain.__context__, seen + 1
+    return None
+
+
+def _audit_verify(args) -> int:
+    check = _admin().verify_audit_trail()
+    if check.problem is not None:
+        print(f"resetbot: audit verify: {check.events} events intact, then: {check.problem}", file=sys.stderr)
+        return 1
+    print(f"{check.events} events, chain intact")
     return 0
 
 
@@ -339,7 +495,7 @@ def _policies():
         engine = make_engine(settings.database_url)
         migrate(engine)
     except Exception as exc:  # an unreachable or unwritable database is an operator problem
-        raise UsageError(f"DATABASE_URL: cannot open the database ({type(exc).__name__})") from None
+        raise UsageError(database_problem(exc, settings.database_url, "open")) from None
     defaults = ApprovalPolicy(expire_after=settings.approval_ttl, requests_per_hour=settings.requests_per_hour)
     return Policies(BaseContext(sessions=make_sessionmaker(engine), admins=settings.admins, default_policy=defaults))
 
@@ -426,6 +582,7 @@ def _db_upgrade(args) -> int:
     from storage.db import make_engine, migrate, schema_revision
 
     settings = _settings()
+    _make_home(settings)
     _key_file(settings, create=False)
     engine = None
     try:
@@ -434,7 +591,7 @@ def _db_upgrade(args) -> int:
         migrate(engine)
         after = schema_revision(engine)
     except Exception as exc:  # an unreachable or unwritable database is an operator problem
-        raise UsageError(f"DATABASE_URL: cannot open or migrate the database ({type(exc).__name__})") from None
+        raise UsageError(database_problem(exc, settings.database_url, "open or migrate")) from None
     finally:
         if engine is not None:
             engine.dispose()
@@ -450,6 +607,12 @@ def _check(args) -> int:
         """A value as in effect, or "invalid" when the variable was refused (its default is not what was meant)."""
         return "invalid (see below)" if any(p.startswith(variable) for p in settings.problems) else str(value)
 
+    if _env_file_read is None:
+        print(f"environment file: none ({ENV_FILE} not found here; --env-file PATH reads another)")
+    else:
+        path, count, taken = _env_file_read
+        print(f"environment file: {path} ({count} variables; {count - taken} of them already set, which win)")
+    print(f"home: {settings.home} (RESETBOT_HOME)")
     print(f"database: {shown('DATABASE_URL', settings.database_shown)}")
     print(f"providers enabled: {', '.join(settings.enabled_providers) or 'none'}")
     print(f"transport: {'HTTP (run --http)' if http else 'Socket Mode'}")
@@ -465,7 +628,10 @@ def _check(args) -> int:
     except UsageError as key_problem:
         problems.append(str(key_problem))
     else:
-        _print_seal_keys(settings)
+        if any(p.startswith("RESETBOT_SEAL_KEY") for p in settings.problems):
+            print("seal keys: invalid (see below)")  # nothing is counted under keys that were refused
+        else:
+            _print_seal_keys(settings)
     if args.connect:
         if problems:
             print("connections: not tried until the configuration is right", file=sys.stderr)
@@ -550,12 +716,64 @@ def _check_connect(settings: Settings, *, http: bool) -> list[str]:
     except (SlackClientError, OSError) as failure:
         problems.append(f"SLACK_API_URL: Slack did not answer auth.test at {settings.slack_api_url} "
                         f"({type(failure).__name__})")
+    if not problems:
+        problems += _check_approvals_channel(web, settings)
     if http:
         print("Slack Socket Mode: skipped (HTTP transport: Slack sends requests to the bot)")
     else:
         problems += _check_socket_mode(settings)
+    problems += _check_database(settings)
     problems += _check_providers(settings)
     return problems
+
+
+def _check_approvals_channel(client, settings: Settings) -> list[str]:
+    """conversations.info: the approvals channel exists, is not archived, and the bot is in it (else every card
+    is refused: CONTRACT.md "What a person sees")."""
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    channel = settings.approvals_channel or ""
+    try:
+        info = client.conversations_info(channel=channel).get("channel") or {}
+    except SlackApiError as refused:
+        error = refused.response.get("error")
+        if error == "channel_not_found":
+            return [f"RESETBOT_APPROVALS_CHANNEL: Slack knows no channel {channel} the bot can see (a private "
+                    "channel must /invite the bot first)"]
+        return [f"RESETBOT_APPROVALS_CHANNEL: Slack conversations.info refused it ({error}); the bot needs the "
+                "channels:read (and groups:read for a private channel) scope"]
+    except (SlackClientError, OSError) as failure:
+        return [f"SLACK_API_URL: Slack did not answer conversations.info ({type(failure).__name__})"]
+    name = f"#{info.get('name')}" if info.get("name") else channel
+    if info.get("is_archived"):
+        return [f"RESETBOT_APPROVALS_CHANNEL: {name} ({channel}) is archived: unarchive it or choose another channel"]
+    if not info.get("is_member"):
+        return [f"RESETBOT_APPROVALS_CHANNEL: the bot is not a member of {name} ({channel}): /invite the bot there, "
+                "or no approval card can be posted"]
+    print(f"approvals channel: answered: {name} exists and the bot is a member")
+    return []
+
+
+def _check_database(settings: Settings) -> list[str]:
+    """The database answers (a connection and SELECT 1), and its schema is the newest or can be migrated."""
+    from bot.sealing import sqlite_path
+    from storage.db import make_engine, schema_revision
+
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        print(f"database: none yet at {path} (run or db upgrade creates it)")
+        return []
+    engine = None
+    try:
+        engine = make_engine(settings.database_url)
+        revision = schema_revision(engine)
+    except Exception as exc:  # check reports every problem; the driver's own words say which
+        return [database_problem(exc, settings.database_url, "open")]
+    finally:
+        if engine is not None:
+            engine.dispose()
+    print(f"database: answered: {settings.database_shown} (schema {revision or 'empty: run resetbot db upgrade'})")
+    return []
 
 
 def _check_socket_mode(settings: Settings) -> list[str]:
@@ -618,6 +836,7 @@ def _run(args) -> int:
     problems = settings.problems_for_run(http=args.http)
     if problems:
         raise ConfigError(problems)
+    _make_home(settings)
     _key_file(settings, create=True)
     logs.configure(log_format=settings.log_format)
     # From here the secrets live in Settings only: child processes do not inherit them, and
@@ -625,18 +844,26 @@ def _run(args) -> int:
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
         os.environ.pop(name, None)
     from bot.app import build_runtime
-    from bot.server import serve_http, serve_socket_mode
+    from bot.server import StartFailed, check_bot_token, serve_http, serve_socket_mode
 
     try:
         runtime = build_runtime(settings, http=args.http)
     except KeyFileProblem as problem:
         raise UsageError(str(problem)) from None
+    except SealKeyProblem as problem:  # Settings refuse such a key first: this is the line behind that
+        raise UsageError(f"RESETBOT_SEAL_KEY {problem}") from None
     except Exception as exc:
-        raise UsageError(_start_up_failure(exc)) from None
+        raise UsageError(_start_up_failure(exc, settings.database_url)) from None
     logs.set_replica(runtime.workflow.context.replica_id)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    try:
+        check_bot_token(runtime, http=args.http)
+    except StartFailed as failed:
+        runtime.shutdown(timeout=5)
+        print(f"resetbot: {failed}", file=sys.stderr)
+        return failed.status
     runtime.workflow.sweeper.sweep()  # resolve what a previous process left executing
     # Everything built so far (Bolt, SQLAlchemy, the migrations' modules) lives as long as the process: frozen
     # out of the collector's sight, a full collection no longer walks it while an ack waits (bench/ack_latency.py,
@@ -645,19 +872,45 @@ def _run(args) -> int:
     gc.freeze()
     runtime.start_sweeper()
     # Each drains (runtime.shutdown) while still answering /readyz with 503, then stops serving.
-    drained = serve_http(runtime, args.host, args.port, stop) if args.http else serve_socket_mode(runtime, stop)
+    try:
+        drained = serve_http(runtime, args.host, args.port, stop) if args.http else serve_socket_mode(runtime, stop)
+    except StartFailed as failed:
+        runtime.shutdown(timeout=5)
+        print(f"resetbot: {failed}", file=sys.stderr)
+        return failed.status
     log.info("stopped%s", "" if drained else " (some provider calls were still running; the sweep will resolve them)")
     return 0
 
 
-def _start_up_failure(exc: BaseException) -> str:
+def database_problem(exc: BaseException, database_url: str, what: str) -> str:
+    """One line for a database that would not answer: the driver's own words (psycopg's "Connection refused",
+    "database … does not exist", "password authentication failed for user …"), on one line, with the URL's
+    password and anything secret-looking masked."""
+    from bot.logs import redact
+
+    driver = getattr(exc, "orig", None) or exc
+    words = " ".join(str(driver).split()) or type(driver).__name__
+    try:
+        password = urlsplit(database_url).password if "://" in database_url else None
+    except ValueError:  # a URL urllib cannot split: masked_url still masks it below
+        password = None
+    if password:
+        words = words.replace(password, "***")
+    words = redact(words)
+    if len(words) > 300:
+        words = words[:299] + "…"
+    where = f" {masked_url(database_url)}" if database_url else ""
+    return f"DATABASE_URL: cannot {what} the database{where}: {words} ({type(driver).__name__})"
+
+
+def _start_up_failure(exc: BaseException, database_url: str = "") -> str:
     """The one line for a start-up that failed: the database when it was the database's driver or migrations,
     else what failed, with an error id whose log line has the traceback."""
     chain: BaseException | None = exc
     seen = 0
     while chain is not None and seen < 10:
         if type(chain).__module__.split(".")[0] in DATABASE_MODULES:
-            return f"DATABASE_URL: cannot open or migrate the database ({type(chain).__name__})"
+            return database_problem(chain, database_url, "open or migrate")
         chain, seen = chain.__cause__ or chain.__context__, seen + 1
     error_id = os.urandom(4).hex()
     log.error("start-up failed (error id %s)", error_id, exc_info=(type(exc), exc, exc.__traceback__))

@@ -9,21 +9,23 @@ a line that names the variable. Each provider reads its own variables
 
 from __future__ import annotations
 
-import base64
-import binascii
+import ipaddress
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from bot.policy import MAX_REQUESTS_PER_HOUR
 from bot.providers import registry
 from bot.providers.plugin import env_text, url_problem
-from bot.secret import MASK, Secret
+from bot.sealing import seal_key_problem
+from bot.secret import Secret, masked_url
 
-DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"
+DEFAULT_DATABASE_URL = "sqlite:///resetbot.db"  # relative: inside RESETBOT_HOME (Settings.from_env)
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
@@ -33,6 +35,27 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+def postgres_driver_problem(database_url: str) -> str | None:
+    """The line for a PostgreSQL URL whose driver is not installed (the runtime installs without it: the extra
+    `postgres` brings psycopg); None when it is there or the URL is not PostgreSQL's. Found, not imported."""
+    import importlib.util
+
+    scheme = database_url.partition(":")[0]
+    if not scheme.startswith("postgresql"):
+        return None
+    driver = scheme.partition("+")[2] or "psycopg2"  # SQLAlchemy's default for a bare postgresql://
+    try:
+        if importlib.util.find_spec(driver) is not None:
+            return None
+    except (ImportError, ValueError):  # a broken or half-imported package is no driver either
+        pass
+    if driver == "psycopg":
+        return ("DATABASE_URL is a PostgreSQL URL, but its driver psycopg is not installed: "
+                "pip install 'resetbot[postgres]'")
+    return (f"DATABASE_URL asks for the PostgreSQL driver {driver}, which is not installed: write "
+            "postgresql+psycopg://… and pip install 'resetbot[postgres]'")
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,8 @@ class Settings:
     sweep_interval: int = 10
     requests_per_hour: int = 20  # RESETBOT_REQUESTS_PER_HOUR: every provider's default cap; 0 = no cap
     health_port: int | None = None  # RESETBOT_HEALTH_PORT: Socket Mode's /healthz, /readyz, /metrics (0: any free port)
+    home: str = ""  # RESETBOT_HOME, absolute: the SQLite database and its generated key file live here
+    health_host: str = "127.0.0.1"  # RESETBOT_HEALTH_HOST: the address the health listener binds (0.0.0.0 in the image)
     log_format: str = "text"  # RESETBOT_LOG_FORMAT: text or json
     # Provider name → that plugin's settings, for the enabled providers only, in registry order.
     providers: Mapping[str, Any] = field(default_factory=dict)
@@ -90,7 +115,12 @@ class Settings:
         """Parse the environment; problems are kept in `.problems`, not raised (see `require`)."""
         env = os.environ if env is None else env
         problems: list[str] = []
-        env = _with_secret_files(env, problems)
+        given, env = env, _with_secret_files(env, problems)
+
+        def source(name: str) -> str:
+            """The variable a value came from: NAME, or NAME_FILE when it was read from the file."""
+            from_file = env_text(given, name) is None and env_text(given, name + "_FILE") is not None
+            return name + "_FILE" if from_file else name
 
         def text(name: str) -> str | None:
             return env_text(env, name)
@@ -122,9 +152,8 @@ class Settings:
             problems.append("SLACK_API_URL must end in /api/ (as https://slack.com/api/ does)")
 
         seal_key = secret("RESETBOT_SEAL_KEY")
-        if seal_key is not None and not all(_is_fernet_key(k.strip()) for k in seal_key.reveal().split(",")):
-            problems.append("RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints "
-                            "(or several such keys separated by commas: the first seals, every one opens)")
+        if seal_key is not None and (bad_key := seal_key_problem(seal_key.reveal())) is not None:
+            problems.append(f"{source('RESETBOT_SEAL_KEY')} {bad_key}")  # the test `run` meets: the same in check
 
         bot_token = secret("SLACK_BOT_TOKEN")
         if bot_token is not None and not bot_token.reveal().startswith("xoxb-"):
@@ -149,9 +178,12 @@ class Settings:
             if cfg is not None:
                 providers[plugin.name] = cfg
 
-        database_url = text("DATABASE_URL") or DEFAULT_DATABASE_URL
+        home = resetbot_home(env)
+        database_url = in_home(text("DATABASE_URL") or DEFAULT_DATABASE_URL, home)
         if not database_url.startswith(("sqlite", "postgresql")):
             problems.append("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+        elif (driver := postgres_driver_problem(database_url)) is not None:
+            problems.append(driver)
         if database_url.startswith("postgresql") and seal_key is None:
             problems.append("RESETBOT_SEAL_KEY is required with PostgreSQL (every replica must share it)")
 
@@ -169,6 +201,11 @@ class Settings:
                 health_port = int(raw_port)
             else:
                 problems.append(f"RESETBOT_HEALTH_PORT must be a TCP port number from 1 to 65535 (got {got(raw_port)})")
+        health_host = text("RESETBOT_HEALTH_HOST") or "127.0.0.1"
+        if not _is_address(health_host):
+            problems.append(f"RESETBOT_HEALTH_HOST must be an IP address to bind, such as 127.0.0.1 or 0.0.0.0 "
+                            f"(got {got(health_host)})")
+            health_host = "127.0.0.1"
         log_format = (text("RESETBOT_LOG_FORMAT") or "text").lower()
         if log_format not in LOG_FORMATS:
             problems.append(f"RESETBOT_LOG_FORMAT must be text or json (got {got(log_format)})")
@@ -189,6 +226,8 @@ class Settings:
             sweep_interval=seconds("RESETBOT_SWEEP_INTERVAL", 10),
             requests_per_hour=requests_per_hour,
             health_port=health_port,
+            health_host=health_host,
+            home=str(home),
             log_format=log_format,
             providers=providers,
             problems=tuple(problems),
@@ -212,10 +251,10 @@ class Settings:
 
 # The variables whose values are secrets: never quoted back in a problem line, whatever variable they turn up in.
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "RESETBOT_SEAL_KEY",
-                    "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY")
+                    "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY", "CPANEL_API_TOKEN", "PLESK_API_PASSWORD", "PLESK_API_KEY")
 # The variables that may instead be read from a file named by NAME_FILE (container secret mounts).
 FILE_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL", "RESETBOT_SEAL_KEY",
-                  "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY", "PLESK_API_PASSWORD", "PLESK_API_KEY")
+                  "MOFH_API_PASSWORD", "NAMECHEAP_API_KEY", "CPANEL_API_TOKEN", "PLESK_API_PASSWORD", "PLESK_API_KEY")
 LOG_FORMATS = ("text", "json")
 _TOKEN_LIKE = re.compile(r"^(?:xox[a-z]|xapp|xwf[a-z])-", re.IGNORECASE)
 _TOKEN_KINDS = {"xoxb-": "a bot token", "xapp-": "an app-level token", "xoxp-": "a user token"}
@@ -238,30 +277,11 @@ def _kind_of(token: Secret) -> str:
     return f" (this one starts like {kind})" if kind else ""
 
 
-def masked_url(url: str) -> str:
-    """A database URL with its password masked: `postgresql+psycopg://bot:***@db:5432/resetbot`.
-
-    Everything between the user name's `:` and the last `@` is masked (a password may hold
-    `/`, `?` or `@` unencoded: masking too much is harmless), and so is a `password=` query
-    parameter.
-    """
-    scheme, sep, rest = url.partition("://")
-    if sep:
-        at = rest.rfind("@")
-        colon = rest.find(":", 0, at) if at > 0 else -1
-        if colon >= 0 and "/" not in rest[:colon]:
-            rest = rest[:colon + 1] + MASK + rest[at:]
-    masked = scheme + sep + rest
-    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, masked)
-
-
-_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)
-
-
 def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[str, str]:
     """`env` with each NAME_FILE of FILE_VARIABLES read into NAME (one trailing newline dropped).
 
-    Both set, or a file that cannot be read, is a problem naming the variable (never what the file holds).
+    Both set, or a file that cannot be read, is not a regular file or is larger than 64 KiB, is a problem naming
+    the variable (never what the file holds).
     """
     named = {name: path for name in FILE_VARIABLES if (path := (env.get(name + "_FILE") or "").strip())}
     if not named:
@@ -271,24 +291,79 @@ def _with_secret_files(env: Mapping[str, str], problems: list[str]) -> Mapping[s
         if env_text(env, name) is not None:
             problems.append(f"{name} and {name}_FILE are both set: set one of them")
             continue
-        try:
-            with open(path, encoding="utf-8") as handle:
-                value = handle.read()
-        except OSError as exc:
-            problems.append(f"{name}_FILE: cannot read {path} ({exc.strerror or type(exc).__name__})")
-            continue
-        except UnicodeDecodeError:
-            problems.append(f"{name}_FILE: {path} is not UTF-8 text")
-            continue
-        resolved[name] = value.removesuffix("\n").removesuffix("\r")
+        value, problem = _read_secret_file(path)
+        if problem is not None:
+            problems.append(f"{name}_FILE: {problem}")
+        elif value is not None:
+            resolved[name] = value.removesuffix("\n").removesuffix("\r")
     return resolved
 
 
-def _is_fernet_key(value: str) -> bool:
+def resetbot_home(env: Mapping[str, str]) -> Path:
+    """RESETBOT_HOME, else $XDG_STATE_HOME/resetbot, else ~/.local/state/resetbot; always absolute."""
+    if given := env_text(env, "RESETBOT_HOME"):
+        return Path(given).expanduser().absolute()
+    state = env_text(env, "XDG_STATE_HOME")
+    base = Path(state).expanduser() if state else Path(env.get("HOME") or Path.home()) / ".local" / "state"
+    return (base / "resetbot").absolute()
+
+
+def in_home(database_url: str, home: Path) -> str:
+    """A SQLite URL with a relative path made absolute inside `home` (the same database from any folder)."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        return database_url
+    path, query = (database_url[len(prefix):].split("?", 1) + [""])[:2]
+    if path in ("", ":memory:") or path.startswith("/"):
+        return database_url
+    return f"{prefix}{home / path}" + (f"?{query}" if query else "")
+
+
+def _is_address(value: str) -> bool:
     try:
-        return len(base64.urlsafe_b64decode(value.encode())) == 32
-    except (binascii.Error, ValueError):
+        ipaddress.ip_address(value)
+    except ValueError:
         return False
+    return True
+
+
+SECRET_FILE_LIMIT = 64 * 1024  # bytes: far more than any token, key or URL; a mistaken path is refused at once
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _not_regular(path: str, mode: int) -> str:
+    kind = next((what for test, what in _FILE_KINDS if test(mode)), "something else")
+    return f"{path} is not a regular file ({kind})"
+
+
+def _read_secret_file(path: str) -> tuple[str | None, str | None]:
+    """(the text of `path`, None), or (None, the problem in words).
+
+    A regular file only (symlinks followed, as a Kubernetes secret mount has them), of at most 64 KiB: a named
+    pipe would block the read, a device or a huge file fill the memory. The file is opened non-blocking and
+    checked again once open (it may have been swapped), and no more than the limit and one byte is read (a
+    file may grow, or say nothing of its size, as /proc files do)."""
+    try:
+        found = os.stat(path)
+        if not stat.S_ISREG(found.st_mode):
+            return None, _not_regular(path, found.st_mode)
+        if found.st_size > SECRET_FILE_LIMIT:
+            return None, f"{path} is larger than 64 KiB"
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            opened = os.fstat(handle.fileno())
+            if not stat.S_ISREG(opened.st_mode):
+                return None, _not_regular(path, opened.st_mode)
+            data = handle.read(SECRET_FILE_LIMIT + 1)
+    except OSError as exc:
+        return None, f"cannot read {path} ({exc.strerror or type(exc).__name__})"
+    if len(data) > SECRET_FILE_LIMIT:
+        return None, f"{path} is larger than 64 KiB"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, f"{path} is not UTF-8 text"
 
 
 __all__ = ["ConfigError", "Settings", "masked_url", "shown_value"]

@@ -204,18 +204,41 @@ def is_user_group(subject: str) -> bool:
     return subject[:1] == "S"
 
 
+class RefusalCode(StrEnum):
+    """Why something was refused, from a fixed set: the refusal metric's `reason` label (bot/metrics.py), never
+    derived from the sentence a person is told."""
+
+    SELF_DECISION = "self_decision"  # the requester deciding their own request
+    ALREADY_APPROVED = "already_approved"  # the same approver twice
+    GROUPS_UNAVAILABLE = "groups_unavailable"  # Slack could not tell who is in a user group
+    NO_ROLE = "no_role"
+    REQUESTER_GONE = "requester_gone"  # an approval after the requester lost the role
+    ALREADY_DECIDED = "already_decided"
+    ALREADY_USED = "already_used"  # revealed or confirmed once already
+    EXPIRED = "expired"
+    NOT_REQUESTER = "not_requester"  # someone else's request
+    HOURLY_CAP = "hourly_cap"
+    NOTHING_TO_REVEAL = "nothing_to_reveal"
+    TOO_SOON = "too_soon"  # a reminder within 10 minutes of the last
+    NOT_POSTED = "not_posted"  # no card (so no thread) yet
+    PROPOSER = "proposer"  # the admin who proposed a policy change approving it
+    STALE = "stale"  # the policy changed while someone edited it
+    OTHER = "other"
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
     reason: str = ""  # a full sentence for the person, when refused
+    code: RefusalCode | None = None  # why, from a fixed set (GET /metrics counts refusals by it), when refused
 
     @classmethod
     def allow(cls) -> Decision:
         return cls(True)
 
     @classmethod
-    def deny(cls, reason: str) -> Decision:
-        return cls(False, reason)
+    def deny(cls, reason: str, code: RefusalCode) -> Decision:
+        return cls(False, reason, code)
 
 
 @dataclass(frozen=True)
@@ -295,7 +318,17 @@ class AuditRecord:
     request_id: str | None
     provider: str | None
     account: str | None
-    detail: dict = field(default_factory=dict)
+    detail: dict = field(default_factory=dict)  # with `count` and `last_at` when the refusal was repeated
+    seq: int | None = None  # its place in the hash chain, and its hash (storage/audit_chain.py)
+    hash: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditChainCheck:
+    """What `resetbot audit verify` found: how many events it checked, and the first break (None: intact)."""
+
+    events: int
+    problem: str | None = None
 
 
 class DomainError(Exception):
@@ -308,7 +341,7 @@ class NotAllowed(DomainError):
 
 class AlreadyTold(NotAllowed):
     """A refusal the person was given moments ago for the same click (bot/workflow/context.py:
-    audit_refusal): counted on the first one's audit row, and not told again."""
+    audit_refusal): counted beside the first one's audit event, and not told again."""
 
 
 class InvalidTransition(DomainError):
@@ -357,3 +390,17 @@ class GroupsUnavailable(NotAllowed):
             "minute; if it keeps failing, ask an admin.")
         self.group_id = group_id
         self.detail = detail
+
+
+class CardRefused(Exception):
+    """Slack refused to post an approval card where it must go (the Notifier port raises it): the bot is not in
+    the approvals channel, or the channel is archived or does not exist. Only an admin can fix that; until
+    then the requester is told so, and the sweep posts the card once Slack accepts it.
+
+    `error` is Slack's error code (not_in_channel, is_archived, channel_not_found); `channel` the channel id.
+    """
+
+    def __init__(self, channel: str, error: str) -> None:
+        super().__init__(f"Slack refused to post in the approvals channel {channel}: {error}")
+        self.channel = channel
+        self.error = error

@@ -6,7 +6,10 @@ them up anyway, so every record is cleaned when it is made (a log record factory
 ours or theirs, only ever sees the clean text), and again by the filter on our own handler:
 
 * every record: secret-looking key=value pairs (also in JSON, and in URL-encoded text such as
-  `payload=%7B%22reset_code%22%3A...`, which is decoded first) and Slack tokens are masked;
+  `payload=%7B%22reset_code%22%3A...`, which is decoded first), an Authorization header's
+  credentials, Slack tokens and the password of every URL (`http://user:***@proxy:3128`: slack_sdk
+  names its proxy, password and all, each time the proxy refuses it) are masked: in the message
+  with its args, the traceback and the stack, and (by our handler's filter) in `extra=` fields;
 * a record from a library (any logger outside this project) keeps only its shape: every quoted
   value and every form value is masked, since a library's DEBUG record may carry a whole Slack
   payload (a typed reset code, a revealed password) under keys nobody can list in advance.
@@ -25,25 +28,28 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote_plus
 
 from pythonjsonlogger.json import JsonFormatter
 
-from bot.secret import MASK
+from bot.secret import MASK, masked_url
 
 _KEYS = (r"(?:password|pass|passwd|newpassword|oldpassword|resetcode|reset_code|apikey|api_key|token|secret"
          r"|signing_secret|authorization)")
-# key, optionally closing its quote (JSON, repr), "=" or ":", then a quoted or a bare value
-_PAIR = re.compile(rf"(?i)(\b{_KEYS}\b['\"]?\s*[=:]\s*)(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s&'\",}})\]]+)")
+# key, optionally closing its quote (JSON, repr), "=" or ":", then a quoted or a bare value; a bare value may
+# follow an HTTP authentication scheme (`Proxy-Authorization: Basic dXNlcjpwYXNz`: the scheme goes too)
+_PAIR = re.compile(rf"(?i)(\b{_KEYS}\b['\"]?\s*[=:]\s*)(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'"
+                   r"|(?:(?:basic|bearer|digest|token|whm)\s+)?[^\s&'\",})\]]+)")
 _TOKENS = re.compile(r"\bx(?:ox[a-z]|app)-[A-Za-z0-9-]+")
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # A quoted literal that opens a value (not an apostrophe inside a word), as JSON and Python reprs write them.
 _QUOTED = re.compile(r"""(?<![\w'"])(?:b?"(?:[^"\\]|\\.)*"|b?'(?:[^'\\]|\\.)*')(\s*:)?""")
 # name=value in a form body or a query string (a name starts only where a run of name characters does)
 _FORM_VALUE = re.compile(r"(?<![\w%.\[\]-])([\w.\[\]-]+=)([^&\s'\",)}\]]+)")
+_BLANK = re.compile(r"\s")
 
 # The loggers of this project; every other logger is a library's.
 OURS = ("resetbot", "bot", "handlers", "storage", "devkit")
@@ -66,9 +72,35 @@ def _mask_pair(match: re.Match[str]) -> str:
     return match.group(1) + MASK
 
 
+def without_url_passwords(text: str) -> str:
+    """`text` with the password of each URL in it masked by bot.secret.masked_url, a URL taken from the blank
+    before its "://" to the blank after (a password may hold quotes, commas or "@" unencoded: masking more of the
+    line is harmless).
+
+    Every record goes through this, so it looks for "@" and "://" first (nearly every line has neither), and
+    then scans the line once with str.find, no regular expression that would try each position."""
+    if "@" not in text:
+        return text
+    sep = text.find("://")
+    if sep < 0:
+        return text
+    pieces, done = [], 0
+    while sep >= 0:
+        start = sep
+        while start > done and not text[start - 1].isspace():
+            start -= 1
+        blank = _BLANK.search(text, sep)
+        end = blank.start() if blank else len(text)
+        if "@" in text[sep:end]:
+            pieces += [text[done:start], masked_url(text[start:end])]
+            done = end
+        sep = text.find("://", end)
+    return "".join(pieces) + text[done:] if pieces else text
+
+
 def redact(text: str) -> str:
-    """Secret-looking pairs and Slack tokens masked, in plain, JSON or URL-encoded text."""
-    text = _PAIR.sub(_mask_pair, _decoded(text))
+    """Secret-looking pairs, URL passwords and Slack tokens masked, in plain, JSON or URL-encoded text."""
+    text = _PAIR.sub(_mask_pair, without_url_passwords(_decoded(text)))
     return _TOKENS.sub(MASK, text)
 
 
@@ -80,7 +112,7 @@ def _mask_quoted(match: re.Match[str]) -> str:
 
 def shape_only(text: str) -> str:
     """A library's text with every form value and quoted value masked: keys, numbers and words stay."""
-    text = _FORM_VALUE.sub(lambda m: m.group(1) + MASK, text)
+    text = _FORM_VALUE.sub(lambda m: m.group(1) + MASK, without_url_passwords(text))
     text = _QUOTED.sub(_mask_quoted, _decoded(text))
     return redact(text)
 
@@ -93,11 +125,16 @@ def clean(record: logging.LogRecord) -> None:
     """Rewrite the record in place: its message (args merged in) and its traceback, redacted."""
     if getattr(record, "_resetbot_clean", False):
         return
+    cleaned = redact if is_ours(record.name) else shape_only
     try:
-        message = record.getMessage()
-    except Exception:  # a broken format string: logging reports it when a handler formats the record
-        return
-    record.msg, record.args = (redact(message) if is_ours(record.name) else shape_only(message)), None
+        record.msg, record.args = cleaned(record.getMessage()), None
+    except Exception:  # a broken format string: logging reports it, with the message and its args, when a
+        # handler formats the record: each is cleaned on its own
+        record.msg = _cleaned_text(record.msg, cleaned)
+        if isinstance(record.args, Mapping):
+            record.args = {key: _cleaned_text(value, cleaned) for key, value in record.args.items()}
+        elif record.args:
+            record.args = tuple(_cleaned_text(value, cleaned) for value in record.args)
     if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
         # Formatters use exc_text when it is set; exc_info stays for code that inspects the exception.
         record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
@@ -108,9 +145,29 @@ def clean(record: logging.LogRecord) -> None:
     record._resetbot_clean = True
 
 
+def _cleaned_text(value: object, cleaned: Callable[[str], str]) -> str:
+    try:
+        return cleaned(value if isinstance(value, str) else str(value))
+    except Exception:
+        return "<unprintable>"
+
+
+# What every LogRecord has; any other attribute came from `extra=` (set after the record factory ran).
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def clean_extra(record: logging.LogRecord) -> None:
+    """The `extra=` fields that are text, redacted (the JSON format writes request_id, error_id, replica_id)."""
+    for key in vars(record).keys() - _RECORD_ATTRIBUTES:  # usually none
+        value = getattr(record, key)
+        if isinstance(value, str):
+            setattr(record, key, redact(value))
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         clean(record)
+        clean_extra(record)
         return True
 
 
@@ -156,7 +213,10 @@ class IdsFilter(logging.Filter):
     """Puts request_id, error_id and replica_id on the record, from extra=, the context, or the (clean) message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: the handler reports it when it formats the record
+            message = ""
         if getattr(record, "request_id", None) is None:
             found = _REQUEST_ID.search(message)
             record.request_id = found.group(0) if found else _request_id.get()

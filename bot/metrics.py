@@ -3,20 +3,48 @@
 One registry of this process's own counters and histograms; the composition root adds what is
 read from the database at scrape time (bot/app.py: DatabaseGauges), so those are right across
 replicas. Every label takes its values from a small fixed vocabulary (a provider's registry
-name, a method or outcome enum value, a Slack method name, a payload kind, a refusal reason
-below): never an account, a user id, a request id or anything typed.
+name, a method or outcome enum value, a Slack method name, a payload kind, a refusal code from
+bot/domain.py: RefusalCode): never an account, a user id, a request id or anything typed.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable, Mapping
+from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+)
+
+from bot.domain import RefusalCode
 
 # No `_created` series beside each counter: half the output, and nothing a dashboard or an alert reads.
 disable_created_metrics()
 REGISTRY = CollectorRegistry(auto_describe=True)
+# The platforms' standard series: process_* (CPU, memory, open files, start time) and python_* (version, GC).
+for _standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    REGISTRY.register(_standard)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("resetbot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+BUILD = Info("resetbot_build", "The running resetbot's version.", registry=REGISTRY)
+BUILD.info({"version": _version()})
 
 REQUESTS = Counter("resetbot_requests", "Reset requests accepted, by provider and method.",
                    ["provider", "method"], registry=REGISTRY)
@@ -53,34 +81,51 @@ SWEEP_LAG = Gauge("resetbot_sweep_lag_seconds", "Seconds since this replica last
                   registry=REGISTRY)
 SWEEP_LAG.set_function(lambda: time.monotonic() - _last_sweep)
 
-# Refusal reasons: the first whose words the refusal sentence holds (bot/policy.py and the use cases write them).
-REFUSAL_REASONS = (
-    ("self_decision", ("you asked for this reset, so you can't",)),
-    ("already_approved", ("you already approved",)),
-    ("groups_unavailable", ("slack could not tell",)),
-    ("no_role", ("you don't have the", "you no longer have the")),
-    ("already_decided", ("already decided",)),
-    ("already_used", ("already revealed", "already confirmed")),
-    ("expired", ("expired", "window has passed")),
-    ("not_requester", ("only the engineer who asked",)),
-    ("hourly_cap", ("hourly cap", "in the last hour")),
-    ("nothing_to_reveal", ("no password to reveal",)),
-)
 OTHER = "other"
 _SLACK_METHOD = re.compile(r"[a-zA-Z]+(?:\.[a-zA-Z]+){1,3}")
 _ACTION = re.compile(r"[a-z_]{1,40}")
 
 
-def refusal_reason(sentence: str) -> str:
-    """The fixed reason a refusal sentence gives; OTHER when none of REFUSAL_REASONS matches."""
-    lowered = sentence.lower()
-    return next((reason for reason, words in REFUSAL_REASONS if any(w in lowered for w in words)), OTHER)
+# Everything a labelled series may show, so that each is there at 0 from start (a rate alert is never blind).
+DECISION_VERBS = ("approve", "deny")
+REFUSED_ACTIONS = ("request", "approve", "deny", "reveal", "cancel", "remind", "customer_informed", "policy_change")
+EXPIRED_WHAT = ("request", "reveal")
+SLACK_METHODS = ("auth.test", "apps.connections.open", "chat.postMessage", "chat.update", "chat.delete",
+                 "chat.postEphemeral", "conversations.open", "conversations.info", "views.open", "views.update",
+                 "views.push", "views.publish", "usergroups.users.list")
 
 
-def count_refusal(action: str, why: str) -> None:
-    """One refusal: `action` is the audit action (request_refused, approve_refused, …), `why` its sentence."""
+def start_at_zero(methods_by_provider: Mapping[str, Iterable[str]], outcomes: Iterable[str]) -> None:
+    """Create every known label set at 0: the enabled providers' (`methods_by_provider`, their methods'
+    values), the provider outcome vocabulary (`outcomes`), and the fixed vocabularies above. bot/app.py calls
+    it at start; metrics names no provider itself."""
+    outcomes = list(outcomes)
+    for provider, methods in methods_by_provider.items():
+        for method in methods:
+            REQUESTS.labels(provider, method)
+        for verb in DECISION_VERBS:
+            DECISIONS.labels(provider, verb)
+        for outcome in outcomes:
+            PROVIDER_CALLS.labels(provider, outcome)
+        PROVIDER_SECONDS.labels(provider)
+        REVEALS.labels(provider)
+        for what in EXPIRED_WHAT:
+            EXPIRIES.labels(provider, what)
+    for action in REFUSED_ACTIONS:
+        for code in RefusalCode:
+            REFUSALS.labels(action, code.value)
+    for method in SLACK_METHODS:
+        SLACK_CALLS.labels(method)
+        SLACK_ERRORS.labels(method)
+    for kind in (*sorted(PAYLOAD_KINDS), "slash_command"):
+        ACK_SECONDS.labels(kind)
+
+
+def count_refusal(action: str, code: RefusalCode) -> None:
+    """One refusal: `action` is the audit action (request_refused, approve_refused, …), `code` why, from the
+    fixed set (never the sentence the person was told)."""
     name = action.removesuffix("_refused")
-    REFUSALS.labels(name if _ACTION.fullmatch(name) else OTHER, refusal_reason(why)).inc()
+    REFUSALS.labels(name if _ACTION.fullmatch(name) else OTHER, RefusalCode(code).value).inc()
 
 
 def slack_method(name: str) -> str:

@@ -2,9 +2,10 @@
 
 Each refusal is a sentence for the person who acted. No I/O here. `ApprovalPolicy` is one
 provider's policy (docs/CONTRACT.md "Approval policy"), stored by storage/repository.py and applied
-by bot/workflow/policies.py; `weakened` says which changes loosen it. `PolicyProposal` is a loosening
-change an admin made in Slack, waiting for a second admin (bot/workflow/policy_changes.py);
-`risk_alerts` says when one engineer's hour looks like insider risk (bot/workflow/alerts.py).
+by bot/workflow/policies.py; `weakened` says which changes loosen it (`escalation_widened`: those that
+let someone approve who could not before). `PolicyProposal` is a loosening change an admin made in
+Slack, waiting for a second admin (bot/workflow/policy_changes.py); `risk_alerts` says when one
+engineer's hour looks like insider risk (bot/workflow/alerts.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.domain import (
     Decision,
     DomainError,
     MessageRef,
+    RefusalCode,
     RequestView,
     RevealState,
     Role,
@@ -65,7 +67,7 @@ def can_request(roles: set[Role], provider_label: str) -> Decision:
         return Decision.allow()
     return Decision.deny(
         f"You don't have the requester role for {provider_label}, so you can't request a password reset. "
-        "Ask your bot admin to give you the requester role."
+        "Ask your bot admin to give you the requester role.", RefusalCode.NO_ROLE
     )
 
 
@@ -76,15 +78,17 @@ def can_decide(user_id: str, roles: set[Role], request: RequestView, now: dateti
     `escalated`: the request was escalated to this person (escalation_reaches), who may then decide it
     without the approver role."""
     if user_id == request.requester_id:
-        return Decision.deny(f"You asked for this reset, so you can't {verb} it: another approver has to.")
+        return Decision.deny(f"You asked for this reset, so you can't {verb} it: another approver has to.",
+                             RefusalCode.SELF_DECISION)
     if Role.APPROVER not in roles and not escalated:
         return Decision.deny(
-            f"You don't have the approver role for {provider_label}, so you can't {verb} this request."
-        )
+            f"You don't have the approver role for {provider_label}, so you can't {verb} this request.",
+            RefusalCode.NO_ROLE)
     if request.status is not Status.PENDING:
-        return Decision.deny(already_decided(request))
+        return Decision.deny(already_decided(request), RefusalCode.ALREADY_DECIDED)
     if now >= request.expires_at:
-        return Decision.deny("This request expired before anyone approved it. The requester can ask again.")
+        return Decision.deny("This request expired before anyone approved it. The requester can ask again.",
+                             RefusalCode.EXPIRED)
     return Decision.allow()
 
 
@@ -122,12 +126,12 @@ def can_act_as_requester(user_id: str, request: RequestView, roles: set[Role], w
 
     `what` is the deed in words ("cancel this request")."""
     if user_id != request.requester_id:
-        return Decision.deny(f"Only the engineer who asked for this reset can {what}.")
+        return Decision.deny(f"Only the engineer who asked for this reset can {what}.", RefusalCode.NOT_REQUESTER)
     if Role.REQUESTER not in roles:
         return Decision.deny(f"You no longer have the requester role for {provider_label}, so you can't {what}. "
-                             "Ask your bot admin to give you the requester role again.")
+                             "Ask your bot admin to give you the requester role again.", RefusalCode.NO_ROLE)
     if request.status is not Status.PENDING:
-        return Decision.deny(f"{already_decided(request)} You can no longer {what}.")
+        return Decision.deny(f"{already_decided(request)} You can no longer {what}.", RefusalCode.ALREADY_DECIDED)
     return Decision.allow()
 
 
@@ -167,21 +171,22 @@ def can_reveal(user_id: str, request: RequestView, now: datetime, *, roles: set[
                provider_label: str = "this provider") -> Decision:
     """The requester only, while still a requester for the provider (`roles`: what they hold now), once."""
     if user_id != request.requester_id:
-        return Decision.deny("Only the engineer who asked for this reset can reveal the password.")
+        return Decision.deny("Only the engineer who asked for this reset can reveal the password.",
+                             RefusalCode.NOT_REQUESTER)
     if roles is not None and Role.REQUESTER not in roles:
         return Decision.deny(
             f"You no longer have the requester role for {provider_label}, so the password can't be revealed to "
             "you. It is not used up: ask your bot admin to give you the requester role again before the reveal "
-            "window ends."
-        )
+            "window ends.", RefusalCode.NO_ROLE)
     if request.reveal_state in (RevealState.REVEALED, RevealState.OPENING):
-        return Decision.deny("This password was already revealed; it is shown only once.")
+        return Decision.deny("This password was already revealed; it is shown only once.", RefusalCode.ALREADY_USED)
     if request.reveal_state is RevealState.EXPIRED or (
         request.reveal_expires_at is not None and now >= request.reveal_expires_at
     ):
-        return Decision.deny("The reveal window has passed and the password was destroyed. Ask for a new reset.")
+        return Decision.deny("The reveal window has passed and the password was destroyed. Ask for a new reset.",
+                             RefusalCode.EXPIRED)
     if request.reveal_state is not RevealState.READY:
-        return Decision.deny("There is no password to reveal for this request.")
+        return Decision.deny("There is no password to reveal for this request.", RefusalCode.NOTHING_TO_REVEAL)
     return Decision.allow()
 
 
@@ -287,8 +292,11 @@ def weakened(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
 
     docs/CONTRACT.md: fewer approvals, a higher or no cap, a longer expiry, removing a reminder or an
     escalation. Also a later reminder or escalation, which loosens the same way (removing one is the
-    limit of postponing it). Adding a reminder or an escalation, or an earlier one, tightens: it gets
-    a waiting request seen sooner. Changing escalate_to is neither (the contract lists it nowhere).
+    limit of postponing it). And any change that lets someone approve who could not before
+    (escalation_widened): adding an escalation, an earlier one, or one to a new or different group or
+    user. Adding a reminder or an earlier one tightens: it gets a waiting request seen sooner and
+    lets nobody new approve. So from Slack every change of an escalation in effect, or that puts one
+    in effect, waits for a second admin; changing the kept escalate_to of one that stays off does not.
     """
     found: list[str] = []
     if new.approvals < old.approvals:
@@ -303,6 +311,30 @@ def weakened(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
             found.append(f"no {what} (was after {format_duration(before)})")
         elif before and after > before:
             found.append(f"a later {what} ({format_duration(before)} → {format_duration(after)})")
+    found += escalation_widened(old, new)
+    return found
+
+
+def escalation_widened(old: ApprovalPolicy, new: ApprovalPolicy) -> list[str]:
+    """How `new` lets someone approve who could not under `old`, one phrase each; empty when nobody new may.
+
+    The escalation is the part of a policy that makes approvers: from escalate_after on, its
+    escalate_to (that user, or the members of that user group) may approve or deny a waiting request
+    without the approver role (escalation_reaches), and counts towards its quorum. So a new escalation,
+    an escalation to a different group or user, or an earlier one, gives someone that power, or gives it
+    sooner: docs/CONTRACT.md counts each as weakening the policy, whatever else the change tightens.
+    An escalation that is off reaches nobody, whatever escalate_to it keeps.
+    """
+    if not new.escalate_after:
+        return []
+    if not old.escalate_after:
+        return [f"a new escalation (to {new.escalate_to} after {format_duration(new.escalate_after)})"]
+    found: list[str] = []
+    if new.escalate_to != old.escalate_to:
+        found.append(f"a different escalation target ({old.escalate_to} → {new.escalate_to})")
+    if new.escalate_after < old.escalate_after:
+        found.append(f"an earlier escalation ({format_duration(old.escalate_after)} → "
+                     f"{format_duration(new.escalate_after)})")
     return found
 
 
@@ -346,7 +378,7 @@ def can_add_approval(user_id: str, request: RequestView) -> Decision:
     still = approvals_still_needed(request.approvals_needed, request.approvers, request.requester_id)
     more = f"{still} more approval{'' if still == 1 else 's'}"
     return Decision.deny(f"You already approved this request. It needs {more}, from another approver: "
-                         "one person counts once.")
+                         "one person counts once.", RefusalCode.ALREADY_APPROVED)
 
 
 # --- policy changes from Slack (docs/CONTRACT.md "What a person sees in Slack": Policy) ---------------
@@ -423,12 +455,33 @@ class PolicyProposal:
         return weakened(self.old, self.new)
 
 
+@dataclass(frozen=True)
+class PolicyAnnouncement:
+    """A change made outside Slack (`resetbot policy set`), already in effect, that the running bot announces in
+    the approvals channel once (bot/workflow/policy_announcements.py). `changed_by` is "cli:" and the OS user."""
+
+    id: int
+    provider: str
+    changed_by: str | None
+    changed_at: datetime
+    old: ApprovalPolicy
+    new: ApprovalPolicy
+
+    @property
+    def changed(self) -> list[str]:
+        return changed_fields(self.old, self.new)
+
+    @property
+    def weakened(self) -> list[str]:
+        return weakened(self.old, self.new)
+
+
 def can_change_policy(roles: set[Role], provider_label: str) -> Decision:
     """Only an admin for the provider (a grant, or RESETBOT_ADMINS) changes or proposes its policy."""
     if Role.ADMIN in roles:
         return Decision.allow()
     return Decision.deny(f"You don't have the admin role for {provider_label}, so you can't change its approval "
-                         "policy. Ask your bot admin for the admin role.")
+                         "policy. Ask your bot admin for the admin role.", RefusalCode.NO_ROLE)
 
 
 def can_decide_proposal(user_id: str, roles: set[Role], proposal: PolicyProposal, current: ApprovalPolicy, *,
@@ -436,15 +489,16 @@ def can_decide_proposal(user_id: str, roles: set[Role], proposal: PolicyProposal
     """Approve change: a second admin, never the proposer, while the policy is still the one it was proposed
     against. Reject: any admin, the proposer included (withdrawing it)."""
     if proposal.status is not ProposalStatus.PENDING:
-        return Decision.deny(proposal_already_decided(proposal))
+        return Decision.deny(proposal_already_decided(proposal), RefusalCode.ALREADY_DECIDED)
     if approve and user_id == proposal.proposed_by:
-        return Decision.deny("You proposed this policy change, so you can't approve it: a second admin has to.")
+        return Decision.deny("You proposed this policy change, so you can't approve it: a second admin has to.",
+                             RefusalCode.PROPOSER)
     if Role.ADMIN not in roles:
         verb = "approve" if approve else "reject"
         return Decision.deny(f"You don't have the admin role for {provider_label}, so you can't {verb} changes "
-                             "to its approval policy.")
+                             "to its approval policy.", RefusalCode.NO_ROLE)
     if approve and current != proposal.old:
-        return Decision.deny(stale_sentence(provider_label))
+        return Decision.deny(stale_sentence(provider_label), RefusalCode.STALE)
     return Decision.allow()
 
 

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -60,11 +61,67 @@ def seal_keys(key: Secret) -> list[str]:
     return [part.strip() for part in key.reveal().split(",") if part.strip()]
 
 
+# What a seal key is, in the words of every refusal (README, CONTRACT.md "Configuration").
+SEAL_KEY_WORDS = "url-safe base64 of 32 bytes, as Fernet.generate_key() prints"
+_STANDARD_BASE64 = "standard base64 (+ or /, where url-safe base64 has - and _)"
+
+
+class SealKeyProblem(ValueError):
+    """RESETBOT_SEAL_KEY holds something Fernet does not take: seal_key_problem's words, never the key."""
+
+
+def is_seal_key(key: str) -> bool:
+    """Whether `key` is url-safe base64 of 32 bytes as Fernet.generate_key() prints it (43 characters and "="),
+    and Fernet takes it: what passes, both Fernet's decoding (which refuses + and /) and the Python one Sealer
+    does (which refuses a key without its "=") accept."""
+    if not _SEAL_KEY.fullmatch(key):
+        return False
+    try:
+        Fernet(key.encode())
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+_SEAL_KEY = re.compile(r"[A-Za-z0-9_-]{43}=")
+
+
+def seal_key_problem(value: str) -> str | None:
+    """What is wrong with a RESETBOT_SEAL_KEY value (one key, or several separated by commas), as the rest of a
+    line that starts with the variable's name; None when Fernet takes every key. Never quotes a key: it says
+    which one (by position) and, for a key in standard base64, that it is."""
+    keys = [part.strip() for part in value.split(",")]
+    bad = [(number, key) for number, key in enumerate(keys, start=1) if not is_seal_key(key)]
+    if not bad:
+        return None
+
+    def why(key: str) -> str:
+        if not key:
+            return "empty"
+        if ("+" in key or "/" in key) and is_seal_key(key.replace("+", "-").replace("/", "_")):
+            return _STANDARD_BASE64
+        return "not"
+
+    if len(keys) == 1:
+        reason = why(keys[0])
+        return f"must be {SEAL_KEY_WORDS}" + (f": this key is {reason}" if reason != "not" else
+                                              " (or several such keys separated by commas: the first seals, "
+                                              "every one opens)")
+    named = "; ".join(f"the {_ordinal(number)} is {why(key)}" for number, key in bad)
+    return f"must be {SEAL_KEY_WORDS}, each of its comma-separated keys: {named}"
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
 class Sealer:
     def __init__(self, key: Secret) -> None:
+        problem = seal_key_problem(key.reveal())
+        if problem is not None:  # Settings refuse it first; this keeps anything else from getting Fernet's ValueError
+            raise SealKeyProblem(problem)
         keys = seal_keys(key)
-        if not keys:
-            raise ValueError("no seal key")
         self._keys = [base64.urlsafe_b64decode(k.encode()) for k in keys]
         self._fernets = [Fernet(k.encode()) for k in keys]
         self._fernet = MultiFernet(self._fernets)  # encrypts with the first, decrypts with any
@@ -231,13 +288,10 @@ def _read_key_file(key_path: Path) -> Secret:
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not text"
         raise KeyFileProblem(f"{key_path}: cannot read the seal key file ({why})") from None
-    try:
-        Fernet(raw.encode())
-    except (ValueError, TypeError):
+    if not is_seal_key(raw):
         raise KeyFileProblem(
-            f"{key_path}: not a seal key (expected url-safe base64 of 32 bytes, as Fernet.generate_key() prints); "
-            "restore the file, or set RESETBOT_SEAL_KEY"
-        ) from None
+            f"{key_path}: not a seal key (expected {SEAL_KEY_WORDS}); restore the file, or set RESETBOT_SEAL_KEY"
+        )
     return Secret(raw)
 
 

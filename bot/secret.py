@@ -8,6 +8,7 @@ The value comes out only through an explicit `.reveal()`.
 from __future__ import annotations
 
 import hmac
+import re
 
 MASK = "***"
 
@@ -57,3 +58,24 @@ def reveal(value: str | Secret | None) -> str | None:
     if value is None:
         return None
     return value.reveal() if isinstance(value, Secret) else value
+
+
+def masked_url(url: str) -> str:
+    """A URL with its password masked: `postgresql+psycopg://bot:***@db:5432/resetbot`.
+
+    Everything between the user name's `:` and the last `@` is masked (a password may hold
+    `/`, `?` or `@` unencoded: masking too much is harmless), and so is a `password=` query
+    parameter. The one masking of a URL's password: `check` and `repr(Settings)` show the
+    database's with it, and every log record passes each URL it holds through it (bot/logs.py).
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        at = rest.rfind("@")
+        colon = rest.find(":", 0, at) if at > 0 else -1
+        if colon >= 0 and "/" not in rest[:colon]:
+            rest = rest[:colon + 1] + MASK + rest[at:]
+    masked = scheme + sep + rest
+    return _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, masked)
+
+
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&]*", re.IGNORECASE)

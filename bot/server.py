@@ -1,10 +1,12 @@
 """Serving the app on Bolt's own adapters: Socket Mode (default), or signed HTTP with /healthz under waitress.
 
-Both serve GET /healthz, /readyz and /metrics (`ops_response`): HTTP mode beside /slack/events,
-Socket Mode on 127.0.0.1:RESETBOT_HEALTH_PORT when it is set. /readyz is 200 while connected
-(the Socket Mode session open; in HTTP mode, serving) and the database answers, and 503 from
-SIGTERM on, while in-flight work drains. Each is one `SELECT 1` (metrics: one grouped count),
-cheap enough to poll every second.
+Both serve GET /healthz, /readyz and /metrics (`ops_response`) on RESETBOT_HEALTH_HOST:
+RESETBOT_HEALTH_PORT when it is set; without it HTTP mode serves them beside /slack/events (with
+it, only /healthz stays there). /healthz is liveness: 200 while the process and its sweep loop
+run, whatever the database does. /readyz is readiness: 200 while connected (the Socket Mode
+session open; in HTTP mode, serving) and the database answers, and 503 from SIGTERM on, while
+in-flight work drains. Each is one `SELECT 1` (metrics: one grouped count), cheap enough to poll
+every second.
 
 Part of the composition root: it is where the Bolt app meets a transport. Bolt builds its
 request and context from the payload before any middleware runs, so both transports screen
@@ -21,6 +23,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import resource
 import secrets
@@ -36,6 +39,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -47,6 +51,7 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 from bot import metrics
+from bot.logs import redact
 from bot.pending_acks import NoPendingAcks, PendingAcks
 from handlers.guard import problem_with, response_hosts_for
 
@@ -199,25 +204,97 @@ def _ack_frame(envelope_id: str, response: BoltResponse) -> SocketModeResponse:
     return SocketModeResponse(envelope_id=envelope_id, payload={"text": body})
 
 
+def wait_for_signal(stop: threading.Event) -> None:
+    """Block the main thread until `stop` is set by a signal handler. In short waits: the kernel may deliver
+    SIGTERM or SIGINT to any thread, and a main thread blocked in one endless wait on a lock is not woken to run
+    Python's handler until something else wakes it (seen with the demo's many threads: the signal was lost)."""
+    while not stop.wait(0.25):
+        pass
+
+
+class StartFailed(Exception):
+    """The transport could not start for a reason an operator must act on: one line naming the variable.
+    `status`: the exit status, 2 for what the configuration must change (a refused token, a taken port), 1 for a
+    service that did not answer."""
+
+    def __init__(self, line: str, status: int = 2) -> None:
+        super().__init__(line)
+        self.status = status
+
+
+def check_bot_token(runtime: Runtime, *, http: bool) -> None:
+    """auth.test with the bot token before serving: a revoked or wrong token is one line, not a traceback at the
+    first click. In HTTP mode Slack calls the bot, so a Slack that does not answer yet is only logged."""
+    url = runtime.settings.slack_api_url
+    try:
+        runtime.notifier.client.auth_test()
+    except SlackApiError as refused:
+        raise StartFailed(f"SLACK_BOT_TOKEN: Slack refused auth.test ({refused.response.get('error', 'an error')})"
+                          ) from None
+    except (SlackClientError, OSError) as failure:
+        if not http:
+            raise StartFailed(f"SLACK_API_URL: Slack did not answer auth.test at {url} ({_why(failure)})",
+                              status=1) from None
+        log.warning("Slack did not answer auth.test at %s (%s); serving anyway: Slack calls this bot", url,
+                    _why(failure))
+
+
+def _listening(what: str, host: str, port: int, start: Callable[[], HttpServer]) -> HttpServer:
+    try:
+        return start()
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        why = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+        raise StartFailed(f"{what}: cannot listen on {host}:{port} ({why})") from None
+
+
+def _start_health(runtime: Runtime, connected: Callable[[], bool]) -> HttpServer | None:
+    port = runtime.settings.health_port
+    if port is None:
+        return None
+    health = _listening("RESETBOT_HEALTH_PORT", runtime.settings.health_host, port,
+                        lambda: start_health_server(runtime, port, connected=connected))
+    log.info("health and metrics on http://%s:%s (/healthz, /readyz, /metrics)", runtime.settings.health_host,
+             health.port)
+    return health
+
+
 def serve_socket_mode(runtime: Runtime, stop: threading.Event) -> bool:
-    """Serve until `stop`, then drain (bot/app.py: Runtime.shutdown); True when nothing was left running."""
+    """Serve until `stop`, then drain (bot/app.py: Runtime.shutdown); True when nothing was left running.
+    Raises StartFailed when the health port is taken or Slack refuses or does not answer the Socket Mode call."""
     token = runtime.settings.slack_app_token
     if token is None:  # Settings.problems_for_run refuses to start without it
         raise ValueError("SLACK_APP_TOKEN is not set")
     handler = socket_mode_handler(runtime.app, token.reveal(), runtime.pending_acks)
-    health = None
-    if runtime.settings.health_port is not None:
-        health = start_health_server(runtime, runtime.settings.health_port, connected=handler.client.is_connected)
-        log.info("health and metrics on http://127.0.0.1:%s (/healthz, /readyz, /metrics)", health.port)
-    handler.connect()
+    health = _start_health(runtime, handler.client.is_connected)
+    try:
+        handler.connect()
+    except SlackApiError as refused:
+        _close(health)
+        raise StartFailed(f"SLACK_APP_TOKEN: Slack refused apps.connections.open "
+                          f"({refused.response.get('error', 'an error')})") from None
+    except (SlackClientError, OSError) as failure:
+        _close(health)
+        raise StartFailed(f"SLACK_API_URL: Slack did not answer apps.connections.open at "
+                          f"{runtime.settings.slack_api_url} ({_why(failure)})", status=1) from None
     log.info("resetbot ready (Socket Mode, replica %s)", runtime.workflow.context.replica_id)
-    stop.wait()
+    wait_for_signal(stop)
     runtime.draining.set()  # /readyz says 503 from here
     handler.close()
     drained = runtime.shutdown()
     if health is not None:
         health.close()
     return drained
+
+
+def _close(server: HttpServer | None) -> None:
+    if server is not None:
+        server.close()
+
+
+def _why(failure: BaseException) -> str:
+    """A transport failure in a few words: its type and its first line (no URL carries a secret here)."""
+    said = redact(" ".join(str(failure).split()))
+    return f"{type(failure).__name__}: {said[:160]}" if said else type(failure).__name__
 
 
 # --- health, readiness and metrics (both transports) ----------------------------------------------------
@@ -227,9 +304,7 @@ def ops_response(runtime: Runtime, connected: Callable[[], bool], path: str,
                  start_response: StartResponse) -> list[bytes] | None:
     """GET /healthz, /readyz or /metrics; None for any other path."""
     if path == "/healthz":
-        healthy = runtime.workflow.lookups.ping()
-        return _plain(start_response, "200 OK" if healthy else "503 Service Unavailable",
-                      "ok" if healthy else "database unavailable")
+        return liveness(runtime, start_response)
     if path == "/readyz":
         if runtime.draining.is_set():
             return _plain(start_response, "503 Service Unavailable", "draining")
@@ -243,6 +318,14 @@ def ops_response(runtime: Runtime, connected: Callable[[], bool], path: str,
         start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
     return None
+
+
+def liveness(runtime: Runtime, start_response: StartResponse) -> list[bytes]:
+    """GET /healthz: 200 while the process and its loops run, whatever the database does (a probe that restarted
+    every replica during a database outage would only add to it); the database's state is in the body."""
+    if not runtime.loops_alive():
+        return _plain(start_response, "503 Service Unavailable", "the sweep loop stopped")
+    return _plain(start_response, "200 OK", "ok; database " + ("up" if runtime.workflow.lookups.ping() else "down"))
 
 
 class HealthWsgiApp:
@@ -264,8 +347,9 @@ HEALTH_THREADS = 2
 
 
 def start_health_server(runtime: Runtime, port: int, *, connected: Callable[[], bool]) -> HttpServer:
-    """/healthz, /readyz and /metrics on 127.0.0.1:`port` (0: any free port), on a background thread."""
-    return HttpServer(runtime, "127.0.0.1", port, app=HealthWsgiApp(runtime, connected), threads=HEALTH_THREADS)
+    """/healthz, /readyz and /metrics on RESETBOT_HEALTH_HOST:`port` (0: any free port), on a background thread."""
+    return HttpServer(runtime, runtime.settings.health_host, port, app=HealthWsgiApp(runtime, connected),
+                      threads=HEALTH_THREADS)
 
 
 # --- HTTP ------------------------------------------------------------------------------------------
@@ -311,10 +395,15 @@ class ResetbotWsgiApp(SlackRequestHandler):
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if method in ("GET", "HEAD"):
-            # In HTTP mode "connected to Slack" is "serving": this answer is proof of it.
-            answer = ops_response(self.runtime, lambda: True, path, start_response)
-            if answer is not None:
-                return answer
+            # /readyz and /metrics move to the health listener when there is one (RESETBOT_HEALTH_PORT): the
+            # events port may be public. In HTTP mode "connected to Slack" is "serving": this answer proves it.
+            if self.runtime.settings.health_port is not None:
+                if path == "/healthz":
+                    return liveness(self.runtime, start_response)
+            else:
+                answer = ops_response(self.runtime, lambda: True, path, start_response)
+                if answer is not None:
+                    return answer
         if path == self.path and method == "POST":
             length = _content_length(environ)
             if length is None:
@@ -517,11 +606,18 @@ def start_http_server(runtime: Runtime, host: str = "127.0.0.1", port: int = 0, 
 def serve_http(runtime: Runtime, host: str, port: int, stop: threading.Event) -> bool:
     """Serve until `stop`, then drain with /readyz at 503 (bot/app.py: Runtime.shutdown); True when nothing was
     left running."""
-    server = start_http_server(runtime, host, port)
+    server = _listening("--port", host, port, lambda: start_http_server(runtime, host, port))
+    try:
+        health = _start_health(runtime, lambda: True)
+    except StartFailed:
+        server.close()
+        raise
     log.info("resetbot ready (HTTP on http://%s:%s%s, replica %s)", host, server.port, EVENTS_PATH,
              runtime.workflow.context.replica_id)
-    stop.wait()
+    wait_for_signal(stop)
     runtime.draining.set()
     drained = runtime.shutdown()
     server.close()
+    if health is not None:
+        health.close()
     return drained

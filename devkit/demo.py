@@ -8,6 +8,7 @@ outside test suite would; the transcript is what they saw.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -16,7 +17,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from bot import logs
 from bot.app import build_runtime
@@ -86,13 +88,29 @@ def _fill(sim: SlackSim, user: str, fields: dict[str, str]) -> None:
                          message=f"the modal was not rebuilt after {label!r}")
 
 
-def _run(out: Callable[[str], None], tmp: str) -> list[str]:
-    summary: list[str] = []
+ADMIN = "U0ADMIN0001"  # `resetbot demo --web` only: the App Home's Policy section (the scripted story has none)
+
+
+@dataclasses.dataclass
+class World:
+    """What `resetbot demo` starts: the sandbox providers, the simulated Slack and the real app connected to it."""
+
+    sandbox: Sandbox
+    sim: SlackSim
+    runtime: Any
+
+
+@contextlib.contextmanager
+def demo_world(out: Callable[[str], None], tmp: str, *, admin: bool = False) -> Iterator[World]:
+    """The demo's people, channels, roles and directory, the real app in Socket Mode; shut down on exit.
+    `admin`: alex.admin too, an admin of the bot (`resetbot demo --web`)."""
     with Sandbox(seed=default_seed()) as sandbox, SlackSim() as sim:
         sim.add_user(ENGINEER, "sam.engineer", channels=[HELPDESK])
         sim.add_user(APPROVER, "dana.approver", channels=[HELPDESK])
         sim.add_user(LEAD, "lee.lead")
-        sim.add_channel(APPROVALS, "pw-reset-approvals", members=[APPROVER, LEAD])
+        if admin:
+            sim.add_user(ADMIN, "alex.admin", channels=[HELPDESK])
+        sim.add_channel(APPROVALS, "pw-reset-approvals", members=[APPROVER, LEAD] + [ADMIN] * admin)
         sim.add_usergroup(LEADS, "pw-reset-leads", [LEAD])
         sim.transcript_listener = lambda entry: out("\n".join(f"  {line}" for line in entry.split("\n")))
         environments = sandbox.bot_environments()
@@ -116,22 +134,32 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
             runtime.workflow.admin.grant(ENGINEER, Role.REQUESTER, None, actor="demo")
             runtime.workflow.admin.grant(APPROVER, Role.APPROVER, None, actor="demo")
             runtime.workflow.admin.grant(LEADS, Role.APPROVER, None, actor="demo")  # the group, not lee by name
+            if admin:
+                runtime.workflow.admin.grant(ADMIN, Role.ADMIN, None, actor="demo")
             runtime.workflow.admin.import_directory([(a.key, a.vpanel_username, a.domains[0] if a.domains else None)
                                                      for a in default_seed().mofh_accounts])
-            out("Roles: sam.engineer requests; dana.approver and the group @pw-reset-leads (lee.lead) approve.")
+            out("Roles: sam.engineer requests; dana.approver and the group @pw-reset-leads (lee.lead) approve."
+                + (" alex.admin is an admin." if admin else ""))
             out("Directory imported.")
             handler.connect()
             sim.wait_for_connections(1, timeout=10)
             out("The bot connected over Socket Mode.\n")
-            secrets = [sandbox.mofh_api_password, sandbox.namecheap_api_key, "xoxb-demo", "xapp-demo"]
-            summary += _mofh_flow(out, sim, sandbox, runtime, secrets)
-            summary += _namecheap_flow(out, sim, sandbox, runtime)
-            summary += _two_approvers_flow(out, sim, sandbox, runtime, secrets)
-            summary += _deny_and_cancel_flow(out, sim, runtime)
-            summary.append(_audit_holds_no_secret(runtime.workflow.admin.audit_trail(), secrets))
+            yield World(sandbox, sim, runtime)
         finally:
             handler.close()
             runtime.shutdown(timeout=10)
+
+
+def _run(out: Callable[[str], None], tmp: str) -> list[str]:
+    summary: list[str] = []
+    with demo_world(out, tmp) as world:
+        sim, sandbox, runtime = world.sim, world.sandbox, world.runtime
+        secrets = [sandbox.mofh_api_password, sandbox.namecheap_api_key, "xoxb-demo", "xapp-demo"]
+        summary += _mofh_flow(out, sim, sandbox, runtime, secrets)
+        summary += _namecheap_flow(out, sim, sandbox, runtime)
+        summary += _two_approvers_flow(out, sim, sandbox, runtime, secrets)
+        summary += _deny_and_cancel_flow(out, sim, runtime)
+        summary.append(_audit_holds_no_secret(runtime.workflow.admin.audit_trail(), secrets))
     return summary
 
 

@@ -53,7 +53,7 @@ def register(app: App, workflow: ResetWorkflow, notifier: SlackNotifier,
     `pending_acks`: what the transports count (bot/server.py); each listener's work after its ack yields to them."""
     app.use(guard.DropMalformedPayloads(guard.response_hosts_for(app)))
     # App Home tabs follow what they show: every change of a request passes the notifier's update_card.
-    home_refresher = home.HomeRefresher(notifier.client, workflow)
+    home_refresher = home.HomeRefresher(notifier.client, workflow, notifier)
     notifier.on_request_change = home_refresher.request_changed
     app.use(Collaborators(workflow, notifier, group_members, home_refresher, pending_acks))
     if group_members is not None:  # membership events are followed only for the groups that matter

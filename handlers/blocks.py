@@ -20,7 +20,16 @@ import json
 from datetime import datetime
 
 from bot import policy
-from bot.domain import Method, ProviderCatalog, ProviderInfo, RequestView, RevealState, Status, is_user_group
+from bot.domain import (
+    CardRefused,
+    Method,
+    ProviderCatalog,
+    ProviderInfo,
+    RequestView,
+    RevealState,
+    Status,
+    is_user_group,
+)
 from bot.forms import RequestForm, typed_text
 from bot.secret import Secret
 from handlers import words as outcome_table
@@ -496,6 +505,33 @@ def requester_status(request: RequestView, *, catalog: ProviderCatalog) -> str:
     return said
 
 
+def card_refused_fix(refused: CardRefused) -> str:
+    """What an admin must do when Slack refuses the approvals channel (handlers/notifier.py: CARD_REFUSALS)."""
+    if refused.error == "not_in_channel":
+        return (f"the bot is not a member of the approvals channel {refused.channel}: an admin must /invite the bot "
+                "there")
+    if refused.error == "is_archived":
+        return (f"the approvals channel {refused.channel} is archived: an admin must unarchive it, or point "
+                "RESETBOT_APPROVALS_CHANNEL at another channel and /invite the bot there")
+    return (f"the approvals channel {refused.channel} does not exist or the bot cannot see it: an admin must point "
+            "RESETBOT_APPROVALS_CHANNEL at a channel the bot is in (/invite the bot to a private one)")
+
+
+def card_refused_home_blocks(refused: CardRefused) -> list[dict]:
+    """The admins' App Home while Slack refuses the approvals channel: what is wrong and what to do."""
+    return [{"type": "section", "block_id": "card_refused", "text": _md(
+        f":warning: *Approval cards cannot be posted.* Slack refuses them because {card_refused_fix(refused)}. "
+        "Requests wait unseen until then; the bot posts their cards as soon as Slack accepts them.")}]
+
+
+def card_refused_words(request: RequestView, refused: CardRefused, *, catalog: ProviderCatalog) -> str:
+    """The requester's sentence when the card could not be posted: never "waiting for approval"."""
+    where = f"`{request.account}` at {catalog.label(request.provider)}"
+    return (f"Your password reset for {where} is saved (request {request.id}), but no approver can see it yet: "
+            f"Slack would not post it, because {card_refused_fix(refused)}. Tell an admin; the bot posts it as "
+            "soon as Slack accepts it.")
+
+
 def cancelled_words(request: RequestView) -> str:
     """The card of a request its requester cancelled (CONTRACT.md: the card says the requester cancelled it)."""
     return (f":leftwards_arrow_with_hook: *Cancelled* by the requester, <@{request.requester_id}>, "
@@ -772,8 +808,9 @@ def policy_home_blocks(policies: dict[str, policy.ApprovalPolicy], proposals: di
                 f"<@{proposal.proposed_by}> {when(proposal.proposed_at)}.")]})
     blocks.append({"type": "context", "block_id": "policy_rule", "elements": [_md(
         "A change that only tightens a policy applies at once. One that loosens it (fewer approvals, a higher "
-        "or no cap, a longer expiry, a later or no reminder or escalation) is posted to the approvals channel "
-        "and applies when a second admin approves it.")]})
+        "or no cap, a longer expiry, a later or no reminder, or any change to an escalation that is or becomes "
+        "on: Escalate to may approve without the approver role) is posted to the approvals channel and applies "
+        "when a second admin approves it.")]})
     return blocks
 
 
@@ -813,10 +850,20 @@ def parse_policy_form(view: dict) -> tuple[str | None, dict[str, str | None], po
     return metadata.get("provider"), texts, opened_on
 
 
-def policy_change_words(proposal: policy.PolicyProposal) -> str:
+def policy_change_words(proposal: policy.PolicyProposal | policy.PolicyAnnouncement) -> str:
     """`Approvals 2 → 1, Requests per hour 20 → no cap`: each changed field, old → new."""
     return ", ".join(f"{POLICY_LABELS[name]} {policy_value_words(name, getattr(proposal.old, name))} → "
                      f"{policy_value_words(name, getattr(proposal.new, name))}" for name in proposal.changed)
+
+
+def policy_change_lines(change: policy.PolicyProposal | policy.PolicyAnnouncement) -> str:
+    """One bullet per changed field: `• *Approvals*: 2 → 1`."""
+    return "\n".join(f"• *{POLICY_LABELS[name]}*: {policy_value_words(name, getattr(change.old, name))} → "
+                     f"{policy_value_words(name, getattr(change.new, name))}" for name in change.changed)
+
+
+ESCALATION_POWER = ("Escalate to may approve or deny a waiting request from Escalate after on, without the approver "
+                    "role, and counts towards its approvals.")
 
 
 def policy_change_text(proposal: policy.PolicyProposal, *, catalog: ProviderCatalog) -> str:
@@ -827,8 +874,7 @@ def policy_change_text(proposal: policy.PolicyProposal, *, catalog: ProviderCata
 def policy_change_card(proposal: policy.PolicyProposal, *, catalog: ProviderCatalog) -> list[dict]:
     """The card a loosening change is posted as: provider, old → new per changed field, who proposed it; while it
     waits, Approve change (another admin) and Reject change (any admin; the proposer's withdraws it)."""
-    lines = "\n".join(f"• *{POLICY_LABELS[name]}*: {policy_value_words(name, getattr(proposal.old, name))} → "
-                      f"{policy_value_words(name, getattr(proposal.new, name))}" for name in proposal.changed)
+    lines = policy_change_lines(proposal)
     blocks: list[dict] = [
         {"type": "header", "block_id": f"policy_head_{proposal.id}", "text": _text("Policy change")},
         {"type": "section", "block_id": f"policy_what_{proposal.id}", "fields": [
@@ -837,7 +883,9 @@ def policy_change_card(proposal: policy.PolicyProposal, *, catalog: ProviderCata
         ]},
         {"type": "section", "block_id": f"policy_fields_{proposal.id}", "text": _md(clip(lines, SECTION_TEXT_MAX))},
         {"type": "context", "block_id": f"policy_why_{proposal.id}", "elements": [_md(clip(
-            "It loosens the policy: " + "; ".join(proposal.weakened) + ".", CONTEXT_TEXT_MAX))]},
+            "It loosens the policy: " + "; ".join(proposal.weakened) + "." + (
+                " " + ESCALATION_POWER if policy.escalation_widened(proposal.old, proposal.new) else ""),
+            CONTEXT_TEXT_MAX))]},
     ]
     status = policy.ProposalStatus
     if proposal.status is status.PENDING:
@@ -866,6 +914,33 @@ def policy_change_card(proposal: policy.PolicyProposal, *, catalog: ProviderCata
     blocks.append({"type": "section", "block_id": f"policy_decision_{proposal.id}_{proposal.status.value}",
                    "text": _md(words)})
     return blocks
+
+
+def policy_announcement(announcement: policy.PolicyAnnouncement, *, catalog: ProviderCatalog) -> tuple[str, list[dict]]:
+    """(text, blocks) of a change made with `resetbot policy set`, already in effect: who (`cli:<OS user>`, inert),
+    which provider, each changed value old → new, and how it loosens the policy, if it does. No buttons."""
+    label = catalog.label(announcement.provider)
+    who = shown(announcement.changed_by or "an operator", 64)
+    text = f"Policy changed from the command line for {label} by {who}: {policy_change_words(announcement)}"
+    note = "In effect for requests made from then on; requests already waiting keep the policy they were made under."
+    if announcement.weakened:
+        note += (" It loosens the policy, with no second admin (the command line needs the database's credentials): "
+                 + "; ".join(announcement.weakened) + ".")
+        if policy.escalation_widened(announcement.old, announcement.new):
+            note += " " + ESCALATION_POWER
+    key = f"policy_announced_{announcement.id}"
+    blocks: list[dict] = [
+        {"type": "section", "block_id": f"{key}_head", "text": _md(
+            f":gear: *Policy changed from the command line* for *{label}*")},
+        {"type": "section", "block_id": f"{key}_what", "fields": [
+            _md(f"*Provider*\n{label}"),
+            _md(f"*Changed by*\n`{who}` {when(announcement.changed_at)}"),
+        ]},
+        {"type": "section", "block_id": f"{key}_fields", "text": _md(clip(policy_change_lines(announcement),
+                                                                          SECTION_TEXT_MAX))},
+        {"type": "context", "block_id": f"{key}_note", "elements": [_md(clip(note, CONTEXT_TEXT_MAX))]},
+    ]
+    return clip(text, SECTION_TEXT_MAX), blocks
 
 
 # --- insider-risk alerts -------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from bot.domain import MessageRef, ProviderCatalog, RequestView
-from bot.policy import PolicyProposal, RiskAlert
+from bot.domain import CardRefused, MessageRef, ProviderCatalog, RequestView
+from bot.policy import PolicyAnnouncement, PolicyProposal, RiskAlert
 from handlers import blocks
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 # person, a shared or archived channel): expected, and the DM that follows is the designed fallback.
 EPHEMERAL_FALLBACKS = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived",
                                  "restricted_action", "cannot_dm_bot"})
+
+
+# Slack's answers that say the approvals channel itself cannot take the card: only an admin can fix them.
+CARD_REFUSALS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
 class SlackNotifier:
@@ -40,16 +44,41 @@ class SlackNotifier:
         # Told of every change of a request (update_card); handlers.register points it at the App Home's refresher.
         self.on_request_change: Callable[[RequestView], None] | None = None
         self.dm_channels: dict[str, str] = {}  # user id -> their DM channel, as conversations.open answered
+        # Slack's last refusal of the approvals channel, until a card is posted again: the admins' App Home says it.
+        self.card_refusal: CardRefused | None = None
 
     def post_card(self, request: RequestView) -> MessageRef | None:
         """Post the card without its buttons: the workflow records where it is, then `update_card` adds them
-        (bot/workflow/intake.py: post_approval_card), so a card the bot lost track of never has buttons."""
-        response = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
-                              text=blocks.card_text(request, catalog=self.catalog),
-                              blocks=blocks.card_being_posted(request, catalog=self.catalog))
-        if response is None:
+        (bot/workflow/intake.py: post_approval_card), so a card the bot lost track of never has buttons.
+
+        Raises CardRefused when Slack refuses the approvals channel itself (CARD_REFUSALS): an admin must act.
+        """
+        try:
+            response = self.client.chat_postMessage(channel=self.approvals_channel,
+                                                    text=blocks.card_text(request, catalog=self.catalog),
+                                                    blocks=blocks.card_being_posted(request, catalog=self.catalog))
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown error"))
+            if error not in CARD_REFUSALS:
+                log.warning("Slack chat.postMessage failed: %s", error)
+                return None
+            self.card_refusal = CardRefused(self.approvals_channel, error)
+            log.error("Slack refused to post the approval card of %s in the approvals channel %s (%s): %s; the "
+                      "card is posted as soon as Slack accepts it", request.id, self.approvals_channel, error,
+                      blocks.card_refused_fix(self.card_refusal))
+            raise self.card_refusal from None
+        except (SlackClientError, OSError) as exc:
+            log.warning("Slack chat.postMessage failed: %s", type(exc).__name__)
             return None
+        self.card_refusal = None
         return MessageRef(response["channel"], response["ts"])
+
+    def tell_card_refused(self, request: RequestView, refused: CardRefused) -> None:
+        """The requester, at once: the card could not be posted, and what an admin must do (never "waiting")."""
+        expires = request.response_url_expires_at
+        live = request.response_url if request.response_url and expires and self.clock() < expires else None
+        self.tell(request.requester_id, blocks.card_refused_words(request, refused, catalog=self.catalog),
+                  response_url=live, channel=request.origin_channel)
 
     def update_card(self, request: RequestView, context: str | None = None, *, refresh_home: bool = True) -> None:
         if request.card is not None:
@@ -157,6 +186,13 @@ class SlackNotifier:
         posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
                             text=blocks.policy_change_text(proposal, catalog=self.catalog),
                             blocks=blocks.policy_change_card(proposal, catalog=self.catalog))
+        return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
+
+    def post_policy_announcement(self, announcement: PolicyAnnouncement) -> MessageRef | None:
+        """A change made with `resetbot policy set`, to the approvals channel (bot/workflow/policy_announcements.py)."""
+        text, announcement_blocks = blocks.policy_announcement(announcement, catalog=self.catalog)
+        posted = self._call("chat.postMessage", self.client.chat_postMessage, channel=self.approvals_channel,
+                            text=text, blocks=announcement_blocks)
         return MessageRef(posted["channel"], posted["ts"]) if posted is not None else None
 
     def update_policy_change(self, proposal: PolicyProposal) -> None:

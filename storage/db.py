@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from bot.domain import ServiceUnavailable
+from storage.audit_chain import SQLITE_SHA256, sha256_hex
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
+            # The audit chain's hash, computed in the statement that appends an event (storage/repository.py).
+            dbapi_connection.create_function(SQLITE_SHA256, 1, sha256_hex, deterministic=True)
 
         @event.listens_for(engine, "checkin")
         def _back_to_normal(dbapi_connection, record):

@@ -164,11 +164,16 @@ class RequestApproval(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: rows are inserted, never deleted by the application, and never updated, except that
-    an identical refusal repeated within a minute raises its row's `count` (repository.py: count_repeated_refusal)."""
+    """Append-only, and the database enforces it: triggers refuse every UPDATE and DELETE of a row (and, on
+    PostgreSQL, TRUNCATE; on SQLite, an INSERT OR REPLACE over a row), migration 0006i. A repeated refusal is
+    counted in `audit_repeats`, never on its event.
+
+    Each event is chained to the one before: `seq` is its place in the chain (1, 2, …, no gap), `hash` the hex
+    SHA-256 of `prev_hash` (the previous event's hash; 64 zeros for the first) followed by the event's canonical
+    JSON (storage/audit_chain.py); `audit_chain_head` holds the last one's. `resetbot audit verify` walks it."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_at", "at"),)
+    __table_args__ = (Index("ix_audit_events_at", "at"), Index("uq_audit_events_seq", "seq", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = _ts()
@@ -178,6 +183,36 @@ class AuditEvent(Base):
     provider: Mapped[str | None] = mapped_column(String(16))
     account: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON, never a secret
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The audit chain's last event: one row (id 1), advanced in the statement that appends an event
+    (storage/repository.py: the audit section), whose row lock orders the appends of every replica. An event
+    missing after the head's seq was removed (`resetbot audit verify`)."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_audit_chain_head_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)  # 0: no event yet
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditRepeat(Base):
+    """How many refusals one refusal event stands for (itself included), and the last one's time: an identical
+    refusal repeated within a minute is counted here (storage/repository.py: count_repeated_refusal), so its
+    event is never changed. The count only grows and the row is never deleted (triggers, migration 0006i)."""
+
+    __tablename__ = "audit_repeats"
+
+    event_id: Mapped[int] = mapped_column(Integer, ForeignKey("audit_events.id"), primary_key=True,
+                                          autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = _ts()
 
 
 class DirectoryEntry(Base):
@@ -267,6 +302,26 @@ class PolicyProposalRow(Base):
     decided_at: Mapped[datetime | None] = _ts()
     card_channel: Mapped[str | None] = mapped_column(String(32))
     card_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class PolicyAnnouncementRow(Base):
+    """A policy change made with `resetbot policy set` (bot/policy.py: PolicyAnnouncement), written with the change;
+    the running bot announces it in the approvals channel once (bot/workflow/policy_announcements.py): claimed here
+    (`claim`, `claimed_at`) before Slack is called, `announced_at` once Slack took it. Policies as JSON objects of
+    ApprovalPolicy's fields, durations in seconds."""
+
+    __tablename__ = "policy_announcements"
+    __table_args__ = (Index("ix_policy_announcements_announced_at", "announced_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[str | None] = mapped_column(String(64))  # "cli:<OS user>"
+    changed_at: Mapped[datetime] = _ts()
+    old_policy: Mapped[str] = mapped_column(Text)
+    new_policy: Mapped[str] = mapped_column(Text)
+    claim: Mapped[str | None] = mapped_column(String(80))
+    claimed_at: Mapped[datetime | None] = _ts()
+    announced_at: Mapped[datetime | None] = _ts()
 
 
 class HomeViewer(Base):

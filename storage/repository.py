@@ -8,6 +8,7 @@ status or reveal state written here is first checked against the domain's state 
 
 from __future__ import annotations
 
+import itertools
 import json
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,15 +22,20 @@ from sqlalchemy import (
     CursorResult,
     Executable,
     Row,
+    String,
     Table,
     and_,
+    any_,
     bindparam,
     delete,
+    event,
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
+    true,
     union,
     update,
 )
@@ -39,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain import (
     Approval,
+    AuditChainCheck,
     AuditRecord,
     MessageRef,
     Method,
@@ -50,13 +57,17 @@ from bot.domain import (
     check_reveal_transition,
     check_transition,
 )
-from bot.policy import ApprovalPolicy, PolicyProposal, ProposalStatus
+from bot.policy import ApprovalPolicy, PolicyAnnouncement, PolicyProposal, ProposalStatus
+from storage import audit_chain
 from storage.models import (
+    AuditChainHead,
     AuditEvent,
+    AuditRepeat,
     CallBudgetSlot,
     DirectoryEntry,
     Draft,
     HomeViewer,
+    PolicyAnnouncementRow,
     PolicyProposalRow,
     ProcessedEvent,
     ProviderAccount,
@@ -74,6 +85,8 @@ _REQUESTS = cast(Table, ResetRequest.__table__)
 _APPROVALS = cast(Table, RequestApproval.__table__)
 _GRANTS = cast(Table, RoleAssignment.__table__)
 _AUDIT = cast(Table, AuditEvent.__table__)
+_HEAD = cast(Table, AuditChainHead.__table__)
+_REPEATS = cast(Table, AuditRepeat.__table__)
 _DRAFTS = cast(Table, Draft.__table__)
 _POLICIES = cast(Table, ProviderPolicy.__table__)
 _BUDGET = cast(Table, CallBudgetSlot.__table__)
@@ -296,18 +309,36 @@ class OpenRequestExists(Exception):
         self.request = request
 
 
+# An audit event's own columns (storage/models.py: AuditEvent); seq, prev_hash and hash chain it (the audit section).
+_EVENT_COLUMNS = ("at", "actor_id", "action", "request_id", "provider", "account", "detail")
+
+
+def _advance_head_pg(*where: Any) -> Any:
+    """UPDATE the chain's head by one event whose canonical JSON is bound as `canonical`; RETURNING its seq,
+    prev_hash and hash (SET reads the row as it was: prev_hash becomes the old hash)."""
+    concatenated = _HEAD.c.hash.concat(bindparam("canonical", type_=_AUDIT.c.detail.type))
+    new_hash = func.encode(func.sha256(func.convert_to(concatenated, literal_column("'UTF8'"))),
+                           literal_column("'hex'"))
+    return (update(_HEAD).where(_HEAD.c.id == 1, *where)
+            .values(seq=_HEAD.c.seq + 1, prev_hash=_HEAD.c.hash, hash=new_hash)
+            .returning(_HEAD.c.seq, _HEAD.c.prev_hash, _HEAD.c.hash))
+
+
 def _request_with_audit_pg() -> Executable:
-    """PostgreSQL: the request (unless a unique key holds one) and its audit row in one round trip. The audit row
-    is inserted from what the request's insert returned, so a refused request gets none: RETURNING says which."""
+    """PostgreSQL: the request (unless a unique key holds one) and its audit event, appended to the chain, in one
+    round trip. The chain's head is advanced only when the request's insert returned a row, and the event is
+    inserted from what both returned, so a refused request gets none: RETURNING says which."""
     new = (postgresql.insert(_REQUESTS).values({c.name: bindparam(f"r_{c.name}", type_=c.type) for c in _REQUESTS.c})
            .on_conflict_do_nothing().returning(_REQUESTS.c.id, _REQUESTS.c.provider, _REQUESTS.c.account)
            .cte("new_request"))
+    head = _advance_head_pg(select(new.c.id).exists()).cte("head")
     return (insert(_AUDIT).from_select(
-        ["at", "actor_id", "action", "request_id", "provider", "account", "detail"],
+        [*_EVENT_COLUMNS, "seq", "prev_hash", "hash"],
         select(bindparam("a_at", type_=_AUDIT.c.at.type), bindparam("a_actor_id", type_=_AUDIT.c.actor_id.type),
                bindparam("a_action", type_=_AUDIT.c.action.type), new.c.id, new.c.provider, new.c.account,
-               bindparam("a_detail", type_=_AUDIT.c.detail.type)).select_from(new))
-        .add_cte(new).returning(_AUDIT.c.request_id))
+               bindparam("a_detail", type_=_AUDIT.c.detail.type), head.c.seq, head.c.prev_hash, head.c.hash)
+        .select_from(new.join(head, true())))
+        .add_cte(new).add_cte(head).returning(_AUDIT.c.request_id))
 
 
 _REQUEST_WITH_AUDIT_PG = _request_with_audit_pg()
@@ -320,8 +351,9 @@ _REQUEST_DEFAULTS = {c.name: getattr(c.default, "arg", None) if c.default is not
 def add_request(session: Session, *, audit: Mapping[str, Any] | None = None, **fields) -> RequestView | None:
     """Insert a new request; None when its source view was already turned into one (a resubmit).
 
-    `audit`: its audit row's at, actor_id, action and detail (a dict), stored with it (on PostgreSQL in
-    the same statement) and only when the request is.
+    `audit`: its audit event's at, actor_id, action and detail (a dict), stored with it (on PostgreSQL in
+    the same statement, which then holds the audit chain's head until the commit: call it last in its unit of
+    work, as intake does) and only when the request is.
 
     Raises OpenRequestExists when the provider and account already have an open request (the
     partial unique index decides, so two replicas racing two submits cannot both insert), and
@@ -330,9 +362,15 @@ def add_request(session: Session, *, audit: Mapping[str, Any] | None = None, **f
     check_transition(None, Status(fields["status"]))
     row = {**_REQUEST_DEFAULTS, **fields}
     if audit is not None and session.get_bind().dialect.name == "postgresql":
+        _append_pending_audit(session)  # the events recorded before it come first in the chain
+        detail = _detail_json(audit.get("detail"))
         params = {f"r_{name}": value for name, value in row.items()}
         params.update({"a_at": audit["at"], "a_actor_id": audit["actor_id"], "a_action": audit["action"],
-                       "a_detail": _detail_json(audit.get("detail"))})
+                       "a_detail": detail,
+                       "canonical": _canonical({"at": audit["at"], "actor_id": audit["actor_id"],
+                                                "action": audit["action"], "request_id": fields["id"],
+                                                "provider": fields["provider"], "account": fields["account"],
+                                                "detail": detail})})
         stored = _core(session, _REQUEST_WITH_AUDIT_PG, params).first() is not None
     else:
         stored = _insert_unless_taken(session, _REQUESTS, fields)
@@ -819,12 +857,72 @@ def release_requester_reminder(session: Session, request_id: str, *, claimed_at:
 
 
 # --- audit -------------------------------------------------------------------------------------
+# Append-only (storage/models.py: AuditEvent): each event is appended to the hash chain (storage/audit_chain.py) in
+# one statement that advances the chain's head and inserts the event. On PostgreSQL the head's row lock orders the
+# appends of every replica (under READ COMMITTED a waiting UPDATE re-reads the head its locker committed) and the
+# hash is computed in SQL; SQLite has one writer at a time, hashes with the function storage/db.py registers, and
+# a trigger advances the head (migration 0006i).
+#
+# An event is recorded when the unit of work commits (`before_commit`, below), in the order recorded: the head is
+# then locked only for the commit, and the commit order is the chain's order, which `audit export --follow` relies
+# on. A unit of work never waits for a row while holding the head (a deadlock with the one that holds the row and
+# waits for the head at its commit): on PostgreSQL the first append takes the foreign key's lock on the requests the
+# events name before the head's. add_request's event alone is appended in its statement (one round trip).
+
+_PENDING_AUDIT = "resetbot.audit_pending"  # session.info key: the events recorded in this unit of work, in order
+HEAD_MISSING = "the audit chain's head (audit_chain_head) is missing: run `resetbot audit verify`"
+
+
+def _event_values() -> list[Any]:
+    return [bindparam(name, type_=_AUDIT.c[name].type) for name in _EVENT_COLUMNS]
+
+
+def _append_event_pg(*, lock_requests: bool = False) -> Executable:
+    """`lock_requests`: first take the foreign key's lock (FOR KEY SHARE) on the requests named by `request_ids`,
+    which the events' inserts would take after the head's: a unit of work holding one of those rows (an approval)
+    appends at its commit, so waiting for its row while holding the head would deadlock with it."""
+    where: list[Any] = []
+    if lock_requests:
+        locked = (select(_REQUESTS.c.id)
+                  .where(_REQUESTS.c.id == any_(bindparam("request_ids", type_=postgresql.ARRAY(String()))))
+                  .order_by(_REQUESTS.c.id).with_for_update(read=True, key_share=True).cte("locked_requests"))
+        # Evaluated (every row locked) before the head's row is: the UPDATE locks the rows its WHERE lets through.
+        where.append(select(func.count()).select_from(locked).scalar_subquery().is_not(None))
+    head = _advance_head_pg(*where).cte("head")
+    return (insert(_AUDIT).from_select([*_EVENT_COLUMNS, "seq", "prev_hash", "hash"],
+                                       select(*_event_values(), head.c.seq, head.c.prev_hash, head.c.hash))
+            .add_cte(head).returning(_AUDIT.c.id))
+
+
+def _append_event_sqlite() -> Executable:
+    new_hash = getattr(func, audit_chain.SQLITE_SHA256)(
+        _HEAD.c.hash.concat(bindparam("canonical", type_=_AUDIT.c.detail.type)))
+    return (insert(_AUDIT).from_select([*_EVENT_COLUMNS, "seq", "prev_hash", "hash"],
+                                       select(*_event_values(), _HEAD.c.seq + 1, _HEAD.c.hash, new_hash)
+                                       .where(_HEAD.c.id == 1)))
+
+
+_APPEND_EVENT = {"postgresql": _append_event_pg(), "sqlite": _append_event_sqlite()}
+_APPEND_EVENT_LOCKING_REQUESTS_PG = _append_event_pg(lock_requests=True)
+# A repeated refusal: its first event's count and last time, kept beside the event (never on it).
+_COUNT_REPEAT = {}
+for _dialect, _module in (("postgresql", postgresql), ("sqlite", sqlite)):
+    _repeat = _module.insert(_REPEATS).values(event_id=bindparam("event_id"), count=2, last_at=bindparam("at"))
+    _COUNT_REPEAT[_dialect] = _repeat.on_conflict_do_update(
+        index_elements=[_REPEATS.c.event_id],
+        set_={"count": _REPEATS.c.count + 1, "last_at": _repeat.excluded.last_at})
+# SQLite: the first write takes the database's write lock (count_repeated_refusal); no row has event_id -1.
+_LOCK_REPEATS_SQLITE = update(_REPEATS).where(_REPEATS.c.event_id == -1).values(count=_REPEATS.c.count)
 
 
 def add_audit(session: Session, *, at: datetime, action: str, actor_id: str | None = None,
               request: RequestView | None = None, provider: str | None = None, account: str | None = None,
               detail: dict | None = None, request_id: str | None = None) -> None:
-    _insert(session, _AUDIT, {
+    """Record an audit event: appended to the chain when the unit of work commits, after the ones recorded before
+    it (nothing appended if it rolls back)."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given to the audit trail")
+    session.info.setdefault(_PENDING_AUDIT, []).append({
         "at": at,
         "actor_id": actor_id,
         "action": action,
@@ -833,6 +931,40 @@ def add_audit(session: Session, *, at: datetime, action: str, actor_id: str | No
         "account": request.account if request else account,
         "detail": _detail_json(detail),
     })
+
+
+@event.listens_for(Session, "before_commit")
+def _append_at_commit(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's release is not the commit
+        _append_pending_audit(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # rolled back (a commit appended them)
+        session.info.pop(_PENDING_AUDIT, None)
+
+
+def _append_pending_audit(session: Session) -> None:
+    pending = session.info.pop(_PENDING_AUDIT, None)
+    if not pending:
+        return
+    dialect = session.get_bind().dialect.name
+    request_ids = sorted({row["request_id"] for row in pending if row["request_id"] is not None})
+    for n, row in enumerate(pending):
+        params = {**row, "canonical": _canonical(row)}
+        statement = _APPEND_EVENT[dialect]
+        if n == 0 and request_ids and dialect == "postgresql":
+            statement, params["request_ids"] = _APPEND_EVENT_LOCKING_REQUESTS_PG, request_ids
+        result = _core(session, statement, params)
+        if (result.first() is None) if dialect == "postgresql" else (result.rowcount != 1):  # no head: no event
+            raise RuntimeError(HEAD_MISSING)
+
+
+def _canonical(row: Mapping[str, Any]) -> str:
+    return audit_chain.canonical(at=row["at"], actor_id=row["actor_id"], action=row["action"],
+                                 request_id=row["request_id"], provider=row["provider"], account=row["account"],
+                                 detail=audit_chain.parse_detail(row["detail"]))
 
 
 def _detail_json(detail: dict | None) -> str:
@@ -845,43 +977,89 @@ def count_repeated_refusal(session: Session, *, at: datetime, since: datetime, a
     """Count a refusal on the identical one audited at or after `since`; False when there is none.
 
     Identical: the same action, person, request (or provider and account when there is no
-    request) and reason. The row's detail gains `count` (how many refusals it stands for) and
-    `last_at`; it is the only change ever made to an audit row (models.py: AuditEvent).
+    request) and reason. The count (how many refusals the first event stands for) and the last
+    one's time are kept in audit_repeats, beside the event, which is never changed.
     """
     # Serialised per person and action, so two replicas (or listener threads) counting at once neither
     # lose a count nor both add a first row: an advisory lock on PostgreSQL; SQLite locks the whole
     # database on the first write, which this no-op UPDATE is.
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(zlib.crc32(f"refusal:{action}:{actor_id}".encode()))))
     else:
-        session.execute(update(AuditEvent).where(AuditEvent.id == -1).values(detail=AuditEvent.detail))
-    same_request = (AuditEvent.request_id == request.id) if request else AuditEvent.request_id.is_(None)
+        _core(session, _LOCK_REPEATS_SQLITE)
+    same_request = (_AUDIT.c.request_id == request.id) if request else _AUDIT.c.request_id.is_(None)
     provider, account = (request.provider, request.account) if request else (provider, account)
-    rows = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action == action, AuditEvent.actor_id == actor_id, AuditEvent.at >= since, same_request,
-               AuditEvent.provider.is_(None) if provider is None else AuditEvent.provider == provider,
-               AuditEvent.account.is_(None) if account is None else AuditEvent.account == account)
-        .order_by(AuditEvent.id)
+    rows = session.execute(
+        select(_AUDIT.c.id, _AUDIT.c.detail)
+        .where(_AUDIT.c.action == action, _AUDIT.c.actor_id == actor_id, _AUDIT.c.at >= since, same_request,
+               _AUDIT.c.provider.is_(None) if provider is None else _AUDIT.c.provider == provider,
+               _AUDIT.c.account.is_(None) if account is None else _AUDIT.c.account == account)
+        .order_by(_AUDIT.c.id)
     )
-    for row in rows:
-        detail = json.loads(row.detail or "{}")
-        if detail.get("why") == why:
-            detail["count"] = int(detail.get("count", 1)) + 1
-            detail["last_at"] = at.isoformat()
-            row.detail = json.dumps(detail, sort_keys=True)
-            session.flush()
+    for event_id, detail in rows:
+        if json.loads(detail or "{}").get("why") == why:
+            _core(session, _COUNT_REPEAT[dialect], {"event_id": event_id, "at": at})
             return True
     return False
 
 
+def _events_with_repeats() -> Any:
+    return (select(_AUDIT, _REPEATS.c.count.label("repeat_count"), _REPEATS.c.last_at.label("repeat_last_at"))
+            .select_from(_AUDIT.outerjoin(_REPEATS, _REPEATS.c.event_id == _AUDIT.c.id)))
+
+
+_AUDIT_AFTER = (_events_with_repeats().where(_AUDIT.c.seq > bindparam("seq")).order_by(_AUDIT.c.seq)
+                .limit(bindparam("limit")))
+_AUDIT_AFTER_SINCE = _AUDIT_AFTER.where(_AUDIT.c.at >= bindparam("since", type_=_AUDIT.c.at.type))
+
+
+def _record(row: Row[Any]) -> AuditRecord:
+    detail = json.loads(row.detail or "{}")
+    if row.repeat_count is not None:
+        detail["count"] = row.repeat_count
+        detail["last_at"] = row.repeat_last_at.astimezone(UTC).isoformat()
+    return AuditRecord(row.id, row.at, row.actor_id, row.action, row.request_id, row.provider, row.account, detail,
+                       seq=row.seq, hash=row.hash)
+
+
 def audit_events(session: Session, since: datetime | None = None) -> Iterator[AuditRecord]:
-    query = select(AuditEvent).order_by(AuditEvent.at, AuditEvent.id)
+    """The trail, oldest first; a repeated refusal's detail shows its `count` and `last_at`."""
+    query = _events_with_repeats().order_by(_AUDIT.c.at, _AUDIT.c.id)
     if since is not None:
-        query = query.where(AuditEvent.at >= since)
-    for row in session.scalars(query.execution_options(yield_per=500)):
-        yield AuditRecord(row.id, row.at, row.actor_id, row.action, row.request_id, row.provider, row.account,
-                          json.loads(row.detail or "{}"))
+        query = query.where(_AUDIT.c.at >= since)
+    for row in session.execute(query.execution_options(yield_per=500)):
+        yield _record(row)
+
+
+def audit_events_after(session: Session, seq: int, *, since: datetime | None = None,
+                       limit: int = 500) -> list[AuditRecord]:
+    """Up to `limit` events after `seq` in chain order (those before `since` left out). Appends commit in chain
+    order (the head stays locked until the commit), so no event after `seq` can be committed later than these."""
+    if since is None:
+        return [_record(row) for row in _core(session, _AUDIT_AFTER, {"seq": seq, "limit": limit})]
+    return [_record(row) for row in _core(session, _AUDIT_AFTER_SINCE, {"seq": seq, "limit": limit, "since": since})]
+
+
+def check_audit_chain(session: Session) -> AuditChainCheck:
+    """Walk the whole chain in seq order (storage/audit_chain.py: walk). The head is read in the same statement as
+    the events (a row of NULL events when there is none), so an event appended meanwhile is in neither."""
+    columns = [_AUDIT.c[name] for name in ("id", "seq", "prev_hash", "hash", *_EVENT_COLUMNS)]
+    query = (select(_HEAD.c.seq.label("head_seq"), _HEAD.c.hash.label("head_hash"), *columns)
+             .select_from(_HEAD.outerjoin(_AUDIT, true())).where(_HEAD.c.id == 1).order_by(_AUDIT.c.seq)
+             .execution_options(yield_per=2000))
+    rows = iter(session.execute(query))
+    first = next(rows, None)
+    if first is None:
+        return AuditChainCheck(0, HEAD_MISSING.split(":")[0])
+    events = () if first.id is None else (_chain_row(row) for row in itertools.chain((first,), rows))
+    count, problem = audit_chain.walk(events, first.head_seq, first.head_hash)
+    return AuditChainCheck(count, problem)
+
+
+def _chain_row(row: Row[Any]) -> audit_chain.ChainRow:
+    return audit_chain.ChainRow(row.id, row.seq, row.prev_hash, row.hash, row.at, row.actor_id, row.action,
+                                row.request_id, row.provider, row.account, row.detail)
 
 
 # --- approval policies (bot/policy.py: ApprovalPolicy) -----------------------------------------------
@@ -1096,6 +1274,69 @@ def _proposal(row: PolicyProposalRow) -> PolicyProposal:
         card=MessageRef(row.card_channel, row.card_ts) if row.card_channel and row.card_ts else None)
 
 
+# --- policy changes made with the CLI, announced by the running bot (bot/workflow/policy_announcements.py) ------
+
+
+def add_policy_announcement(session: Session, *, provider: str, changed_by: str | None, changed_at: datetime,
+                            old: ApprovalPolicy, new: ApprovalPolicy) -> int:
+    """Record a change to announce, in the unit of work that makes it; its id."""
+    row = PolicyAnnouncementRow(provider=provider, changed_by=changed_by, changed_at=changed_at,
+                                old_policy=json.dumps(old.as_dict(), sort_keys=True),
+                                new_policy=json.dumps(new.as_dict(), sort_keys=True))
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _announcement_claimable(stale_before: datetime) -> list:
+    return [PolicyAnnouncementRow.announced_at.is_(None),
+            or_(PolicyAnnouncementRow.claim.is_(None), PolicyAnnouncementRow.claimed_at <= stale_before)]
+
+
+def policy_announcements_due(session: Session, *, stale_before: datetime, limit: int = 20) -> list[int]:
+    """Changes not announced yet and not claimed since `stale_before`, oldest first."""
+    query = (select(PolicyAnnouncementRow.id).where(*_announcement_claimable(stale_before))
+             .order_by(PolicyAnnouncementRow.id).limit(limit))
+    return list(session.scalars(query))
+
+
+def claim_policy_announcement(session: Session, announcement_id: int, *, claim: str, now: datetime,
+                              stale_before: datetime) -> bool:
+    """Claim announcing one change: True for one poster only. Committed before Slack is called, so of several
+    replicas sweeping at once one posts; a claim older than `stale_before` (its poster died) may be taken over."""
+    changed = _rows_changed(session, update(PolicyAnnouncementRow)
+                            .where(PolicyAnnouncementRow.id == announcement_id,
+                                   *_announcement_claimable(stale_before))
+                            .values(claim=claim, claimed_at=now))
+    return changed == 1
+
+
+def get_policy_announcement(session: Session, announcement_id: int) -> PolicyAnnouncement | None:
+    row = session.get(PolicyAnnouncementRow, announcement_id, populate_existing=True)
+    if row is None:
+        return None
+    return PolicyAnnouncement(id=row.id, provider=row.provider, changed_by=row.changed_by, changed_at=row.changed_at,
+                              old=ApprovalPolicy(**json.loads(row.old_policy)),
+                              new=ApprovalPolicy(**json.loads(row.new_policy)))
+
+
+def policy_announcement_posted(session: Session, announcement_id: int, *, claim: str, now: datetime) -> bool:
+    """Mark the claimed announcement posted; False when the claim was taken over meanwhile (the caller withdraws
+    its post)."""
+    changed = _rows_changed(session, update(PolicyAnnouncementRow)
+                            .where(PolicyAnnouncementRow.id == announcement_id, PolicyAnnouncementRow.claim == claim,
+                                   PolicyAnnouncementRow.announced_at.is_(None))
+                            .values(announced_at=now, claim=None))
+    return changed == 1
+
+
+def release_policy_announcement(session: Session, announcement_id: int, *, claim: str) -> None:
+    """Slack refused the post: give the claim back, so a later sweep tries again."""
+    session.execute(update(PolicyAnnouncementRow)
+                    .where(PolicyAnnouncementRow.id == announcement_id, PolicyAnnouncementRow.claim == claim)
+                    .values(claim=None, claimed_at=None))
+
+
 # --- who opened the App Home recently (handlers/home.py: HomeRefresher) ------------------------------------
 
 
@@ -1119,12 +1360,14 @@ def home_viewers_since(session: Session, since: datetime, limit: int = 200) -> l
 
 def refusals_since(session: Session, actor_id: str, provider: str, since: datetime,
                    action: str = "request_refused") -> int:
-    """How many refusals of `action` one person got for `provider` since then, repeats counted on their
-    first row included (count_repeated_refusal)."""
-    details = session.scalars(select(AuditEvent.detail).where(
-        AuditEvent.action == action, AuditEvent.actor_id == actor_id, AuditEvent.provider == provider,
-        AuditEvent.at >= since))
-    return sum(int(json.loads(detail or "{}").get("count", 1)) for detail in details)
+    """How many refusals of `action` one person got for `provider` since then, repeats counted beside their
+    first event included (count_repeated_refusal)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(func.coalesce(_REPEATS.c.count, 1)), 0))
+        .select_from(_AUDIT.outerjoin(_REPEATS, _REPEATS.c.event_id == _AUDIT.c.id))
+        .where(_AUDIT.c.action == action, _AUDIT.c.actor_id == actor_id, _AUDIT.c.provider == provider,
+               _AUDIT.c.at >= since))
+    return int(total or 0)
 
 
 def distinct_accounts_requested_since(session: Session, requester_id: str, since: datetime) -> int:

@@ -242,6 +242,26 @@ def test_settings_need_a_seal_key_with_postgres():
     assert any("RESETBOT_SEAL_KEY" in p for p in bad_key.problems)
 
 
+def test_run_ends_in_one_line_naming_the_seal_key_even_for_settings_made_without_from_env(tmp_path, monkeypatch,
+                                                                                           capsys):
+    # Settings.from_env refuses such a key (tests/test_cli_files.py); Settings made any other way met Fernet's
+    # bare ValueError in build_runtime: "start-up failed: ValueError", naming nothing.
+    from bot.providers.mofh import MofhSettings
+    from bot.secret import Secret
+
+    standard = "qpE0Fe7ejN2IX36rvfvK+mxoKxOXo3bdbchCq/u189w="  # standard base64 of 32 bytes
+    made = Settings(database_url=f"sqlite:///{tmp_path / 'resetbot.db'}", seal_key=Secret(standard),
+                    slack_bot_token=Secret("xoxb-1"), slack_app_token=Secret("xapp-1"),
+                    slack_api_url="http://127.0.0.1:9/api/", approvals_channel="C0APPROVALS",
+                    providers={"mofh": MofhSettings("http://127.0.0.1:9", "r", Secret("p"))})
+    monkeypatch.setattr(Settings, "from_env", classmethod(lambda cls, env=None: made))
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):  # run drops them from os.environ
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main(["run"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("resetbot: RESETBOT_SEAL_KEY must be url-safe base64 of 32 bytes") and standard not in line
+
+
 def test_settings_never_show_secrets_in_repr():
     settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-ZZZsentinel", "MOFH_API_USERNAME": "r",
                                   "MOFH_API_PASSWORD": "ZZZmofhsecret"})
@@ -269,7 +289,8 @@ def test_policy_show_on_a_fresh_database_gives_every_provider_the_settings_defau
     env = {"RESETBOT_REQUESTS_PER_HOUR": "7", "RESETBOT_APPROVAL_TTL": "900"}
     default = {"approvals": 1, "expire_after": 900, "remind_after": 0, "escalate_after": 0, "escalate_to": None,
                "requests_per_hour": 7}
-    assert _policies_json(database_url, env) == {"mofh": default, "namecheap": default, "plesk": default}
+    assert _policies_json(database_url, env) == {"mofh": default, "namecheap": default, "cpanel": default,
+                                                  "plesk": default}
     text = resetbot("policy", "show", db=database_url, env=env)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
@@ -277,6 +298,7 @@ def test_policy_show_on_a_fresh_database_gives_every_provider_the_settings_defau
                                 "escalate-to", "requests-per-hour"]
     assert [line.split() for line in lines[1:]] == [["mofh", "1", "15m", "off", "off", "none", "7"],
                                                     ["namecheap", "1", "15m", "off", "off", "none", "7"],
+                                                    ["cpanel", "1", "15m", "off", "off", "none", "7"],
                                                     ["plesk", "1", "15m", "off", "off", "none", "7"]]
     no_cap = _policies_json(database_url, {"RESETBOT_REQUESTS_PER_HOUR": "0"})
     assert no_cap["mofh"]["requests_per_hour"] == 0 and no_cap["mofh"]["expire_after"] == 3600

@@ -8,6 +8,7 @@ into the wrong variable is never echoed by `check`.
 
 from __future__ import annotations
 
+import base64
 import os
 import sqlite3
 import stat
@@ -89,7 +90,7 @@ def test_the_generated_key_file_is_0600(tmp_path):
 
 
 COMMANDS = [("roles", "list"), ("roles", "grant", "U0ADMIN1", "admin"), ("accounts", "list"), ("audit", "export"),
-            ("db", "upgrade"), ("check",), ("run",), ("policy", "show"), ("policy", "set", "mofh", "--approvals", "2")]
+            ("audit", "verify"), ("db", "upgrade"), ("check",), ("run",), ("policy", "show"), ("policy", "set", "mofh", "--approvals", "2")]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
@@ -198,3 +199,82 @@ def test_env_example_names_every_variable_of_the_contracts_configuration_table()
                if "=" in line}
     assert len(listed) >= 18 and listed <= example, sorted(listed - example)
     assert {f"{name}_FILE" for name in ("SLACK_BOT_TOKEN", "RESETBOT_SEAL_KEY", "MOFH_API_PASSWORD")} <= example
+
+
+# --------------------------------------------------------------------- what NAME_FILE may name (issue 20 item 6)
+
+
+def _not_a_secret_file(tmp_path: Path, kind: str) -> tuple[str, str]:
+    """A path RESETBOT_SEAL_KEY_FILE must not be read from, and the words that say why."""
+    if kind == "named pipe":
+        os.mkfifo(tmp_path / "key")  # reading it waits for a writer: for ever
+        return str(tmp_path / "key"), "is not a regular file (a named pipe)"
+    if kind == "/dev/zero":  # reading it never ends
+        return "/dev/zero", "is not a regular file (a character device)"
+    if kind == "directory":
+        (tmp_path / "secrets").mkdir()
+        return str(tmp_path / "secrets"), "is not a regular file (a directory)"
+    (tmp_path / "key").write_text(SEAL_KEY + "\n" + "#" * 64 * 1024)  # a key and 64 KiB more
+    return str(tmp_path / "key"), "is larger than 64 KiB"
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "/dev/zero", "directory", "over 64 KiB"])
+@pytest.mark.parametrize("command", [("check",), ("run",)])
+def test_a_secret_file_that_is_not_a_regular_file_of_at_most_64_kib_is_one_line_naming_it(tmp_path, kind, command):
+    path, why = _not_a_secret_file(tmp_path, kind)
+    env = {**FULL_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}", "RESETBOT_SEAL_KEY_FILE": path}
+    result = resetbot(*command, env=env, timeout=30)  # a read that blocks or never ends fails here, as a timeout
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert one_line(result).endswith(f"RESETBOT_SEAL_KEY_FILE: {path} {why}")
+
+
+def test_a_secret_file_behind_symlinks_as_kubernetes_mounts_them_is_read(tmp_path):
+    (tmp_path / "..2024_01_01").mkdir()
+    (tmp_path / "..2024_01_01" / "seal-key").write_text(SEAL_KEY + "\n")
+    (tmp_path / "..data").symlink_to("..2024_01_01")
+    (tmp_path / "seal-key").symlink_to("..data/seal-key")
+    env = {**FULL_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}",
+           "RESETBOT_SEAL_KEY_FILE": str(tmp_path / "seal-key")}
+    result = resetbot("check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "seal keys: 1 from RESETBOT_SEAL_KEY" in result.stdout
+
+
+# --------------------------------------------------------------------- a seal key Fernet takes (issue 20 item 7)
+
+
+def _standard_base64_key() -> str:
+    """32 random bytes in standard base64 (with + or /): what `openssl rand -base64 32` prints."""
+    while True:
+        key = base64.b64encode(os.urandom(32)).decode()
+        if "+" in key or "/" in key:
+            return key
+
+
+@pytest.mark.parametrize("source", ["RESETBOT_SEAL_KEY", "RESETBOT_SEAL_KEY_FILE"])
+@pytest.mark.parametrize("command", [("check",), ("run",)])
+def test_a_seal_key_in_standard_base64_is_one_line_naming_the_variable_in_check_and_run(tmp_path, source, command):
+    key = _standard_base64_key()
+    env = {**FULL_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}"}
+    if source == "RESETBOT_SEAL_KEY":
+        env[source] = key
+    else:
+        (tmp_path / "seal-key").write_text(key + "\n")
+        env[source] = str(tmp_path / "seal-key")
+    result = resetbot(*command, env=env, timeout=30)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    line = one_line(result)
+    assert f"{source} must be url-safe base64 of 32 bytes, as Fernet.generate_key() prints" in line
+    assert "standard base64" in line and "ValueError" not in result.stdout + result.stderr
+    assert key not in result.stdout + result.stderr and key[:8] not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", [("check",), ("run",)])
+def test_the_bad_one_of_several_seal_keys_is_named_by_its_position(tmp_path, command):
+    good, bad = Fernet.generate_key().decode(), _standard_base64_key()
+    env = {**FULL_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}", "RESETBOT_SEAL_KEY": f"{good},{bad}"}
+    result = resetbot(*command, env=env, timeout=30)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "RESETBOT_SEAL_KEY" in one_line(result) and "the 2nd is standard base64" in one_line(result)
+    assert good not in result.stdout + result.stderr and bad not in result.stdout + result.stderr
+    assert "sealed values" not in result.stdout  # nothing is counted under keys that were refused

@@ -22,6 +22,7 @@ from tests.test_cli import resetbot
 @pytest.fixture
 def services():
     with Sandbox(seed=default_seed()) as sandbox, SlackSim(app_token="xapp-check") as sim:
+        sim.add_channel("C0APPROVALS", "pw-reset-approvals")  # check --connect asks whether the bot is in it
         env = {"SLACK_BOT_TOKEN": "xoxb-check", "SLACK_APP_TOKEN": "xapp-check", "SLACK_API_URL": sim.api_url,
                "RESETBOT_APPROVALS_CHANNEL": "C0APPROVALS"}
         for environment in sandbox.bot_environments().values():
@@ -75,7 +76,7 @@ def test_version_and_a_command_without_its_action_are_one_line():
     version = resetbot("--version")
     assert version.returncode == 0 and version.stdout.strip() == "resetbot 0.1.0"
     for command, actions in (("roles", "grant, revoke or list"), ("accounts", "import or list"),
-                             ("audit", "export"), ("policy", "show or set"), ("db", "upgrade")):
+                             ("audit", "export or verify"), ("policy", "show or set"), ("db", "upgrade")):
         result = resetbot(command)
         assert result.returncode == 2 and result.stdout == ""
         assert result.stderr.strip().splitlines() == [
@@ -85,7 +86,8 @@ def test_version_and_a_command_without_its_action_are_one_line():
 def test_help_explains_positionals_and_options_and_lists_the_choices():
     grant = " ".join(resetbot("roles", "grant", "--help").stdout.split())  # as wrapped by argparse
     assert "a Slack user ID (U…, W…) or user group ID (S…)" in grant
-    assert "requester, approver or admin (admin implies both others)" in grant and "{mofh,namecheap,plesk}" in grant
+    assert "requester, approver or admin (admin implies both others)" in grant
+    assert "{mofh,namecheap,cpanel,plesk}" in grant
     refused = resetbot("roles", "grant", "U0X", "owner")
     assert refused.returncode == 2 and "invalid choice: 'owner' (choose from 'requester', 'approver', 'admin')" \
         in refused.stderr
@@ -104,7 +106,8 @@ def test_run_names_what_failed_at_start_up(caplog):
     try:
         raise RuntimeError("wrapped") from sqlite3.OperationalError("unable to open database file")
     except RuntimeError as database:
-        assert cli._start_up_failure(database) == "DATABASE_URL: cannot open or migrate the database (OperationalError)"
+        assert cli._start_up_failure(database) == ("DATABASE_URL: cannot open or migrate the database: unable to open "
+                                                   "database file (OperationalError)")  # the driver's own words
     with caplog.at_level("ERROR", logger="resetbot"):
         said = cli._start_up_failure(TypeError("unexpected keyword"))
     assert said.startswith("start-up failed: TypeError (error id ") and "DATABASE_URL" not in said

@@ -1,5 +1,7 @@
 import logging
 
+import pytest
+
 from bot import logs
 from bot.logs import RedactingFilter, redact, shape_only
 
@@ -112,3 +114,90 @@ def test_json_lines_carry_the_ids_only_our_fields_and_redacted_tracebacks():
     assert "hunter22" not in stream.getvalue() and "ZZZleaked-extra" not in stream.getvalue()
     assert second["error_id"] == "0a1b2c3d" and "ValueError" in second["exc_info"]
     assert "xoxb-secret-1" not in second["exc_info"]
+
+
+# --------------------------------------------------------------------- the password of a URL (issue 20 item 5)
+
+PROXY = "http://relay:ZZZpr0xyPw@127.0.0.1:3128"
+
+
+def _records_with_a_url(name: str) -> list[logging.LogRecord]:
+    """The URL in the message, in its args, in its traceback, in an extra= field: as any library may log it."""
+    logger = logging.getLogger(name)
+    made: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            made.append(record)
+
+    keep, level, propagate = Keep(logging.DEBUG), logger.level, logger.propagate
+    logger.addHandler(keep)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        logger.error(f"Failed to connect to the proxy (proxy: {PROXY}, connect status code: 407)")
+        logger.debug("HTTP proxy URL has been loaded from an env variable: %s", PROXY)
+        logger.warning("%(what)s via %(proxy)r", {"what": "retrying", "proxy": PROXY})
+        try:
+            raise OSError(f"Tunnel connection failed: 407 (proxy: {PROXY})")
+        except OSError:
+            logger.exception("reconnecting")
+        logger.info("connected", extra={"request_id": PROXY})
+    finally:
+        logger.removeHandler(keep)
+        logger.setLevel(level)
+        logger.propagate = propagate
+    return made
+
+
+@pytest.mark.parametrize("name", ["slack_sdk.socket_mode.builtin.connection", "slack_bolt.App", "urllib3",
+                                  "websocket", "sqlalchemy.engine.Engine", "", "resetbot.server"])
+def test_a_urls_password_is_masked_in_every_record_of_any_logger_at_any_level(name):
+    logs.configure(logging.WARNING)  # the record factory, as `resetbot run` installs it
+    records = _records_with_a_url(name)
+    assert len(records) == 5
+    text_format, json_format = logging.Formatter("%(levelname)s %(name)s: %(message)s"), logs.JsonLines()
+    for record in records:
+        RedactingFilter().filter(record)  # our stderr handler's filter: the extra= fields too
+        for shown in (record.getMessage(), text_format.format(record), json_format.format(record),
+                      str(getattr(record, "request_id", ""))):
+            assert "ZZZpr0xyPw" not in shown, shown
+    assert "relay:***@127.0.0.1:3128" in records[0].getMessage()  # which proxy stays readable
+    assert "relay:***@127.0.0.1:3128" in text_format.format(records[3])  # the traceback's line too
+
+
+@pytest.mark.parametrize("text, masked", [
+    (f"proxy: {PROXY}, status 407", "proxy: http://relay:***@127.0.0.1:3128, status 407"),
+    ("dsn 'postgresql+psycopg://bot:p@ss/w?rd@db:5432/rb' refused", "dsn 'postgresql+psycopg://bot:***@db:5432/rb' refused"),
+    ("via https://u:pa%40ss@proxy.corp:8080/ and socks5://v:ZZZ2@10.0.0.1:1080",
+     "via https://u:***@proxy.corp:8080/ and socks5://v:***@10.0.0.1:1080"),
+    ("url=http%3A%2F%2Frelay%3AZZZpw%40127.0.0.1%3A3128", "url=http://relay:***@127.0.0.1:3128"),
+    # slack_sdk's trace of its CONNECT: the same password, base64-encoded behind the scheme
+    ("CONNECT wss-primary.slack.com:443 HTTP/1.0\r\nProxy-Authorization: Basic cmVsYXk6WlpacHc=\r\n",
+     "CONNECT wss-primary.slack.com:443 HTTP/1.0\r\nProxy-Authorization: ***\r\n"),
+])
+def test_redact_masks_the_password_of_every_url_in_a_line(text, masked):
+    assert redact(text) == masked
+    assert "ZZZ" not in shape_only(text) and "p@ss" not in shape_only(text) and "pa%40ss" not in shape_only(text)
+
+
+def test_a_url_without_a_password_and_text_without_a_url_are_left_as_they_are():
+    for text in ("GET https://slack.com/api/auth.test 200", "mail ops@example.org: 3 of 4 done",
+                 "ssh://git@github.com/x/y.git", "http://127.0.0.1:9/api/"):
+        assert redact(text) == text
+
+
+def test_a_record_whose_format_fails_keeps_no_url_password_in_what_logging_prints_about_it(capsys):
+    logs.configure(logging.WARNING)
+    logger = logging.getLogger("urllib3.test_broken")
+    handler = logging.StreamHandler()  # an operator's: prints "Message: … Arguments: …" when formatting fails
+    logger.addHandler(handler)
+    logger.propagate = False  # (pytest's own handler raises what logging would report)
+    try:
+        logger.warning("proxy %s refused %d", PROXY, "four-oh-seven")  # %d of a str: formatting fails
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    reported = capsys.readouterr().err
+    assert "Arguments: ('http://relay:***@127.0.0.1:3128', 'four-oh-seven')" in reported
+    assert "ZZZpr0xyPw" not in reported

@@ -27,6 +27,7 @@ METHOD_SCOPES = {
     "chat.delete": "chat:write",
     "chat.postEphemeral": "chat:write",
     "conversations.open": "im:write",
+    "conversations.info": "channels:read",
     "views.open": None,
     "views.update": None,
     "views.publish": None,

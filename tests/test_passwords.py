@@ -61,7 +61,6 @@ def test_rules_may_keep_the_accounts_name_out_of_the_password():
     assert plain.check("ab" * 10, account="ab") is None  # a provider without the rule ignores the account
 
 
-
 def test_min_each_asks_that_many_of_every_class():
     rules = PasswordRules(length=8, alphabet="ab01", min_length=8, max_length=8, required_classes=("ab", "01"),
                           min_each=4)

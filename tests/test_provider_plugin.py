@@ -141,6 +141,7 @@ def test_registered_its_problems_reach_check_and_run(acme_registered):
     assert (
         "no provider is enabled: set MOFH_API_USERNAME and MOFH_API_PASSWORD, "
         "or NAMECHEAP_API_USER, NAMECHEAP_API_KEY and NAMECHEAP_CLIENT_IP, "
+        "or CPANEL_API_URL, CPANEL_API_USERNAME and CPANEL_API_TOKEN, "
         "or PLESK_API_URL with PLESK_API_LOGIN and PLESK_API_PASSWORD (or PLESK_API_KEY), or ACME_API_TOKEN"
     ) in settings.problems_for_run(http=False)
 
@@ -236,7 +237,7 @@ def test_registered_the_modal_offers_it_with_its_own_account_field(acme_workflow
 
     everyone = blocks.reset_modal(providers=list(registry.catalog()), metadata={}, provider="acme")
     labels = [o["text"]["text"] for o in everyone["blocks"][0]["element"]["options"]]
-    assert labels == ["MyOwnFreeHost", "Namecheap", "Plesk", "Acme Hosting"]
+    assert labels == ["MyOwnFreeHost", "Namecheap", "cPanel", "Plesk", "Acme Hosting"]
     assert everyone["blocks"][1]["label"]["text"] == "Account (Acme ID)"
 
 
@@ -273,10 +274,10 @@ def test_registered_a_request_goes_from_submit_to_a_changed_password(acme_workfl
 
 def test_registered_the_cli_accepts_its_name(acme_registered):
     assert cli._provider("ACME") == "acme"
-    with pytest.raises(cli.UsageError, match="--provider must be mofh, namecheap, plesk or acme"):
-        cli._provider("cpanel")
+    with pytest.raises(cli.UsageError, match="--provider must be mofh, namecheap, cpanel, plesk or acme"):
+        cli._provider("directadmin")
 
 
 def test_unregistered_the_cli_refuses_its_name():
-    with pytest.raises(cli.UsageError, match=r"--provider must be mofh, namecheap or plesk \(got 'acme'\)"):
+    with pytest.raises(cli.UsageError, match=r"--provider must be mofh, namecheap, cpanel or plesk \(got 'acme'\)"):
         cli._provider("acme")

@@ -3,7 +3,7 @@
 Clients never raise for a provider answer or a transport failure; they return a
 `ChangeResult` or `LookupResult` whose `outcome` says what happened and whose
 `message` is a short sentence an engineer can act on. Each provider lives in its own
-folder here (`mofh/`, `namecheap/`); `registry.py` lists them.
+folder here (`mofh/`, `namecheap/`, `cpanel/`); `registry.py` lists them.
 """
 
 from __future__ import annotations

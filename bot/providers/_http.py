@@ -88,7 +88,7 @@ def post_form(
     form: Mapping[str, str],
     *,
     timeout: tuple[float, float],
-    auth: tuple[str, str] | None = None,
+    auth: tuple[str, str] | requests.auth.AuthBase | None = None,  # Basic, or a header scheme of its own
     max_bytes: int = MAX_RESPONSE_BYTES,
     deadline: float = CHANGE_DEADLINE,
 ) -> HttpAnswer:

@@ -8,10 +8,10 @@ swap `PLUGINS`.
 from __future__ import annotations
 
 from bot.domain import ProviderCatalog
-from bot.providers import mofh, namecheap, plesk
+from bot.providers import cpanel, mofh, namecheap, plesk
 from bot.providers.plugin import ProviderPlugin
 
-PLUGINS: tuple[ProviderPlugin, ...] = (mofh.PLUGIN, namecheap.PLUGIN, plesk.PLUGIN)
+PLUGINS: tuple[ProviderPlugin, ...] = (mofh.PLUGIN, namecheap.PLUGIN, cpanel.PLUGIN, plesk.PLUGIN)
 
 
 def plugins() -> tuple[ProviderPlugin, ...]:

@@ -1,7 +1,7 @@
 """Admin: roles, the MyOwnFreeHost account directory and the audit trail, as the operator CLI uses them.
 
 It needs only the records (bot/workflow/context.py: BaseContext), so `resetbot roles`,
-`accounts` and `audit export` (bot/cli.py) build no provider, sealer or Slack client.
+`accounts` and `audit export`/`verify` (bot/cli.py) build no provider, sealer or Slack client.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 
-from bot.domain import AuditRecord, Role, RoleGrant
+from bot.domain import AuditChainCheck, AuditRecord, Role, RoleGrant
 from bot.sealing import Sealer
 from bot.workflow.context import BaseContext
 from storage import repository as repo
@@ -60,8 +60,21 @@ class Admin:
             return repo.directory_entries(session)
 
     def audit_trail(self, since: datetime | None = None) -> Iterator[AuditRecord]:
+        """The whole trail (at or after `since`), oldest first."""
         with transaction(self.ctx.sessions) as session:
             yield from repo.audit_events(session, since)
+
+    def audit_after(self, seq: int, *, since: datetime | None = None, limit: int = 500) -> list[AuditRecord]:
+        """Up to `limit` events recorded after the one at `seq` in the chain (0: from the first), in the order
+        recorded, leaving out those before `since`: what `audit export --follow` prints next."""
+        with transaction(self.ctx.sessions) as session:
+            return repo.audit_events_after(session, seq, since=since, limit=limit)
+
+    def verify_audit_trail(self) -> AuditChainCheck:
+        """Walk the trail's hash chain: how many events are intact, and the first that was changed, removed or
+        inserted out of order."""
+        with transaction(self.ctx.sessions) as session:
+            return repo.check_audit_chain(session)
 
     def sealed_by_key(self, sealer: Sealer) -> Counter[int | None]:
         """How many stored sealed values each configured key sealed (0 = the first; None = no key here, or a

@@ -22,11 +22,13 @@ from typing import Any, Protocol
 from bot import metrics, policy
 from bot.domain import (
     AlreadyTold,
+    CardRefused,
     GroupsUnavailable,
     MessageRef,
     NotAllowed,
     ProviderCatalog,
     ProviderName,
+    RefusalCode,
     RequestNotFound,
     RequestView,
     RevealState,
@@ -49,7 +51,7 @@ PASSWORD = "password"
 INPUT = "input"
 
 # The same person refused the same way (action, request, reason) again within this window: the
-# refusal is counted on the first one's audit row and not told again (README "What the bot guarantees").
+# refusal is counted beside the first one's audit event and not told again (README "What the bot guarantees").
 REFUSAL_REPEAT_WINDOW = timedelta(seconds=60)
 
 NO_SUCH_REQUEST = "That reset request does not exist (any more)."
@@ -70,15 +72,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def audit_refusal(session: Any, *, now: datetime, action: str, actor_id: str, why: str,
+def audit_refusal(session: Any, *, now: datetime, action: str, actor_id: str, why: str, code: RefusalCode | None,
                   request: RequestView | None = None, provider: str | None = None,
                   account: str | None = None) -> bool:
     """Audit a refusal once per minute: True when it repeats one audited in the last REFUSAL_REPEAT_WINDOW.
 
-    A repeat adds no row: it raises the first row's `count` (storage/repository.py:
-    count_repeated_refusal). Raise `refusal(reason, repeated)` afterwards, so a repeat is not told again.
+    A repeat adds no event: it raises the `count` kept beside the first one's, which never changes
+    (storage/repository.py: count_repeated_refusal). Raise `refusal(reason, repeated)` afterwards, so a
+    repeat is not told again.
     """
-    metrics.count_refusal(action, why)
+    metrics.count_refusal(action, code or RefusalCode.OTHER)
     if repo.count_repeated_refusal(session, at=now, since=now - REFUSAL_REPEAT_WINDOW, action=action,
                                    actor_id=actor_id, why=why, request=request, provider=provider, account=account):
         return True
@@ -95,7 +98,9 @@ def refusal(reason: str, repeated: bool) -> NotAllowed:
 class Notifier(Protocol):
     """What the workflow tells people. Implemented with Slack in handlers/notifier.py."""
 
+    # Raises CardRefused when Slack refuses the approvals channel itself; None for any other failure (retried).
     def post_card(self, request: RequestView) -> MessageRef | None: ...
+    def tell_card_refused(self, request: RequestView, refused: CardRefused) -> None: ...
     # `refresh_home`: the App Home tabs showing the request follow (off the caller's thread); a caller holding the
     # database (rewrite_card, under the request's lock) passes False and calls `refresh_home` after its unit of work.
     def update_card(self, request: RequestView, context: str | None = None, *, refresh_home: bool = True) -> None: ...
@@ -105,11 +110,12 @@ class Notifier(Protocol):
     def send_reveal(self, request: RequestView) -> MessageRef | None: ...
     def update_reveal(self, request: RequestView) -> None: ...
     def withdraw(self, message: MessageRef) -> None: ...  # delete a card or DM that lost to another one
-    # The approvals channel also gets insider-risk alerts and loosening policy changes (bot/workflow/alerts.py,
-    # policy_changes.py).
+    # The approvals channel also gets insider-risk alerts, loosening policy changes and the announcement of a change
+    # made with the CLI (bot/workflow/alerts.py, policy_changes.py, policy_announcements.py).
     def post_alert(self, alert: policy.RiskAlert) -> MessageRef | None: ...
     def post_policy_change(self, proposal: policy.PolicyProposal) -> MessageRef | None: ...
     def update_policy_change(self, proposal: policy.PolicyProposal) -> None: ...
+    def post_policy_announcement(self, announcement: policy.PolicyAnnouncement) -> MessageRef | None: ...
     # The requester's one DM per request (bot/workflow/requester_dm.py), and the card-thread replies
     # (bot/workflow/reminders.py: REMINDER, REQUESTER_REMINDER, ESCALATION) mentioning `mentions`.
     def post_dm(self, request: RequestView) -> MessageRef | None: ...
@@ -259,7 +265,7 @@ class BaseContext:
         if refused_as is not None:
             with transaction(self.sessions) as session:
                 repeated = audit_refusal(session, now=self.db_now(session), action=refused_as, actor_id=user_id,
-                                         why=str(unknown), request=request,
+                                         why=str(unknown), code=RefusalCode.GROUPS_UNAVAILABLE, request=request,
                                          provider=names[0] if request is None and len(names) == 1 else None)
         raise refusal(str(unknown), repeated)
 

@@ -26,6 +26,7 @@ from bot.domain import (
     InputErrors,
     MessageRef,
     NotAllowed,
+    RefusalCode,
     RequestView,
     Role,
     Status,
@@ -167,12 +168,14 @@ class Decisions:
                                          provider_label=ctx.label(request.provider), escalated=escalated)
             if not decision.allowed and unknown is not None and Role.APPROVER not in roles \
                     and approver_id != request.requester_id:
-                decision = Decision.deny(str(unknown))  # Slack could not say whether the escalation reaches them
+                # Slack could not say whether the escalation reaches them
+                decision = Decision.deny(str(unknown), RefusalCode.GROUPS_UNAVAILABLE)
             if decision.allowed and approving and seen is not None and seen.requester_id == request.requester_id \
                     and Role.REQUESTER not in ctx.roles(request.requester_id, request.provider, requester_grants,
                                                         requester_groups):
-                decision = (Decision.deny(str(requester_unknown)) if requester_unknown is not None
-                            else Decision.deny(policy.requester_gone(ctx.label(request.provider))))
+                gone = policy.requester_gone(ctx.label(request.provider))
+                decision = (Decision.deny(str(requester_unknown), RefusalCode.GROUPS_UNAVAILABLE)
+                            if requester_unknown is not None else Decision.deny(gone, RefusalCode.REQUESTER_GONE))
                 if requester_unknown is None:  # the requester is not a requester now: the request ends here
                     _adopt_card(session, request, seen_card)
                     ended = _withdraw(session, request, approver_id, now)
@@ -185,7 +188,7 @@ class Decisions:
                 ended = expire_if_due(session, request, now)
             if not decision.allowed:
                 repeated = audit_refusal(session, now=now, action=f"{verb}_refused", actor_id=approver_id,
-                                         request=request, why=decision.reason)
+                                         request=request, why=decision.reason, code=decision.code)
         if ended is not None:  # expired by this late click, or withdrawn
             ctx.notify_final(ended)
         if not decision.allowed:

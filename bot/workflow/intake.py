@@ -26,12 +26,14 @@ from typing import Any
 
 from bot import metrics, policy
 from bot.domain import (
+    CardRefused,
     InputErrors,
     MessageRef,
     Method,
     NotAllowed,
     ProviderInfo,
     ProviderName,
+    RefusalCode,
     RequestView,
     RevealState,
     Role,
@@ -155,7 +157,7 @@ class Intake:
         if not decision.allowed:
             refused = refusal(decision.reason, audit_refusal(
                 session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
-                account=account, why=decision.reason))
+                account=account, why=decision.reason, code=decision.code))
         elif (open_request := repo.open_request_for(session, provider, account)) is not None:
             raise InputErrors({"account": open_request_sentence(open_request)})
         elif rules.requests_per_hour and (
@@ -169,7 +171,7 @@ class Intake:
                 "min."
             )
             audit_refusal(session, now=now, action="request_refused", actor_id=requester_id, provider=provider,
-                          account=account, why="hourly cap")
+                          account=account, why="hourly cap", code=RefusalCode.HOURLY_CAP)
         else:
             refused = None
         if refused is None:
@@ -236,7 +238,11 @@ class Intake:
         claim = new_card_claim(ctx.replica_id)
         with transaction(ctx.sessions) as session:
             claimed = repo.claim_card_post(session, request.id, claim=claim, now=ctx.db_now(session))
-        card = post_approval_card(ctx, request, claim) if claimed else None
+        try:
+            card = post_approval_card(ctx, request, claim) if claimed else None
+        except CardRefused as refused:  # only an admin can fix it: say so now, never "waiting"; the sweep posts it
+            ctx.notifier.tell_card_refused(request, refused)
+            return request
         if card is not None:
             with transaction(ctx.sessions) as session:
                 request = repo.get_request(session, request.id) or request
@@ -314,6 +320,7 @@ def new_card_claim(replica_id: str) -> str:
 
 def post_approval_card(ctx: Context, request: RequestView, claim: str) -> MessageRef | None:
     """Post the card of a request whose posting `claim` holds; its place, or None when it was not kept.
+    Raises CardRefused when Slack refuses the approvals channel itself (an admin must act).
 
     Two steps, so that only a card whose place is stored ever has buttons: Slack gets the
     card without them, the place is stored (a compare-and-set on the claim), then the card

@@ -10,7 +10,9 @@ applies to requests made after it. It needs only the records (BaseContext), so
 
 `resetbot policy` (an operator's command) changes a policy at once, loosening or not; from Slack a
 loosening change waits for a second admin (bot/workflow/policy_changes.py, which reuses
-`PolicyChange.weakened` and the same lock).
+`PolicyChange.weakened` and the same lock). A change made here is recorded for the running bot to
+announce in the approvals channel (bot/workflow/policy_announcements.py): the CLI has the database,
+not Slack.
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ class Policies:
         """Change some fields of one provider's policy; the others keep their value.
 
         Raises InvalidPolicy (naming the field) when the result is not a valid policy, and
-        UnknownProvider for a name the registry does not list. Audited when something changed.
+        UnknownProvider for a name the registry does not list. Audited, and recorded for the running
+        bot to announce, when something changed.
         """
         self._check_known(provider)
         unknown = sorted(set(changes) - set(policy.FIELDS))
@@ -93,6 +96,9 @@ class Policies:
                 repo.add_audit(session, at=now, action="policy_changed", actor_id=actor, provider=provider,
                                detail={"old": old.as_dict(), "new": change.new.as_dict(),
                                        "changed": change.changed, "weakened": change.weakened})
+                # This process may have no Slack (the CLI): the running bot's sweep announces it, once.
+                repo.add_policy_announcement(session, provider=provider, changed_by=actor, changed_at=now, old=old,
+                                             new=change.new)
         return change
 
     def _check_known(self, provider: ProviderName) -> None:

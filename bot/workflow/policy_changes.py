@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import policy
-from bot.domain import InputErrors, NotAllowed, ProviderName, RequestNotFound, Role
+from bot.domain import InputErrors, NotAllowed, ProviderName, RefusalCode, RequestNotFound, Role
 from bot.policy import ApprovalPolicy, PolicyProposal, ProposalStatus
 from bot.workflow.context import Context, audit_refusal, refusal
 from bot.workflow.policies import PolicyChange, UnknownProvider, effective_policy
@@ -89,7 +89,8 @@ class PolicyChanges:
             why = (f"The approval policy of {ctx.label(provider)} changed while you were editing it, so your "
                    "edit was not saved. Open Edit policy again to see the new values.")
             return PolicyEdit(provider), refusal(why, audit_refusal(session, now=now, action=REFUSED,
-                                                                    actor_id=admin_id, provider=provider, why=why))
+                                                                    actor_id=admin_id, provider=provider, why=why,
+                                                                    code=RefusalCode.STALE))
         change = PolicyChange(provider, current, new)
         if not change.changed:
             return PolicyEdit(provider), None
@@ -153,7 +154,7 @@ class PolicyChanges:
                     repo.add_audit(session, at=now, action="policy_change_stale", actor_id=admin_id,
                                    provider=provider, detail={**detail, "current": current.as_dict()})
                 repeated = audit_refusal(session, now=now, action=REFUSED, actor_id=admin_id, provider=provider,
-                                         why=decision.reason)
+                                         why=decision.reason, code=decision.code)
             elif approve:
                 if not repo.decide_policy_proposal(session, proposal.id, to_status=ProposalStatus.APPLIED,
                                                    decided_by=admin_id, now=now):
@@ -189,7 +190,8 @@ class PolicyChanges:
         if decision.allowed:
             return None
         return refusal(decision.reason, audit_refusal(session, now=ctx.db_now(session), action=REFUSED,
-                                                      actor_id=user_id, provider=provider, why=decision.reason))
+                                                      actor_id=user_id, provider=provider, why=decision.reason,
+                                                      code=decision.code))
 
     def _get(self, session: Any, proposal_id: str) -> PolicyProposal:
         proposal = repo.get_policy_proposal(session, proposal_id) if isinstance(proposal_id, str) else None

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import policy
-from bot.domain import Decision, NotAllowed, RequestView, Status
+from bot.domain import Decision, NotAllowed, RefusalCode, RequestView, Status
 from bot.workflow.context import Context, audit_refusal, refusal
 from bot.workflow.decisions import expire_if_due
 from bot.workflow.reminders import REQUESTER_REMINDER, approver_mentions
@@ -54,7 +54,7 @@ class RequesterActions:
                 repeated = False
             else:
                 repeated = audit_refusal(session, now=now, action="cancel_refused", actor_id=user_id, request=request,
-                                         why=decision.reason)
+                                         why=decision.reason, code=decision.code)
         if expired is not None:
             ctx.notify_final(expired)
         if cancelled is None:
@@ -73,14 +73,15 @@ class RequesterActions:
             now, request, decision, expired = self._check(session, request_id, user_id, groups, "remind the approvers")
             if decision.allowed and request.card is None:
                 decision = Decision.deny("The approval card is not posted yet, so there is no thread to remind the "
-                                         "approvers in. Try again in a minute.")
+                                         "approvers in. Try again in a minute.", RefusalCode.NOT_POSTED)
             elif decision.allowed and not repo.claim_requester_reminder(session, request.id, now=now,
                                                                         since=now - REMIND_INTERVAL):
-                decision = Decision.deny(_too_soon(ctx.get(session, request.id).requester_reminded_at, now))
+                decision = Decision.deny(_too_soon(ctx.get(session, request.id).requester_reminded_at, now),
+                                         RefusalCode.TOO_SOON)
             repeated = False
             if not decision.allowed:
                 repeated = audit_refusal(session, now=now, action="remind_refused", actor_id=user_id, request=request,
-                                         why=decision.reason)
+                                         why=decision.reason, code=decision.code)
             else:
                 mentions = approver_mentions(ctx, session, request)
         if expired is not None:
@@ -115,7 +116,7 @@ class RequesterActions:
         decision = policy.can_act_as_requester(user_id, request, roles, what,
                                                provider_label=ctx.label(request.provider))
         if decision.allowed and now >= request.expires_at:
-            return now, request, Decision.deny(EXPIRED), expire_if_due(session, request, now)
+            return now, request, Decision.deny(EXPIRED, RefusalCode.EXPIRED), expire_if_due(session, request, now)
         return now, request, decision, None
 
 

@@ -23,7 +23,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import metrics, policy
-from bot.domain import Decision, MessageRef, NotAllowed, RequestNotFound, RequestView, RevealState, Role
+from bot.domain import (
+    Decision,
+    MessageRef,
+    NotAllowed,
+    RefusalCode,
+    RequestNotFound,
+    RequestView,
+    RevealState,
+    Role,
+)
 from bot.sealing import SealBroken, SealKeyMissing, button_lookup, is_button, new_button
 from bot.secret import Secret
 from bot.workflow.context import KEY_MISSING_SENTENCE, PASSWORD, Context, audit_refusal, log_key_missing, refusal
@@ -59,10 +68,11 @@ class Reveal:
                                          provider_label=ctx.label(request.provider))
             if decision.allowed and not repo.claim_reveal(session, token, now=now,
                                                           stale_before=now - REVEAL_CLAIM_TIMEOUT):
-                decision = Decision.deny("This password was already revealed; it is shown only once.")
+                decision = Decision.deny("This password was already revealed; it is shown only once.",
+                                         RefusalCode.ALREADY_USED)
             if not decision.allowed:
                 repeated = audit_refusal(session, now=now, action="reveal_refused", actor_id=user_id, request=request,
-                                         why=decision.reason)
+                                         why=decision.reason, code=decision.code)
                 expired = expire_reveal(session, token, now)
             else:
                 sealed, _ = repo.sealed_values(session, request.id)
@@ -130,14 +140,16 @@ class Reveal:
         with transaction(ctx.sessions) as session:
             request = ctx.get(session, request_id)
             roles = ctx.roles(user_id, request.provider, repo.grants_for(session, user_id), groups)
-            refusal = None
+            refusal, code = None, RefusalCode.OTHER
             if user_id != request.requester_id:
                 refusal = "Only the engineer who asked for this reset can confirm that."
+                code = RefusalCode.NOT_REQUESTER
             elif Role.REQUESTER not in roles:
                 refusal = (f"You no longer have the requester role for {ctx.label(request.provider)}, so you can't "
                            "confirm this. Ask your bot admin to give you the requester role again.")
+                code = RefusalCode.NO_ROLE
             elif not repo.mark_customer_informed(session, request.id, requester_id=user_id, now=now):
-                refusal = "This was already confirmed."
+                refusal, code = "This was already confirmed.", RefusalCode.ALREADY_USED
             if refusal is not None:
                 repo.add_audit(session, at=now, action="customer_informed_refused", actor_id=user_id,
                                request=request, detail={"why": refusal})
@@ -145,7 +157,7 @@ class Reveal:
                 request = ctx.get(session, request.id)
                 repo.add_audit(session, at=now, action="customer_informed", actor_id=user_id, request=request)
         if refusal is not None:
-            metrics.count_refusal("customer_informed_refused", refusal)
+            metrics.count_refusal("customer_informed_refused", code)
             raise NotAllowed(refusal)
         ctx.notifier.update_reveal(request)
         return request

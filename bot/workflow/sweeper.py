@@ -4,7 +4,8 @@ It expires requests nobody approved and passwords nobody revealed, gives back re
 dead replica claimed, forgets old drafts and event ids, posts approval cards Slack refused
 or a dead replica lost track of (one poster at a time: it claims the post in the database
 first), resends Reveal buttons a dead replica never sent, posts the reminders and escalations
-that are due (bot/workflow/reminders.py), and recovers executions whose lease lapsed
+that are due (bot/workflow/reminders.py), announces policy changes made with the CLI
+(bot/workflow/policy_announcements.py), and recovers executions whose lease lapsed
 (bot/workflow/execution.py).
 """
 
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain import RequestView
+from bot.domain import CardRefused, RequestView
 from bot.workflow.context import Context
 from bot.workflow.decisions import expire_if_due
 from bot.workflow.execution import Execution
 from bot.workflow.intake import new_card_claim, post_approval_card
+from bot.workflow.policy_announcements import PolicyAnnouncements
 from bot.workflow.reminders import Reminders
 from bot.workflow.reveal import REVEAL_CLAIM_TIMEOUT, expire_reveal, send_reveal_dm
 from storage import repository as repo
@@ -30,6 +32,7 @@ class Sweeper:
         self.ctx = ctx
         self.execution = execution
         self.reminders = Reminders(ctx)
+        self.announcements = PolicyAnnouncements(ctx)
 
     def sweep(self) -> int:
         """Expire what is due and recover executions whose replica died. Returns how many it touched."""
@@ -60,7 +63,8 @@ class Sweeper:
             ctx.notifier.update_reveal(request)
             ctx.notifier.update_card(request)  # the card says the password was destroyed unseen
         return (len(touched) + len(reveals) + released + self.execution.recover_executions()
-                + self.repost_missing_cards() + self.resend_missing_reveals() + self.reminders.post_due())
+                + self.repost_missing_cards() + self.resend_missing_reveals() + self.reminders.post_due()
+                + self.announcements.post_due())
 
     def repost_missing_cards(self, grace: timedelta | None = None) -> int:
         """A card Slack refused to post (5xx, outage), or whose place a dead replica never stored, is posted
@@ -77,8 +81,11 @@ class Sweeper:
             with transaction(ctx.sessions) as session:
                 claimed = repo.claim_card_post(session, request_id, claim=claim, now=now, stale_before=cutoff)
                 request = ctx.get(session, request_id) if claimed else None
-            if request is not None and post_approval_card(ctx, request, claim) is not None:
-                posted += 1
+            try:
+                if request is not None and post_approval_card(ctx, request, claim) is not None:
+                    posted += 1
+            except CardRefused:  # logged by the notifier; every other card would be refused too until an admin acts
+                break
         return posted
 
     def resend_missing_reveals(self, grace: timedelta | None = None) -> int:

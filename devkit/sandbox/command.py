@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM, having printed the URLs and credentials to give the bot."""
     seed = load_seed(args.seed) if args.seed else default_seed()
     sandbox = Sandbox(seed=seed, mofh_port=args.mofh_port, namecheap_port=args.namecheap_port,
-                      plesk_port=args.plesk_port)
+                      cpanel_port=args.cpanel_port, plesk_port=args.plesk_port)
 
     stopping = {"raised": False}
 

@@ -7,7 +7,8 @@ Content-Length, so half the body and a closed connection read as a whole answer 
 cannot be parsed, "http_503" / "http_500" an HTML page, "empty" a 0-byte 200, "garbage"
 non-provider bytes, "http_405" the rate-limit answer, "5050900" the Namecheap
 unhandled-exception error, "html" (Plesk) the panel's login page with a 200. Only "cut" and
-"truncated" change state.
+"truncated" change state. cPanel's accounts are keyed by username
+(`set_failure("cpanel", "acmeshop", "http_500")`).
 `set_failure(..., times=N)` makes a failure clear itself after N answers (e.g. one lost
 answer, then a normal retry).
 
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.providers import registry
+from devkit.sandbox.cpanel import CPANEL_FAILURES, CPANEL_MIN_STRENGTH, CpanelSandbox
 from devkit.sandbox.mofh import MOFH_FAILURES, MofhSandbox
 from devkit.sandbox.namecheap import NAMECHEAP_FAILURES, NamecheapSandbox
 from devkit.sandbox.plesk import PLESK_FAILURES, PleskSandbox
@@ -61,6 +63,14 @@ def _namecheap_environment(sandbox: Sandbox) -> BotEnvironment:
     })
 
 
+def _cpanel_environment(sandbox: Sandbox) -> BotEnvironment:
+    return BotEnvironment(sandbox.cpanel_url, {
+        "CPANEL_API_URL": sandbox.cpanel_url,
+        "CPANEL_API_USERNAME": sandbox.cpanel_api_username,
+        "CPANEL_API_TOKEN": sandbox.cpanel_api_token,
+    })
+
+
 def _plesk_environment(sandbox: Sandbox) -> BotEnvironment:
     return BotEnvironment(sandbox.plesk_url, {
         "PLESK_API_URL": sandbox.plesk_url,
@@ -74,20 +84,24 @@ def _plesk_environment(sandbox: Sandbox) -> BotEnvironment:
 SANDBOXED: dict[str, Callable[[Sandbox], BotEnvironment]] = {
     "mofh": _mofh_environment,
     "namecheap": _namecheap_environment,
+    "cpanel": _cpanel_environment,
     "plesk": _plesk_environment,
 }
-FAILURES = {"mofh": MOFH_FAILURES, "namecheap": NAMECHEAP_FAILURES, "plesk": PLESK_FAILURES}
+FAILURES = {"mofh": MOFH_FAILURES, "namecheap": NAMECHEAP_FAILURES, "cpanel": CPANEL_FAILURES,
+            "plesk": PLESK_FAILURES}
 
 
 @dataclass(frozen=True)
 class SandboxCall:
-    provider: str  # "mofh" | "namecheap" | "plesk"
+    provider: str  # "mofh" | "namecheap" | "cpanel" | "plesk"
     method: str
     path: str  # without the query string
-    command: str  # passwd / getuserdomains / getdomainuser / namecheap.users.changePassword / customer/set / ...
+    # passwd / getuserdomains / getdomainuser / namecheap.users.changePassword / accountsummary / customer/set / ...
+    command: str
     remote_ip: str
     api_user: str | None
-    account: str | None  # MOFH key / Namecheap username / Plesk login the request targeted, when known
+    # MOFH key / Namecheap username / cPanel username / Plesk login the request targeted, when known
+    account: str | None
     outcome: str  # docs/providers.md §4.2 vocabulary, or fail:<mode> / method_not_allowed / not_found
     http_status: int | None  # None when no answer was sent (timeout)
     error_numbers: tuple[int, ...] = ()
@@ -95,9 +109,9 @@ class SandboxCall:
     at: float = 0.0  # time.time() when recorded
 
 
-class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
-    """The sandbox MyOwnFreeHost (mofh.py), Namecheap (namecheap.py) and Plesk (plesk.py) servers, started and
-    stopped together."""
+class Sandbox(MofhSandbox, NamecheapSandbox, CpanelSandbox, PleskSandbox):
+    """The sandbox MyOwnFreeHost (mofh.py), Namecheap (namecheap.py), cPanel (cpanel.py) and Plesk (plesk.py)
+    servers, started and stopped together."""
 
     def __init__(
         self,
@@ -107,6 +121,10 @@ class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
         namecheap_api_user: str = "sandboxapi",
         namecheap_api_key: str = "sandbox-namecheap-key",
         namecheap_client_ip: str = "127.0.0.1",
+        cpanel_api_username: str = "resellerbot",
+        cpanel_api_token: str = "sandbox-cpanel-token",
+        cpanel_min_strength: int = CPANEL_MIN_STRENGTH,
+        cpanel_denied_functions: frozenset[str] = frozenset(),
         plesk_api_login: str = "sandbox-plesk-admin",
         plesk_api_password: str = "sandbox-plesk-password",
         plesk_secret_key: str = "sandbox-plesk-secret-key",
@@ -117,6 +135,7 @@ class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
         host: str = "127.0.0.1",
         mofh_port: int = 0,
         namecheap_port: int = 0,
+        cpanel_port: int = 0,
         plesk_port: int = 0,
         seed: SandboxSeed | None = None,
         unknown_user_empty_body: bool = False,
@@ -128,7 +147,7 @@ class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
     ) -> None:
         self.host = host
         self.hold_seconds = hold_seconds
-        self._ports = {"mofh": mofh_port, "namecheap": namecheap_port, "plesk": plesk_port}
+        self._ports = {"mofh": mofh_port, "namecheap": namecheap_port, "cpanel": cpanel_port, "plesk": plesk_port}
 
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -145,6 +164,8 @@ class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
                              client_ip=namecheap_client_ip, namespaced=namespaced,
                              rate_limit=namecheap_rate_limit, rate_window=namecheap_rate_window,
                              api_locked=namecheap_api_locked)
+        self._init_cpanel(api_username=cpanel_api_username, api_token=cpanel_api_token,
+                          min_strength=cpanel_min_strength, denied_functions=cpanel_denied_functions)
         self._init_plesk(api_login=plesk_api_login, api_password=plesk_api_password, secret_key=plesk_secret_key,
                          key_ip=plesk_key_ip, policy=plesk_password_policy,
                          get_returns_password=plesk_get_returns_password)
@@ -153,6 +174,8 @@ class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
             self.add_mofh_account(copy.deepcopy(account))
         for user in (seed.namecheap_users if seed else []):
             self.add_namecheap_user(copy.deepcopy(user))
+        for cpanel_account in (seed.cpanel_accounts if seed else []):
+            self.add_cpanel_account(copy.deepcopy(cpanel_account))
         for customer in (seed.plesk_customers if seed else []):
             self.add_plesk_customer(copy.deepcopy(customer))
 
@@ -182,11 +205,11 @@ class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
         return self
 
     def stop(self) -> None:
-        """Stop every server; held (timeout / delayed) requests are released and their sockets closed."""
+        """Stop the servers; held (timeout / delayed) requests are released and their sockets closed."""
         self._stopping.set()
         servers, self._servers = list(self._servers.values()), {}
         stoppers = [threading.Thread(target=server.shutdown, daemon=True) for server in servers]
-        for stopper in stoppers:  # both serve_forever loops notice within one poll interval
+        for stopper in stoppers:  # every serve_forever loop notices within one poll interval
             stopper.start()
         for stopper in stoppers:
             stopper.join(timeout=2)
@@ -224,6 +247,11 @@ class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
         return f"http://{self.host}:{self._port('namecheap')}/xml.response"
 
     @property
+    def cpanel_url(self) -> str:
+        """WHM's base URL: the bot appends /json-api/<function>."""
+        return f"http://{self.host}:{self._port('cpanel')}"
+
+    @property
     def plesk_url(self) -> str:
         """The panel's base URL, as PLESK_API_URL takes it (the client appends /enterprise/control/agent.php)."""
         return f"http://{self.host}:{self._port('plesk')}"
@@ -254,9 +282,11 @@ class Sandbox(MofhSandbox, NamecheapSandbox, PleskSandbox):
             return self.mofh_account(account)
         if provider == "namecheap":
             return self.namecheap_user(account)
+        if provider == "cpanel":
+            return self.cpanel_account(account)
         if provider == "plesk":
             return self.plesk_customer(account)
-        raise ValueError("provider must be 'mofh', 'namecheap' or 'plesk'")
+        raise ValueError("provider must be 'mofh', 'namecheap', 'cpanel' or 'plesk'")
 
     def set_delay(self, provider: str, account: str, seconds: float) -> None:
         with self._lock:

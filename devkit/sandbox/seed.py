@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from devkit.sandbox.cpanel import CpanelAccount
 from devkit.sandbox.mofh import MofhAccount
 from devkit.sandbox.namecheap import NamecheapUser
 from devkit.sandbox.plesk import PleskCustomer
@@ -15,6 +16,7 @@ from devkit.sandbox.plesk import PleskCustomer
 class SandboxSeed:
     mofh_accounts: list[MofhAccount] = field(default_factory=list)
     namecheap_users: list[NamecheapUser] = field(default_factory=list)
+    cpanel_accounts: list[CpanelAccount] = field(default_factory=list)
     plesk_customers: list[PleskCustomer] = field(default_factory=list)
 
 
@@ -56,6 +58,39 @@ def default_seed() -> SandboxSeed:
                 domains=["locked.example.com"],
             ),
         ],
+        # The sandbox's API user is the reseller "resellerbot": it owns acmeshop and oldshop, and is
+        # itself an account of root's; otherres1 belongs to another reseller (passwd answers "not the owner").
+        cpanel_accounts=[
+            CpanelAccount(
+                user="acmeshop",
+                password="Acme-Start-2024x",
+                domain="acmeshop.example",
+                email="owner@acmeshop.example",
+                addon_domains=["acme-blog.example", "shop.acmeshop.example"],
+            ),
+            CpanelAccount(
+                user="oldshop",
+                password="Old-Start-2024x",
+                domain="oldshop.example",
+                email="owner@oldshop.example",
+                suspended=True,
+                suspend_reason="Unpaid invoice 2291",
+            ),
+            CpanelAccount(
+                user="otherres1",
+                password="Other-Start-2024x",
+                domain="other-reseller.example",
+                owner="otherreseller",
+                email="owner@other-reseller.example",
+            ),
+            CpanelAccount(
+                user="resellerbot",
+                password="Reseller-Start-2024x",
+                domain="resellerbot.example",
+                owner="root",
+                email="hosting@resellerbot.example",
+            ),
+        ],
         plesk_customers=[
             PleskCustomer(  # the customer of tests/fixtures/providers/plesk/get_active.xml
                 login="jdoe42",
@@ -93,15 +128,16 @@ def _from_dict(cls, data: dict):
 
 def load_seed(path) -> SandboxSeed:
     """Read a JSON seed: {"mofh_accounts": [{...MofhAccount...}], "namecheap_users": [{...}],
-    "plesk_customers": [{...PleskCustomer...}]}."""
+    "cpanel_accounts": [{...CpanelAccount...}], "plesk_customers": [{...PleskCustomer...}]}."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError("seed must be a JSON object")
-    unknown = set(data) - {"mofh_accounts", "namecheap_users", "plesk_customers"}
+    unknown = set(data) - {"mofh_accounts", "namecheap_users", "cpanel_accounts", "plesk_customers"}
     if unknown:
         raise ValueError(f"seed: unknown key(s) {sorted(unknown)}")
     return SandboxSeed(
         mofh_accounts=[_from_dict(MofhAccount, item) for item in data.get("mofh_accounts", [])],
         namecheap_users=[_from_dict(NamecheapUser, item) for item in data.get("namecheap_users", [])],
+        cpanel_accounts=[_from_dict(CpanelAccount, item) for item in data.get("cpanel_accounts", [])],
         plesk_customers=[_from_dict(PleskCustomer, item) for item in data.get("plesk_customers", [])],
     )

@@ -258,35 +258,38 @@ class Person:
         }
         return self._deliver("interactive", payload)
 
-    def _find_button(self, blocks: list, text: str) -> tuple[dict, dict]:
-        candidates = [(_plain(b.get("text")), (blk, b)) for blk, b in _iter_buttons(blocks)]
+    def _find_button(self, blocks: list, text: str, block_id: str | None = None) -> tuple[dict, dict]:
+        candidates = [(_plain(b.get("text")), (blk, b)) for blk, b in _iter_buttons(blocks)
+                      if block_id is None or blk.get("block_id") == block_id]
         return _match_text(candidates, text, "button")
 
-    def _latest_with_button(self, messages: list, text: str):
+    def _latest_with_button(self, messages: list, text: str, block_id: str | None = None):
         for m in reversed(messages):
             try:
-                return m, self._find_button(m.blocks, text)
+                return m, self._find_button(m.blocks, text, block_id)
             except AssertionError:
                 continue
         return None
 
     def click(self, user: str, button_text: str, *, channel: str | None = None, message_ts: str | None = None,
               in_view: bool = False, in_home: bool = False, in_dm: bool = False, in_ephemeral: bool = False,
-              confirm: bool = True) -> Ack | None:
+              confirm: bool = True, block_id: str | None = None) -> Ack | None:
         """Press a button found by its visible text.
 
         Where: ``in_view`` (current modal), ``in_home`` (Home tab), ``in_ephemeral`` (the
         user's latest ephemeral message with it), else a message: ``message_ts`` in
         ``channel``, or the latest message in ``channel`` (``in_dm``: the user's DM with the
-        bot; no channel: any channel) that has the button. A button with a ``confirm``
-        dialog and ``confirm=False`` sends nothing and returns None."""
+        bot; no channel: any channel) that has the button (``in_ephemeral`` with
+        ``message_ts``: that ephemeral). ``block_id``: the button of that block, where two
+        show the same words (the App Home's Edit policy per provider). A button with a
+        ``confirm`` dialog and ``confirm=False`` sends nothing and returns None."""
         uid = self._uid(user)
         name = self.user_name(uid)
         if in_view or in_home:
             ov = self.home(uid) if in_home else self._resolve_view(uid, None)
             if ov is None:
                 raise AssertionError(f"{name} has no home tab published")
-            block, button = self._find_button(ov.blocks, button_text)
+            block, button = self._find_button(ov.blocks, button_text, block_id)
             where = "home tab" if in_home else "modal"
             self._say(f"[{where} for {name}] {name} clicked [{_plain(button.get('text'))}]")
             if not self._confirm(name, where, button, confirm):
@@ -297,8 +300,8 @@ class Person:
         if in_ephemeral:
             with self._lock:
                 ephs = [e for e in self._ephemerals if e.user == uid and not e.deleted
-                        and (channel is None or e.channel == channel)]
-            found = self._latest_with_button(ephs, button_text)
+                        and (channel is None or e.channel == channel) and message_ts in (None, e.ts)]
+            found = self._latest_with_button(ephs, button_text, block_id)
             if found is None:
                 raise AssertionError(f"no ephemeral message for {name} has a button {button_text!r}")
             eph, (block, button) = found
@@ -323,7 +326,7 @@ class Person:
             else:
                 candidates = sorted((m for ms in self._messages.values() for m in ms if not m.deleted),
                                     key=lambda m: float(m.ts))
-        found = self._latest_with_button(candidates, button_text)
+        found = self._latest_with_button(candidates, button_text, block_id)
         if found is None:
             raise AssertionError(
                 f"no message{' in ' + self._where(channel) if channel else ''} has a button {button_text!r}; "

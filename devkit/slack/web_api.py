@@ -33,12 +33,13 @@ METHOD_SCOPES = {
     "chat.delete": "chat:write",
     "chat.postEphemeral": "chat:write",
     "conversations.open": "im:write",
+    "conversations.info": "channels:read",
     "users.info": "users:read",
     "usergroups.users.list": "usergroups:read",
 }
 # What the app is installed with unless a test says otherwise: manifest.yml's bot scopes
 # (tests/test_manifest.py keeps the two equal).
-DEFAULT_SCOPES = frozenset({"commands", "chat:write", "im:write", "usergroups:read"})
+DEFAULT_SCOPES = frozenset({"commands", "chat:write", "im:write", "usergroups:read", "channels:read"})
 
 
 class _ApiServer(ThreadingHTTPServer):
@@ -355,6 +356,8 @@ class WebApi:
         ch = self._channels.get(channel)
         if ch is None:
             raise ApiError("channel_not_found")
+        if ch.archived:
+            raise ApiError("is_archived")
         if not ch.bot_member:
             raise ApiError("not_in_channel")
 
@@ -460,6 +463,14 @@ class WebApi:
         if already:
             body.update({"no_op": True, "already_open": True})
         return body
+
+    def _api_conversations_info(self, p: dict) -> dict:
+        ch = self._channels.get(str(p.get("channel") or ""))
+        if ch is None:
+            raise ApiError("channel_not_found")
+        return {"ok": True, "channel": {"id": ch.id, "name": ch.name, "is_channel": True, "is_private": False,
+                                        "is_archived": ch.archived, "is_member": ch.bot_member,
+                                        "num_members": len(ch.members)}}
 
     def _api_users_info(self, p: dict) -> dict:
         uid = str(p.get("user") or "")

@@ -29,6 +29,7 @@ class _Channel:
     name: str
     members: set = field(default_factory=set)
     bot_member: bool = True
+    archived: bool = False
 
 
 class Workspace:
@@ -77,12 +78,14 @@ class Workspace:
                 self._channels[channel].members.add(user_id)
             self._bump()
 
-    def add_channel(self, channel_id: str, name: str, *, members: Iterable[str] = (), bot_member: bool = True) -> None:
+    def add_channel(self, channel_id: str, name: str, *, members: Iterable[str] = (), bot_member: bool = True,
+                    archived: bool = False) -> None:
         with self._cond:
             ch = self._channels.get(channel_id) or _Channel(channel_id, name)
             ch.name = name.lstrip("#")
             ch.members.update(members)
             ch.bot_member = bot_member
+            ch.archived = archived
             self._channels[channel_id] = ch
             self._messages.setdefault(channel_id, [])
 
@@ -191,6 +194,38 @@ class Workspace:
             f"condition not met within {timeout}s{': ' + message if message else ''}\n"
             f"  last calls: {recent_calls}\n  last transcript lines:\n    " + "\n    ".join(recent)
         )
+
+    @property
+    def version(self) -> int:
+        """A count that grows at every change of the workspace (what `wait_for` wakes on)."""
+        with self._lock:
+            return self._version
+
+    def wait_for_change(self, since: int, timeout: float) -> int:
+        """Block until the workspace changed after version `since`, at most `timeout` seconds; the version then."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._version <= since:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._version
+
+    def people(self) -> list[str]:
+        """The ids of the workspace's people (not the bot), in the order they were added."""
+        with self._lock:
+            return [uid for uid, info in self._users.items() if not info.get("is_bot")]
+
+    def channels(self) -> dict[str, str]:
+        """Each channel's id and name (without #), in the order they were added."""
+        with self._lock:
+            return {cid: ch.name for cid, ch in self._channels.items()}
+
+    def usergroups(self) -> dict[str, str]:
+        """Each user group's id and @handle (without @)."""
+        with self._lock:
+            return {gid: group["handle"] for gid, group in self._usergroups.items()}
 
     def _uid(self, user: str) -> str:
         if user in self._users:

@@ -14,6 +14,7 @@ from bot.app import Runtime, build_runtime
 from bot.config import Settings
 from bot.domain import Role
 from bot.providers import registry
+from bot.providers.cpanel import CpanelSettings
 from bot.providers.mofh import MofhSettings
 from bot.providers.namecheap import NamecheapSettings
 from bot.providers.plesk import PleskSettings
@@ -60,6 +61,13 @@ class Bot:
         self.sim.fill(user, {method: secret, "Reason": reason})
         return self.sim.submit(user)
 
+    def request_cpanel(self, account="acmeshop", user=ENGINEER, reason=REASON, channel=HELPDESK):
+        """/reset-password cpanel <account> (a cPanel username or a domain), Reason and Ticket filled, submitted."""
+        self.sim.opened_by(user, lambda: self.sim.slash_command(user, "/reset-password", f"cpanel {account}",
+                                                                channel=channel), REQUEST_MODAL)
+        self.sim.fill(user, {"Reason": reason, "Ticket": "SUP-7"})
+        return self.sim.submit(user)
+
     def request_plesk(self, user=ENGINEER, account="jdoe42", reason=REASON, channel=HELPDESK):
         self.sim.opened_by(user, lambda: self.sim.slash_command(user, "/reset-password", f"plesk {account}",
                                                                 channel=channel), REQUEST_MODAL)
@@ -73,6 +81,9 @@ class Bot:
 
     def mofh_passwd_calls(self):
         return [c for c in self.sandbox.calls() if c.provider == "mofh" and "passwd" in c.path]
+
+    def cpanel_calls(self, command=None):
+        return [c for c in self.sandbox.calls() if c.provider == "cpanel" and command in (None, c.command)]
 
     def plesk_set_calls(self):
         return [c for c in self.sandbox.calls() if c.provider == "plesk" and c.command == "customer/set"]
@@ -88,6 +99,7 @@ def make_settings(sim: SlackSim, sandbox: Sandbox, database_url: str, **override
         "mofh": MofhSettings(sandbox.mofh_url, "sandbox-reseller", Secret("sandbox-mofh-password")),
         "namecheap": NamecheapSettings(sandbox.namecheap_url, "sandboxapi", Secret("sandbox-namecheap-key"),
                                        "127.0.0.1"),
+        "cpanel": CpanelSettings(sandbox.cpanel_url, "resellerbot", Secret("sandbox-cpanel-token")),
         "plesk": PleskSettings(sandbox.plesk_url, login="sandbox-plesk-admin",
                                password=Secret("sandbox-plesk-password")),
     }

@@ -109,5 +109,5 @@ def test_slash_command_whose_text_says_payload_still_opens_the_modal(bot_over_ht
 def test_healthz_answers_ok_when_the_database_does(bot_over_http):
     url = bot_over_http.sim.http_url.replace("/slack/events", "/healthz")
     answer = requests.get(url, timeout=5)
-    assert answer.status_code == 200 and answer.text == "ok"
+    assert answer.status_code == 200 and answer.text == "ok; database up"
     assert requests.get(url.replace("/healthz", "/other"), timeout=5).status_code == 404

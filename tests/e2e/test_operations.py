@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -121,13 +122,23 @@ def test_socket_mode_serves_metrics_health_and_readiness_logs_json_and_reads_sec
     bot = BotProcess(env)
     try:
         base = "http://127.0.0.1:" + bot.wait_for_line(r"health and metrics on http://127\.0\.0\.1:(\d+)").group(1)
-        assert requests.get(f"{base}/healthz", timeout=5).text == "ok"
+        assert requests.get(f"{base}/healthz", timeout=5).text == "ok; database up"
         wait_until(lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 200, timeout=30,
                    message="/readyz never 200")
         bot.wait_for_line("ready")
         assert sim.wait_for_connections(1, timeout=10)
         before = scrape(base)
         assert value(before, "resetbot_requests_waiting", provider="mofh") == 0
+        # Every labelled counter is there at 0 from start, so a rate alert is never blind (CONTRACT.md).
+        for name, labels in (("resetbot_provider_calls_total", {"provider": "mofh", "outcome": "changed"}),
+                             ("resetbot_provider_calls_total", {"provider": "mofh", "outcome": "auth_failed"}),
+                             ("resetbot_refusals_total", {"action": "approve", "reason": "self_decision"}),
+                             ("resetbot_decisions_total", {"provider": "mofh", "decision": "deny"}),
+                             ("resetbot_expiries_total", {"provider": "mofh", "what": "reveal"}),
+                             ("resetbot_slack_api_errors_total", {"method": "chat.postMessage"})):
+            assert (name, frozenset(labels.items())) in before and value(before, name, **labels) == 0, (name, labels)
+        assert any(name == "resetbot_build_info" and dict(labels).get("version") for name, labels in before)
+        assert ("process_cpu_seconds_total", frozenset()) in before and any(name == "python_info" for name, _ in before)
 
         card = _ask_and_approve(sim)
         waiting = scrape(base)
@@ -161,7 +172,8 @@ def test_socket_mode_serves_metrics_health_and_readiness_logs_json_and_reads_sec
         for never in (ENGINEER, APPROVER, "webq7k2m", "rr_", "xoxb-", "xapp-", MOFH_PASSWORD,
                       sandbox.mofh_account("webq7k2m").password):
             assert never not in text
-        assert all(line.startswith(("# HELP resetbot_", "# TYPE resetbot_", "resetbot_"))
+        assert all(line.startswith(tuple(f"{head}{family}" for head in ("# HELP ", "# TYPE ", "")
+                                         for family in ("resetbot_", "process_", "python_")))
                    for line in text.splitlines() if line)
 
         # Drain: a slow provider call in flight when SIGTERM comes; /readyz answers 503 until it ends.
@@ -206,6 +218,38 @@ def test_http_mode_serves_readyz_and_metrics_beside_healthz(tmp_path):
         assert bot.stop() == 0
     finally:
         bot.kill()
+
+
+def test_http_mode_with_a_health_port_keeps_readyz_and_metrics_off_the_events_port(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MOFH_", "NAMECHEAP_", "RESETBOT_"))}
+    env.update({"SLACK_BOT_TOKEN": "xoxb-http", "SLACK_SIGNING_SECRET": "s3cret", "SLACK_API_URL":
+                "http://127.0.0.1:9/api/", "DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}",
+                "RESETBOT_APPROVALS_CHANNEL": APPROVALS, "MOFH_API_USERNAME": "r", "MOFH_API_PASSWORD": "p",
+                "RESETBOT_HEALTH_PORT": "0", "RESETBOT_HEALTH_HOST": "0.0.0.0"})
+    bot = BotProcess(env, "--http", "--port", "0")
+    try:
+        health = bot.wait_for_line(r"health and metrics on http://0\.0\.0\.0:(\d+)").group(1)
+        events = "http://127.0.0.1:" + bot.wait_for_line(r"ready \(HTTP on http://127\.0\.0\.1:(\d+)/").group(1)
+        assert requests.get(f"{events}/metrics", timeout=5).status_code == 404  # the events port may be public
+        assert requests.get(f"{events}/readyz", timeout=5).status_code == 404
+        assert requests.get(f"{events}/healthz", timeout=5).status_code == 200
+        # Bound to every address, as RESETBOT_HEALTH_HOST says: reachable on this host's own address too.
+        own = socket.gethostbyname(socket.gethostname())
+        for host in ("127.0.0.1", own):
+            assert requests.get(f"http://{host}:{health}/readyz", timeout=5).status_code == 200
+            assert "resetbot_build_info" in requests.get(f"http://{host}:{health}/metrics", timeout=5).text
+        assert bot.stop() == 0
+    finally:
+        bot.kill()
+
+
+def test_a_health_host_that_is_not_an_address_is_a_configuration_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MOFH_", "NAMECHEAP_", "RESETBOT_"))}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'resetbot.db'}", "RESETBOT_HEALTH_HOST": "everywhere"})
+    check = subprocess.run([sys.executable, "-m", "bot.cli", "check"], env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert check.returncode == 2 and "RESETBOT_HEALTH_HOST must be an IP address" in check.stderr
+    assert "Traceback" not in check.stderr
 
 
 def test_a_reveal_sealed_under_key_a_is_revealed_after_a_restart_with_b_a(tmp_path):

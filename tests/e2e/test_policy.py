@@ -1,15 +1,22 @@
-"""A provider's policy set with `resetbot policy set` applies to the running bot's next /reset-password.
+"""A provider's policy set with `resetbot policy set` applies to the running bot's next /reset-password, and the
+running bot announces it in the approvals channel, once, however many replicas sweep.
 
 The real app over Socket Mode with the simulated Slack; the policy is changed by the real CLI
 process on the same database while the bot runs (docs/CONTRACT.md: "A running bot applies it to
-requests made after the change").
+requests made after the change"; "it is audited with the OS user and the running bot announces it
+in the approvals channel").
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
-from tests.e2e.conftest import ENGINEER, HELPDESK, REASON
+import pytest
+
+from bot.app import build_runtime
+from bot.server import socket_mode_handler
+from tests.e2e.conftest import APPROVALS, ENGINEER, HELPDESK, REASON, Bot, _grant, _world, make_settings
 from tests.test_cli import resetbot
 
 
@@ -72,3 +79,70 @@ def test_an_expiry_of_90s_set_with_the_cli_gives_the_next_request_a_90_s_expiry(
     assert request(bot, "mofh", "acct0002").errors is None
     later = next(r for r in requests_of(bot) if r.id != made.id)
     assert later.expires_at - later.created_at == timedelta(hours=2)
+
+
+# --- the running bot announces a change made with the CLI -----------------------------------------------
+
+
+@pytest.fixture
+def two_replicas(database_url):
+    """Two runtimes on one database, each sweeping as `resetbot run` does (the first connected over Socket Mode)."""
+    sim, sandbox = _world()
+    first = build_runtime(make_settings(sim, sandbox, database_url), replica_id="replica-a")
+    second = build_runtime(make_settings(sim, sandbox, database_url), replica_id="replica-b")
+    _grant(first)
+    handler = socket_mode_handler(first.app, "xapp-test", first.pending_acks)
+    handler.connect()
+    sim.wait_for_connections(1, timeout=10)
+    try:
+        yield Bot(sim, sandbox, first, database_url), second
+    finally:
+        handler.close()
+        sandbox.stop()
+        first.shutdown(timeout=10)
+        second.shutdown(timeout=10)
+        sim.stop()
+
+
+def sweep_at_once(*runtimes) -> None:
+    start = threading.Barrier(len(runtimes))
+
+    def sweep(runtime) -> None:
+        start.wait()
+        runtime.workflow.sweeper.sweep()
+
+    threads = [threading.Thread(target=sweep, args=(runtime,)) for runtime in runtimes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+
+def announcements(sim):
+    return [m for m in sim.messages(APPROVALS, include_deleted=True) if "command line" in m.visible_text]
+
+
+def test_a_policy_set_with_the_cli_applies_at_once_and_two_running_replicas_announce_it_once(two_replicas):
+    bot, second = two_replicas
+    sim = bot.sim
+    for runtime in (bot.runtime, second):
+        runtime.start_sweeper(interval=0.05)
+    done = resetbot("policy", "set", "mofh", "--approvals", "2", "--escalate-after", "10m", "--escalate-to",
+                    "U0NOROLE01", db=bot.database_url, env={"LOGNAME": "opsperson"})
+    assert done.returncode == 0, done.stderr
+    assert "loosens the policy (a new escalation (to U0NOROLE01 after 10m))" in done.stdout
+    assert bot.workflow.policies.effective("mofh").approvals == 2  # at once: no second admin for the CLI
+    (changed,) = [e for e in bot.workflow.admin.audit_trail() if e.action == "policy_changed"]
+    assert changed.actor_id == "cli:opsperson"
+
+    (message,) = sim.wait_for(lambda: announcements(sim), message="the running bot did not announce the change")
+    plain = " ".join(message.visible_text.replace("*", "").replace("`", "").split())  # words, not formatting
+    for words in ("Policy changed from the command line for MyOwnFreeHost", "Changed by cli:opsperson",
+                  "Approvals: 1 → 2", "Escalate after: off → 10m", "Escalate to: none → U0NOROLE01",
+                  "It loosens the policy, with no second admin"):
+        assert words in plain, (words, message.visible_text)
+    # More sweeps on both replicas, released together: still one message, announced once.
+    for _ in range(3):
+        sweep_at_once(bot.runtime, second)
+    assert len(announcements(sim)) == 1
+    assert len([e for e in bot.workflow.admin.audit_trail() if e.action == "policy_change_announced"]) == 1

@@ -75,7 +75,7 @@ def test_run_http_serves_healthz_and_exits_0_on_sigterm(tmp_path):
                 break
         assert port, "no ready line"
         answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-        assert (answer.status_code, answer.text) == (200, "ok")
+        assert (answer.status_code, answer.text) == (200, "ok; database up")
         unsigned = requests.post(f"http://127.0.0.1:{port}/slack/events", data={"command": "/reset-password"},
                                  timeout=5)
         assert unsigned.status_code in (400, 401)

@@ -127,8 +127,12 @@ def http_runtime(healthy: threading.Event | None = None, api_url: str | None = N
     """
     ping = healthy.is_set if healthy is not None else (lambda: True)
     app = _bare_app(api_url, signing_secret=SIGNING_SECRET) if api_url else _bare_app(signing_secret=SIGNING_SECRET)
-    return types.SimpleNamespace(app=app, pending_acks=PendingAcks(),
-                                 settings=types.SimpleNamespace(slack_signing_secret=Secret(SIGNING_SECRET)),
+    alive = threading.Event()
+    alive.set()
+    return types.SimpleNamespace(app=app, pending_acks=PendingAcks(), draining=threading.Event(),
+                                 loops_alive=alive.is_set, alive=alive,
+                                 settings=types.SimpleNamespace(slack_signing_secret=Secret(SIGNING_SECRET),
+                                                                health_port=None, health_host="127.0.0.1"),
                                  workflow=types.SimpleNamespace(lookups=types.SimpleNamespace(ping=ping)))
 
 
@@ -140,7 +144,7 @@ def http():
     app = runtime.app
     server = start_http_server(runtime, "127.0.0.1", 0)
     try:
-        yield types.SimpleNamespace(server=server, app=app, healthy=healthy,
+        yield types.SimpleNamespace(server=server, app=app, healthy=healthy, alive=runtime.alive,
                                     base=f"http://127.0.0.1:{server.port}")
     finally:
         server.close()
@@ -155,14 +159,22 @@ def _raw(port: int, request: bytes) -> bytes:
     return answer
 
 
-def test_port_0_binds_a_real_port_and_healthz_follows_the_database(http):
+def test_port_0_binds_a_real_port_and_healthz_is_liveness_whatever_the_database_does(http):
     assert http.server.port > 0 and http.server.url == f"{http.base}/slack/events"
     answer = requests.get(f"{http.base}/healthz", timeout=5)
-    assert (answer.status_code, answer.text) == (200, "ok")
-    http.healthy.clear()
-    assert requests.get(f"{http.base}/healthz", timeout=5).status_code == 503
+    assert (answer.status_code, answer.text) == (200, "ok; database up")
+    http.healthy.clear()  # the database is down: alive, not ready (a liveness probe must not restart the replica)
+    answer = requests.get(f"{http.base}/healthz", timeout=5)
+    assert (answer.status_code, answer.text) == (200, "ok; database down")
+    assert requests.get(f"{http.base}/readyz", timeout=5).status_code == 503
     assert requests.get(f"{http.base}/elsewhere", timeout=5).status_code == 404
     assert requests.get(f"{http.base}/slack/events", timeout=5).status_code == 404
+
+
+def test_healthz_fails_only_when_the_sweep_loop_stopped(http):
+    http.alive.clear()
+    answer = requests.get(f"{http.base}/healthz", timeout=5)
+    assert (answer.status_code, answer.text) == (503, "the sweep loop stopped")
 
 
 def test_unsigned_requests_get_401(http):

@@ -143,6 +143,73 @@ def test_a_loosening_change_is_a_policy_change_card_that_only_a_second_admin_can
                      ("policy_change_approved", ADMIN2), ("policy_changed", ADMIN2)]
 
 
+NOROLE = "U0NOROLE01"  # holds no role at all
+LEADS = "S0LEADS01"
+
+
+@pytest.mark.parametrize("before, typed, shown, why", [
+    pytest.param({}, {"escalate_after": "1s", "escalate_to": NOROLE},
+                 ["*Escalate after*: off → 1s", f"*Escalate to*: none → `{NOROLE}`"],
+                 f"a new escalation (to {NOROLE} after 1s)", id="adding an escalation to someone with no role"),
+    pytest.param({"escalate_after": 1800, "escalate_to": LEADS}, {"escalate_after": "1m"},
+                 ["*Escalate after*: 30m → 1m"], "an earlier escalation (30m → 1m)", id="an earlier escalate-after"),
+    pytest.param({"escalate_after": 1800, "escalate_to": LEADS}, {"escalate_to": NOROLE},
+                 [f"*Escalate to*: `{LEADS}` → `{NOROLE}`"], f"a different escalation target ({LEADS} → {NOROLE})",
+                 id="a different escalate-to"),
+])
+def test_an_edit_that_lets_someone_approve_who_could_not_is_a_policy_change_card_for_a_second_admin(
+        admins, before, typed, shown, why):
+    """Issue 20 item 1: one admin could make anyone an approver with an escalation, applied at once."""
+    admins.workflow.policies.set("mofh", {"approvals": 2, **before}, actor="cli:ops")
+    was = admins.workflow.policies.effective("mofh")
+    response = admins.dispatch(view_submission(policy_view(admins, **typed), user=ADMIN))
+    assert (response.status, response.body) == (200, "")  # the modal closes
+    assert admins.workflow.policies.effective("mofh") == was  # not at once
+    (card,) = policy_cards(admins)
+    text = json.dumps(card["blocks"], ensure_ascii=False)
+    for line in shown:
+        assert line in text
+    assert why in text and "Escalate to may approve or deny a waiting request from Escalate after on" in text
+    assert any("waits for a second admin" in t and why in t for t in admins.private_texts(ADMIN))
+    proposal_id = buttons(card["blocks"])["Approve change"]
+
+    admins.dispatch(button_click(ADMIN, "approve_policy_change", proposal_id))  # the same admin: refused
+    assert "You proposed this policy change, so you can't approve it: a second admin has to." in [
+        m["text"] for _, m in admins.webhooks.sent]
+    assert admins.workflow.policies.effective("mofh") == was
+    admins.dispatch(button_click(ADMIN2, "approve_policy_change", proposal_id))
+    now = admins.workflow.policies.effective("mofh")
+    assert now != was and all(blocks.policy_input_value(name, getattr(now, name)) == value
+                              for name, value in typed.items())
+    trail = [(e.action, e.actor_id) for e in admins.workflow.admin.audit_trail()
+             if e.action in ("policy_change_proposed", "policy_change_approved", "policy_changed")]
+    assert trail == [("policy_changed", "cli:ops"), ("policy_change_proposed", ADMIN),
+                     ("policy_change_approved", ADMIN2), ("policy_changed", ADMIN2)]
+
+
+def test_the_attack_before_a_second_admin_approves_the_escalation_target_cannot_approve(admins):
+    """"Escalate after 1s, Escalate to <someone with no role>" by one admin: until a second admin approves the change,
+    a request made under the policy does not let that person approve, however long it waits."""
+    admins.workflow.policies.set("mofh", {"approvals": 2}, actor="cli:ops")
+    admins.dispatch(view_submission(policy_view(admins, escalate_after="1s", escalate_to=NOROLE), user=ADMIN))
+    proposal_id = buttons(policy_cards(admins)[0]["blocks"])["Approve change"]
+    request = admins.pending_request()
+    admins.clock.advance(5)
+    admins.dispatch(button_click(NOROLE, "approve_reset", request.id, message_ts=request.card.ts))
+    assert any("You don't have the approver role for MyOwnFreeHost" in t for t in admins.private_texts(NOROLE))
+    waiting = admins.workflow.lookups.get(request.id)
+    assert waiting.status.value == "pending" and waiting.approvers == []
+    assert waiting.escalate_to is None and waiting.escalate_at is None
+
+    # Once a second admin approved the change, it applies to requests made from then on, as a policy does.
+    admins.dispatch(button_click(ADMIN2, "approve_policy_change", proposal_id))
+    later = admins.pending_request(account="acct0002")
+    admins.clock.advance(5)
+    admins.dispatch(button_click(NOROLE, "approve_reset", later.id, message_ts=later.card.ts))
+    assert admins.workflow.lookups.get(later.id).approvers == [NOROLE]
+    assert admins.workflow.lookups.get(request.id).approvers == []  # the earlier one keeps its policy
+
+
 def test_approving_a_change_proposed_against_an_older_policy_is_refused_and_the_card_says_so(admins):
     admins.dispatch(view_submission(policy_view(admins, expire_after="2h"), user=ADMIN))  # loosens
     proposal_id = buttons(policy_cards(admins)[0]["blocks"])["Approve change"]
@@ -159,6 +226,40 @@ def test_the_proposer_can_withdraw_a_change(admins):
     admins.dispatch(button_click(ADMIN, "reject_policy_change", proposal_id))
     assert f"*Withdrawn* by <@{ADMIN}>" in json.dumps(admins.client.to("chat.update")[-1]["blocks"])
     assert admins.workflow.policies.effective("mofh").requests_per_hour == 20
+
+
+# --- `resetbot policy set`, announced by the running bot ---------------------------------------------
+
+
+def announcements(slack) -> list[dict]:
+    return [m for m in slack.client.to("chat.postMessage")
+            if m.get("channel") == APPROVALS and "command line" in m.get("text", "")]
+
+
+def test_a_policy_set_from_the_cli_is_announced_once_in_the_approvals_channel_in_words(slack):
+    slack.workflow.policies.set("mofh", {"approvals": 2, "escalate_after": 600, "escalate_to": NOROLE,
+                                         "requests_per_hour": 0}, actor="cli:opsperson")
+    slack.workflow.sweeper.sweep()
+    slack.workflow.sweeper.sweep()
+    (message,) = announcements(slack)
+    assert message["text"] == ("Policy changed from the command line for MyOwnFreeHost by cli:opsperson: Approvals 1 → 2, "
+                               f"Escalate after off → 10m, Escalate to none → `{NOROLE}`, Requests per hour 20 → no cap")
+    shown = json.dumps(message["blocks"], ensure_ascii=False)
+    for line in ("*Approvals*: 1 → 2", "*Escalate after*: off → 10m", f"*Escalate to*: none → `{NOROLE}`",
+                 "*Requests per hour*: 20 → no cap", "`cli:opsperson`", "MyOwnFreeHost"):
+        assert line in shown
+    assert "Expire after" not in shown  # only what changed
+    assert f"a new escalation (to {NOROLE} after 10m)" in shown and "a higher cap (20/h → no cap)" in shown
+    assert buttons(message["blocks"]) == {}  # already in effect: nothing to approve
+
+
+def test_the_os_user_in_an_announcement_never_pings_or_links(slack):
+    slack.workflow.policies.set("mofh", {"approvals": 3}, actor="cli:<!channel>&<https://evil.example|x>")
+    slack.workflow.sweeper.sweep()
+    (message,) = announcements(slack)
+    for text in (message["text"], json.dumps(message["blocks"])):
+        assert "<!channel>" not in text and "<https://" not in text
+    assert "&lt;!channel&gt;" in message["text"]
 
 
 # --- App Home tabs follow what they show -----------------------------------------------------------

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from bot.providers.cpanel import CpanelClient
 from bot.providers.mofh import MofhClient
 from bot.providers.namecheap import InProcessCallBudget, NamecheapClient
 from bot.providers.plesk import PleskClient
@@ -32,6 +33,11 @@ NC_API_KEY = "ZZZncApiKey0123456789abcdef&+%"
 NC_CLIENT_IP = "203.0.113.10"
 MOFH_KEY = "webq7k2m"
 MOFH_PASSWORD = "Xq7vN2mLp9TzR4wB"  # 16 alphanumerics, as the generator makes them
+CPANEL_API_USERNAME = "resellerbot"
+CPANEL_API_TOKEN = "ZZZcpTok&+%=~9Z1K4QXW2M7R5T8Y3U6"  # visible ASCII, as a header carries it
+CPANEL_USER = "acmeshop"
+CPANEL_DOMAIN = "acmeshop.example"
+CPANEL_PASSWORD = "Xq7vN2mLp9TzR4wBk3Hs"  # 20 alphanumerics, as the generator makes them
 
 
 @dataclass
@@ -213,6 +219,22 @@ def make_mofh(server):
 
 
 @pytest.fixture
+def make_cpanel(server):
+    def make(**kwargs) -> CpanelClient:
+        kwargs.setdefault("session", plain_session())
+        kwargs.setdefault("timeout", (2.0, 2.0))
+        kwargs.setdefault("retry_delay", 0.0)
+        return CpanelClient(
+            kwargs.pop("base_url", server.url),
+            kwargs.pop("api_username", CPANEL_API_USERNAME),
+            kwargs.pop("api_token", CPANEL_API_TOKEN),
+            **kwargs,
+        )
+
+    return make
+
+
+@pytest.fixture
 def make_namecheap(server, budget):
     def make(**kwargs) -> NamecheapClient:
         kwargs.setdefault("session", plain_session())
@@ -237,6 +259,7 @@ def fixture_bytes(relative: str) -> bytes:
 NC_SUCCESS = fixture_bytes("namecheap/changepassword_success_way1_oldpassword.xml")
 NC_RESET_SUCCESS = fixture_bytes("namecheap/resetpassword_success.xml")
 MOFH_SUCCESS = fixture_bytes("mofh/passwd_success.xml")
+CPANEL_SUCCESS = fixture_bytes("cpanel/passwd_success.json")
 
 
 # ------------------------------------------------------------------------------------------ Plesk

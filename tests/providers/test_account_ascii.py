@@ -12,6 +12,7 @@ import pytest
 
 from bot.providers import Outcome
 from bot.providers._names import DOMAIN
+from bot.providers.cpanel import account as cp_account
 from bot.providers.mofh import account as mofh_account
 from bot.providers.namecheap import account as nc_account
 from tests.providers.conftest import MOFH_PASSWORD, MOFH_SUCCESS
@@ -43,7 +44,7 @@ def test_a_namecheap_username_with_anything_but_ascii_is_refused(typed):
 
 def test_the_shared_patterns_are_ascii_only():
     for pattern in (mofh_account.ACCOUNT_KEY, mofh_account.VPANEL_USERNAME, mofh_account.VPANEL_LIKE, DOMAIN,
-                    nc_account.USERNAME, nc_account.RESET_CODE):
+                    nc_account.USERNAME, nc_account.RESET_CODE, cp_account.USERNAME):
         assert not pattern.match(f"{KELVIN}elv_40312290") and not pattern.match(f"{KELVIN}elvin.example")
     assert mofh_account.parse("kelv_40312290", DIRECTORY).account == "webq7k2m"  # the ASCII spelling still maps
 
@@ -53,4 +54,14 @@ def test_the_mofh_client_refuses_a_look_alike_lookup_without_sending(server, mak
     client = make_mofh()
     assert client.account_info(vpanel_username=f"{KELVIN}elv_40312290").attempts == 0
     assert client.change_password(f"web{KELVIN}7k2m", MOFH_PASSWORD).outcome is Outcome.INVALID_USERNAME
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("typed", [f"acme{KELVIN}", f"{KELVIN}elvin.example", "acme\u017fhop", "ａｃｍｅ", "acme\u200b"])
+def test_a_cpanel_account_with_anything_but_ascii_is_refused_and_never_sent(typed, server, make_cpanel):
+    parsed = cp_account.parse(typed, Directory())
+    assert parsed.error is not None and "ASCII" in parsed.error
+    client = make_cpanel()
+    assert client.change_password(typed, "Xq7vN2mLp9TzR4wBk3Hs").outcome is Outcome.INVALID_USERNAME
+    assert client.account_info(domain=typed).attempts == 0 and client.account_info(username=typed).attempts == 0
     assert server.requests == []

@@ -1,7 +1,7 @@
 """Every provider call has an overall deadline (issue 9 item 16): a server that trickles its answer, a byte at a
 time, each byte well inside the read timeout, is cut off at the deadline instead of holding the call for as long
 as it likes. Past the deadline the request may have been acted on: `provider_unavailable`, certainty
-"ambiguous", retryable as each client's rules say (MyOwnFreeHost yes, Namecheap no).
+"ambiguous", retryable as each client's rules say (MyOwnFreeHost and cPanel yes, Namecheap no).
 """
 
 from __future__ import annotations
@@ -13,10 +13,19 @@ import time
 import pytest
 
 from bot.providers import AMBIGUOUS, Outcome
+from bot.providers.cpanel import CpanelClient
 from bot.providers.mofh import MofhClient
 from bot.providers.namecheap import InProcessCallBudget, NamecheapClient
 from bot.providers.plesk import PleskClient
-from tests.providers.conftest import MOFH_KEY, MOFH_PASSWORD, MOFH_SUCCESS, NC_SUCCESS, PLESK_SET_SUCCESS, plain_session
+from tests.providers.conftest import (
+    CPANEL_SUCCESS,
+    MOFH_KEY,
+    MOFH_PASSWORD,
+    MOFH_SUCCESS,
+    NC_SUCCESS,
+    PLESK_SET_SUCCESS,
+    plain_session,
+)
 
 GAP = 0.2  # seconds between two bytes: far inside the 2 s read timeout the clients get here
 DEADLINE = 1.0
@@ -150,6 +159,29 @@ def test_the_default_deadlines_bound_change_calls_and_lookups():
     client = MofhClient("https://panel.example", "u", "p")
     assert (client.deadline, client.lookup_deadline) == (90.0, 20.0)
     assert NamecheapClient("https://api.example/xml.response", "u", "k", "203.0.113.10").deadline == 90.0
+
+
+def _cpanel(url: str, **kwargs) -> CpanelClient:
+    return CpanelClient(url, "resellerbot", "TOKEN", session=plain_session(), timeout=(2.0, 2.0), retry_delay=0.0,
+                        **kwargs)
+
+
+@pytest.mark.parametrize("where", ["body", "headers"])
+def test_a_trickled_cpanel_answer_is_cut_at_the_deadline(trickling, where):
+    server = trickling(CPANEL_SUCCESS, where)
+    result, held = _held(lambda: _cpanel(server.url, deadline=DEADLINE).change_password("acmeshop", "Xq7vN2mLp9TzR4wBk3Hs"))
+    assert held < DEADLINE + 1.0, f"held {held:.1f} s"
+    assert (result.outcome, result.certainty, result.retryable) == (Outcome.PROVIDER_UNAVAILABLE, AMBIGUOUS, True)
+    assert server.connections == 1 and "deadline" in result.message
+
+
+def test_a_trickled_cpanel_domain_lookup_is_cut_at_one_lookup_deadline_for_both_calls(trickling):
+    server = trickling(b'{"data":{"user":"acmeshop"},"metadata":{"command":"getdomainowner","result":1}}' + b" " * 50)
+    client = _cpanel(server.url, deadline=30.0, lookup_deadline=DEADLINE)
+    result, held = _held(lambda: client.account_info(domain="acmeshop.example"))
+    assert held < DEADLINE + 1.0, f"held {held:.1f} s"
+    assert result.outcome is Outcome.PROVIDER_UNAVAILABLE and not result.ok
+    assert CpanelClient("https://whm.example.net:2087", "r", "t").lookup_deadline == 20.0
 
 
 @pytest.mark.parametrize("where", ["body", "headers"])

@@ -44,10 +44,10 @@ ALTERNATIVE_CREDENTIALS = ("PLESK_API_KEY",)
 
 
 def test_the_registry_lists_the_providers_in_modal_order():
-    assert registry.names() == ("mofh", "namecheap", "plesk")
-    assert [p.label for p in registry.plugins()] == ["MyOwnFreeHost", "Namecheap", "Plesk"]
+    assert registry.names() == ("mofh", "namecheap", "cpanel", "plesk")
+    assert [p.label for p in registry.plugins()] == ["MyOwnFreeHost", "Namecheap", "cPanel", "Plesk"]
     assert registry.by_name("namecheap") is registry.PLUGINS[1]
-    assert registry.by_name("cpanel") is None
+    assert registry.by_name("directadmin") is None
 
 
 @pytest.mark.parametrize("plugin", registry.PLUGINS, ids=lambda p: p.name)

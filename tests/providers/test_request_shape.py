@@ -1,4 +1,5 @@
-"""What goes on the wire: POST, form body, Basic auth (MOFH), no secret in the URL, exact field sets."""
+"""What goes on the wire: POST, form body, Basic auth (MOFH) or the whm header (cPanel), no secret in the URL,
+exact field sets."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from urllib.parse import parse_qs, quote, quote_plus
 import pytest
 
 from bot.providers import Outcome
+from bot.providers.cpanel import CpanelClient
 from bot.providers.mofh import MofhClient
 from bot.secret import Secret
 from tests.providers.conftest import (
+    CPANEL_API_TOKEN,
+    CPANEL_API_USERNAME,
+    CPANEL_DOMAIN,
+    CPANEL_PASSWORD,
+    CPANEL_SUCCESS,
+    CPANEL_USER,
     MOFH_API_PASSWORD,
     MOFH_API_USERNAME,
     MOFH_KEY,
@@ -21,6 +29,8 @@ from tests.providers.conftest import (
     NC_CLIENT_IP,
     NC_RESET_SUCCESS,
     NC_SUCCESS,
+    RecordingServer,
+    fixture_bytes,
     plain_session,
 )
 
@@ -234,3 +244,174 @@ def test_mofh_basic_auth_header_is_standard(server, make_mofh):
     make_mofh().change_password(MOFH_KEY, MOFH_PASSWORD)
     expected = base64.b64encode(f"{MOFH_API_USERNAME}:{MOFH_API_PASSWORD}".encode("latin-1")).decode()
     assert server.requests[0].header("Authorization") == "Basic " + expected
+
+
+# ------------------------------------------------------------------------------------- cPanel
+
+CP_NASTY = "a&b+c%d=e#f;g h\u00fc\u2019~"  # & + % = # ; a space and non-ASCII: must arrive byte-exact (§9)
+
+
+def _cp_common(request):
+    _common(request)
+    assert request.header("Authorization") == f"whm {CPANEL_API_USERNAME}:{CPANEL_API_TOKEN}"
+    assert request.basic_auth() is None and request.header("Cookie") is None
+    assert "?" not in request.request_line and request.query == ""
+
+
+def test_cpanel_passwd_request_shape(server, make_cpanel):
+    server.set_default(200, CPANEL_SUCCESS)
+    result = make_cpanel().change_password(CPANEL_USER, Secret(CPANEL_PASSWORD))
+    assert (result.outcome, result.attempts) == (Outcome.CHANGED, 1)
+    (request,) = server.requests
+    _cp_common(request)
+    assert request.path == "/json-api/passwd"
+    assert request.form == {"api.version": ["1"], "user": [CPANEL_USER], "password": [CPANEL_PASSWORD],
+                            "db_pass_update": ["0"]}
+    _no_secret_in_url(request, CPANEL_PASSWORD, CPANEL_API_TOKEN)
+
+
+def test_cpanel_db_pass_update_is_sent_as_built(server, make_cpanel):
+    server.set_default(200, CPANEL_SUCCESS)
+    make_cpanel(db_pass_update=True).change_password(CPANEL_USER, CPANEL_PASSWORD)
+    assert server.requests[0].form["db_pass_update"] == ["1"]
+    with pytest.raises(TypeError):
+        make_cpanel(db_pass_update="0")
+
+
+def test_cpanel_password_arrives_byte_exact_whatever_it_holds(server, make_cpanel):
+    server.set_default(200, CPANEL_SUCCESS)
+    assert make_cpanel().change_password(CPANEL_USER, CP_NASTY).outcome is Outcome.CHANGED
+    (request,) = server.requests
+    assert parse_qs(request.body.decode("ascii"), strict_parsing=True)["password"] == [CP_NASTY]
+    assert request.form["user"] == [CPANEL_USER] and len(request.form) == 4  # `&user=` inside stays the password's
+    _no_secret_in_url(request, CP_NASTY)
+
+
+@pytest.mark.parametrize("suffix,prefix", [("", ""), ("/", ""), ("/json-api", ""), ("/json-api/", ""),
+                                           ("/whm", "/whm"), ("/whm/json-api//", "/whm")])
+def test_cpanel_base_url_normalisation(server, make_cpanel, suffix, prefix):
+    server.set_default(200, CPANEL_SUCCESS)
+    client = make_cpanel(base_url=server.url + suffix)
+    assert client.change_password(CPANEL_USER, CPANEL_PASSWORD).outcome is Outcome.CHANGED
+    assert server.requests[0].path == prefix + "/json-api/passwd"
+
+
+@pytest.mark.parametrize("port", [2086, 2082, 2083, 2095, 2096])
+def test_cpanel_refuses_the_ports_that_are_not_whm_over_tls(port):
+    with pytest.raises(ValueError) as info:
+        CpanelClient(f"https://whm.example.net:{port}", "resellerbot", "TOKEN")
+    assert "CPANEL_API_URL" in str(info.value) and str(port) in str(info.value)
+    assert CpanelClient("https://whm.example.net:2087/json-api/", "resellerbot", "TOKEN").base_url == (
+        "https://whm.example.net:2087")
+
+
+@pytest.mark.parametrize("bad", ["ftp://whm.example", "https://u:p@whm.example", "https://whm.example/?k=v", ""])
+def test_cpanel_base_url_refuses_unusable_values_without_echoing_them(bad):
+    with pytest.raises(ValueError) as info:
+        CpanelClient(bad, "resellerbot", "TOKEN")
+    assert "u:p" not in str(info.value) and "k=v" not in str(info.value)
+
+
+@pytest.mark.parametrize("username,token", [("reseller bot", "TOKEN"), ("Reseller", "TOKEN"), ("", "TOKEN"),
+                                            ("resellerbot", "ZZZ with space"), ("resellerbot", "ZZZ\r\nX-Evil: 1"),
+                                            ("resellerbot", ""), ("resellerbot", "ZZZ\u00e9")])
+def test_cpanel_credentials_that_cannot_make_a_header_are_refused_without_echo(username, token):
+    with pytest.raises(ValueError) as info:
+        CpanelClient("https://whm.example.net:2087", username, token)
+    assert "ZZZ" not in str(info.value) and ("CPANEL_API_USERNAME" in str(info.value)
+                                             or "CPANEL_API_TOKEN" in str(info.value))
+
+
+def test_cpanel_lookup_request_shapes(server, make_cpanel):
+    server.enqueue(200, fixture_bytes("cpanel/accountsummary_active.json"))
+    server.enqueue(200, fixture_bytes("cpanel/getdomainowner_found.json"))
+    server.enqueue(200, fixture_bytes("cpanel/accountsummary_active.json"))
+    client = make_cpanel()
+    assert client.account_info(username=CPANEL_USER).outcome is Outcome.LOOKUP_OK
+    both = client.account_info(domain="AcmeShop.Example.")
+    assert (both.outcome, both.username, both.attempts) == (Outcome.LOOKUP_OK, CPANEL_USER, 2)
+    first, second, third = server.requests
+    for request in (first, second, third):
+        _cp_common(request)
+        _no_secret_in_url(request, CPANEL_API_TOKEN)
+    assert (first.path, first.form) == ("/json-api/accountsummary", {"api.version": ["1"], "user": [CPANEL_USER]})
+    assert (second.path, second.form) == ("/json-api/getdomainowner",
+                                          {"api.version": ["1"], "domain": [CPANEL_DOMAIN]})
+    assert (third.path, third.form) == ("/json-api/accountsummary", {"api.version": ["1"], "user": [CPANEL_USER]})
+
+
+@pytest.mark.parametrize("username", ["root", "toor", "nobody", "cpanel", "system", CPANEL_API_USERNAME, "-acme",
+                                      ".acme", "a" * 17, "acme&user=root", "acme\n", "AcmeShop", "acme shop", "",
+                                      None, 42, "\u212aelvin"])
+def test_cpanel_refuses_usernames_locally_and_sends_nothing(server, make_cpanel, username):
+    server.set_default(200, CPANEL_SUCCESS)
+    client = make_cpanel()
+    result = client.change_password(username, CPANEL_PASSWORD)
+    assert (result.outcome, result.attempts, result.ok) == (Outcome.INVALID_USERNAME, 0, False)
+    assert result.message.endswith(".") and "nothing was sent" in result.message
+    assert client.account_info(username=username).attempts == 0
+    assert server.requests == []
+
+
+def test_cpanel_refuses_the_tokens_own_user_whatever_its_case(server, make_cpanel):
+    client = make_cpanel(api_username="reseller.bot")
+    assert client.change_password("reseller.bot", CPANEL_PASSWORD).outcome is Outcome.INVALID_USERNAME
+    assert "API token's own account" in client.change_password("reseller.bot", CPANEL_PASSWORD).message
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("password,reason", [("abcd", "too_short"), ("", "too_short"), (None, "missing"),
+                                             ("xxACMESHOPxx12345678", "contains_username"),
+                                             ("acmeshop", "contains_username")])
+def test_cpanel_refuses_only_cpanels_own_password_rules_locally(server, make_cpanel, password, reason):
+    result = make_cpanel().change_password(CPANEL_USER, password)
+    assert (result.outcome, result.reason, result.attempts) == (Outcome.INVALID_PASSWORD, reason, 0)
+    assert server.requests == []
+
+
+def test_cpanel_lookup_argument_rules(server, make_cpanel):
+    client = make_cpanel()
+    assert client.account_info().outcome is Outcome.BAD_REQUEST
+    assert client.account_info(username=CPANEL_USER, domain=CPANEL_DOMAIN).outcome is Outcome.BAD_REQUEST
+    for domain in ("not a domain", "1.2.3.4", "acmeshop", "x" * 250 + ".example", "-acme.example"):
+        assert client.account_info(domain=domain).outcome is Outcome.LOOKUP_ERROR
+    assert server.requests == []
+
+
+def test_cpanel_tls_verification_cannot_be_switched_off():
+    session = plain_session()
+    session.verify = False
+    with pytest.raises(ValueError):
+        CpanelClient("https://whm.example.net:2087", "resellerbot", "TOKEN", session=session)
+
+
+def test_cpanel_default_session_and_timeout(server):
+    server.set_default(200, CPANEL_SUCCESS)
+    client = CpanelClient(server.url, CPANEL_API_USERNAME, Secret(CPANEL_API_TOKEN), retry_delay=0)
+    assert client.timeout == (5.0, 60.0) and (client.deadline, client.lookup_deadline) == (90.0, 20.0)
+    assert client.change_password(CPANEL_USER, CPANEL_PASSWORD).outcome is Outcome.CHANGED
+
+
+def test_cpanel_307_is_not_followed_and_the_other_server_sees_nothing(server, make_cpanel):
+    elsewhere = RecordingServer().start()
+    try:
+        elsewhere.set_default(200, CPANEL_SUCCESS)
+        server.set_default(307, b"", headers={"Location": elsewhere.url + "/json-api/passwd"})
+        result = make_cpanel().change_password(CPANEL_USER, CPANEL_PASSWORD)
+        assert (result.outcome, result.reason, result.attempts) == (Outcome.PROVIDER_UNAVAILABLE, "redirect", 1)
+        assert not result.retryable and not result.ok
+        server.set_default(308, b"", headers={"Location": elsewhere.url + "/json-api/accountsummary"})
+        assert make_cpanel().account_info(username=CPANEL_USER).outcome is Outcome.PROVIDER_UNAVAILABLE
+        assert len(server.requests) == 2 and elsewhere.requests == []
+    finally:
+        elsewhere.stop()
+
+
+def test_cpanel_sends_no_cookie_even_when_an_answer_set_one(server, make_cpanel):
+    server.enqueue(200, CPANEL_SUCCESS, headers={"Set-Cookie": "cpsession=resellerbot%3aZZZsession; path=/"})
+    server.enqueue(200, CPANEL_SUCCESS)
+    client = make_cpanel()
+    for _ in range(2):
+        assert client.change_password(CPANEL_USER, CPANEL_PASSWORD).outcome is Outcome.CHANGED
+    assert [r.header("Cookie") for r in server.requests] == [None, None]
+    assert all(r.header("Authorization") == f"whm {CPANEL_API_USERNAME}:{CPANEL_API_TOKEN}" for r in server.requests)

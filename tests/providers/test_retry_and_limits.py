@@ -1,4 +1,5 @@
-"""Retry rules (docs/providers.md §1.6, §2.8) and the Namecheap client-side call budget."""
+"""Retry rules (docs/providers.md §1.6, §2.8; docs/provider-cpanel.md §7) and the Namecheap client-side call
+budget."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from bot.providers.namecheap import (
     NamecheapClient,
 )
 from tests.providers.conftest import (
+    CPANEL_PASSWORD,
+    CPANEL_SUCCESS,
+    CPANEL_USER,
     FIXTURES,
     MOFH_KEY,
     MOFH_PASSWORD,
@@ -224,3 +228,92 @@ def test_default_budget_is_one_shared_instance(server):
     a = NamecheapClient(server.url + "/xml.response", "u1", "k", "203.0.113.10", session=plain_session())
     b = NamecheapClient(server.url + "/xml.response", "u1", "k", "203.0.113.10", session=plain_session())
     assert a.budget is b.budget is DEFAULT_BUDGET
+
+
+# ---------------------------------------------------------------------------------------- cPanel
+# docs/provider-cpanel.md §7: at most 2 attempts, the second with the same fields and only after a timeout, a
+# connection error or a 5xx; never after any other answer (readable or not), a 3xx, a 4xx or a local refusal.
+
+
+def _cp(client):
+    return client.change_password(CPANEL_USER, CPANEL_PASSWORD)
+
+
+@pytest.mark.parametrize("first", [dict(behaviour="hang"), dict(status=500, body=b"<html>boom</html>"),
+                                   dict(status=502, body=b""), dict(status=503, body=b"down"),
+                                   dict(status=200, body=CPANEL_SUCCESS[:40], behaviour="cut")])
+def test_cpanel_retries_once_with_the_same_fields_after_a_timeout_a_5xx_or_a_cut(server, make_cpanel, first):
+    server.enqueue(**first)
+    server.enqueue(200, CPANEL_SUCCESS)
+    result = _cp(make_cpanel(timeout=(0.5, 0.5)))
+    assert (result.outcome, result.attempts) == (Outcome.CHANGED, 2)
+    one, two = server.requests
+    assert one.body == two.body and one.form["password"] == [CPANEL_PASSWORD]
+    assert one.header("Authorization") == two.header("Authorization")
+
+
+def test_cpanel_5xx_twice_gives_up_retryable(server, make_cpanel):
+    server.set_default(503, (FIXTURES / "cpanel/http_500_html.html").read_bytes())
+    result = _cp(make_cpanel())
+    assert (result.outcome, result.attempts, result.retryable) == (Outcome.PROVIDER_UNAVAILABLE, 2, True)
+    assert result.http_status == 503 and len(server.requests) == 2
+    assert result.provider_message == "500 Internal Server Error"  # the page's title, not the page
+
+
+def test_cpanel_timeout_twice_is_ambiguous_and_retryable(server, make_cpanel):
+    server.set_default(200, behaviour="hang")
+    result = _cp(make_cpanel(timeout=(0.4, 0.4)))
+    assert (result.outcome, result.attempts, result.retryable) == (Outcome.PROVIDER_UNAVAILABLE, 2, True)
+    assert result.certainty == AMBIGUOUS and len(server.requests) == 2
+
+
+@pytest.mark.parametrize("status,body", [
+    *[(200, (FIXTURES / "cpanel" / name).read_bytes()) for name in (
+        "passwd_error_not_owner.json", "passwd_error_suspended.json", "passwd_error_too_weak.json",
+        "passwd_error_hook_halted.json", "passwd_error_unrecognised.json", "passwd_no_metadata.json",
+        "passwd_empty_body.txt", "passwd_truncated.json", "auth_metadata_permission_denied.json",
+        "auth_cpanelresult_access_denied.json")],
+    (401, b"Access denied"), (403, b"<html><title>403 Forbidden</title></html>"), (404, b"Not Found"),
+    (405, b""), (413, b""), (301, b""), (302, b""), (307, b""), (308, b""), (200, b"<html>login</html>"),
+])
+def test_cpanel_any_other_answer_is_sent_exactly_once(server, make_cpanel, status, body):
+    server.set_default(status, body, headers={"Location": "http://127.0.0.1:9/x"} if 300 <= status < 400 else {})
+    result = _cp(make_cpanel())
+    assert result.attempts == 1 and len(server.requests) == 1 and not result.ok
+
+
+def test_cpanel_local_refusals_send_nothing_and_are_not_retried(server, make_cpanel):
+    client = make_cpanel()
+    for result in (client.change_password("root", CPANEL_PASSWORD), client.change_password(CPANEL_USER, "abc")):
+        assert result.attempts == 0 and not result.retryable
+    assert server.requests == []
+
+
+def test_cpanel_lookups_follow_the_same_retry_rule(server, make_cpanel):
+    server.enqueue(502, b"")
+    server.enqueue(200, (FIXTURES / "cpanel/accountsummary_active.json").read_bytes())
+    result = make_cpanel().account_info(username=CPANEL_USER)
+    assert (result.outcome, result.attempts) == (Outcome.LOOKUP_OK, 2)
+    server.set_default(404, b"Not Found")
+    assert make_cpanel().account_info(username=CPANEL_USER).attempts == 1
+
+
+def test_cpanel_retry_delay_is_used(server, make_cpanel):
+    server.set_default(503, b"down")
+    client = make_cpanel(retry_delay=0.25)
+    slept = []
+    client._sleep = slept.append
+    _cp(client)
+    assert slept == [0.25]
+
+
+def test_cpanel_connection_refused_is_retried_and_not_ambiguous(make_cpanel):
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    result = _cp(make_cpanel(base_url=f"http://127.0.0.1:{port}"))
+    assert (result.outcome, result.attempts, result.retryable) == (Outcome.PROVIDER_UNAVAILABLE, 2, True)
+    assert result.certainty is None  # nothing reached the server

@@ -87,6 +87,9 @@ class RecordingNotifier:
     def update_card(self, request, context=None, *, refresh_home=True):
         self.events.append(("update_card", request))
 
+    def tell_card_refused(self, request, refused):
+        self.events.append(("tell_card_refused", request))
+
     def refresh_home(self, request):
         pass  # the App Home refresher is handlers' (tests/handlers)
 
@@ -114,6 +117,18 @@ class RecordingNotifier:
 
     def update_policy_change(self, proposal):
         self.events.append(("update_policy_change", proposal))
+
+    refuse_announcements = 0  # how many announcements Slack refuses next
+    announcement_crash: Exception | None = None  # raised instead of posting: the replica died mid-post
+
+    def post_policy_announcement(self, announcement):
+        if self.announcement_crash is not None:
+            raise self.announcement_crash
+        if self.refuse_announcements:
+            self.refuse_announcements -= 1
+            return None
+        self.events.append(("post_policy_announcement", announcement))
+        return self._ref("C0APPROVALS")
 
     def post_dm(self, request):
         self.events.append(("post_dm", request))

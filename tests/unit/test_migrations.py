@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -178,5 +179,68 @@ def test_requests_made_before_policies_need_one_approval_and_neither_remind_nor_
             assert repo.all_policies(session) == {}
         assert old is not None
         assert (old.approvals_needed, old.remind_at, old.escalate_at, old.escalate_to) == (1, None, None, None)
+    finally:
+        engine.dispose()
+
+
+def _insert_audit(db, at: str, action: str, detail: dict, request_id: str | None = None) -> None:
+    import json
+
+    db.execute(sa.text("insert into audit_events (at, actor_id, action, request_id, provider, account, detail) "
+                       "values (:at, 'U0OLD00001', :action, :request_id, 'mofh', 'webq7k2m', :detail)"),
+               {"at": at, "action": action, "request_id": request_id, "detail": json.dumps(detail, sort_keys=True)})
+
+
+def test_the_audit_chain_upgrade_chains_existing_events_and_moves_repeat_counts_out_of_them(database_url):
+    """Migration 0006i: events recorded before it are chained in id order and verify; a refusal's count, which older
+    versions raised on its event, moves to audit_repeats (a risk alert's own count stays); downgrading puts it back."""
+    import json
+
+    from bot.workflow.admin import Admin
+    from bot.workflow.context import BaseContext
+    from storage import repository as repo
+    from storage.db import make_sessionmaker
+
+    engine = make_engine(database_url)
+    try:
+        _upgrade_to(engine, "0005a")
+        with engine.begin() as db:
+            _insert_request(db, "rr_old", "webq7k2m", "pending", "2026-01-01 10:00:00")
+            _insert_audit(db, "2026-01-01 10:00:00", "requested", {"reason": "Locked out, verified."}, "rr_old")
+            _insert_audit(db, "2026-01-01 10:00:05.250000", "approve_refused",
+                          {"why": "You can't approve your own request.", "count": 3,
+                           "last_at": "2026-01-01T10:00:40.500000+00:00"}, "rr_old")
+            _insert_audit(db, "2026-01-01 10:01:00", "risk_alert", {"kind": "refusals", "count": 21})
+        migrate(engine)
+        sessions = make_sessionmaker(engine)
+        check = Admin(BaseContext(sessions=sessions)).verify_audit_trail()
+        assert (check.events, check.problem) == (3, None)
+        with engine.connect() as db:
+            stored = dict(db.execute(sa.text("select action, detail from audit_events")).all())
+            head = db.execute(sa.text("select seq, hash from audit_chain_head")).one()
+            last = db.execute(sa.text("select seq, hash from audit_events where seq = 3")).one()
+        assert json.loads(stored["approve_refused"]) == {"why": "You can't approve your own request."}
+        assert json.loads(stored["risk_alert"]) == {"kind": "refusals", "count": 21}
+        assert tuple(head) == tuple(last)
+        with sessions.begin() as session:
+            shown = {r.action: r.detail for r in repo.audit_events(session)}
+            since = datetime(2026, 1, 1, 9, tzinfo=UTC)
+            assert repo.refusals_since(session, "U0OLD00001", "mofh", since, action="approve_refused") == 3
+        assert shown["approve_refused"] == {"why": "You can't approve your own request.", "count": 3,
+                                            "last_at": "2026-01-01T10:00:40.500000+00:00"}
+        _upgrade_to(engine, "head")  # and an event recorded after the upgrade follows them
+        with sessions.begin() as session:
+            repo.add_audit(session, at=datetime(2026, 1, 2, tzinfo=UTC), action="role_granted", detail={"n": 1})
+        assert Admin(BaseContext(sessions=sessions)).verify_audit_trail().events == 4
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005a")
+        with engine.connect() as db:
+            detail = db.execute(sa.text("select detail from audit_events where action = 'approve_refused'")).scalar()
+        assert json.loads(detail) == {"why": "You can't approve your own request.", "count": 3,
+                                      "last_at": "2026-01-01T10:00:40.500000+00:00"}
     finally:
         engine.dispose()

@@ -36,8 +36,9 @@ def test_a_provider_without_a_stored_policy_has_the_settings_defaults(engine, ga
     defaults = ApprovalPolicy(approvals=1, expire_after=600, remind_after=0, escalate_after=0, escalate_to=None,
                               requests_per_hour=7)
     assert flow.policies.effective("mofh") == defaults
-    assert flow.policies.all() == {"mofh": defaults, "namecheap": defaults, "plesk": defaults}  # registry order
-    assert list(flow.policies.all()) == ["mofh", "namecheap", "plesk"]
+    assert flow.policies.all() == {"mofh": defaults, "namecheap": defaults, "cpanel": defaults,  # registry order
+                                   "plesk": defaults}
+    assert list(flow.policies.all()) == ["mofh", "namecheap", "cpanel", "plesk"]
 
 
 def test_set_changes_only_the_fields_given_and_is_audited_with_old_and_new(workflow, clock):
@@ -67,7 +68,7 @@ def test_an_invalid_change_or_unknown_provider_changes_nothing(workflow):
     with pytest.raises(InvalidPolicy) as refused:
         workflow.policies.set("mofh", {"expire_after": 600}, actor=ADMIN)
     assert refused.value.field == "remind_after"
-    with pytest.raises(UnknownProvider, match="mofh, namecheap"):
+    with pytest.raises(UnknownProvider, match="mofh, namecheap, cpanel"):
         workflow.policies.set("aws", {"approvals": 2}, actor=ADMIN)
     assert workflow.policies.effective("mofh") == ApprovalPolicy(remind_after=900)
     assert len([e for e in workflow.admin.audit_trail() if e.action == "policy_changed"]) == 1

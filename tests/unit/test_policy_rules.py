@@ -15,6 +15,7 @@ from bot.policy import (
     InvalidPolicy,
     approvals_still_needed,
     counted_approvers,
+    escalation_widened,
     format_duration,
     parse_duration,
     weakened,
@@ -96,10 +97,20 @@ def test_a_change_is_checked_as_a_whole():
     pytest.param({"remind_after": 300}, [], id="an earlier reminder"),
     pytest.param({"remind_after": 0}, ["no reminder (was after 15m)"], id="removing the reminder"),
     pytest.param({"remind_after": 1200}, ["a later reminder (15m → 20m)"], id="a later reminder"),
-    pytest.param({"escalate_after": 600}, [], id="an earlier escalation"),
+    pytest.param({"escalate_after": 600}, ["an earlier escalation (30m → 10m)"], id="an earlier escalation"),
     pytest.param({"escalate_after": 0}, ["no escalation (was after 30m)"], id="removing the escalation"),
     pytest.param({"escalate_after": 2400}, ["a later escalation (30m → 40m)"], id="a later escalation"),
-    pytest.param({"escalate_to": "S0OTHERS1"}, [], id="escalating to someone else is not listed as loosening"),
+    pytest.param({"escalate_to": "S0OTHERS1"}, ["a different escalation target (S0LEADS01 → S0OTHERS1)"],
+                 id="escalating to someone else"),
+    pytest.param({"escalate_after": 1, "escalate_to": "U0NOROLE01"},
+                 ["a different escalation target (S0LEADS01 → U0NOROLE01)", "an earlier escalation (30m → 1s)"],
+                 id="an earlier escalation to someone else"),
+    pytest.param({"escalate_after": 2400, "escalate_to": "U0NOROLE01"},
+                 ["a later escalation (30m → 40m)", "a different escalation target (S0LEADS01 → U0NOROLE01)"],
+                 id="a later escalation to someone else"),
+    pytest.param({"approvals": 3, "requests_per_hour": 5, "remind_after": 300, "escalate_after": 600},
+                 ["an earlier escalation (30m → 10m)"],
+                 id="tightening everything else does not hide an earlier escalation"),
     pytest.param({"approvals": 1, "requests_per_hour": 0, "remind_after": 0},
                  ["fewer approvals (2 → 1)", "a higher cap (20/h → no cap)", "no reminder (was after 15m)"],
                  id="every loosening is named"),
@@ -116,10 +127,12 @@ def test_what_loosens_a_policy(change, loosens):
     pytest.param(ApprovalPolicy(requests_per_hour=0), ApprovalPolicy(requests_per_hour=500), False,
                  id="any cap is tighter than none"),
     pytest.param(ApprovalPolicy(), ApprovalPolicy(remind_after=600), False, id="adding a reminder"),
-    pytest.param(ApprovalPolicy(), ApprovalPolicy(escalate_after=600, escalate_to="S0LEADS01"), False,
-                 id="adding an escalation tightens (CONTRACT: only no escalation loosens)"),
+    pytest.param(ApprovalPolicy(), ApprovalPolicy(escalate_after=600, escalate_to="S0LEADS01"), True,
+                 id="adding an escalation lets its target approve"),
+    pytest.param(ApprovalPolicy(), ApprovalPolicy(escalate_after=1, escalate_to="U0NOROLE01", approvals=2), True,
+                 id="the attack: escalate after 1s to someone with no role, with more approvals"),
     pytest.param(ApprovalPolicy(escalate_to="S0LEADS01"), ApprovalPolicy(escalate_after=600, escalate_to="S0LEADS01"),
-                 False, id="turning a kept target on tightens"),
+                 True, id="turning a kept target on"),
     pytest.param(ApprovalPolicy(remind_after=600), ApprovalPolicy(), True, id="removing a reminder"),
     pytest.param(ApprovalPolicy(remind_after=600), ApprovalPolicy(remind_after=900), True, id="a later reminder"),
     pytest.param(ApprovalPolicy(escalate_after=600, escalate_to="S0LEADS01"), ApprovalPolicy(escalate_to="S0LEADS01"),
@@ -129,6 +142,48 @@ def test_what_loosens_a_policy(change, loosens):
 ])
 def test_what_loosens_a_policy_from_other_starting_points(old, new, loosens):
     assert weakens(old, new) is loosens
+
+
+OFF = ApprovalPolicy()  # no escalation
+TO_LEADS = ApprovalPolicy(escalate_after=1800, escalate_to="S0LEADS01")  # the leads' group, after 30 minutes
+
+
+@pytest.mark.parametrize("old, new, widened", [
+    pytest.param(OFF, OFF, [], id="no escalation before or after"),
+    pytest.param(TO_LEADS, TO_LEADS, [], id="the same escalation"),
+    pytest.param(OFF, ApprovalPolicy(escalate_after=1, escalate_to="U0NOROLE01"),
+                 ["a new escalation (to U0NOROLE01 after 1s)"], id="adding an escalation to a user"),
+    pytest.param(OFF, TO_LEADS, ["a new escalation (to S0LEADS01 after 30m)"], id="adding an escalation to a group"),
+    pytest.param(ApprovalPolicy(escalate_to="S0LEADS01"), TO_LEADS, ["a new escalation (to S0LEADS01 after 30m)"],
+                 id="turning on an escalation whose target was kept while it was off"),
+    pytest.param(TO_LEADS, dataclasses.replace(TO_LEADS, escalate_after=60), ["an earlier escalation (30m → 1m)"],
+                 id="an earlier escalate-after"),
+    pytest.param(TO_LEADS, dataclasses.replace(TO_LEADS, escalate_to="S0OTHERS1"),
+                 ["a different escalation target (S0LEADS01 → S0OTHERS1)"], id="another user group"),
+    pytest.param(TO_LEADS, dataclasses.replace(TO_LEADS, escalate_to="U0NOROLE01"),
+                 ["a different escalation target (S0LEADS01 → U0NOROLE01)"], id="a user instead of the group"),
+    pytest.param(TO_LEADS, ApprovalPolicy(escalate_after=1, escalate_to="W0NOROLE01"),
+                 ["a different escalation target (S0LEADS01 → W0NOROLE01)", "an earlier escalation (30m → 1s)"],
+                 id="someone else and earlier"),
+    pytest.param(TO_LEADS, dataclasses.replace(TO_LEADS, escalate_after=2400), [],
+                 id="a later escalate-after lets nobody new approve (weakened names it as later)"),
+    pytest.param(TO_LEADS, OFF, [], id="removing the escalation lets nobody new approve (weakened names it)"),
+    pytest.param(TO_LEADS, ApprovalPolicy(escalate_to="U0NOROLE01"), [],
+                 id="turning it off and changing the kept target lets nobody approve"),
+    pytest.param(ApprovalPolicy(escalate_to="S0LEADS01"), ApprovalPolicy(escalate_to="U0NOROLE01"), [],
+                 id="changing the target of an escalation that stays off"),
+    pytest.param(TO_LEADS, ApprovalPolicy(approvals=5, escalate_after=1800, escalate_to="S0LEADS01",
+                                          requests_per_hour=1), [],
+                 id="tightening the rest leaves the escalation as it was"),
+])
+def test_what_lets_someone_approve_who_could_not_before(old, new, widened):
+    """CONTRACT: any change that lets someone approve who could not before weakens the policy: adding an
+    escalation, an earlier escalate-after, or a new or different escalate-to."""
+    assert escalation_widened(old, new) == widened
+    for phrase in widened:
+        assert phrase in weakened(old, new)
+    if widened:
+        assert weakens(old, new)
 
 
 @pytest.mark.parametrize("needed, approvals, requester, still_needed, counted", [

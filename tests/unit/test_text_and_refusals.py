@@ -1,8 +1,9 @@
 """The workflow's side of text from people: the reason and ticket as stored and audited, and repeated refusals.
 
 A refusal repeated by the same person, for the same request (or provider and account), with
-the same reason, within 60 seconds of the first, adds no audit row: it raises the first row's
-`count` and is raised as `AlreadyTold`, which the transport acknowledges without a new message
+the same reason, within 60 seconds of the first, adds no audit row: it raises the `count` the
+audit trail shows on the first row (kept beside it, the row never changes: tests/unit/test_audit_chain.py)
+and is raised as `AlreadyTold`, which the transport acknowledges without a new message
 (handlers/errors.py). After the window the next one is audited and told again.
 """
 
