@@ -695,9 +695,6 @@ def _sealed_by_key(settings: Settings, sealer):
         engine.dispose()
 
 
-# A vPanel username no account has (the sandbox and MyOwnFreeHost answer "none"): a harmless question to ask.
-PROBE_VPANEL_USERNAME = "resetbot_00000000"
-
 
 def _check_connect(settings: Settings, *, http: bool) -> list[str]:
     """`check --connect`: one harmless question to Slack and to each enabled provider; prints who answered,
@@ -818,13 +815,13 @@ def _check_providers(settings: Settings) -> list[str]:
             continue
         with requests.Session() as session:
             gateway = plugin.build_gateway(settings.providers[plugin.name], session=session, budget=NoBudget())
-            result = gateway.lookup(vpanel_username=PROBE_VPANEL_USERNAME)
+            result = gateway.probe()
         if result is None:
             print(f"{plugin.label}: skipped: the bot has no read-only call for it (it is called only to change "
                   "a password)")
         elif result.outcome in (Outcome.LOOKUP_OK, Outcome.LOOKUP_EMPTY):
-            print(f"{plugin.label}: answered: an account lookup for {PROBE_VPANEL_USERNAME} "
-                  f"({result.outcome.value}, after {result.attempts} call(s))")
+            print(f"{plugin.label}: answered: a read-only account lookup ({result.outcome.value}, after "
+                  f"{result.attempts} call(s))")
         else:
             problems.append(f"{plugin.label}: the account lookup did not answer as expected "
                             f"({result.outcome.value}): {result.message}")

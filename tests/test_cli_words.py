@@ -36,7 +36,8 @@ def test_check_connect_says_what_answered(services, database_url):
     assert result.returncode == 0, result.stderr
     assert "Slack auth.test: answered: resetbot" in result.stdout
     assert "Slack Socket Mode: answered: a session opened and closed" in result.stdout
-    assert "MyOwnFreeHost: answered: an account lookup for resetbot_00000000 (lookup_empty" in result.stdout
+    assert "MyOwnFreeHost: answered: a read-only account lookup (lookup_empty" in result.stdout
+    assert "cPanel: answered: a read-only account lookup (lookup_ok" in result.stdout  # the token's own summary
     assert "Namecheap: skipped: the bot has no read-only call for it" in result.stdout
     opened = sim.calls_to("apps.connections.open")
     assert len(opened) == 1 and sim.wait_for(lambda: sim.connections() == 0, message="the session stayed open")

@@ -10,7 +10,7 @@ field, for the workflow to check and run a request for it, and for the CLI to ta
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -82,7 +82,10 @@ class AcmeGateway:
         assert method is Method.SET_PASSWORD and new_password is not None
         return self.client.set_password(account, new_password)
 
-    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
+    def account_context(self, account: str, known_as: Sequence[str] = ()) -> LookupResult | None:
+        return None
+
+    def probe(self) -> LookupResult | None:
         return None
 
 

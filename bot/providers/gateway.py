@@ -7,6 +7,7 @@ composition root (`bot/app.py`) asks every configured plugin for one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from bot.domain import Method, ProviderName
@@ -24,8 +25,15 @@ class ProviderGateway(Protocol):
     def execute(self, *, account: str, method: Method, new_password: Secret | None,
                 secret_input: Secret | None) -> ChangeResult: ...
 
-    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
-        """Read-only context for approvers (state, domains); None where the provider has none."""
+    def account_context(self, account: str, known_as: Sequence[str] = ()) -> LookupResult | None:
+        """Read-only context for approvers about a request's account (its `username` as the provider resolves it,
+        domains, state); None where the provider has none. `known_as`: what the account directory calls it
+        (bot/providers/plugin.py: AccountDirectory), for a provider whose read-only calls take another name."""
+
+    def probe(self) -> LookupResult | None:
+        """One harmless read-only call for `resetbot check --connect`; None where the provider has none (it is
+        called only to change a password). `lookup_ok` or `lookup_empty` means it answered and took the
+        credentials."""
 
 
 def misuse(message: str) -> ChangeResult:

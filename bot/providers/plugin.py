@@ -33,6 +33,8 @@ class AccountDirectory(Protocol):
 
     def key_for_domain(self, domain: str) -> str | None: ...
 
+    def names_for(self, account: str) -> tuple[str, ...]: ...
+
 
 @dataclass(frozen=True)
 class ParsedAccount:
@@ -102,6 +104,9 @@ class ProviderPlugin:
     settings_from_env: SettingsReader
     build_gateway: GatewayFactory
     secret_inputs: Mapping[Method, SecretInput] = field(default_factory=dict)
+    # Its accounts are found through the account directory (`resetbot accounts import`): the card's lookup is then
+    # given what the directory calls the account (ProviderGateway.account_context's `known_as`).
+    uses_directory: bool = False
     method_hint: str | None = None  # under the Method input, when there is more than one method
 
     def __post_init__(self) -> None:

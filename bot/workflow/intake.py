@@ -67,6 +67,11 @@ class SessionDirectory:
     def key_for_domain(self, domain: str) -> str | None:
         return repo.key_for_domain(self.session, domain)
 
+    def names_for(self, account: str) -> tuple[str, ...]:
+        """What the directory calls an account besides its key (a vPanel username), for the provider's lookups."""
+        name = repo.vpanel_for_key(self.session, account)
+        return (name,) if name else ()
+
 
 class Intake:
     def __init__(self, ctx: Context) -> None:
@@ -255,17 +260,20 @@ class Intake:
         ctx = self.ctx
         with transaction(ctx.sessions) as session:
             request = repo.get_request(session, request_id)
-            vpanel = repo.vpanel_for_key(session, request.account) if request else None
+            plugin = ctx.plugin(request.provider) if request else None
+            known_as = SessionDirectory(session).names_for(request.account) \
+                if request and plugin and plugin.uses_directory else ()
         gateway = ctx.providers.get(request.provider) if request else None
-        if request is None or gateway is None or vpanel is None:
+        if request is None or gateway is None:
             return
-        result = gateway.lookup(vpanel_username=vpanel)
+        result = gateway.account_context(request.account, known_as)
         if result is None:
             return
         if not result.ok:
             log.info("account lookup for request %s at %s: %s (%s)", request_id, request.provider,
                      result.outcome.value, result.message)
-        rewrite_card(ctx, request_id, context=_account_context(ctx.label(request.provider), vpanel, result))
+        shown_as = result.username or (known_as[0] if known_as else request.account)
+        rewrite_card(ctx, request_id, context=_account_context(ctx.label(request.provider), shown_as, result))
 
     def _validate(self, session: Any,
                   form: RequestForm) -> tuple[ProviderName, str, Method | None, Secret | None, dict[str, str]]:
@@ -364,10 +372,10 @@ def rewrite_card(ctx: Context, request_id: str, context: str | None = None) -> N
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+")
 
 
-def _account_context(label: str, vpanel: str, result: LookupResult) -> str:
+def _account_context(label: str, shown_as: str, result: LookupResult) -> str:
     """What approvers are told of the account: the bot's words, and only domain names that look like ones (the
-    provider's other text goes to the log)."""
-    where = f"{label} ({vpanel})"
+    provider's other text goes to the log). `shown_as`: the account as the provider resolved it."""
+    where = f"{label} ({shown_as})"
     names = [d for d in result.domains if isinstance(d, str) and _HOSTNAME.fullmatch(d)]
     domains = ", ".join(names[:5]) + (" …" if len(names) > 5 else "") or "none the bot could show"
     if result.outcome is Outcome.LOOKUP_OK and result.account_state == "ACTIVE":

@@ -56,7 +56,7 @@ def test_a_cpanel_password_is_requested_approved_and_revealed_once(bot_over_sock
     assert new_password in modal.visible_text
     sim.wait_for(lambda: sim.dm_messages(ENGINEER)[-1].buttons == ["I told the customer"],
                  message="DM still offers the reveal")
-    [call] = bot.cpanel_calls()
+    [call] = bot.cpanel_calls("passwd")
     assert (call.method, call.command, call.outcome) == ("POST", "passwd", "changed")
     assert call.params == {"api.version": "1", "user": "acmeshop", "password": "***", "db_pass_update": "0"}
 
@@ -71,8 +71,9 @@ def test_a_domain_is_resolved_to_its_account_right_before_the_change(bot_over_so
     assert "owner of acme-blog.example" in the_request(bot).outcome_message
     new_password = bot.sandbox.cpanel_account("acmeshop").password
     assert new_password != before and new_password in reveal(bot).visible_text
-    assert [(c.command, c.outcome) for c in bot.cpanel_calls()] == [("getdomainowner", "lookup_ok"),
-                                                                    ("passwd", "changed")]
+    # The card's lookup asks too (getdomainowner, accountsummary); the change asks the owner right before passwd.
+    changing = [(c.command, c.outcome) for c in bot.cpanel_calls() if c.command != "accountsummary"][-2:]
+    assert changing == [("getdomainowner", "lookup_ok"), ("passwd", "changed")]
 
 
 def test_a_domain_that_names_no_account_of_the_token_changes_nothing(bot_over_socket):
@@ -80,9 +81,26 @@ def test_a_domain_that_names_no_account_of_the_token_changes_nothing(bot_over_so
     approve(bot, "other-reseller.example")
     sim.wait_for(lambda: the_request(bot).status is Status.FAILED, timeout=15, message="not refused")
     assert the_request(bot).outcome == "account_not_found"
-    assert [c.command for c in bot.cpanel_calls()] == ["getdomainowner"]  # no passwd
+    assert bot.cpanel_calls("passwd") == []
     assert bot.sandbox.cpanel_account("otherres1").password == "Other-Start-2024x"
     assert not any("Reveal password" in m.buttons for m in sim.dm_messages(ENGINEER))
+
+
+@pytest.mark.parametrize("typed,shown", [
+    ("acmeshop", "cPanel (acmeshop): account active; domains acmeshop.example."),
+    ("shop.acmeshop.example", "cPanel (acmeshop): account active; domains acmeshop.example."),  # resolved
+    ("oldshop", ":warning: cPanel (oldshop): account SUSPENDED; domains oldshop.example."),
+])
+def test_the_card_shows_the_resolved_username_main_domain_and_state(bot_over_socket, typed, shown):
+    """Issue 23 item 4: approvers see what WHM says of the account before they approve; a domain typed in the
+    Account field resolves through getdomainowner."""
+    bot, sim = bot_over_socket, bot_over_socket.sim
+    ack = bot.request_cpanel(typed)
+    assert ack.ok and ack.errors is None, ack.errors
+    bot.card()
+    card = sim.wait_for(lambda: (m := sim.messages(APPROVALS)[-1]) and shown in m.visible_text and m,
+                        message=f"the card does not show {shown!r}: {sim.messages(APPROVALS)[-1].visible_text}")
+    assert "Approve" in card.buttons and bot.cpanel_calls("passwd") == []  # read-only until approved
 
 
 @pytest.mark.parametrize("account,outcome,words", [
@@ -95,7 +113,7 @@ def test_what_whm_refuses_fails_with_nothing_to_reveal(bot_over_socket, account,
     sim.wait_for(lambda: the_request(bot).status is Status.FAILED, timeout=15, message="not refused")
     assert the_request(bot).outcome == outcome
     sim.wait_for(lambda: words in sim.messages(APPROVALS)[-1].visible_text, message="the card does not say why")
-    assert [c.command for c in bot.cpanel_calls()] == ["passwd"]  # refused answers are not retried
+    assert len(bot.cpanel_calls("passwd")) == 1  # refused answers are not retried
     assert not any("Reveal password" in m.buttons for m in sim.dm_messages(ENGINEER))
 
 
@@ -120,6 +138,8 @@ def test_a_lost_answer_is_retried_later_with_the_same_password(sweeping):
     ack = bot.request_cpanel("acmeshop")
     assert ack.errors is None
     bot.card()
+    sim.wait_for(lambda: "account active" in sim.messages(APPROVALS)[-1].visible_text,
+                 message="the card's account lookup did not finish")  # before the failure is armed: it takes one
     bot.sandbox.set_failure("cpanel", "acmeshop", "truncated", times=1)  # changed; the answer is cut short
     sim.click(APPROVER, "Approve", channel=APPROVALS)
     sim.wait_for(lambda: the_request(bot).status is Status.SUCCEEDED, timeout=15,

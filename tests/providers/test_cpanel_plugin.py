@@ -281,9 +281,7 @@ def test_the_account_state(server, gateway, suspended, state):
     assert gateway.account_context(CPANEL_USER).account_state == state
 
 
-def test_lookup_is_none_and_probe_asks_the_tokens_own_summary(server, gateway):
-    assert gateway.lookup(vpanel_username="abcd_40312277") is None
-    assert server.requests == []
+def test_probe_asks_the_tokens_own_summary(server, gateway):
     server.set_default(200, fixture_bytes("cpanel/accountsummary_not_found.json"))
     probe = gateway.probe()
     assert probe.outcome is Outcome.LOOKUP_EMPTY and "the token works" in probe.message  # root: no cPanel account

@@ -54,7 +54,10 @@ class FakeGateway:
     def same_password_retry_is_safe(self) -> bool:
         return self.provider == "mofh"
 
-    def lookup(self, *, vpanel_username):
+    def account_context(self, account, known_as=()):
+        return None
+
+    def probe(self):
         return None
 
     def execute(self, *, account, method, new_password, secret_input):

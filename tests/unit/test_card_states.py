@@ -49,12 +49,12 @@ def test_the_account_lookup_leaves_a_decided_card_alone(workflow, notifier, gate
     request, _ = workflow.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
     answered = []
 
-    def lookup(*, vpanel_username):  # the lookup answers only after the approver denied
+    def account_context(account, known_as=()):  # the lookup answers only after the approver denied
         workflow.decisions.deny(request.id, APPROVER)
-        answered.append(vpanel_username)
+        answered.append(known_as[0])
         return LookupResult(Outcome.LOOKUP_OK, "ok", domains=["shop.example.net"], account_state="ACTIVE")
 
-    gateways["mofh"].lookup = lookup
+    gateways["mofh"].account_context = account_context
     workflow.intake.announce(request)
     assert answered == ["abcd_40312277"]
     assert _statuses(notifier)[-1] is Status.DENIED
@@ -71,8 +71,8 @@ def test_a_failed_lookup_shows_the_bots_words_and_logs_a_printable_excerpt(workf
 
     notifier.update_card = update_card
     garbage = "\x1b\xff\xfe<<%%garbage%%>>"
-    gateways["mofh"].lookup = lambda *, vpanel_username: LookupResult(
-        Outcome.LOOKUP_ERROR, f"MyOwnFreeHost could not look up {vpanel_username}: {garbage}.",
+    gateways["mofh"].account_context = lambda account, known_as=(): LookupResult(
+        Outcome.LOOKUP_ERROR, f"MyOwnFreeHost could not look up {known_as[0]}: {garbage}.",
         provider_message=garbage, domains=["ok.example.net", "<!channel>", garbage])
     request, _ = workflow.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
     with caplog.at_level(logging.INFO, logger="bot.workflow.intake"):

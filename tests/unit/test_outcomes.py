@@ -113,7 +113,10 @@ def test_a_replica_whose_lease_was_taken_over_cannot_record_its_outcome(engine, 
         rules = MOFH_RULES
         calls = 0
 
-        def lookup(self, *, vpanel_username):
+        def account_context(self, account, known_as=()):
+            return None
+
+        def probe(self):
             return None
 
         def execute(self, **_):

@@ -7,6 +7,8 @@ nothing changed, a domain that names no account the token may change).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.domain import Method
 from bot.providers import ChangeResult, LookupResult
 from bot.providers.cpanel.account import is_domain
@@ -34,11 +36,7 @@ class CpanelGateway:
             return self.client.change_password_by_domain(account, new_password)
         return self.client.change_password(account, new_password)
 
-    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
-        """The protocol's MyOwnFreeHost-shaped lookup: cPanel has no vPanel usernames (see `account_context`)."""
-        return None
-
-    def account_context(self, account: str) -> LookupResult | None:
+    def account_context(self, account: str, known_as: Sequence[str] = ()) -> LookupResult | None:
         """Read-only context for approvers about the request's account: `username` (resolved from a domain),
         `domains` ([main domain]) and `account_state` (ACTIVE / SUSPENDED)."""
         if is_domain(account):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.domain import Method
 from bot.providers import ChangeResult, LookupResult
 from bot.providers.gateway import misuse
 from bot.providers.mofh.client import MofhClient
 from bot.providers.mofh.passwords import MOFH_RULES
 from bot.secret import Secret
+
+# A vPanel username no account has (the sandbox and MyOwnFreeHost answer "none"): a harmless question to ask.
+PROBE_VPANEL_USERNAME = "resetbot_00000000"
 
 
 class MofhGateway:
@@ -25,5 +30,13 @@ class MofhGateway:
             return misuse(f"MyOwnFreeHost cannot run the method {method.value}.")
         return self.client.change_password(account, new_password)
 
-    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
-        return self.client.account_info(vpanel_username=vpanel_username)
+    def account_context(self, account: str, known_as: Sequence[str] = ()) -> LookupResult | None:
+        """getuserdomains for the vPanel username the directory knows the account key as; None without one
+        (MyOwnFreeHost's lookups take no account key)."""
+        if not known_as:
+            return None
+        return self.client.account_info(vpanel_username=known_as[0])
+
+    def probe(self) -> LookupResult:
+        """getuserdomains of a vPanel username no account has: MyOwnFreeHost answers `lookup_empty`."""
+        return self.client.account_info(vpanel_username=PROBE_VPANEL_USERNAME)

@@ -30,4 +30,5 @@ PLUGIN = ProviderPlugin(
     enabled_by=settings.ENABLED_BY,
     settings_from_env=settings.from_env,
     build_gateway=build_gateway,
+    uses_directory=True,  # an account key, or a vPanel username or domain the directory maps to one
 )

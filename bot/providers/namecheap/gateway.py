@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.domain import Method
 from bot.providers import ChangeResult, LookupResult
 from bot.providers.gateway import misuse
@@ -31,5 +33,8 @@ class NamecheapGateway:
             return self.client.change_password(new_password, username=account, old_password=secret_input)
         return misuse(f"Namecheap cannot run the method {method.value}.")
 
-    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
+    def account_context(self, account: str, known_as: Sequence[str] = ()) -> LookupResult | None:
+        return None  # Namecheap has no read-only call the bot may make for an account
+
+    def probe(self) -> LookupResult | None:
         return None
