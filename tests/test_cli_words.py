@@ -38,6 +38,7 @@ def test_check_connect_says_what_answered(services, database_url):
     assert "Slack Socket Mode: answered: a session opened and closed" in result.stdout
     assert "MyOwnFreeHost: answered: a read-only account lookup (lookup_empty" in result.stdout
     assert "cPanel: answered: a read-only account lookup (lookup_ok" in result.stdout  # the token's own summary
+    assert "Plesk: answered: a read-only account lookup (lookup_ok" in result.stdout  # a customer/get of no one
     assert "Namecheap: skipped: the bot has no read-only call for it" in result.stdout
     opened = sim.calls_to("apps.connections.open")
     assert len(opened) == 1 and sim.wait_for(lambda: sim.connections() == 0, message="the session stayed open")

@@ -67,3 +67,15 @@ def test_an_account_the_plesk_field_refuses_keeps_the_modal_open(bot_over_socket
     ack = bot.request_plesk(account="a<!channel>")
     assert ack.errors is not None and "Plesk customer login" in ack.errors["account_block"]
     assert sim.messages(APPROVALS) == [] and bot.sandbox.calls() == []
+
+
+def test_the_card_shows_the_customers_state_before_approval(bot_over_socket):
+    """The card's lookup (gateway.account_context) is a read-only customer/get of the login typed."""
+    bot, sim = bot_over_socket, bot_over_socket.sim
+    shown = "Plesk (jdoe42): account active"
+    assert bot.request_plesk().ok
+    bot.card()
+    card = sim.wait_for(lambda: (m := sim.messages(APPROVALS)[-1]) and shown in m.visible_text and m,
+                        message=f"the card does not show {shown!r}: {sim.messages(APPROVALS)[-1].visible_text}")
+    assert "Approve" in card.buttons and bot.plesk_set_calls() == []  # read-only until approved
+    assert [(c.command, c.account, c.outcome) for c in bot.sandbox.calls()] == [("customer/get", "jdoe42", "lookup_ok")]

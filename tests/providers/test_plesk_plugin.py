@@ -149,7 +149,6 @@ def test_the_gateway_sets_the_password_and_gives_approvers_the_customers_state(s
     assert isinstance(context, LookupResult)
     assert (context.outcome, context.username, context.account_state, context.account_status) == (
         Outcome.LOOKUP_OK, PLESK_LOGIN, "ACTIVE", "0")
-    assert gateway.lookup(vpanel_username="abcd_40312277") is None
     server.set_default(200, b"<packet><customer><get><result><status>error</status><errcode>1013</errcode>"
                             b"</result></get></customer></packet>")
     assert gateway.probe().ok

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.domain import Method
 from bot.providers import ChangeResult, LookupResult
 from bot.providers.gateway import misuse
@@ -25,13 +27,10 @@ class PleskGateway:
             return misuse(f"Plesk cannot run the method {method.value}.")
         return self.client.change_password(account, new_password)
 
-    def lookup(self, *, vpanel_username: str) -> LookupResult | None:
-        """Plesk has no vPanel usernames; its approvers' context is `account_context`."""
-        return None
-
-    def account_context(self, account: str) -> LookupResult | None:
-        """What approvers may see of the customer (read-only `customer/get`): its state, id and contact e-mail,
-        `username` the login. None for an account the client would not send."""
+    def account_context(self, account: str, known_as: Sequence[str] = ()) -> LookupResult | None:
+        """What approvers may see of the customer (read-only `customer/get` of the login typed; Plesk takes no
+        directory name): its state, id and contact e-mail, `username` the login. None for an account the client
+        would not send."""
         result = self.client.account_info(login=account)
         return None if result.attempts == 0 else result
 
