@@ -107,6 +107,9 @@ class ProviderPlugin:
     # Its accounts are found through the account directory (`resetbot accounts import`): the card's lookup is then
     # given what the directory calls the account (ProviderGateway.account_context's `known_as`).
     uses_directory: bool = False
+    # The panel refuses to change a suspended account's password: the card warns approvers so. False where it sets
+    # it all the same (Plesk: docs/provider-plesk.md §10).
+    suspended_refuses_change: bool = True
     method_hint: str | None = None  # under the Method input, when there is more than one method
 
     def __post_init__(self) -> None:

@@ -273,7 +273,9 @@ class Intake:
             log.info("account lookup for request %s at %s: %s (%s)", request_id, request.provider,
                      result.outcome.value, result.message)
         shown_as = result.username or (known_as[0] if known_as else request.account)
-        rewrite_card(ctx, request_id, context=_account_context(ctx.label(request.provider), shown_as, result))
+        refuses = plugin.suspended_refuses_change if plugin else True
+        rewrite_card(ctx, request_id, context=_account_context(ctx.label(request.provider), shown_as, result,
+                                                               suspended_refuses_change=refuses))
 
     def _validate(self, session: Any,
                   form: RequestForm) -> tuple[ProviderName, str, Method | None, Secret | None, dict[str, str]]:
@@ -372,17 +374,19 @@ def rewrite_card(ctx: Context, request_id: str, context: str | None = None) -> N
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+")
 
 
-def _account_context(label: str, shown_as: str, result: LookupResult) -> str:
+def _account_context(label: str, shown_as: str, result: LookupResult, *, suspended_refuses_change: bool = True) -> str:
     """What approvers are told of the account: the bot's words, and only domain names that look like ones (the
-    provider's other text goes to the log). `shown_as`: the account as the provider resolved it."""
+    provider's other text goes to the log). `shown_as`: the account as the provider resolved it;
+    `suspended_refuses_change`: whether the provider refuses to change a suspended account's password."""
     where = f"{label} ({shown_as})"
     names = [d for d in result.domains if isinstance(d, str) and _HOSTNAME.fullmatch(d)]
     domains = ", ".join(names[:5]) + (" …" if len(names) > 5 else "") or "none the bot could show"
     if result.outcome is Outcome.LOOKUP_OK and result.account_state == "ACTIVE":
         return f"{where}: account active; domains {domains}."
     if result.outcome is Outcome.LOOKUP_OK:
-        return (f":warning: {where}: account {result.account_state or 'state unknown'}; domains {domains}. "
-                "A suspended account refuses password changes.")
+        then = ("A suspended account refuses password changes." if suspended_refuses_change
+                else f"{label} changes its password all the same.")
+        return f":warning: {where}: account {result.account_state or 'state unknown'}; domains {domains}. {then}"
     if result.outcome is Outcome.LOOKUP_EMPTY:
         return f":warning: {where} lists no domains for this account."
     return f"{label} could not say what state this account is in (the account lookup failed)."

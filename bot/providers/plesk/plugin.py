@@ -34,4 +34,5 @@ PLUGIN = ProviderPlugin(
     enabled_by=settings.ENABLED_BY,
     settings_from_env=settings.from_env,
     build_gateway=build_gateway,
+    suspended_refuses_change=False,  # an administrator sets a disabled customer's password (provider-plesk.md §10)
 )
