@@ -52,7 +52,7 @@ PASSWORD = "password"
 INPUT = "input"
 
 # The same person refused the same way (action, request, reason) again within this window: the
-# refusal is counted beside the first one's audit event and not told again (README "What the bot guarantees").
+# refusal is counted beside the first one's audit event and not told again (docs/guarantees.md).
 REFUSAL_REPEAT_WINDOW = timedelta(seconds=60)
 
 NO_SUCH_REQUEST = "That reset request does not exist (any more)."
@@ -66,7 +66,7 @@ KEY_MISSING_SENTENCE = ("The bot is being updated and this part of it cannot ope
 def log_key_missing(request: RequestView, missing: SealKeyMissing, what: str) -> None:
     """The operator's line: which key is missing here, by fingerprint (never the key)."""
     log.error("request %s: %s found a value %s; it is kept for a replica that has that key: give every replica "
-              "the same RESETBOT_SEAL_KEY (README \"Rotating the seal key\")", request.id, what, missing)
+              "the same RESETBOT_SEAL_KEY (docs/operations.md \"Rotating the seal key\")", request.id, what, missing)
 
 
 def utcnow() -> datetime:
