@@ -252,7 +252,7 @@ def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox, runtime) -> list[str]:
 
 
 def _cpanel_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[str]) -> list[str]:
-    out("— 3. cPanel & WHM: sam asks by a domain; the card shows WHM's account; dana approves; sam reveals —")
+    out("— 3. cPanel & WHM: sam asks by a domain; the card shows WHM's account; dana approves —")
     before = sandbox.cpanel_account("acmeshop").password
     secrets.append(before)
     card = _ask(sim, runtime, "cpanel shop.acmeshop.example",
@@ -273,8 +273,8 @@ def _cpanel_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[st
     check(after != before and after in modal.visible_text, "the revealed password is not the one WHM now has")
     sim.close_view(ENGINEER)
     out("")
-    return ["cPanel & WHM: a domain resolved to its account (getdomainowner) for the card and the change; "
-            "the new password shown once"]
+    return ["cPanel & WHM: a domain resolved to its account for the card and the change",
+            "the new cPanel password was shown once, to the requester only"]
 
 
 def _card_for(sim: SlackSim, account: str):
