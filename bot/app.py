@@ -188,7 +188,8 @@ class CountingWebClient(PooledWebClient):
 
 class DatabaseGauges(Collector):
     """Requests waiting for approval and being changed, by provider, counted in the database at each scrape,
-    so every replica reports the same numbers (aggregate them with max, not sum: README "Runbook")."""
+    so every replica reports the same numbers (aggregate them with max, not sum: docs/operations.md "Metrics of
+    several replicas")."""
 
     def __init__(self, workflow: ResetWorkflow) -> None:
         self.workflow = workflow

@@ -670,7 +670,7 @@ def _print_seal_keys(settings: Settings) -> None:
     older = sum(n for index, n in by_key.items() if index != 0)
     if older:
         print(f"note: {older} sealed value{'s are' if older != 1 else ' is'} still under a key that is not the "
-              "first: keep every key until this is 0 (README \"Rotating the seal key\")")
+              "first: keep every key until this is 0 (docs/operations.md \"Rotating the seal key\")")
     if count > 1 or older:
         print("rotation: two rolling restarts: first OLD,NEW on every replica (the new key second), then NEW,OLD; "
               "drop OLD only once every count above but key 1's is 0")

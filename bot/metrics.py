@@ -1,4 +1,4 @@
-"""The Prometheus metrics every room counts into (GET /metrics; README "Runbook: reading the metrics").
+"""The Prometheus metrics every room counts into (GET /metrics; docs/operations.md "Reading the metrics").
 
 One registry of this process's own counters and histograms; the composition root adds what is
 read from the database at scrape time (bot/app.py: DatabaseGauges), so those are right across

@@ -61,7 +61,7 @@ def seal_keys(key: Secret) -> list[str]:
     return [part.strip() for part in key.reveal().split(",") if part.strip()]
 
 
-# What a seal key is, in the words of every refusal (README, CONTRACT.md "Configuration").
+# What a seal key is, in the words of every refusal (docs/configuration.md, CONTRACT.md "Configuration").
 SEAL_KEY_WORDS = "url-safe base64 of 32 bytes, as Fernet.generate_key() prints"
 _STANDARD_BASE64 = "standard base64 (+ or /, where url-safe base64 has - and _)"
 

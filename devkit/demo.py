@@ -154,9 +154,11 @@ def _run(out: Callable[[str], None], tmp: str) -> list[str]:
     summary: list[str] = []
     with demo_world(out, tmp) as world:
         sim, sandbox, runtime = world.sim, world.sandbox, world.runtime
-        secrets = [sandbox.mofh_api_password, sandbox.namecheap_api_key, "xoxb-demo", "xapp-demo"]
+        secrets = [sandbox.mofh_api_password, sandbox.namecheap_api_key, sandbox.cpanel_api_token, "xoxb-demo",
+                   "xapp-demo"]
         summary += _mofh_flow(out, sim, sandbox, runtime, secrets)
         summary += _namecheap_flow(out, sim, sandbox, runtime)
+        summary += _cpanel_flow(out, sim, sandbox, runtime, secrets)
         summary += _two_approvers_flow(out, sim, sandbox, runtime, secrets)
         summary += _deny_and_cancel_flow(out, sim, runtime)
         summary.append(_audit_holds_no_secret(runtime.workflow.admin.audit_trail(), secrets))
@@ -249,6 +251,32 @@ def _namecheap_flow(out, sim: SlackSim, sandbox: Sandbox, runtime) -> list[str]:
     return ["Namecheap: users.resetPassword sent the owner a reset link; the bot never held a password"]
 
 
+def _cpanel_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[str]) -> list[str]:
+    out("— 3. cPanel & WHM: sam asks by a domain; the card shows WHM's account; dana approves —")
+    before = sandbox.cpanel_account("acmeshop").password
+    secrets.append(before)
+    card = _ask(sim, runtime, "cpanel shop.acmeshop.example",
+                {"Reason": "Owner locked out of cPanel after a phishing scare.", "Ticket": "SUP-48221"},
+                "shop.acmeshop.example")
+    sim.wait_for(lambda: "cPanel (acmeshop): account active" in card.visible_text,
+                 message="the card never showed the cPanel account the domain belongs to")
+    sim.click(APPROVER, "Approve", channel=APPROVALS, message_ts=card.ts)
+    sim.wait_for(lambda: sum("Reveal password" in m.buttons for m in sim.dm_messages(ENGINEER)) == 1
+                 and "acmeshop" in next(m for m in sim.dm_messages(ENGINEER) if "Reveal password" in m.buttons)
+                 .visible_text, timeout=15, message="no Reveal password DM for the cPanel request")
+    sim.click(ENGINEER, "Reveal password", in_dm=True)
+    modal = sim.wait_for(lambda: next((v for v in reversed(sim.views(ENGINEER)) if v.title == "New password"
+                                       and "cPanel" in v.visible_text), None),
+                         message="the reveal modal did not open")
+    after = sandbox.cpanel_account("acmeshop").password
+    secrets.append(after)
+    check(after != before and after in modal.visible_text, "the revealed password is not the one WHM now has")
+    sim.close_view(ENGINEER)
+    out("")
+    return ["cPanel & WHM: a domain resolved to its account for the card and the change",
+            "the new cPanel password was shown once, to the requester only"]
+
+
 def _card_for(sim: SlackSim, account: str):
     """The newest card in the approvals channel that names `account`."""
     return next((m for m in reversed(sim.messages(APPROVALS)) if account in m.visible_text), None)
@@ -288,7 +316,7 @@ def _dm_recorded(sim: SlackSim, runtime, account: str) -> None:
 
 
 def _two_approvers_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: list[str]) -> list[str]:
-    out("— 3. A strict policy: two approvers, one from a user group; sam reminds them —")
+    out("— 4. A strict policy: two approvers, one from a user group; sam reminds them —")
     runtime.workflow.policies.set("mofh", {"approvals": 2}, actor="demo")
     out("  (an operator ran: resetbot policy set mofh --approvals 2)")
     card = _ask(sim, runtime, "mofh webq7k2m", {"Reason": "Customer's developer left and took the FTP password.",
@@ -321,7 +349,7 @@ def _two_approvers_flow(out, sim: SlackSim, sandbox: Sandbox, runtime, secrets: 
 
 
 def _deny_and_cancel_flow(out, sim: SlackSim, runtime) -> list[str]:
-    out("— 4. dana denies with a reason; sam cancels a request he no longer needs —")
+    out("— 5. dana denies with a reason; sam cancels a request he no longer needs —")
     card = _ask(sim, runtime, "mofh slow01",
                 {"Reason": "Caller says they own slow.example.net.", "Ticket": "SUP-48231"}, "slow01")
     sim.opened_by(APPROVER, lambda: sim.click(APPROVER, "Deny", channel=APPROVALS, message_ts=card.ts),

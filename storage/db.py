@@ -6,7 +6,7 @@ threads and a CLI command can share the file; the file is created 0600 before SQ
 opens it (SQLite gives its -wal, -shm and -journal files the database file's mode), and
 an existing one that group or others may read is narrowed to 0600. `secure_delete` makes a
 destroyed sealed value overwritten with zeros rather than left in a free page; `scrub` then
-empties the WAL, which otherwise keeps the older copies of the page (README "Secrets at rest").
+empties the WAL, which otherwise keeps the older copies of the page (docs/guarantees.md "Secrets at rest").
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ DURABLE = "resetbot_durable"  # connection record flag: this connection runs at 
 # whole file, and nearly every unit of work writes, so more connections mostly waited for one another; each also
 # kept its own page cache, which every other connection's commit made stale, so most statements re-read their
 # pages. Under bench/burst.py one connection took 17-19% less CPU and lowered the p99 ack and Approve -> Reveal
-# DM, with loopback Slack and with 100 ms Slack answers alike (README "Performance"). A unit of work waits for it
+# DM, with loopback Slack and with 100 ms Slack answers alike (docs/performance.md). A unit of work waits for it
 # as long as SQLite waits for a lock held by another process (a CLI command); past that, ServiceUnavailable.
 SQLITE_BUSY_SECONDS = 30
 NOT_ANSWERING = "The bot's database is not answering right now, so nothing was changed. Try again in a minute."

@@ -46,8 +46,8 @@ IMAGE = f"resetbot:{VERSION}"  # as `./dev image` names it; a kustomization `ima
 IMAGE_UID = 10001  # the image's user (docs/CONTRACT.md)
 # The oldest Kubernetes the manifests claim to work on, and the newest whose schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.30", "1.37")
-CHANGE_DEADLINE = 90  # seconds: a provider change's overall deadline (README "What the bot guarantees")
-MEASURED_PEAK_RSS = 120 * 1000**2  # the bot's highest peak RSS in README "Performance" (PostgreSQL, HTTPS burst)
+CHANGE_DEADLINE = 90  # seconds: a provider change's overall deadline (docs/guarantees.md)
+MEASURED_PEAK_RSS = 120 * 1000**2  # the bot's highest peak RSS in docs/performance.md (PostgreSQL, HTTPS burst)
 
 
 def contract_file_variables() -> set[str]:

@@ -34,6 +34,7 @@ from bot.domain import (
     RevealState,
     Role,
     RoleGrant,
+    Status,
     is_user_group,
 )
 from bot.policy import ApprovalPolicy
@@ -51,7 +52,7 @@ PASSWORD = "password"
 INPUT = "input"
 
 # The same person refused the same way (action, request, reason) again within this window: the
-# refusal is counted beside the first one's audit event and not told again (README "What the bot guarantees").
+# refusal is counted beside the first one's audit event and not told again (docs/guarantees.md).
 REFUSAL_REPEAT_WINDOW = timedelta(seconds=60)
 
 NO_SUCH_REQUEST = "That reset request does not exist (any more)."
@@ -65,7 +66,7 @@ KEY_MISSING_SENTENCE = ("The bot is being updated and this part of it cannot ope
 def log_key_missing(request: RequestView, missing: SealKeyMissing, what: str) -> None:
     """The operator's line: which key is missing here, by fingerprint (never the key)."""
     log.error("request %s: %s found a value %s; it is kept for a replica that has that key: give every replica "
-              "the same RESETBOT_SEAL_KEY (README \"Rotating the seal key\")", request.id, what, missing)
+              "the same RESETBOT_SEAL_KEY (docs/operations.md \"Rotating the seal key\")", request.id, what, missing)
 
 
 def utcnow() -> datetime:
@@ -333,6 +334,23 @@ class Context(BaseContext):
         """The providers with a gateway here, in registry order."""
         return [name for name in registry.names() if name in self.providers]
 
+    def rewrite_card(self, request_id: str, context: str | None = None) -> None:
+        """Rewrite a card with its request's state as of now, compared and edited under the request's lock: the one
+        way a card is updated (ARCHITECTURE.md "Transactions").
+
+        A card never goes back a state: a decision recorded meanwhile waits for this edit, then
+        rewrites the card after it; one recorded before is what this edit shows (the account
+        `context` is only added while the request still waits, so a decided card is left alone).
+        The Slack call runs under the lock on purpose: only that orders it before the decision's.
+        """
+        with transaction(self.sessions) as session:
+            locked = repo.lock_request(session, request_id)
+            if locked is None or (context is not None and locked.status is not Status.PENDING):
+                return
+            self.notifier.update_card(locked, context=context, refresh_home=False)
+        if context is None:  # after the unit of work: the refresher reads the database (one SQLite connection: db.py)
+            self.notifier.refresh_home(locked)
+
     def notify_final(self, request: RequestView) -> None:
         """Tell everyone a request ended: the card, the requester (ephemerally, and in their DM for it, which gets
         the Reveal button when there is one).
@@ -345,7 +363,7 @@ class Context(BaseContext):
         to_reveal = request.reveal_state is RevealState.READY
         if not to_reveal:
             scrub(self.sessions)
-        self.notifier.update_card(request)
+        self.rewrite_card(request.id)
         self.notifier.tell_requester(request)
         if to_reveal:
             from bot.workflow.reveal import send_reveal_dm  # reveal.py builds on this module

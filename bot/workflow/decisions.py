@@ -69,7 +69,7 @@ class Decisions:
             return Decision.allow()
 
         request = self._decide(request_id, approver_id, "approve", seen_card, record_approval)
-        ctx.notifier.update_card(request)
+        ctx.rewrite_card(request.id)  # under its lock: a racing approval's edit can never be overtaken by this one
         update_requester_dm(ctx, request)  # N of M, or the change under way
         if started:
             # Looked up at call time, so a test can stand in for the execution (tests/unit/test_workflow.py).

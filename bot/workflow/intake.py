@@ -274,8 +274,8 @@ class Intake:
                      result.outcome.value, result.message)
         shown_as = result.username or (known_as[0] if known_as else request.account)
         refuses = plugin.suspended_refuses_change if plugin else True
-        rewrite_card(ctx, request_id, context=_account_context(ctx.label(request.provider), shown_as, result,
-                                                               suspended_refuses_change=refuses))
+        ctx.rewrite_card(request_id, context=_account_context(ctx.label(request.provider), shown_as, result,
+                                                              suspended_refuses_change=refuses))
 
     def _validate(self, session: Any,
                   form: RequestForm) -> tuple[ProviderName, str, Method | None, Secret | None, dict[str, str]]:
@@ -350,25 +350,8 @@ def post_approval_card(ctx: Context, request: RequestView, claim: str) -> Messag
         if current.card != card:
             notifier.withdraw(card)
         return None
-    rewrite_card(ctx, request.id)  # its buttons, or the decision that came meanwhile (from the App Home)
+    ctx.rewrite_card(request.id)  # its buttons, or the decision that came meanwhile (from the App Home)
     return card
-
-
-def rewrite_card(ctx: Context, request_id: str, context: str | None = None) -> None:
-    """Rewrite a card with its request's state as of now, compared and edited under the request's lock.
-
-    A card never goes back a state: a decision recorded meanwhile waits for this edit, then
-    rewrites the card after it; one recorded before is what this edit shows (the account
-    `context` is only added while the request still waits, so a decided card is left alone).
-    The Slack call runs under the lock on purpose: only that orders it before the decision's.
-    """
-    with transaction(ctx.sessions) as session:
-        locked = repo.lock_request(session, request_id)
-        if locked is None or (context is not None and locked.status is not Status.PENDING):
-            return
-        ctx.notifier.update_card(locked, context=context, refresh_home=False)
-    if context is None:  # after the unit of work: the refresher reads the database (one SQLite connection: db.py)
-        ctx.notifier.refresh_home(locked)
 
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+")

@@ -79,7 +79,7 @@ class Reveal:
         if expired is not None:
             scrub(ctx.sessions)
             ctx.notifier.update_reveal(expired)
-            ctx.notifier.update_card(expired)  # the card says the password was destroyed unseen, as the sweep's does
+            ctx.rewrite_card(expired.id)  # the card says the password was destroyed unseen, as the sweep's does
         if not decision.allowed:
             raise refusal(decision.reason, repeated)
         try:

@@ -61,7 +61,7 @@ class Sweeper:
             ctx.notify_final(request)
         for request in reveals:
             ctx.notifier.update_reveal(request)
-            ctx.notifier.update_card(request)  # the card says the password was destroyed unseen
+            ctx.rewrite_card(request.id)  # the card says the password was destroyed unseen
         return (len(touched) + len(reveals) + released + self.execution.recover_executions()
                 + self.repost_missing_cards() + self.resend_missing_reveals() + self.reminders.post_due()
                 + self.announcements.post_due())

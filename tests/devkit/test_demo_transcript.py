@@ -23,7 +23,7 @@ NORMALISE = (
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
     (re.compile(r"\brr_[0-9a-f]{20}\b"), "rr_<id>"),
     (re.compile(r"\b\d{4}-\d\d-\d\d\s+\d\d:\d\d UTC\b"), "<time>"),  # wrapped or not
-    (re.compile(r"(New password for webq7k2m at MyOwnFreeHost: ·\s+)[A-Za-z0-9]{16}( ·)"), r"\1<password>\2"),
+    (re.compile(r"(New password for \S+ at (?:MyOwnFreeHost|cPanel):\s+·\s+)[A-Za-z0-9]{16,20}( ·)"), r"\1<password>\2"),
     (re.compile(r"\bin \d+\.\d s\b"), "in <n> s"),
 )
 SURFACE = re.compile(r"^\s*(\[[^\]]+\])")
@@ -77,7 +77,9 @@ def test_the_demo_transcript_matches_its_snapshot_surface_by_surface():
     for who in ("sam.engineer", "dana.approver"):
         clicked = first(f"{who} clicked [Approve]")
         assert clicked + 1 == first(f"{who} confirmed 'Approve this reset?'", clicked)
-    assert "searched for the 7 secrets the demo used" in text and "none holds one" in text
+    assert "searched for the 10 secrets the demo used" in text and "none holds one" in text
+    # cPanel (issue 23): a domain typed in the Account field; the card shows the account WHM says it belongs to.
+    assert "cPanel (acmeshop): account active; domains acmeshop.example." in text
     # The approval policy (issue 10, item 8): 2 of N with a group member, a reminder, a denial's reason, a cancel.
     assert "Approvals: 1 of 2: @dana.approver approved" in text
     assert first("lee.lead clicked [Approve]") < first("Approved by @dana.approver <time>, @lee.lead <time>")

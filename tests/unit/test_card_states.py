@@ -1,7 +1,7 @@
 """A card never goes back a state, and the account lookup's words are the bot's (issue 12, items 3 and 4).
 
 Against a real database (SQLite file, and PostgreSQL when RESETBOT_TEST_POSTGRES_URL is set): the
-compare-on-state runs under the request's lock (bot/workflow/intake.py: rewrite_card).
+compare-on-state runs under the request's lock (bot/workflow/context.py: Context.rewrite_card).
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from bot.domain import Status
+from bot.domain import Role, Status
 from bot.providers import LookupResult, Outcome
-from tests.unit.conftest import APPROVER, ENGINEER, mofh_form
+from tests.unit.conftest import APPROVER, ENGINEER, OTHER, mofh_form
 
 
 def _statuses(notifier) -> list[Status]:
@@ -87,3 +87,35 @@ def test_a_failed_lookup_shows_the_bots_words_and_logs_a_printable_excerpt(workf
 
     said = _account_context("MyOwnFreeHost", "abcd_40312277", ok)
     assert "ok.example.net" in said and "<!channel>" not in said and "garbage" not in said
+
+
+def test_two_approvers_racing_never_leave_the_card_showing_the_older_approval(workflow, notifier, gateways):
+    """Issue 22: an approval's card update ran outside the request's lock, so under a 2-of-N policy the first
+    approver's update ("1 of 2", with buttons) could land after the second's ("approved") and stay."""
+    workflow.admin.grant(OTHER, Role.APPROVER, None, actor="test")
+    workflow.policies.set("mofh", {"approvals": 2}, actor="test")
+    request, _ = workflow.intake.submit(mofh_form(), requester_id=ENGINEER, source_view_id="V1")
+    workflow.intake.announce(request)
+    record = notifier.update_card
+    second: list[threading.Thread] = []
+    second_done = threading.Event()
+
+    def approve_second() -> None:
+        workflow.decisions.approve(request.id, OTHER)
+        second_done.set()
+
+    def update_card(shown, context=None, **_options):
+        if shown.status is Status.PENDING and len(shown.approvals) == 1 and not second:
+            second.append(threading.Thread(target=approve_second))
+            second[0].start()
+            # Before: the second approval finished here and its card landed first. Now it waits for this lock.
+            second_done.wait(1.0)
+        record(shown, context)
+
+    notifier.update_card = update_card
+    workflow.decisions.approve(request.id, APPROVER)
+    second[0].join(15)
+    assert second_done.is_set()
+    shown = [r for kind, r in notifier.events if kind == "update_card"]
+    assert shown[-1].status is not Status.PENDING, [(r.status, len(r.approvals)) for r in shown]
+    assert len(gateways["mofh"].calls) == 1
