@@ -165,9 +165,9 @@ def _credentials(bot) -> list[str]:
     settings = bot.runtime.settings
     values = [settings.slack_bot_token, settings.slack_app_token, settings.slack_signing_secret, SEAL_KEY]
     values += [getattr(cfg, name) for cfg in settings.providers.values()
-               for name in ("api_password", "api_key", "password", "secret_key") if hasattr(cfg, name)]
+               for name in ("api_password", "api_key", "api_token", "password", "secret_key") if hasattr(cfg, name)]
     revealed = [v.reveal() for v in values if v is not None]
-    assert len(revealed) == 7  # bot token, app token, signing secret, seal key, MOFH's, Namecheap's and Plesk's
+    assert len(revealed) == 8  # bot token, app token, signing secret, seal key, MOFH's, Namecheap's, cPanel's, Plesk's
     return revealed
 
 
