@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from bot.policy import MAX_REQUESTS_PER_HOUR
+from bot.policy import DEFAULT_APPROVAL_TTL, DEFAULT_REQUESTS_PER_HOUR, DEFAULT_REVEAL_TTL, MAX_REQUESTS_PER_HOUR
 from bot.providers import registry
 from bot.providers.plugin import env_text, url_problem
 from bot.sealing import seal_key_problem
@@ -68,11 +68,11 @@ class Settings:
     approvals_channel: str | None = None
     admins: frozenset[str] = frozenset()
     seal_key: Secret | None = None
-    reveal_ttl: int = 900
-    approval_ttl: int = 3600
+    reveal_ttl: int = DEFAULT_REVEAL_TTL
+    approval_ttl: int = DEFAULT_APPROVAL_TTL
     execution_lease: int = 30
     sweep_interval: int = 10
-    requests_per_hour: int = 20  # RESETBOT_REQUESTS_PER_HOUR: every provider's default cap; 0 = no cap
+    requests_per_hour: int = DEFAULT_REQUESTS_PER_HOUR  # RESETBOT_REQUESTS_PER_HOUR: each provider's cap; 0 = none
     health_port: int | None = None  # RESETBOT_HEALTH_PORT: Socket Mode's /healthz, /readyz, /metrics (0: any free port)
     home: str = ""  # RESETBOT_HOME, absolute: the SQLite database and its generated key file live here
     health_host: str = "127.0.0.1"  # RESETBOT_HEALTH_HOST: the address the health listener binds (0.0.0.0 in the image)
@@ -105,10 +105,6 @@ class Settings:
     @property
     def enabled_providers(self) -> list[str]:
         return list(self.providers)
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.database_url.startswith("postgresql")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -187,7 +183,7 @@ class Settings:
         if database_url.startswith("postgresql") and seal_key is None:
             problems.append("RESETBOT_SEAL_KEY is required with PostgreSQL (every replica must share it)")
 
-        requests_per_hour = 20
+        requests_per_hour = DEFAULT_REQUESTS_PER_HOUR
         if (raw_cap := text("RESETBOT_REQUESTS_PER_HOUR")) is not None:
             if raw_cap.isascii() and raw_cap.isdigit() and int(raw_cap) <= MAX_REQUESTS_PER_HOUR:
                 requests_per_hour = int(raw_cap)
@@ -220,8 +216,8 @@ class Settings:
             approvals_channel=channel,
             admins=admins,
             seal_key=seal_key,
-            reveal_ttl=seconds("RESETBOT_REVEAL_TTL", 900),
-            approval_ttl=seconds("RESETBOT_APPROVAL_TTL", 3600),
+            reveal_ttl=seconds("RESETBOT_REVEAL_TTL", DEFAULT_REVEAL_TTL),
+            approval_ttl=seconds("RESETBOT_APPROVAL_TTL", DEFAULT_APPROVAL_TTL),
             execution_lease=seconds("RESETBOT_EXECUTION_LEASE", 30),
             sweep_interval=seconds("RESETBOT_SWEEP_INTERVAL", 10),
             requests_per_hour=requests_per_hour,

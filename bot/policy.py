@@ -198,6 +198,12 @@ MAX_REQUESTS_PER_HOUR = 1_000_000
 # A Slack user group (S…), user (U…) or Enterprise Grid user (W…) id.
 ESCALATION_TARGET = re.compile(r"[SUW][A-Z0-9]{2,31}")
 DURATION = re.compile(r"([0-9]{1,10})([smh])")
+# docs/CONTRACT.md's defaults, written once: RESETBOT_REVEAL_TTL, RESETBOT_APPROVAL_TTL (a policy's expire_after) and
+# RESETBOT_REQUESTS_PER_HOUR (a policy's requests_per_hour); bot/config.py and bot/workflow/ read them from here.
+DEFAULT_REVEAL_TTL = 900
+DEFAULT_APPROVAL_TTL = 3600
+DEFAULT_REQUESTS_PER_HOUR = 20
+
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -218,11 +224,11 @@ class ApprovalPolicy:
     """
 
     approvals: int = 1  # distinct approvers needed; the requester never counts
-    expire_after: int = 3600  # a request without its approvals by then expires; never off
+    expire_after: int = DEFAULT_APPROVAL_TTL  # a request without its approvals by then expires; never off
     remind_after: int = 0  # a reminder in the card's thread; 0 = none
     escalate_after: int = 0  # a reply mentioning escalate_to, whose members may then approve; 0 = none
     escalate_to: str | None = None
-    requests_per_hour: int = 20  # per engineer and provider, in any 60 minutes; 0 = no cap
+    requests_per_hour: int = DEFAULT_REQUESTS_PER_HOUR  # per engineer and provider, in any 60 minutes; 0 = no cap
 
     def __post_init__(self) -> None:
         for name in FIELDS:

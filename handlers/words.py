@@ -37,14 +37,6 @@ PASSWORD_METHODS = (Method.SET_PASSWORD, Method.CURRENT_PASSWORD, Method.RESET_C
 LINK = (Method.EMAIL_LINK,)
 EVERY_METHOD = PASSWORD_METHODS + LINK
 
-# The outcomes a final (or retrying) request can record; the lookups' outcomes never reach a request.
-FINAL_OUTCOMES = (
-    "changed", "changed_idempotent", "reset_email_sent", "account_inactive", "account_not_found",
-    "invalid_username", "invalid_password", "change_rejected", "auth_failed", "ip_not_allowed", "rate_limited",
-    "bad_request", "provider_error", "provider_unavailable", "unknown",
-    *(o.value for o in BotOutcome),
-)
-
 # Keys of the rows for a request whose outcome is not known (status UNKNOWN) or not yet known (EXECUTING).
 MAYBE = "maybe "  # + the recorded outcome: status UNKNOWN
 UNMATCHED = "user_id_unmatched"  # changed, but the bot cannot tell it was the approved account

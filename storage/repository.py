@@ -749,10 +749,6 @@ def to_view(row: ResetRequest | Row[Any], approvals: Iterable[Approval] = ()) ->
     )
 
 
-def _view(session: Session, row: ResetRequest) -> RequestView:
-    return to_view(row, approvals_of(session, row.id))
-
-
 def _views(session: Session, rows: list[ResetRequest]) -> list[RequestView]:
     """RequestViews with their approvals, in one query for all of them."""
     by_request: dict[str, list[Approval]] = {}

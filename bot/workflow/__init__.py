@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import ProviderCatalog, ProviderName
-from bot.policy import ApprovalPolicy
+from bot.policy import DEFAULT_APPROVAL_TTL, DEFAULT_REQUESTS_PER_HOUR, DEFAULT_REVEAL_TTL, ApprovalPolicy
 from bot.providers.gateway import ProviderGateway
 from bot.sealing import Sealer
 from bot.workflow.admin import Admin
@@ -53,9 +53,9 @@ class ResetWorkflow:
         notifier: Notifier,
         executor: Executor,
         admins: Iterable[str] = (),
-        approval_ttl: int = 3600,
-        reveal_ttl: int = 900,
-        requests_per_hour: int = 20,
+        approval_ttl: int = DEFAULT_APPROVAL_TTL,
+        reveal_ttl: int = DEFAULT_REVEAL_TTL,
+        requests_per_hour: int = DEFAULT_REQUESTS_PER_HOUR,
         clock: Callable[[], datetime] = utcnow,
         replica_id: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,

@@ -123,13 +123,6 @@ class Reveal:
             repo.set_reveal_state(session, stored_token(button), from_state=RevealState.OPENING,
                                   to_state=RevealState.READY, now=self.ctx.clock())
 
-    def release_stale_claims(self) -> int:
-        """Give back reveals claimed by clicks whose replica died before the modal opened or was recorded."""
-        ctx = self.ctx
-        now = ctx.clock()
-        with transaction(ctx.sessions) as session:
-            return repo.release_stale_reveal_claims(session, now=now, stale_before=now - REVEAL_CLAIM_TIMEOUT)
-
     def customer_informed(self, request_id: str, user_id: str) -> RequestView:
         """The engineer confirms the customer was told and asked to change the password (ASVS V6.3.6)."""
         ctx = self.ctx
