@@ -484,7 +484,7 @@ def test_the_bot_container_starts_with_a_complete_configuration(tmp_path):
     env = container_env(MANIFESTS, bot(MANIFESTS), tmp_path, _secrets(url))
     settings = Settings.from_env(env)
     assert settings.problems == () and settings.problems_for_run(http=False) == []
-    assert settings.is_postgres and settings.database_url == url
+    assert settings.database_url.startswith("postgresql") and settings.database_url == url
     assert settings.slack_bot_token.reveal() == SECRET_SAMPLES["slack-bot-token"]
     assert settings.enabled_providers == ["mofh", "namecheap"]
     assert settings.health_port == health_port(MANIFESTS) and settings.log_format == "json"
