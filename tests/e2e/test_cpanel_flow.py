@@ -49,8 +49,10 @@ def test_a_cpanel_password_is_requested_approved_and_revealed_once(bot_over_sock
     new_password = account.password
     assert new_password != before and account.mysql_password == "Acme-Start-2024x"  # db_pass_update=0
     assert CPANEL_RULES.check(new_password, account="acmeshop") is None and password_strength(new_password) == 100
-    rewritten = sim.messages(APPROVALS)[-1]
-    assert rewritten.buttons == [] and "cPanel changed the password." in rewritten.visible_text
+    # The card is rewritten after the outcome is stored: wait for it, as a person would.
+    rewritten = sim.wait_for(lambda: (m := sim.messages(APPROVALS)[-1]) and "cPanel changed the password."
+                             in m.visible_text and m, message="the card was not rewritten with the result")
+    assert rewritten.buttons == []
     assert new_password not in rewritten.text + rewritten.visible_text
     modal = reveal(bot)
     assert new_password in modal.visible_text
